@@ -1,0 +1,22 @@
+//! The crate-level error.
+//!
+//! Each pillar has its own enum with one precise variant per failure
+//! ([`EcashError`](crate::ecash::EcashError), ...); [`Error`] wraps them so a
+//! node can return any of them. No peer input produces a panic: it produces one
+//! of these.
+
+use thiserror::Error;
+
+use crate::ecash::EcashError;
+
+/// Any protocol failure.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A payment-layer failure.
+    #[error(transparent)]
+    Ecash(#[from] EcashError),
+}
+
+/// `Result` with the crate-level [`Error`].
+pub type Result<T, E = Error> = core::result::Result<T, E>;
