@@ -1,11 +1,13 @@
 //! Ecash benchmarks (`cargo bench -p peer2prompt --bench ecash`).
 //!
-//! Ids are stable across commits: `ecash/hash_to_curve`, `ecash/blind`,
-//! `ecash/sign`, `ecash/unblind`, `ecash/verify`, `ecash/round` (blind + sign
-//! + unblind + verify), `ecash/dleq_prove`, `ecash/dleq_verify` (a payee's
-//! offline check of a proof), `ecash/dleq_verify_blind_signature` (the
-//! wallet's check) and `ecash/swap_8_proofs` (a mint swap of eight proofs into
-//! eight outputs, DLEQ proofs included).
+//! Ids are stable across commits:
+//! - `ecash/hash_to_curve`, `ecash/blind`, `ecash/sign`, `ecash/unblind`, `ecash/verify`;
+//! - `ecash/round`: blind, sign, unblind and verify in sequence;
+//! - `ecash/dleq_prove`: the mint's NUT-12 proof;
+//! - `ecash/dleq_verify`: a payee's offline check of one proof (Carol);
+//! - `ecash/dleq_verify_blind_signature`: the wallet's check (Alice);
+//! - `ecash/swap_8_proofs`: a mint swap of eight proofs into eight outputs,
+//!   DLEQ proofs included.
 #![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
@@ -104,7 +106,11 @@ fn eight_proofs(mint: &mut Mint, rng: &mut ChaCha20Rng) -> Vec<Proof> {
     .unwrap();
     let pending = w.prepare_issue(&url, q.quote, q.amount, rng).unwrap();
     let sigs = mint
-        .mint(now, SocketAddr::from(([10, 0, 0, 1], 1)), &pending.request())
+        .mint(
+            now,
+            SocketAddr::from(([10, 0, 0, 1], 1)),
+            &pending.request(),
+        )
         .unwrap();
     w.complete_issue(pending, &sigs.signatures, now).unwrap();
     while mint.poll_observation().is_some() {}

@@ -113,7 +113,11 @@ fn sequential_double_spend_is_refused() {
     let err = b.receive(&mut thief, proofs.clone(), 10).unwrap_err();
     let y = proofs[0].y().unwrap();
     assert_eq!(err, EcashError::ProofAlreadySpent { y });
-    assert_eq!(thief.balance(&b.url), Amount::new(8), "aborted swap returns inputs");
+    assert_eq!(
+        thief.balance(&b.url),
+        Amount::new(8),
+        "aborted swap returns inputs"
+    );
     // NUT-07 tells the thief's wallet to drop them.
     let states = b.mint.check_state(&CheckStateRequest {
         ys: ys_of(&proofs).unwrap(),
@@ -155,7 +159,7 @@ fn concurrent_spend_sees_pending_and_cannot_both_succeed() {
     // A concurrent swap of the same proof while the payout is in flight.
     let outputs = outputs_for(&mut b, &w, 8);
     let swap = SwapRequest {
-        inputs: proofs.clone(),
+        inputs: proofs,
         outputs,
     };
     assert_eq!(
@@ -163,7 +167,10 @@ fn concurrent_spend_sees_pending_and_cannot_both_succeed() {
         EcashError::ProofPending { y }
     );
     assert_eq!(
-        b.mint.check_state(&CheckStateRequest { ys: vec![y] }).states[0].state,
+        b.mint
+            .check_state(&CheckStateRequest { ys: vec![y] })
+            .states[0]
+            .state,
         ProofState::Pending
     );
     // A second melt of the same quote is refused too.
@@ -193,7 +200,7 @@ fn duplicate_inputs_and_reused_outputs_are_refused() {
     let outputs = outputs_for(&mut b, &w, 4);
     let dup = SwapRequest {
         inputs: vec![p.clone(), p.clone()],
-        outputs: outputs.clone(),
+        outputs,
     };
     assert_eq!(
         b.mint.swap(b.now, addr(1), &dup).unwrap_err(),
@@ -233,7 +240,11 @@ fn overspend_is_insufficient_funds() {
             available: Amount::new(10)
         }
     );
-    assert_eq!(w.balance(&b.url), Amount::new(10), "a failed plan takes nothing");
+    assert_eq!(
+        w.balance(&b.url),
+        Amount::new(10),
+        "a failed plan takes nothing"
+    );
 }
 
 #[test]
@@ -361,13 +372,16 @@ fn failed_and_missing_dleq_are_detected() {
             },
         )
         .unwrap();
-    let pending = w.prepare_issue(&b.url, q.quote, q.amount, &mut b.rng).unwrap();
+    let pending = w
+        .prepare_issue(&b.url, q.quote, q.amount, &mut b.rng)
+        .unwrap();
     let mut sigs = b.mint.mint(b.now, addr(1), &pending.request()).unwrap();
     let mut d = sigs.signatures[0].dleq.unwrap();
     d.s.0[31] ^= 1;
     sigs.signatures[0].dleq = Some(d);
     assert_eq!(
-        w.complete_issue(pending, &sigs.signatures, b.now).unwrap_err(),
+        w.complete_issue(pending, &sigs.signatures, b.now)
+            .unwrap_err(),
         EcashError::DleqInvalid {
             what: "blind signature"
         }
@@ -390,8 +404,15 @@ fn failed_and_missing_dleq_are_detected() {
         ghost.accept(&b.url, vec![bare], b.now).unwrap_err(),
         EcashError::DleqMissing { what: "proof" }
     );
-    assert_eq!(ghost.verify_offline(&b.url, &[good]).unwrap(), Amount::new(4));
-    assert_eq!(ghost.balance(&b.url), Amount::ZERO, "rejected proofs are not kept");
+    assert_eq!(
+        ghost.verify_offline(&b.url, &[good]).unwrap(),
+        Amount::new(4)
+    );
+    assert_eq!(
+        ghost.balance(&b.url),
+        Amount::ZERO,
+        "rejected proofs are not kept"
+    );
 }
 
 #[test]
@@ -406,7 +427,10 @@ fn per_user_key_tagging_is_detected() {
         .unwrap();
     let reference = b.mint.keysets();
     let err = w.check_keyset_consistency(&b.url, &reference).unwrap_err();
-    assert!(matches!(err, EcashError::KeysetInconsistent { .. }), "{err}");
+    assert!(
+        matches!(err, EcashError::KeysetInconsistent { .. }),
+        "{err}"
+    );
 
     // An honest view passes the same check.
     let honest = b.wallet(WalletPolicy::default());
@@ -427,7 +451,10 @@ fn per_user_key_tagging_is_detected() {
 #[test]
 fn hold_period_delays_first_spend() {
     let mut b = bank();
-    let mut w = Wallet::new(WalletPolicy::default(), Box::new(FixedHold(Duration::from_secs(60))));
+    let mut w = Wallet::new(
+        WalletPolicy::default(),
+        Box::new(FixedHold(Duration::from_secs(60))),
+    );
     w.add_mint(b.url.clone(), &b.mint.keysets()).unwrap();
     b.fund(&mut w, 8, 1).unwrap();
     assert_eq!(w.spendable_balance(&b.url, b.now), Amount::ZERO);
@@ -462,7 +489,11 @@ fn swap_before_spend_never_hands_over_issued_proofs() {
     b.fund(&mut w, 4, 1).unwrap();
     let refresh = w.refresh(&b.url, b.now, &mut b.rng).unwrap().unwrap();
     let sigs = b.mint.swap(b.now, addr(1), &refresh.request()).unwrap();
-    assert!(w.complete_swap(refresh, &sigs.signatures, b.now).unwrap().is_empty());
+    assert!(
+        w.complete_swap(refresh, &sigs.signatures, b.now)
+            .unwrap()
+            .is_empty()
+    );
     assert!(matches!(
         w.send(&b.url, Amount::new(4), b.now, &mut b.rng).unwrap(),
         SendPlan::Ready(_)
@@ -496,7 +527,9 @@ fn quote_lifecycle_errors() {
         unit: CurrencyUnit::default(),
     };
     let q = b.mint.create_mint_quote(b.now, &req, &mut b.rng).unwrap();
-    let pending = w.prepare_issue(&b.url, q.quote, q.amount, &mut b.rng).unwrap();
+    let pending = w
+        .prepare_issue(&b.url, q.quote, q.amount, &mut b.rng)
+        .unwrap();
     assert_eq!(
         b.mint.mint(b.now, addr(1), &pending.request()).unwrap_err(),
         EcashError::QuoteNotPaid(q.quote)
@@ -599,13 +632,21 @@ fn balances_across_several_mints() {
     let out = outputs_for(&mut a, &w, 4);
     assert!(matches!(
         a.mint
-            .swap(a.now, addr(1), &SwapRequest { inputs: p, outputs: out })
+            .swap(
+                a.now,
+                addr(1),
+                &SwapRequest {
+                    inputs: p,
+                    outputs: out
+                }
+            )
             .unwrap_err(),
         EcashError::UnknownKeyset(_)
     ));
     let unknown = MintUrl("nowhere".into());
     assert_eq!(
-        w.send(&unknown, Amount::new(1), a.now, &mut a.rng).unwrap_err(),
+        w.send(&unknown, Amount::new(1), a.now, &mut a.rng)
+            .unwrap_err(),
         EcashError::UnknownMint("nowhere".into())
     );
 }
@@ -625,7 +666,9 @@ fn mint_observations_record_what_the_operator_sees() {
         MintObservation::Funding { payer: LightningPayer::Node(PayerId(99)), amount, .. }
             if *amount == Amount::new(16)
     ));
-    assert!(matches!(&log[1], MintObservation::Issuance { amounts, .. } if amounts == &[Amount::new(16)]));
+    assert!(
+        matches!(&log[1], MintObservation::Issuance { amounts, .. } if amounts == &[Amount::new(16)])
+    );
     match &log[2] {
         MintObservation::Swap {
             presenter, inputs, ..
@@ -649,7 +692,7 @@ fn too_many_items_and_empty_requests_are_refused() {
     b.fund(&mut w, 2, 1).unwrap();
     let p = w.proofs(&b.url)[0].proof.clone();
     let req = SwapRequest {
-        inputs: vec![p.clone()],
+        inputs: vec![p],
         outputs: outputs_for(&mut b, &w, 7),
     };
     assert_eq!(

@@ -99,12 +99,30 @@ proptest! {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Fund { wallet: usize, amount: u64 },
-    Pay { from: usize, to: usize, amount: u64 },
-    Melt { wallet: usize, amount: u64, paid: bool },
-    Replay { thief: usize },
-    ConcurrentMelt { wallet: usize, amount: u64 },
-    Refresh { wallet: usize },
+    Fund {
+        wallet: usize,
+        amount: u64,
+    },
+    Pay {
+        from: usize,
+        to: usize,
+        amount: u64,
+    },
+    Melt {
+        wallet: usize,
+        amount: u64,
+        paid: bool,
+    },
+    Replay {
+        thief: usize,
+    },
+    ConcurrentMelt {
+        wallet: usize,
+        amount: u64,
+    },
+    Refresh {
+        wallet: usize,
+    },
     Rotate,
 }
 
@@ -170,7 +188,8 @@ impl World {
         let b = &mut self.bank;
         match *op {
             Op::Fund { wallet, amount } => {
-                b.fund(&mut self.wallets[wallet], amount, wallet as u64).unwrap();
+                b.fund(&mut self.wallets[wallet], amount, wallet as u64)
+                    .unwrap();
             }
             Op::Pay { from, to, amount } => {
                 let before = self.wallets[from].balance(&b.url);
@@ -180,7 +199,8 @@ impl World {
                         if from == to {
                             // Paying oneself is a receive like any other.
                         }
-                        b.receive(&mut self.wallets[to], proofs, 100 + to as u16).unwrap();
+                        b.receive(&mut self.wallets[to], proofs, 100 + to as u16)
+                            .unwrap();
                     }
                     Err(EcashError::InsufficientFunds { .. }) => {
                         assert_eq!(self.wallets[from].balance(&b.url), before);
@@ -188,8 +208,16 @@ impl World {
                     Err(e) => panic!("unexpected send failure: {e}"),
                 }
             }
-            Op::Melt { wallet, amount, paid } => {
-                let outcome = if paid { PayoutOutcome::Paid } else { PayoutOutcome::Failed };
+            Op::Melt {
+                wallet,
+                amount,
+                paid,
+            } => {
+                let outcome = if paid {
+                    PayoutOutcome::Paid
+                } else {
+                    PayoutOutcome::Failed
+                };
                 let before = self.wallets[wallet].balance(&b.url);
                 match b.melt(&mut self.wallets[wallet], amount, outcome) {
                     Ok(()) => {}
@@ -204,7 +232,9 @@ impl World {
                     return;
                 }
                 let copies = self.spent_copies.clone();
-                let err = b.receive(&mut self.wallets[thief], copies, 200).unwrap_err();
+                let err = b
+                    .receive(&mut self.wallets[thief], copies, 200)
+                    .unwrap_err();
                 assert!(
                     matches!(err, EcashError::ProofAlreadySpent { .. }),
                     "replay must be refused as a double spend, got {err}"
@@ -241,10 +271,14 @@ impl World {
                 if !swap.outputs.is_empty() {
                     assert!(matches!(
                         b.mint.swap(b.now, addr(3), &swap),
-                        Err(EcashError::ProofPending { .. }) | Err(EcashError::DuplicateOutput { .. })
+                        Err(EcashError::ProofPending { .. })
+                            | Err(EcashError::DuplicateOutput { .. })
                     ));
                 }
-                let resp = b.mint.complete_melt(b.now, &quote.quote, PayoutOutcome::Failed).unwrap();
+                let resp = b
+                    .mint
+                    .complete_melt(b.now, &quote.quote, PayoutOutcome::Failed)
+                    .unwrap();
                 assert!(matches!(
                     w.complete_melt(pending, &resp, b.now).unwrap(),
                     MeltSettled::Failed
@@ -278,11 +312,16 @@ impl World {
         // No proof accepted twice.
         while let Some(o) = b.mint.poll_observation() {
             let inputs = match o {
-                MintObservation::Swap { inputs, .. } | MintObservation::Melt { inputs, .. } => inputs,
+                MintObservation::Swap { inputs, .. } | MintObservation::Melt { inputs, .. } => {
+                    inputs
+                }
                 _ => continue,
             };
             for p in inputs {
-                assert!(self.accepted.insert(p.y.serialize()), "proof accepted twice");
+                assert!(
+                    self.accepted.insert(p.y.serialize()),
+                    "proof accepted twice"
+                );
             }
         }
         // Value is conserved: funded = held + melted + fees.
@@ -290,15 +329,24 @@ impl World {
         let ledger = b.mint.ledger();
         assert_eq!(ledger.lightning_in, b.funded);
         assert_eq!(ledger.lightning_out, b.melted);
-        assert_eq!(ledger.outstanding(), held, "ecash in circulation != wallet balances");
         assert_eq!(
-            held.checked_add(b.melted).unwrap().checked_add(ledger.fees_collected).unwrap(),
+            ledger.outstanding(),
+            held,
+            "ecash in circulation != wallet balances"
+        );
+        assert_eq!(
+            held.checked_add(b.melted)
+                .unwrap()
+                .checked_add(ledger.fees_collected)
+                .unwrap(),
             b.funded
         );
         // Each wallet's balance is exactly its proofs the mint calls unspent.
         for w in &self.wallets {
             let proofs: Vec<Proof> = w.proofs(&b.url).iter().map(|h| h.proof.clone()).collect();
-            let states = b.mint.check_state(&CheckStateRequest { ys: ys_of(&proofs).unwrap() });
+            let states = b.mint.check_state(&CheckStateRequest {
+                ys: ys_of(&proofs).unwrap(),
+            });
             let unspent: Amount = proofs
                 .iter()
                 .zip(&states.states)

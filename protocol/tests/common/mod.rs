@@ -84,13 +84,15 @@ impl Bank {
     ) -> Result<Vec<Proof>, EcashError> {
         match w.send(&self.url, Amount::new(amount), self.now, &mut self.rng)? {
             SendPlan::Ready(p) => Ok(p),
-            SendPlan::Swap(pending) => match self.mint.swap(self.now, addr(from), &pending.request()) {
-                Ok(sigs) => w.complete_swap(pending, &sigs.signatures, self.now),
-                Err(e) => {
-                    w.abort_swap(pending);
-                    Err(e)
+            SendPlan::Swap(pending) => {
+                match self.mint.swap(self.now, addr(from), &pending.request()) {
+                    Ok(sigs) => w.complete_swap(pending, &sigs.signatures, self.now),
+                    Err(e) => {
+                        w.abort_swap(pending);
+                        Err(e)
+                    }
                 }
-            },
+            }
         }
     }
 
@@ -145,7 +147,10 @@ impl Bank {
         }
         let resp = self.mint.complete_melt(self.now, &quote.quote, outcome)?;
         if resp.state == peer2prompt::ecash::messages::MeltQuoteState::Paid {
-            self.melted = self.melted.checked_add(quote.amount)?.checked_add(quote.fee_reserve)?;
+            self.melted = self
+                .melted
+                .checked_add(quote.amount)?
+                .checked_add(quote.fee_reserve)?;
         }
         match w.complete_melt(pending, &resp, self.now)? {
             MeltSettled::StillPending(_) => panic!("harness melts settle at once"),
