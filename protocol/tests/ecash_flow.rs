@@ -13,9 +13,8 @@ use peer2prompt::ecash::mint::ys_of;
 use peer2prompt::ecash::nuts::decode_json;
 use peer2prompt::ecash::wallet::{FixedHold, SendPlan};
 use peer2prompt::ecash::{
-    Amount, BlindedMessage, CurrencyUnit, EcashError, Invoice, LightningPayer, LightningPayment,
-    MintConfig, MintObservation, MintUrl, PayerId, PayoutOutcome, Proof, Wallet, WalletPolicy,
-    dhke,
+    Amount, CurrencyUnit, EcashError, Invoice, LightningPayer, LightningPayment, MintConfig,
+    MintObservation, MintUrl, PayerId, PayoutOutcome, Proof, Wallet, WalletPolicy,
 };
 use peer2prompt::time::Duration;
 
@@ -60,7 +59,7 @@ fn swap_fee_rule_is_enforced() {
     // A hand-built swap that ignores the fee is refused, and changes nothing.
     let inputs: Vec<Proof> = w.proofs(&b.url).iter().map(|h| h.proof.clone()).collect();
     let total: u64 = inputs.iter().map(|p| p.amount.value()).sum();
-    let outputs = outputs_for(&mut b, &w, total);
+    let outputs = b.outputs_for(total);
     let before = b.mint.spent_count();
     let err = b
         .mint
@@ -69,35 +68,6 @@ fn swap_fee_rule_is_enforced() {
     assert!(matches!(err, EcashError::FeeMismatch { .. }), "{err}");
     assert_eq!(b.mint.spent_count(), before);
     b.mint.audit();
-}
-
-/// Blinded outputs for `total`, split into powers of two, in the active keyset.
-fn outputs_for(b: &mut Bank, _w: &Wallet, total: u64) -> Vec<BlindedMessage> {
-    let id = b.mint.active_keyset_id();
-    Amount::new(total)
-        .split()
-        .into_iter()
-        .map(|amount| {
-            let secret = format!("{:x}", b.rng_u64());
-            let (blinded, _) = dhke::blind_message(secret.as_bytes(), None, &mut b.rng).unwrap();
-            BlindedMessage {
-                amount,
-                id,
-                blinded_secret: blinded,
-            }
-        })
-        .collect()
-}
-
-trait RngU64 {
-    fn rng_u64(&mut self) -> u64;
-}
-
-impl RngU64 for Bank {
-    fn rng_u64(&mut self) -> u64 {
-        use rand_core::Rng;
-        self.rng.next_u64()
-    }
 }
 
 #[test]
@@ -157,7 +127,7 @@ fn concurrent_spend_sees_pending_and_cannot_both_succeed() {
     b.mint.begin_melt(b.now, addr(1), &melt).unwrap();
     let y = proofs[0].y().unwrap();
     // A concurrent swap of the same proof while the payout is in flight.
-    let outputs = outputs_for(&mut b, &w, 8);
+    let outputs = b.outputs_for(8);
     let swap = SwapRequest {
         inputs: proofs,
         outputs,
@@ -197,7 +167,7 @@ fn duplicate_inputs_and_reused_outputs_are_refused() {
     b.fund(&mut w, 2, 1).unwrap();
     let p = w.proofs(&b.url)[0].proof.clone();
     let y = p.y().unwrap();
-    let outputs = outputs_for(&mut b, &w, 4);
+    let outputs = b.outputs_for(4);
     let dup = SwapRequest {
         inputs: vec![p.clone(), p.clone()],
         outputs,
@@ -208,7 +178,7 @@ fn duplicate_inputs_and_reused_outputs_are_refused() {
     );
     let ok = SwapRequest {
         inputs: vec![p],
-        outputs: outputs_for(&mut b, &w, 2),
+        outputs: b.outputs_for(2),
     };
     let out = ok.outputs[0].blinded_secret;
     b.mint.swap(b.now, addr(1), &ok).unwrap();
@@ -256,7 +226,7 @@ fn unknown_keyset_unknown_amount_and_retired_keyset() {
     let old = b.mint.active_keyset_id();
 
     // Unknown keyset id on an output.
-    let mut outputs = outputs_for(&mut b, &w, 4);
+    let mut outputs = b.outputs_for(4);
     let unknown = "00ffffffffffffff".parse().unwrap();
     outputs[0].id = unknown;
     let req = SwapRequest {
@@ -269,7 +239,7 @@ fn unknown_keyset_unknown_amount_and_retired_keyset() {
     );
 
     // An amount that is not a denomination.
-    let mut outputs = outputs_for(&mut b, &w, 4);
+    let mut outputs = b.outputs_for(4);
     outputs[0].amount = Amount::new(3);
     let req = SwapRequest {
         inputs: vec![p.clone()],
@@ -286,7 +256,8 @@ fn unknown_keyset_unknown_amount_and_retired_keyset() {
     // Rotate: the old keyset redeems but cannot sign new outputs.
     let new = b.mint.rotate_keyset(&mut b.rng);
     assert_ne!(new, old);
-    let stale = outputs_for(&mut b, &w, 4)
+    let stale = b
+        .outputs_for(4)
         .into_iter()
         .map(|mut o| {
             o.id = old;
@@ -302,7 +273,7 @@ fn unknown_keyset_unknown_amount_and_retired_keyset() {
         EcashError::RetiredKeyset(old)
     );
     w.add_mint(b.url.clone(), &b.mint.keysets()).unwrap();
-    let fresh = outputs_for(&mut b, &w, 4);
+    let fresh = b.outputs_for(4);
     assert!(fresh.iter().all(|o| o.id == new));
     b.mint
         .swap(
@@ -330,7 +301,7 @@ fn forged_proofs_and_bad_points_are_typed_errors() {
     let y = forged.y().unwrap();
     let req = SwapRequest {
         inputs: vec![forged],
-        outputs: outputs_for(&mut b, &w, 4),
+        outputs: b.outputs_for(4),
     };
     assert_eq!(
         b.mint.swap(b.now, addr(1), &req).unwrap_err(),
@@ -405,14 +376,21 @@ fn failed_and_missing_dleq_are_detected() {
         EcashError::DleqMissing { what: "proof" }
     );
     assert_eq!(
-        ghost.verify_offline(&b.url, &[good]).unwrap(),
-        Amount::new(4)
-    );
-    assert_eq!(
         ghost.balance(&b.url),
         Amount::ZERO,
         "rejected proofs are not kept"
     );
+    assert_eq!(
+        ghost.accept(&b.url, vec![good.clone()], b.now).unwrap(),
+        Amount::new(4)
+    );
+    // The same proof paid twice to the same payee is caught offline.
+    let y = good.y().unwrap();
+    assert_eq!(
+        ghost.accept(&b.url, vec![good], b.now).unwrap_err(),
+        EcashError::DuplicateInput { y }
+    );
+    assert_eq!(ghost.balance(&b.url), Amount::new(4));
 }
 
 #[test]
@@ -547,7 +525,7 @@ fn quote_lifecycle_errors() {
     // Outputs that do not add up to the quote.
     let wrong = MintRequest {
         quote: q.quote,
-        outputs: outputs_for(&mut b, &w, 4),
+        outputs: b.outputs_for(4),
     };
     assert_eq!(
         b.mint.mint(b.now, addr(1), &wrong).unwrap_err(),
@@ -629,7 +607,7 @@ fn balances_across_several_mints() {
     assert_eq!(w.total_balance(), Amount::new(42));
     // Proofs of one mint are worthless at the other.
     let p = b.send(&mut w, 4, 1).unwrap();
-    let out = outputs_for(&mut a, &w, 4);
+    let out = a.outputs_for(4);
     assert!(matches!(
         a.mint
             .swap(
@@ -693,7 +671,7 @@ fn too_many_items_and_empty_requests_are_refused() {
     let p = w.proofs(&b.url)[0].proof.clone();
     let req = SwapRequest {
         inputs: vec![p],
-        outputs: outputs_for(&mut b, &w, 7),
+        outputs: b.outputs_for(7),
     };
     assert_eq!(
         b.mint.swap(b.now, addr(1), &req).unwrap_err(),
@@ -705,7 +683,7 @@ fn too_many_items_and_empty_requests_are_refused() {
     );
     let empty = SwapRequest {
         inputs: vec![],
-        outputs: outputs_for(&mut b, &w, 2),
+        outputs: b.outputs_for(2),
     };
     assert_eq!(
         b.mint.swap(b.now, addr(1), &empty).unwrap_err(),

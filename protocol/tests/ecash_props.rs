@@ -195,12 +195,14 @@ impl World {
                 let before = self.wallets[from].balance(&b.url);
                 match b.send(&mut self.wallets[from], amount, from as u16) {
                     Ok(proofs) => {
-                        self.spent_copies.extend(proofs.iter().cloned());
-                        if from == to {
-                            // Paying oneself is a receive like any other.
-                        }
-                        b.receive(&mut self.wallets[to], proofs, 100 + to as u16)
+                        let copies = proofs.clone();
+                        let settled = b
+                            .receive(&mut self.wallets[to], proofs, 100 + to as u16)
                             .unwrap();
+                        // Dust that cannot pay its own fee stays held, unspent.
+                        if settled > Amount::ZERO {
+                            self.spent_copies.extend(copies);
+                        }
                     }
                     Err(EcashError::InsufficientFunds { .. }) => {
                         assert_eq!(self.wallets[from].balance(&b.url), before);
@@ -232,14 +234,36 @@ impl World {
                     return;
                 }
                 let copies = self.spent_copies.clone();
-                let err = b
-                    .receive(&mut self.wallets[thief], copies, 200)
-                    .unwrap_err();
-                assert!(
-                    matches!(err, EcashError::ProofAlreadySpent { .. }),
-                    "replay must be refused as a double spend, got {err}"
-                );
+                let before = self.wallets[thief].balance(&b.url);
+                // Offline checks cannot see a double spend: the copies are
+                // validly signed, so a payee accepts them ...
+                self.wallets[thief]
+                    .accept(&b.url, copies.clone(), b.now)
+                    .unwrap();
+                // ... and only the mint refuses them.
+                let total: u64 = copies.iter().map(|p| p.amount.value()).sum();
+                let fee = (copies.len() as u64 * b.mint.config().input_fee_ppk).div_ceil(1000);
+                if total > fee {
+                    let outputs = b.outputs_for(total - fee);
+                    let err = b
+                        .mint
+                        .swap(
+                            b.now,
+                            addr(200),
+                            &SwapRequest {
+                                inputs: copies,
+                                outputs,
+                            },
+                        )
+                        .unwrap_err();
+                    assert!(
+                        matches!(err, EcashError::ProofAlreadySpent { .. }),
+                        "replay must be refused as a double spend, got {err}"
+                    );
+                }
+                // NUT-07 reconciliation drops what the mint calls spent.
                 self.reconcile(thief);
+                assert_eq!(self.wallets[thief].balance(&self.bank.url), before);
             }
             Op::ConcurrentMelt { wallet, amount } => {
                 let w = &mut self.wallets[wallet];

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use peer2prompt::ecash::messages::{MeltQuoteRequest, MintQuoteRequest};
 use peer2prompt::ecash::wallet::{MeltSettled, NoHold, SendPlan};
 use peer2prompt::ecash::{
-    Amount, CurrencyUnit, EcashError, Invoice, LightningPayer, LightningPayment, Mint, MintConfig,
-    MintUrl, PayerId, PayoutOutcome, Proof, Wallet, WalletPolicy,
+    Amount, BlindedMessage, CurrencyUnit, EcashError, Invoice, LightningPayer, LightningPayment,
+    Mint, MintConfig, MintUrl, PayerId, PayoutOutcome, Proof, Wallet, WalletPolicy,
 };
 use peer2prompt::time::{Duration, Instant};
 use rand_chacha::ChaCha20Rng;
@@ -48,6 +48,28 @@ impl Bank {
         let mut w = Wallet::new(policy, Box::new(NoHold));
         w.add_mint(self.url.clone(), &self.mint.keysets()).unwrap();
         w
+    }
+
+    /// Fresh blinded outputs for `total`, split into powers of two, in the
+    /// mint's active keyset (for hand-built requests).
+    pub fn outputs_for(&mut self, total: u64) -> Vec<BlindedMessage> {
+        use rand_core::Rng;
+        let id = self.mint.active_keyset_id();
+        Amount::new(total)
+            .split()
+            .into_iter()
+            .map(|amount| {
+                let secret = format!("{:x}", self.rng.next_u64());
+                let (blinded, _) =
+                    peer2prompt::ecash::dhke::blind_message(secret.as_bytes(), None, &mut self.rng)
+                        .unwrap();
+                BlindedMessage {
+                    amount,
+                    id,
+                    blinded_secret: blinded,
+                }
+            })
+            .collect()
     }
 
     pub fn tick(&mut self, d: Duration) {
@@ -104,8 +126,12 @@ impl Bank {
         at: u16,
     ) -> Result<Amount, EcashError> {
         payee.accept(&self.url, proofs, self.now)?;
-        let Some(pending) = payee.settle_received(&self.url, self.now, &mut self.rng)? else {
-            return Ok(Amount::ZERO);
+        let pending = match payee.settle_received(&self.url, self.now, &mut self.rng) {
+            Ok(Some(pending)) => pending,
+            // Nothing to settle, or dust that cannot pay its own input fee:
+            // it stays held, unswapped, until it can be batched.
+            Ok(None) | Err(EcashError::InsufficientFunds { .. }) => return Ok(Amount::ZERO),
+            Err(e) => return Err(e),
         };
         let out = pending.output_total();
         match self.mint.swap(self.now, addr(at), &pending.request()) {

@@ -490,7 +490,9 @@ impl Wallet {
 
     /// Accepts proofs from a payer after [`Wallet::verify_offline`], holding
     /// them unswapped (batch settlement); swap them later with
-    /// [`Wallet::settle_received`].
+    /// [`Wallet::settle_received`]. A proof this wallet already holds, or one
+    /// repeated in the batch, is refused: paying twice with one proof is a
+    /// double spend the payee can catch without asking the mint.
     pub fn accept(
         &mut self,
         mint: &MintUrl,
@@ -498,6 +500,16 @@ impl Wallet {
         now: Instant,
     ) -> Result<Amount, EcashError> {
         let total = self.verify_offline(mint, &proofs)?;
+        let mut held = std::collections::HashSet::new();
+        for h in self.proofs(mint) {
+            held.insert(h.proof.y()?.serialize());
+        }
+        for p in &proofs {
+            let y = p.y()?;
+            if !held.insert(y.serialize()) {
+                return Err(EcashError::DuplicateInput { y });
+            }
+        }
         self.store(mint, proofs, now, ProofOrigin::Received)?;
         Ok(total)
     }
