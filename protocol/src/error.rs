@@ -8,6 +8,7 @@
 use thiserror::Error;
 
 use crate::ecash::EcashError;
+use crate::identity::IdentityError;
 
 /// Any protocol failure.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -16,6 +17,9 @@ pub enum Error {
     /// A payment-layer failure.
     #[error(transparent)]
     Ecash(#[from] EcashError),
+    /// An identity or onion-key failure.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
 }
 
 /// `Result` with the crate-level [`Error`].

@@ -2,6 +2,7 @@
 
 pub mod ecash;
 pub mod error;
+pub mod identity;
 pub mod net;
 pub mod time;
 

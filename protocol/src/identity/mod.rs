@@ -1,0 +1,424 @@
+//! Node identities and onion keys (whitepaper "Peer Discovery (DHT)":
+//! `NodeID = H(pubkey)`; "Adversary and Network Assumptions": public keys are
+//! long-lived enough for routing but can rotate).
+//!
+//! - An Ed25519 identity key; `NodeId = SHA-256(identity public key)`.
+//! - An X25519 onion key per [`Epoch`], certified by the identity key. Keys
+//!   rotate every epoch; the previous epoch's key is still accepted for a
+//!   configurable grace period, then forgotten (erased).
+//! - An identity proof of work ([`pow`]), checked wherever a node is admitted.
+
+mod error;
+pub mod pow;
+
+use core::fmt;
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use x25519_dalek::{PublicKey as OnionPublicKey, StaticSecret};
+use zeroize::Zeroize;
+
+pub use error::IdentityError;
+pub use pow::IdentityProof;
+
+use crate::time::{Duration, Instant};
+
+/// A node's identifier: SHA-256 of its Ed25519 identity public key.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NodeId(pub [u8; 32]);
+
+impl NodeId {
+    /// `SHA-256(identity public key)`.
+    pub fn from_identity_key(key: &[u8; 32]) -> Self {
+        NodeId(Sha256::digest(key).into())
+    }
+
+    /// The 20-byte relay ID used in the ntor handshake (the first 20 bytes;
+    /// Tor's ntor takes a 20-byte identity digest).
+    pub fn ntor_id(&self) -> [u8; 20] {
+        let mut id = [0u8; 20];
+        id.copy_from_slice(&self.0[..20]);
+        id
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(&self.0[..8]))
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NodeId({self})")
+    }
+}
+
+/// What a peer presents to be admitted: its identity key and proof of work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityClaim {
+    /// Ed25519 identity public key.
+    pub identity_key: [u8; 32],
+    /// Proof of work over that key.
+    pub proof: IdentityProof,
+}
+
+impl IdentityClaim {
+    /// The claimed node id.
+    pub fn node_id(&self) -> NodeId {
+        NodeId::from_identity_key(&self.identity_key)
+    }
+
+    /// Admission check: the key parses and the work reaches `difficulty`.
+    pub fn verify(&self, difficulty: u32) -> Result<NodeId, IdentityError> {
+        VerifyingKey::from_bytes(&self.identity_key)
+            .map_err(|_| IdentityError::InvalidIdentityKey)?;
+        pow::verify(&self.identity_key, &self.proof, difficulty)?;
+        Ok(self.node_id())
+    }
+}
+
+/// A node's long-term identity: signing key, node id and proof of work.
+pub struct Identity {
+    signing: SigningKey,
+    id: NodeId,
+    claim: IdentityClaim,
+    /// Hashes spent mining the proof (the identity's cost).
+    pub pow_hashes: u64,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("id", &self.id)
+            .field("signing", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Identity {
+    /// A fresh identity whose proof of work reaches `difficulty`.
+    pub fn generate(rng: &mut impl CryptoRng, difficulty: u32) -> Self {
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        let signing = SigningKey::from_bytes(&seed);
+        seed.zeroize();
+        let identity_key = signing.verifying_key().to_bytes();
+        let (proof, pow_hashes) = pow::solve(&identity_key, difficulty, rng.next_u64());
+        Identity {
+            id: NodeId::from_identity_key(&identity_key),
+            claim: IdentityClaim {
+                identity_key,
+                proof,
+            },
+            signing,
+            pow_hashes,
+        }
+    }
+
+    /// The node id.
+    pub fn node_id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The public claim (key and proof of work) peers verify on admission.
+    pub fn claim(&self) -> IdentityClaim {
+        self.claim
+    }
+
+    /// Signs `message` with the identity key.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.signing.sign(message).to_bytes()
+    }
+}
+
+/// Verifies an identity signature.
+pub fn verify_signature(
+    identity_key: &[u8; 32],
+    message: &[u8],
+    signature: &[u8; 64],
+    what: &'static str,
+) -> Result<(), IdentityError> {
+    let key =
+        VerifyingKey::from_bytes(identity_key).map_err(|_| IdentityError::InvalidIdentityKey)?;
+    key.verify(message, &Signature::from_bytes(signature))
+        .map_err(|_| IdentityError::InvalidSignature { what })
+}
+
+/// A key epoch: `floor(now / epoch_length)` (whitepaper: advertisements are
+/// "tied to rotating epoch keys").
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Epoch(pub u64);
+
+/// Maps instants to epochs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EpochClock {
+    /// Length of one epoch.
+    pub length: Duration,
+}
+
+impl EpochClock {
+    /// The epoch containing `now`.
+    pub fn epoch_at(&self, now: Instant) -> Epoch {
+        Epoch(now.as_nanos() / self.length.as_nanos().max(1))
+    }
+
+    /// When `epoch` starts.
+    pub fn start_of(&self, epoch: Epoch) -> Instant {
+        Instant::from_nanos(epoch.0.saturating_mul(self.length.as_nanos()))
+    }
+}
+
+/// Domain separator for onion key certificates.
+const ONION_CERT_DOMAIN: &[u8] = b"peer2prompt/onion-key/v1";
+
+/// An X25519 onion key for one epoch, signed by the node's identity key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnionKeyCert {
+    /// Ed25519 identity public key of the certifying node.
+    pub identity_key: [u8; 32],
+    /// Epoch the onion key belongs to.
+    pub epoch: Epoch,
+    /// The X25519 onion public key.
+    pub onion_key: [u8; 32],
+    /// Ed25519 signature over domain, identity key, epoch and onion key.
+    #[serde(with = "serde_sig")]
+    pub signature: [u8; 64],
+}
+
+mod serde_sig {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(sig: &[u8; 64], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(sig))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 64], D::Error> {
+        let s = String::deserialize(d)?;
+        let mut out = [0u8; 64];
+        hex::decode_to_slice(&s, &mut out).map_err(serde::de::Error::custom)?;
+        Ok(out)
+    }
+}
+
+impl OnionKeyCert {
+    fn signed_bytes(identity_key: &[u8; 32], epoch: Epoch, onion_key: &[u8; 32]) -> Vec<u8> {
+        let mut m = Vec::with_capacity(ONION_CERT_DOMAIN.len() + 72);
+        m.extend_from_slice(ONION_CERT_DOMAIN);
+        m.extend_from_slice(identity_key);
+        m.extend_from_slice(&epoch.0.to_be_bytes());
+        m.extend_from_slice(onion_key);
+        m
+    }
+
+    /// Checks the signature, and that the certificate is for `now_epoch` or,
+    /// if `accept_previous`, the epoch before.
+    pub fn verify(&self, now_epoch: Epoch, accept_previous: bool) -> Result<(), IdentityError> {
+        verify_signature(
+            &self.identity_key,
+            &Self::signed_bytes(&self.identity_key, self.epoch, &self.onion_key),
+            &self.signature,
+            "onion key certificate",
+        )?;
+        let ok = self.epoch == now_epoch
+            || (accept_previous && self.epoch.0.checked_add(1) == Some(now_epoch.0));
+        if !ok {
+            return Err(IdentityError::WrongEpoch {
+                cert: self.epoch,
+                now: now_epoch,
+            });
+        }
+        Ok(())
+    }
+
+    /// The node id of the certifying identity.
+    pub fn node_id(&self) -> NodeId {
+        NodeId::from_identity_key(&self.identity_key)
+    }
+}
+
+/// One epoch's onion secret and its certificate.
+pub struct EpochOnionKey {
+    /// The secret (erased on drop).
+    pub secret: StaticSecret,
+    /// The signed public part.
+    pub cert: OnionKeyCert,
+}
+
+impl fmt::Debug for EpochOnionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EpochOnionKey")
+            .field("epoch", &self.cert.epoch)
+            .finish()
+    }
+}
+
+/// A node's onion keys: the current epoch's, and the previous epoch's during
+/// the grace period after a rotation.
+#[derive(Debug)]
+pub struct OnionKeyring {
+    clock: EpochClock,
+    grace: Duration,
+    current: EpochOnionKey,
+    previous: Option<EpochOnionKey>,
+}
+
+impl OnionKeyring {
+    /// A keyring for the epoch containing `now`.
+    pub fn new(
+        identity: &Identity,
+        clock: EpochClock,
+        grace: Duration,
+        now: Instant,
+        rng: &mut impl CryptoRng,
+    ) -> Self {
+        let current = Self::make(identity, clock.epoch_at(now), rng);
+        OnionKeyring {
+            clock,
+            grace,
+            current,
+            previous: None,
+        }
+    }
+
+    fn make(identity: &Identity, epoch: Epoch, rng: &mut impl CryptoRng) -> EpochOnionKey {
+        let mut bytes = [0u8; 32];
+        rng.fill_bytes(&mut bytes);
+        let secret = StaticSecret::from(bytes);
+        bytes.zeroize();
+        let onion_key = OnionPublicKey::from(&secret).to_bytes();
+        let identity_key = identity.claim().identity_key;
+        let signature = identity.sign(&OnionKeyCert::signed_bytes(
+            &identity_key,
+            epoch,
+            &onion_key,
+        ));
+        EpochOnionKey {
+            secret,
+            cert: OnionKeyCert {
+                identity_key,
+                epoch,
+                onion_key,
+                signature,
+            },
+        }
+    }
+
+    /// Rotates if `now` is in a later epoch, and erases the previous key once
+    /// its grace period is over. Returns true if a new key was made.
+    pub fn maintain(
+        &mut self,
+        identity: &Identity,
+        now: Instant,
+        rng: &mut impl CryptoRng,
+    ) -> bool {
+        let epoch = self.clock.epoch_at(now);
+        let mut rotated = false;
+        if epoch > self.current.cert.epoch {
+            let fresh = Self::make(identity, epoch, rng);
+            let old = core::mem::replace(&mut self.current, fresh);
+            self.previous = Some(old);
+            rotated = true;
+        }
+        let grace_over = now > self.clock.start_of(self.current.cert.epoch) + self.grace;
+        if grace_over {
+            self.previous = None;
+        }
+        rotated
+    }
+
+    /// The current certificate (published in adverts).
+    pub fn current_cert(&self) -> &OnionKeyCert {
+        &self.current.cert
+    }
+
+    /// The secret for onion public key `key`, if it is current, or previous
+    /// and within the grace period at `now`.
+    pub fn secret_for(&self, key: &[u8; 32], now: Instant) -> Option<&StaticSecret> {
+        if self.current.cert.onion_key == *key {
+            return Some(&self.current.secret);
+        }
+        let prev = self.previous.as_ref()?;
+        let in_grace = now <= self.clock.start_of(self.current.cert.epoch) + self.grace;
+        (prev.cert.onion_key == *key && in_grace).then_some(&prev.secret)
+    }
+
+    /// The epoch clock.
+    pub fn clock(&self) -> EpochClock {
+        self.clock
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    fn rng() -> ChaCha20Rng {
+        ChaCha20Rng::seed_from_u64(11)
+    }
+
+    #[test]
+    fn node_id_is_sha256_of_the_identity_key() {
+        let id = Identity::generate(&mut rng(), 4);
+        let key = id.claim().identity_key;
+        assert_eq!(id.node_id().0, <[u8; 32]>::from(Sha256::digest(key)));
+        assert_eq!(id.claim().verify(4).unwrap(), id.node_id());
+        assert!(matches!(
+            id.claim().verify(30),
+            Err(IdentityError::InsufficientWork { .. })
+        ));
+    }
+
+    #[test]
+    fn onion_key_certificates_verify_and_reject_tampering() {
+        let mut r = rng();
+        let id = Identity::generate(&mut r, 2);
+        let clock = EpochClock {
+            length: Duration::from_secs(3600),
+        };
+        let ring = OnionKeyring::new(&id, clock, Duration::from_secs(600), Instant::ZERO, &mut r);
+        let cert = *ring.current_cert();
+        cert.verify(Epoch(0), false).unwrap();
+        let mut forged = cert;
+        forged.onion_key[0] ^= 1;
+        assert_eq!(
+            forged.verify(Epoch(0), false),
+            Err(IdentityError::InvalidSignature {
+                what: "onion key certificate"
+            })
+        );
+        assert!(matches!(
+            cert.verify(Epoch(2), true),
+            Err(IdentityError::WrongEpoch { .. })
+        ));
+        cert.verify(Epoch(1), true).unwrap();
+    }
+
+    #[test]
+    fn old_onion_key_is_accepted_only_within_grace() {
+        let mut r = rng();
+        let id = Identity::generate(&mut r, 2);
+        let clock = EpochClock {
+            length: Duration::from_secs(3600),
+        };
+        let grace = Duration::from_secs(600);
+        let mut ring = OnionKeyring::new(&id, clock, grace, Instant::ZERO, &mut r);
+        let old = ring.current_cert().onion_key;
+        let t1 = Instant::ZERO + Duration::from_secs(3600 + 10);
+        assert!(ring.maintain(&id, t1, &mut r));
+        let new = ring.current_cert().onion_key;
+        assert_ne!(old, new);
+        assert!(ring.secret_for(&old, t1).is_some(), "old key within grace");
+        assert!(ring.secret_for(&new, t1).is_some());
+        let t2 = Instant::ZERO + Duration::from_secs(3600 + 601);
+        assert!(ring.secret_for(&old, t2).is_none(), "old key after grace");
+        ring.maintain(&id, t2, &mut r);
+        assert!(ring.secret_for(&old, t1).is_none(), "erased after grace");
+    }
+}
