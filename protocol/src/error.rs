@@ -9,6 +9,7 @@ use thiserror::Error;
 
 use crate::ecash::EcashError;
 use crate::identity::IdentityError;
+use crate::onion::OnionError;
 
 /// Any protocol failure.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -20,6 +21,9 @@ pub enum Error {
     /// An identity or onion-key failure.
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// An onion-routing failure.
+    #[error(transparent)]
+    Onion(#[from] OnionError),
 }
 
 /// `Result` with the crate-level [`Error`].

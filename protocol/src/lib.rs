@@ -4,6 +4,7 @@ pub mod ecash;
 pub mod error;
 pub mod identity;
 pub mod net;
+pub mod onion;
 pub mod time;
 
 pub use error::{Error, Result};

@@ -1,0 +1,233 @@
+//! The ntor handshake, exactly as the Tor specification defines it (PROTOID
+//! `ntor-curve25519-sha256-1`; whitepaper "Cryptographic Packet Sketch":
+//! an authenticated per-session key exchange, ntor-style).
+//!
+//! Both sides use fresh ephemeral keys (`x`, `y`) and erase them, and the
+//! shared `secret_input`, as soon as the keys are derived. A relay's long-term
+//! onion key `b` alone therefore cannot recover a recorded session: that needs
+//! `x` or `y` too (the forward secrecy the whitepaper's security note asks for).
+//!
+//! Key exchange only; the layer crypto that uses the keys is in `layer`.
+
+use hkdf::Hkdf;
+use hmac::{Hmac, KeyInit, Mac};
+use rand_core::CryptoRng;
+use sha2::Sha256;
+use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::{Zeroize, Zeroizing};
+
+use super::OnionError;
+
+/// The protocol id.
+pub const PROTOID: &[u8] = b"ntor-curve25519-sha256-1";
+const T_MAC: &[u8] = b"ntor-curve25519-sha256-1:mac";
+const T_KEY: &[u8] = b"ntor-curve25519-sha256-1:key_extract";
+const T_VERIFY: &[u8] = b"ntor-curve25519-sha256-1:verify";
+const M_EXPAND: &[u8] = b"ntor-curve25519-sha256-1:key_expand";
+
+/// Client handshake message: `ID (20) || B (32) || X (32)`.
+pub const ONIONSKIN_LEN: usize = 84;
+/// Server reply: `Y (32) || AUTH (32)`.
+pub const REPLY_LEN: usize = 64;
+
+/// `H(x, t) = HMAC-SHA256(key = t, message = x)`.
+fn h(t: &[u8], parts: &[&[u8]]) -> Result<[u8; 32], OnionError> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(t)
+        .map_err(|_| OnionError::HandshakeFailed { reason: "hmac key" })?;
+    for p in parts {
+        mac.update(p);
+    }
+    Ok(mac.finalize().into_bytes().into())
+}
+
+/// The client's state between sending the onionskin and receiving the reply.
+pub struct NtorClient {
+    id: [u8; 20],
+    b: PublicKey,
+    x: StaticSecret,
+    big_x: PublicKey,
+}
+
+impl core::fmt::Debug for NtorClient {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("NtorClient(<ephemeral>)")
+    }
+}
+
+impl NtorClient {
+    /// Starts a handshake with the relay whose ntor id is `id` and onion key is `b`.
+    pub fn new(id: [u8; 20], b: [u8; 32], rng: &mut impl CryptoRng) -> (Self, [u8; ONIONSKIN_LEN]) {
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        let x = StaticSecret::from(seed);
+        seed.zeroize();
+        Self::with_ephemeral(id, b, x)
+    }
+
+    /// As [`NtorClient::new`] with a given ephemeral secret (test vectors).
+    pub fn with_ephemeral(
+        id: [u8; 20],
+        b: [u8; 32],
+        x: StaticSecret,
+    ) -> (Self, [u8; ONIONSKIN_LEN]) {
+        let big_x = PublicKey::from(&x);
+        let mut skin = [0u8; ONIONSKIN_LEN];
+        skin[..20].copy_from_slice(&id);
+        skin[20..52].copy_from_slice(&b);
+        skin[52..].copy_from_slice(big_x.as_bytes());
+        let state = NtorClient {
+            id,
+            b: PublicKey::from(b),
+            x,
+            big_x,
+        };
+        (state, skin)
+    }
+
+    /// Checks the server's `AUTH` and derives `key_len` bytes of key material.
+    /// Consumes (and so erases) the ephemeral secret.
+    pub fn finish(
+        self,
+        reply: &[u8; REPLY_LEN],
+        key_len: usize,
+    ) -> Result<Zeroizing<Vec<u8>>, OnionError> {
+        let mut y = [0u8; 32];
+        y.copy_from_slice(&reply[..32]);
+        let big_y = PublicKey::from(y);
+        let xy = self.x.diffie_hellman(&big_y);
+        let xb = self.x.diffie_hellman(&self.b);
+        if !xy.was_contributory() || !xb.was_contributory() {
+            return Err(OnionError::HandshakeFailed {
+                reason: "non-contributory key",
+            });
+        }
+        let secret_input = secret_input(
+            xy.as_bytes(),
+            xb.as_bytes(),
+            &self.id,
+            &self.b,
+            &self.big_x,
+            &big_y,
+        );
+        let verify = h(T_VERIFY, &[&secret_input])?;
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(T_MAC)
+            .map_err(|_| OnionError::HandshakeFailed { reason: "hmac key" })?;
+        for part in [
+            &verify[..],
+            &self.id,
+            self.b.as_bytes(),
+            big_y.as_bytes(),
+            self.big_x.as_bytes(),
+            PROTOID,
+            b"Server",
+        ] {
+            mac.update(part);
+        }
+        mac.verify_slice(&reply[32..])
+            .map_err(|_| OnionError::HandshakeFailed {
+                reason: "server AUTH does not verify",
+            })?;
+        expand(&secret_input, key_len)
+    }
+}
+
+/// The server side: answers an onionskin addressed to `my_id` with onion
+/// secret `b`. Returns the reply and `key_len` bytes of key material; the
+/// ephemeral `y` is dropped (erased) before returning.
+pub fn server_respond(
+    my_id: &[u8; 20],
+    b: &StaticSecret,
+    skin: &[u8; ONIONSKIN_LEN],
+    key_len: usize,
+    rng: &mut impl CryptoRng,
+) -> Result<([u8; REPLY_LEN], Zeroizing<Vec<u8>>), OnionError> {
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    let y = StaticSecret::from(seed);
+    seed.zeroize();
+    server_respond_with(my_id, b, skin, key_len, y)
+}
+
+/// As [`server_respond`] with a given ephemeral secret (test vectors).
+pub fn server_respond_with(
+    my_id: &[u8; 20],
+    b: &StaticSecret,
+    skin: &[u8; ONIONSKIN_LEN],
+    key_len: usize,
+    y: StaticSecret,
+) -> Result<([u8; REPLY_LEN], Zeroizing<Vec<u8>>), OnionError> {
+    if skin[..20] != my_id[..] {
+        return Err(OnionError::HandshakeFailed {
+            reason: "onionskin is for another relay",
+        });
+    }
+    let big_b = PublicKey::from(b);
+    if skin[20..52] != big_b.as_bytes()[..] {
+        return Err(OnionError::UnknownOnionKey);
+    }
+    let mut xb = [0u8; 32];
+    xb.copy_from_slice(&skin[52..]);
+    let big_x = PublicKey::from(xb);
+    let big_y = PublicKey::from(&y);
+    let xy = y.diffie_hellman(&big_x);
+    let bx = b.diffie_hellman(&big_x);
+    drop(y);
+    if !xy.was_contributory() || !bx.was_contributory() {
+        return Err(OnionError::HandshakeFailed {
+            reason: "non-contributory key",
+        });
+    }
+    let secret_input = secret_input(xy.as_bytes(), bx.as_bytes(), my_id, &big_b, &big_x, &big_y);
+    let verify = h(T_VERIFY, &[&secret_input])?;
+    let auth = h(
+        T_MAC,
+        &[
+            &verify,
+            my_id,
+            big_b.as_bytes(),
+            big_y.as_bytes(),
+            big_x.as_bytes(),
+            PROTOID,
+            b"Server",
+        ],
+    )?;
+    let mut reply = [0u8; REPLY_LEN];
+    reply[..32].copy_from_slice(big_y.as_bytes());
+    reply[32..].copy_from_slice(&auth);
+    Ok((reply, expand(&secret_input, key_len)?))
+}
+
+/// `EXP(.,.) | EXP(.,.) | ID | B | X | Y | PROTOID`, wiped on drop.
+fn secret_input(
+    e1: &[u8; 32],
+    e2: &[u8; 32],
+    id: &[u8; 20],
+    b: &PublicKey,
+    x: &PublicKey,
+    y: &PublicKey,
+) -> Zeroizing<Vec<u8>> {
+    let mut s = Zeroizing::new(Vec::with_capacity(204));
+    for part in [
+        &e1[..],
+        &e2[..],
+        &id[..],
+        b.as_bytes(),
+        x.as_bytes(),
+        y.as_bytes(),
+        PROTOID,
+    ] {
+        s.extend_from_slice(part);
+    }
+    s
+}
+
+/// `HKDF-SHA256(salt = t_key, IKM = secret_input, info = m_expand)`.
+fn expand(secret_input: &[u8], key_len: usize) -> Result<Zeroizing<Vec<u8>>, OnionError> {
+    let hk = Hkdf::<Sha256>::new(Some(T_KEY), secret_input);
+    let mut okm = Zeroizing::new(vec![0u8; key_len]);
+    hk.expand(M_EXPAND, &mut okm)
+        .map_err(|_| OnionError::HandshakeFailed {
+            reason: "key length",
+        })?;
+    Ok(okm)
+}
