@@ -23,6 +23,7 @@ pub mod ntor;
 pub mod observe;
 pub mod relay;
 pub mod replay;
+pub mod route;
 pub mod surb;
 
 pub use error::OnionError;
