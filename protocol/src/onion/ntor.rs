@@ -9,6 +9,8 @@
 //!
 //! Key exchange only; the layer crypto that uses the keys is in `layer`.
 
+use curve25519_dalek::edwards::EdwardsPoint;
+use curve25519_dalek::montgomery::MontgomeryPoint;
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
 use rand_core::CryptoRng;
@@ -29,6 +31,43 @@ const M_EXPAND: &[u8] = b"ntor-curve25519-sha256-1:key_expand";
 pub const ONIONSKIN_LEN: usize = 84;
 /// Server reply: `Y (32) || AUTH (32)`.
 pub const REPLY_LEN: usize = 64;
+
+/// `X25519(k, u)` for each `k`, all on the same point `u`.
+///
+/// Same result as the Montgomery ladder (X25519 clamps `k`, and a clamped
+/// scalar times either Edwards lift of `u` has the same u-coordinate), but
+/// through the Edwards form when `u` lifts: the variable-base Edwards
+/// multiplication uses the SIMD backend, and one lift serves every scalar.
+/// Points that do not lift (the twist, `u = -1`) take the ladder.
+fn x25519_on(u: &[u8; 32], scalars: &[&StaticSecret]) -> Vec<[u8; 32]> {
+    let point = MontgomeryPoint(*u);
+    match point.to_edwards(0) {
+        Some(e) => {
+            let products: Vec<EdwardsPoint> = scalars
+                .iter()
+                .map(|k| e.mul_clamped(k.to_bytes()))
+                .collect();
+            EdwardsPoint::to_montgomery_batch(&products)
+                .into_iter()
+                .map(|m| m.0)
+                .collect()
+        }
+        None => scalars
+            .iter()
+            .map(|k| point.mul_clamped(k.to_bytes()).0)
+            .collect(),
+    }
+}
+
+/// Refuses an all-zero shared secret (a small-order peer key).
+fn contributory(shared: &[u8; 32]) -> Result<(), OnionError> {
+    if shared.iter().all(|b| *b == 0) {
+        return Err(OnionError::HandshakeFailed {
+            reason: "non-contributory key",
+        });
+    }
+    Ok(())
+}
 
 /// `H(x, t) = HMAC-SHA256(key = t, message = x)`.
 fn h(t: &[u8], parts: &[&[u8]]) -> Result<[u8; 32], OnionError> {
@@ -94,21 +133,11 @@ impl NtorClient {
         let mut y = [0u8; 32];
         y.copy_from_slice(&reply[..32]);
         let big_y = PublicKey::from(y);
-        let xy = self.x.diffie_hellman(&big_y);
-        let xb = self.x.diffie_hellman(&self.b);
-        if !xy.was_contributory() || !xb.was_contributory() {
-            return Err(OnionError::HandshakeFailed {
-                reason: "non-contributory key",
-            });
-        }
-        let secret_input = secret_input(
-            xy.as_bytes(),
-            xb.as_bytes(),
-            &self.id,
-            &self.b,
-            &self.big_x,
-            &big_y,
-        );
+        let mut xy = Zeroizing::new(x25519_on(big_y.as_bytes(), &[&self.x]));
+        let mut xb = Zeroizing::new(x25519_on(self.b.as_bytes(), &[&self.x]));
+        contributory(&xy[0])?;
+        contributory(&xb[0])?;
+        let secret_input = secret_input(&xy[0], &xb[0], &self.id, &self.b, &self.big_x, &big_y);
         let verify = h(T_VERIFY, &[&secret_input])?;
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(T_MAC)
             .map_err(|_| OnionError::HandshakeFailed { reason: "hmac key" })?;
@@ -123,6 +152,8 @@ impl NtorClient {
         ] {
             mac.update(part);
         }
+        xy.zeroize();
+        xb.zeroize();
         mac.verify_slice(&reply[32..])
             .map_err(|_| OnionError::HandshakeFailed {
                 reason: "server AUTH does not verify",
@@ -169,15 +200,12 @@ pub fn server_respond_with(
     xb.copy_from_slice(&skin[52..]);
     let big_x = PublicKey::from(xb);
     let big_y = PublicKey::from(&y);
-    let xy = y.diffie_hellman(&big_x);
-    let bx = b.diffie_hellman(&big_x);
+    // One Edwards lift of X serves both multiplications.
+    let shared = Zeroizing::new(x25519_on(big_x.as_bytes(), &[&y, b]));
     drop(y);
-    if !xy.was_contributory() || !bx.was_contributory() {
-        return Err(OnionError::HandshakeFailed {
-            reason: "non-contributory key",
-        });
-    }
-    let secret_input = secret_input(xy.as_bytes(), bx.as_bytes(), my_id, &big_b, &big_x, &big_y);
+    contributory(&shared[0])?;
+    contributory(&shared[1])?;
+    let secret_input = secret_input(&shared[0], &shared[1], my_id, &big_b, &big_x, &big_y);
     let verify = h(T_VERIFY, &[&secret_input])?;
     let auth = h(
         T_MAC,
@@ -230,4 +258,50 @@ fn expand(secret_input: &[u8], key_len: usize) -> Result<Zeroizing<Vec<u8>>, Oni
             reason: "key length",
         })?;
     Ok(okm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::{Rng, SeedableRng};
+
+    #[test]
+    fn edwards_path_equals_the_montgomery_ladder_on_every_kind_of_point() {
+        let mut rng = ChaCha20Rng::seed_from_u64(12);
+        let mut points: Vec<[u8; 32]> = Vec::new();
+        for _ in 0..64 {
+            // Random u-coordinates: about half are on the curve, half on the twist.
+            let mut u = [0u8; 32];
+            rng.fill_bytes(&mut u);
+            u[31] &= 0x7f;
+            points.push(u);
+        }
+        // Low-order points and edge cases: 0, 1, -1 (p - 1), p + 1.
+        points.push([0u8; 32]);
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        points.push(one);
+        let mut minus_one = [0xffu8; 32];
+        minus_one[0] = 0xec;
+        minus_one[31] = 0x7f;
+        points.push(minus_one);
+        for u in points {
+            let mut a = [0u8; 32];
+            let mut b = [0u8; 32];
+            rng.fill_bytes(&mut a);
+            rng.fill_bytes(&mut b);
+            let ka = StaticSecret::from(a);
+            let kb = StaticSecret::from(b);
+            let fast = x25519_on(&u, &[&ka, &kb]);
+            let pk = PublicKey::from(u);
+            assert_eq!(
+                fast[0],
+                *ka.diffie_hellman(&pk).as_bytes(),
+                "u = {}",
+                hex::encode(u)
+            );
+            assert_eq!(fast[1], *kb.diffie_hellman(&pk).as_bytes());
+        }
+    }
 }

@@ -187,6 +187,13 @@ impl OnionRelay {
         self.sessions.len()
     }
 
+    /// Handles of the sessions held, in ascending order.
+    pub fn sessions(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self.sessions.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
     /// Reply blocks held for `session`.
     pub fn surbs_available(&self, session: u32) -> usize {
         self.sessions.get(&session).map_or(0, |s| s.surbs.len())
