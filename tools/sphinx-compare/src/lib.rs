@@ -1,0 +1,1 @@
+//! See benches/per_hop.rs.
