@@ -26,6 +26,14 @@ pub enum IdentityError {
         /// Leading zero bits required.
         required: u32,
     },
+    /// The node id does not solve the static crypto puzzle.
+    #[error("node id has {got} puzzle bits, {required} required")]
+    PuzzleUnsolved {
+        /// Leading zero bits of SHA-256(node id).
+        got: u32,
+        /// Required.
+        required: u32,
+    },
     /// A NodeId does not match SHA-256 of the presented identity key.
     #[error("node id does not match its identity key")]
     NodeIdMismatch,

@@ -78,6 +78,55 @@ impl IdentityClaim {
         pow::verify(&self.identity_key, &self.proof, difficulty)?;
         Ok(self.node_id())
     }
+
+    /// Admission check for both puzzles (cheap: two hashes and a key parse).
+    pub fn verify_params(&self, params: &IdentityParams) -> Result<NodeId, IdentityError> {
+        let id = self.verify(params.pow_difficulty)?;
+        let got = puzzle_bits(&id);
+        if got < params.puzzle_c1 {
+            return Err(IdentityError::PuzzleUnsolved {
+                got,
+                required: params.puzzle_c1,
+            });
+        }
+        Ok(id)
+    }
+}
+
+/// Leading zero bits of `SHA-256(node id)`: the S/Kademlia static crypto
+/// puzzle. Requiring `c1` of them makes each usable identity cost `2^c1` key
+/// generations in expectation.
+pub fn puzzle_bits(id: &NodeId) -> u32 {
+    let h = Sha256::digest(id.0);
+    let mut zeros = 0;
+    for byte in h.iter() {
+        if *byte == 0 {
+            zeros += 8;
+        } else {
+            zeros += byte.leading_zeros();
+            break;
+        }
+    }
+    zeros
+}
+
+/// What minting an identity cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityCost {
+    /// Ed25519 key pairs generated to satisfy the static puzzle.
+    pub keygens: u64,
+    /// SHA-256 evaluations spent on the proof of work.
+    pub pow_hashes: u64,
+}
+
+/// How hard identities must be to mint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityParams {
+    /// Static puzzle: leading zero bits of `SHA-256(node id)` (S/Kademlia c1).
+    pub puzzle_c1: u32,
+    /// Proof-of-work difficulty over the identity key (S/Kademlia's dynamic
+    /// puzzle plays this role).
+    pub pow_difficulty: u32,
 }
 
 /// A node's long-term identity: signing key, node id and proof of work.
@@ -85,8 +134,8 @@ pub struct Identity {
     signing: SigningKey,
     id: NodeId,
     claim: IdentityClaim,
-    /// Hashes spent mining the proof (the identity's cost).
-    pub pow_hashes: u64,
+    /// What minting it cost.
+    pub cost: IdentityCost,
 }
 
 impl fmt::Debug for Identity {
@@ -99,14 +148,33 @@ impl fmt::Debug for Identity {
 }
 
 impl Identity {
-    /// A fresh identity whose proof of work reaches `difficulty`.
+    /// A fresh identity whose proof of work reaches `difficulty` (no static puzzle).
     pub fn generate(rng: &mut impl CryptoRng, difficulty: u32) -> Self {
-        let mut seed = [0u8; 32];
-        rng.fill_bytes(&mut seed);
-        let signing = SigningKey::from_bytes(&seed);
-        seed.zeroize();
+        Self::generate_with(
+            rng,
+            IdentityParams {
+                puzzle_c1: 0,
+                pow_difficulty: difficulty,
+            },
+        )
+    }
+
+    /// A fresh identity meeting both puzzles of `params`.
+    pub fn generate_with(rng: &mut impl CryptoRng, params: IdentityParams) -> Self {
+        let mut keygens = 0u64;
+        let signing = loop {
+            let mut seed = [0u8; 32];
+            rng.fill_bytes(&mut seed);
+            let signing = SigningKey::from_bytes(&seed);
+            seed.zeroize();
+            keygens += 1;
+            let id = NodeId::from_identity_key(&signing.verifying_key().to_bytes());
+            if puzzle_bits(&id) >= params.puzzle_c1 {
+                break signing;
+            }
+        };
         let identity_key = signing.verifying_key().to_bytes();
-        let (proof, pow_hashes) = pow::solve(&identity_key, difficulty, rng.next_u64());
+        let (proof, pow_hashes) = pow::solve(&identity_key, params.pow_difficulty, rng.next_u64());
         Identity {
             id: NodeId::from_identity_key(&identity_key),
             claim: IdentityClaim {
@@ -114,7 +182,10 @@ impl Identity {
                 proof,
             },
             signing,
-            pow_hashes,
+            cost: IdentityCost {
+                keygens,
+                pow_hashes,
+            },
         }
     }
 
@@ -372,6 +443,34 @@ mod tests {
         assert!(matches!(
             id.claim().verify(30),
             Err(IdentityError::InsufficientWork { .. })
+        ));
+    }
+
+    #[test]
+    fn the_static_puzzle_costs_keygens_and_is_checked() {
+        let mut r = rng();
+        let params = IdentityParams {
+            puzzle_c1: 6,
+            pow_difficulty: 6,
+        };
+        let ids: Vec<Identity> = (0..40)
+            .map(|_| Identity::generate_with(&mut r, params))
+            .collect();
+        for id in &ids {
+            assert!(puzzle_bits(&id.node_id()) >= 6);
+            id.claim().verify_params(&params).unwrap();
+        }
+        // Mean key generations ~ 2^6 = 64 (standard error ~10 over 40 draws).
+        let mean = ids.iter().map(|i| i.cost.keygens).sum::<u64>() as f64 / 40.0;
+        assert!((mean - 64.0).abs() < 35.0, "mean keygens {mean}");
+        let plain = Identity::generate(&mut r, 0);
+        let strict = IdentityParams {
+            puzzle_c1: 40,
+            pow_difficulty: 0,
+        };
+        assert!(matches!(
+            plain.claim().verify_params(&strict),
+            Err(IdentityError::PuzzleUnsolved { .. })
         ));
     }
 
