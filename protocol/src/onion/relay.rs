@@ -29,14 +29,7 @@ use super::surb::{REPLY_CAPACITY, Surb, seal_reply};
 use crate::identity::{Identity, OnionKeyring};
 use crate::time::{Duration, Instant};
 
-/// Bytes on the wire, to one peer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transmit {
-    /// Destination.
-    pub to: SocketAddr,
-    /// Exactly [`CELL_LEN`] bytes.
-    pub bytes: Vec<u8>,
-}
+pub use crate::net::Transmit;
 
 /// Relay behaviour.
 #[derive(Clone, Debug, PartialEq, Eq)]
