@@ -7,6 +7,7 @@
 
 use thiserror::Error;
 
+use crate::dht::DhtError;
 use crate::ecash::EcashError;
 use crate::identity::IdentityError;
 use crate::onion::OnionError;
@@ -21,6 +22,9 @@ pub enum Error {
     /// An identity or onion-key failure.
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// A discovery failure.
+    #[error(transparent)]
+    Dht(#[from] DhtError),
     /// An onion-routing failure.
     #[error(transparent)]
     Onion(#[from] OnionError),

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod dht;
 pub mod ecash;
 pub mod error;
 pub mod identity;

@@ -1,0 +1,1014 @@
+//! The DHT engine of one node (whitepaper "Peer Discovery (DHT)", "DHT Sybil
+//! and Eclipse Attacks").
+//!
+//! Sans-IO in the quinn-proto style: `handle` takes a datagram with `now`;
+//! commands start lookups, stores, bootstrap and capability fetches;
+//! `poll_transmit`, `poll_timeout` and `poll_event` are the outputs.
+//!
+//! Admission: a contact enters the routing table only if its identity claim
+//! meets the proof-of-work and static-puzzle requirements and it has proved,
+//! once, that it holds its identity key at its address (it signed one of our
+//! transaction ids). Adverts are validated by storing nodes and again by the
+//! clients that fetch them. Every request received is reported as an
+//! observation (who asked for which key, when).
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::Rng;
+use x25519_dalek::StaticSecret;
+
+use super::DhtError;
+use super::advert::{Advert, AdvertPolicy};
+use super::capability::{self, CapabilityFetch, CapabilityRequest};
+use super::id::{Key, distance, random_in_bucket, shared_prefix};
+use super::lookup::{Lookup, LookupOutcome, LookupParams};
+use super::table::{Contact, Insert, RoutingTable};
+use super::wire::{Body, Message, proof_bytes};
+use crate::identity::{Identity, NodeId, verify_signature};
+use crate::net::Transmit;
+use crate::time::{Duration, Instant};
+
+/// DHT behaviour.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DhtConfig {
+    /// Bucket size and result size (k).
+    pub k: usize,
+    /// Parallel queries per lookup path (α).
+    pub alpha: usize,
+    /// Disjoint lookup paths (S/Kademlia d; 1 = plain Kademlia).
+    pub paths: usize,
+    /// A request not answered within this long has failed.
+    pub rpc_timeout: Duration,
+    /// Consecutive failures after which a contact is dropped.
+    pub fail_limit: u8,
+    /// Buckets not touched for this long are refreshed.
+    pub refresh_interval: Duration,
+    /// Own adverts are stored again this often until they expire.
+    pub republish_interval: Duration,
+    /// Identity, epoch and grace rules for admission and adverts.
+    pub policy: AdvertPolicy,
+    /// Most adverts kept under one key.
+    pub max_adverts_per_key: usize,
+    /// Most keys with adverts kept.
+    pub max_keys: usize,
+}
+
+/// Which request a node received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QueryKind {
+    /// Liveness check.
+    Ping,
+    /// Node lookup.
+    FindNode,
+    /// Value lookup (who is looking for which adverts).
+    FindValue,
+    /// Advert store.
+    Store,
+    /// Capability fetch.
+    Capabilities,
+}
+
+/// What a DHT node learns from a request it receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DhtObservation {
+    /// When.
+    pub at: Instant,
+    /// The requester's address.
+    pub from: SocketAddr,
+    /// The requester's node id.
+    pub from_id: NodeId,
+    /// What was asked.
+    pub query: QueryKind,
+    /// The key asked about (the target for node lookups; zero for pings and fetches).
+    pub key: Key,
+}
+
+/// Identifies a lookup or store.
+pub type LookupId = u64;
+
+/// What the engine reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DhtEvent {
+    /// A FIND_NODE or FIND_VALUE lookup finished.
+    LookupDone {
+        /// Its id.
+        id: LookupId,
+        /// What it found.
+        outcome: LookupOutcome,
+    },
+    /// A store finished: the advert was sent to the closest nodes.
+    Stored {
+        /// Its id.
+        id: LookupId,
+        /// How many of them accepted it.
+        accepted: usize,
+    },
+    /// Bootstrap finished.
+    Bootstrapped {
+        /// Contacts in the table.
+        contacts: usize,
+    },
+    /// A capability fetch finished.
+    Capabilities {
+        /// The advertiser.
+        node: NodeId,
+        /// The verified capabilities, or why not.
+        result: Result<Vec<u8>, DhtError>,
+    },
+    /// A request this node received.
+    Observed(DhtObservation),
+}
+
+#[derive(Debug)]
+enum Goal {
+    FindNode,
+    FindValue,
+    Store(Box<Advert>),
+}
+
+#[derive(Debug)]
+struct LookupEntry {
+    lookup: Lookup,
+    goal: Goal,
+    storing: Option<(usize, usize)>,
+    bootstrap: bool,
+}
+
+#[derive(Debug)]
+enum Purpose {
+    Lookup(LookupId),
+    Store(LookupId),
+    Admission,
+    Eviction {
+        lrs: Contact,
+        newcomer: Contact,
+    },
+    Seed,
+    Capabilities {
+        fetch: CapabilityFetch,
+        request: CapabilityRequest,
+        commitment: [u8; 32],
+        node: NodeId,
+    },
+}
+
+#[derive(Debug)]
+struct Rpc {
+    to: SocketAddr,
+    expect: Option<NodeId>,
+    purpose: Purpose,
+    deadline: Instant,
+    want_proof: bool,
+}
+
+#[derive(Debug, Default)]
+struct Bootstrap {
+    seeds_pending: usize,
+    lookups: HashSet<LookupId>,
+    started_lookups: bool,
+}
+
+struct Answering {
+    secret: StaticSecret,
+    salt: [u8; 16],
+    capabilities: Vec<u8>,
+}
+
+/// The DHT engine of one node.
+pub struct Dht {
+    identity: Arc<Identity>,
+    me: Contact,
+    cfg: DhtConfig,
+    table: RoutingTable,
+    store: HashMap<Key, Vec<Advert>>,
+    rpcs: HashMap<u64, Rpc>,
+    lookups: BTreeMap<LookupId, LookupEntry>,
+    next_lookup: LookupId,
+    admitting: HashSet<NodeId>,
+    bootstrap: Option<Bootstrap>,
+    published: Vec<(Advert, Instant)>,
+    last_refresh: Instant,
+    answering: Option<Answering>,
+    false_answers: Option<Vec<Contact>>,
+    outbox: VecDeque<Transmit>,
+    events: VecDeque<DhtEvent>,
+    crypto: ChaCha20Rng,
+    decisions: ChaCha20Rng,
+}
+
+impl core::fmt::Debug for Dht {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Dht")
+            .field("me", &self.me)
+            .field("contacts", &self.table.len())
+            .field("lookups", &self.lookups.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dht {
+    /// A DHT node for `identity` at `addr`. `crypto` draws transaction ids
+    /// and ephemeral keys; `decisions` draws refresh targets.
+    pub fn new(
+        identity: Arc<Identity>,
+        addr: SocketAddr,
+        cfg: DhtConfig,
+        crypto: ChaCha20Rng,
+        decisions: ChaCha20Rng,
+    ) -> Self {
+        let me = Contact {
+            id: identity.node_id(),
+            addr,
+        };
+        Dht {
+            table: RoutingTable::new(me.id, cfg.k),
+            identity,
+            me,
+            cfg,
+            store: HashMap::new(),
+            rpcs: HashMap::new(),
+            lookups: BTreeMap::new(),
+            next_lookup: 1,
+            admitting: HashSet::new(),
+            bootstrap: None,
+            published: Vec::new(),
+            last_refresh: Instant::ZERO,
+            answering: None,
+            false_answers: None,
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+            crypto,
+            decisions,
+        }
+    }
+
+    // ----- getters ------------------------------------------------------------
+
+    /// This node as a contact.
+    pub fn me(&self) -> Contact {
+        self.me
+    }
+
+    /// The routing table.
+    pub fn table(&self) -> &RoutingTable {
+        &self.table
+    }
+
+    /// Adverts stored here under `key`.
+    pub fn stored(&self, key: &Key) -> &[Advert] {
+        self.store.get(key).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Lookups in progress.
+    pub fn active_lookups(&self) -> usize {
+        self.lookups.len()
+    }
+
+    // ----- commands -----------------------------------------------------------
+
+    /// Joins the network through the seeds of several independent lists
+    /// (whitepaper: multi-source peer bootstrapping): pings every seed, then
+    /// looks itself up and refreshes its buckets. Ends with `Bootstrapped`.
+    pub fn bootstrap(&mut self, now: Instant, seed_lists: &[Vec<SocketAddr>]) {
+        let mut seeds: Vec<SocketAddr> = seed_lists.iter().flatten().copied().collect();
+        seeds.sort();
+        seeds.dedup();
+        seeds.retain(|a| *a != self.me.addr);
+        self.bootstrap = Some(Bootstrap {
+            seeds_pending: seeds.len(),
+            ..Bootstrap::default()
+        });
+        for addr in seeds {
+            self.request(now, addr, None, Body::Ping, Purpose::Seed, true);
+        }
+        self.advance_bootstrap(now);
+    }
+
+    /// Starts a FIND_NODE lookup for `target`.
+    pub fn find_node(&mut self, now: Instant, target: Key) -> Result<LookupId, DhtError> {
+        self.start(now, target, Goal::FindNode, false)
+    }
+
+    /// Starts a FIND_VALUE lookup for the adverts under `key`.
+    pub fn find_value(&mut self, now: Instant, key: Key) -> Result<LookupId, DhtError> {
+        self.start(now, key, Goal::FindValue, false)
+    }
+
+    /// Stores `advert` on the k nodes closest to its key, and again every
+    /// republish interval until it expires.
+    pub fn publish(&mut self, now: Instant, advert: Advert) -> Result<LookupId, DhtError> {
+        advert.validate(now, &self.cfg.policy)?;
+        self.published.retain(|(a, _)| a.key() != advert.key());
+        self.published
+            .push((advert.clone(), now + self.cfg.republish_interval));
+        let key = advert.key();
+        self.start(now, key, Goal::Store(Box::new(advert)), false)
+    }
+
+    /// Answers capability fetches with `capabilities` (committed to with
+    /// `salt` in this node's advert), using the epoch's onion secret.
+    pub fn set_capabilities(
+        &mut self,
+        secret: StaticSecret,
+        salt: [u8; 16],
+        capabilities: Vec<u8>,
+    ) {
+        self.answering = Some(Answering {
+            secret,
+            salt,
+            capabilities,
+        });
+    }
+
+    /// Fetches the detailed capabilities behind `advert`'s commitment, over
+    /// an encrypted request to the advertiser.
+    pub fn fetch_capabilities(&mut self, now: Instant, advert: &Advert) -> Result<(), DhtError> {
+        let (request, fetch) = capability::request(&advert.onion.onion_key, &mut self.crypto)?;
+        let purpose = Purpose::Capabilities {
+            fetch,
+            request,
+            commitment: advert.capabilities,
+            node: advert.node(),
+        };
+        self.request(
+            now,
+            advert.addr,
+            Some(advert.node()),
+            Body::CapabilityRequest(request),
+            purpose,
+            false,
+        );
+        Ok(())
+    }
+
+    /// Sets the number of disjoint paths for lookups started from now on
+    /// (1 = plain Kademlia).
+    pub fn set_lookup_paths(&mut self, paths: usize) {
+        self.cfg.paths = paths.max(1);
+    }
+
+    /// **Adversarial.** Answers every lookup with the `k` of `accomplices`
+    /// closest to the target, never with honest nodes or values, and refuses
+    /// stores (the false-answer Sybil of "DHT Sybil and Eclipse Attacks").
+    pub fn dangerous_answer_falsely(&mut self, accomplices: Vec<Contact>) {
+        self.false_answers = Some(accomplices);
+    }
+
+    // ----- inputs -------------------------------------------------------------
+
+    /// Handles one datagram.
+    pub fn handle(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Result<(), DhtError> {
+        let msg = Message::decode(bytes)?;
+        let sender = msg.sender.verify_params(&self.cfg.policy.identity)?;
+        if sender == self.me.id {
+            return Err(DhtError::UnexpectedResponse {
+                reason: "message claims our own id",
+            });
+        }
+        if msg.body.is_request() {
+            self.on_request(now, from, sender, msg)
+        } else {
+            self.on_response(now, from, sender, msg)
+        }
+    }
+
+    /// Expires requests, refreshes stale buckets, prunes expired adverts and
+    /// republishes own adverts.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let expired: Vec<u64> = self
+            .rpcs
+            .iter()
+            .filter(|(_, r)| r.deadline <= now)
+            .map(|(t, _)| *t)
+            .collect();
+        for txid in expired {
+            if let Some(rpc) = self.rpcs.remove(&txid) {
+                self.fail(now, rpc);
+            }
+        }
+        if !self.table.is_empty()
+            && now.saturating_duration_since(self.last_refresh) >= self.cfg.refresh_interval
+        {
+            self.last_refresh = now;
+            let before = Instant::from_nanos(
+                now.as_nanos()
+                    .saturating_sub(self.cfg.refresh_interval.as_nanos()),
+            );
+            for b in self.table.stale_buckets(before) {
+                let target = random_in_bucket(&self.me.id.0, b, &mut self.decisions);
+                let _ = self.start(now, target, Goal::FindNode, false);
+            }
+            for adverts in self.store.values_mut() {
+                adverts.retain(|a| a.expiry >= now);
+            }
+            self.store.retain(|_, v| !v.is_empty());
+        }
+        let due: Vec<Advert> = self
+            .published
+            .iter()
+            .filter(|(a, at)| *at <= now && a.expiry > now)
+            .map(|(a, _)| a.clone())
+            .collect();
+        self.published.retain(|(a, _)| a.expiry > now);
+        for (_, at) in self.published.iter_mut() {
+            if *at <= now {
+                *at = now + self.cfg.republish_interval;
+            }
+        }
+        for advert in due {
+            let key = advert.key();
+            let _ = self.start(now, key, Goal::Store(Box::new(advert)), false);
+        }
+    }
+
+    // ----- outputs ------------------------------------------------------------
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.outbox.pop_front()
+    }
+
+    /// When [`Dht::handle_timeout`] next has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let rpc = self.rpcs.values().map(|r| r.deadline).min();
+        let refresh =
+            (!self.table.is_empty()).then(|| self.last_refresh + self.cfg.refresh_interval);
+        let republish = self
+            .published
+            .iter()
+            .filter(|(a, _)| a.expiry > Instant::ZERO)
+            .map(|(_, at)| *at)
+            .min();
+        [rpc, refresh, republish].into_iter().flatten().min()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<DhtEvent> {
+        self.events.pop_front()
+    }
+
+    // ----- requests we receive ------------------------------------------------
+
+    fn on_request(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        sender: NodeId,
+        msg: Message,
+    ) -> Result<(), DhtError> {
+        let (query, key) = match &msg.body {
+            Body::Ping => (QueryKind::Ping, [0u8; 32]),
+            Body::FindNode { target } => (QueryKind::FindNode, *target),
+            Body::FindValue { key } => (QueryKind::FindValue, *key),
+            Body::Store { key, .. } => (QueryKind::Store, *key),
+            Body::CapabilityRequest(_) => (QueryKind::Capabilities, [0u8; 32]),
+            _ => return Err(not_a_request()),
+        };
+        self.events.push_back(DhtEvent::Observed(DhtObservation {
+            at: now,
+            from,
+            from_id: sender,
+            query,
+            key,
+        }));
+        let mut outcome = Ok(());
+        let body = match msg.body {
+            Body::Ping => Body::Pong,
+            Body::FindNode { target } => Body::Nodes {
+                contacts: self.answer_nodes(&target, &sender),
+            },
+            Body::FindValue { key } => {
+                let adverts: Vec<Advert> = if self.false_answers.is_some() {
+                    Vec::new()
+                } else {
+                    self.stored(&key)
+                        .iter()
+                        .filter(|a| a.expiry >= now)
+                        .cloned()
+                        .collect()
+                };
+                if adverts.is_empty() {
+                    Body::Nodes {
+                        contacts: self.answer_nodes(&key, &sender),
+                    }
+                } else {
+                    Body::Value { adverts }
+                }
+            }
+            Body::Store { key, advert } => {
+                let accepted = match self.accept_store(now, &key, *advert) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        outcome = Err(e);
+                        false
+                    }
+                };
+                Body::Stored { accepted }
+            }
+            Body::CapabilityRequest(req) => match &self.answering {
+                Some(a) => Body::CapabilityResponse(capability::respond(
+                    &a.secret,
+                    &req,
+                    &a.salt,
+                    &a.capabilities,
+                    &mut self.crypto,
+                )?),
+                None => {
+                    return Err(DhtError::CapabilityFetch {
+                        reason: "this node publishes no capabilities",
+                    });
+                }
+            },
+            _ => return Err(not_a_request()),
+        };
+        let proof = msg.want_proof.then(|| {
+            self.identity
+                .sign(&proof_bytes(msg.txid, &sender, &self.me.id))
+        });
+        let reply = Message {
+            txid: msg.txid,
+            sender: self.identity.claim(),
+            want_proof: false,
+            proof,
+            body,
+        };
+        self.outbox.push_back(Transmit {
+            to: from,
+            bytes: reply.encode(),
+        });
+        // Learn about the requester: refresh it if known at this address, or
+        // verify it with a ping before it may enter the table. Pings and
+        // capability fetches never trigger a verification ping: otherwise two
+        // nodes that do not fit in each other's full buckets would verify
+        // each other forever.
+        let requester = Contact {
+            id: sender,
+            addr: from,
+        };
+        let learns = matches!(
+            query,
+            QueryKind::FindNode | QueryKind::FindValue | QueryKind::Store
+        );
+        if self.table.get(&sender) == Some(requester) {
+            self.admit(now, requester);
+        } else if learns && !self.admitting.contains(&sender) {
+            self.admitting.insert(sender);
+            self.request(
+                now,
+                from,
+                Some(sender),
+                Body::Ping,
+                Purpose::Admission,
+                true,
+            );
+        }
+        outcome
+    }
+
+    fn answer_nodes(&self, target: &Key, requester: &NodeId) -> Vec<Contact> {
+        let k = self.cfg.k;
+        if let Some(accomplices) = &self.false_answers {
+            let mut v: Vec<Contact> = accomplices.clone();
+            v.sort_by_key(|c| distance(target, &c.id.0));
+            v.truncate(k);
+            return v;
+        }
+        self.table
+            .closest(target, k + 1)
+            .into_iter()
+            .filter(|c| c.id != *requester)
+            .take(k)
+            .collect()
+    }
+
+    fn accept_store(&mut self, now: Instant, key: &Key, advert: Advert) -> Result<(), DhtError> {
+        if self.false_answers.is_some() {
+            return Err(DhtError::UnexpectedResponse {
+                reason: "this node refuses stores",
+            });
+        }
+        let node = advert.validate(now, &self.cfg.policy)?;
+        if advert.key() != *key {
+            return Err(DhtError::WrongKey);
+        }
+        if !self.store.contains_key(key) && self.store.len() >= self.cfg.max_keys {
+            return Err(DhtError::Oversized {
+                what: "stored keys",
+                size: self.store.len() + 1,
+                limit: self.cfg.max_keys,
+            });
+        }
+        let max = self.cfg.max_adverts_per_key;
+        let list = self.store.entry(*key).or_default();
+        list.retain(|a| a.node() != node && a.expiry >= now);
+        if list.len() >= max {
+            // Keep the adverts that live longest.
+            list.sort_by_key(|a| core::cmp::Reverse(a.expiry));
+            list.truncate(max - 1);
+        }
+        list.push(advert);
+        Ok(())
+    }
+
+    // ----- responses to our requests ------------------------------------------
+
+    fn on_response(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        sender: NodeId,
+        msg: Message,
+    ) -> Result<(), DhtError> {
+        let Some(rpc) = self.rpcs.get(&msg.txid) else {
+            return Err(DhtError::UnexpectedResponse {
+                reason: "unknown transaction",
+            });
+        };
+        if rpc.to != from {
+            return Err(DhtError::UnexpectedResponse {
+                reason: "from a peer we did not ask",
+            });
+        }
+        let Some(rpc) = self.rpcs.remove(&msg.txid) else {
+            return Ok(());
+        };
+        if rpc.expect.is_some_and(|e| e != sender) {
+            self.fail(now, rpc);
+            return Err(DhtError::NodeIdMismatch);
+        }
+        if rpc.want_proof {
+            let good = msg.proof.is_some_and(|p| {
+                verify_signature(
+                    &msg.sender.identity_key,
+                    &proof_bytes(msg.txid, &self.me.id, &sender),
+                    &p,
+                    "dht proof",
+                )
+                .is_ok()
+            });
+            if !good {
+                self.fail(now, rpc);
+                return Err(DhtError::InvalidProof);
+            }
+        }
+        let contact = Contact {
+            id: sender,
+            addr: from,
+        };
+        let matches = matches!(
+            (&rpc.purpose, &msg.body),
+            (Purpose::Lookup(_), Body::Nodes { .. } | Body::Value { .. })
+                | (Purpose::Store(_), Body::Stored { .. })
+                | (
+                    Purpose::Admission | Purpose::Eviction { .. } | Purpose::Seed,
+                    Body::Pong
+                )
+                | (Purpose::Capabilities { .. }, Body::CapabilityResponse(_))
+        );
+        if !matches {
+            self.fail(now, rpc);
+            return Err(DhtError::UnexpectedResponse {
+                reason: "answer of the wrong kind",
+            });
+        }
+        if let Body::Nodes { contacts } = &msg.body
+            && contacts.len() > self.cfg.k
+        {
+            let size = contacts.len();
+            self.fail(now, rpc);
+            return Err(DhtError::Oversized {
+                what: "contacts",
+                size,
+                limit: self.cfg.k,
+            });
+        }
+        self.admit(now, contact);
+        match rpc.purpose {
+            Purpose::Lookup(id) => {
+                let (contacts, adverts) = match msg.body {
+                    Body::Nodes { contacts } => (contacts, Vec::new()),
+                    Body::Value { adverts } => (Vec::new(), adverts),
+                    _ => (Vec::new(), Vec::new()),
+                };
+                let me = self.me.id;
+                let contacts: Vec<Contact> = contacts.into_iter().filter(|c| c.id != me).collect();
+                if let Some(entry) = self.lookups.get_mut(&id) {
+                    let target = *entry.lookup.target();
+                    let policy = self.cfg.policy;
+                    // A fetching client validates every advert it is given.
+                    let adverts: Vec<Advert> = adverts
+                        .into_iter()
+                        .filter(|a| a.key() == target && a.validate(now, &policy).is_ok())
+                        .collect();
+                    entry.lookup.on_response(&sender, &contacts, adverts);
+                }
+                self.advance(now, id);
+            }
+            Purpose::Store(id) => {
+                if let (Body::Stored { accepted }, Some(entry)) =
+                    (&msg.body, self.lookups.get_mut(&id))
+                    && let Some((pending, ok)) = entry.storing.as_mut()
+                {
+                    *pending = pending.saturating_sub(1);
+                    *ok += usize::from(*accepted);
+                }
+                self.advance(now, id);
+            }
+            Purpose::Admission => {
+                self.admitting.remove(&sender);
+            }
+            Purpose::Eviction { lrs, .. } => {
+                self.table.ping_answered(&lrs, now);
+            }
+            Purpose::Seed => {
+                if let Some(b) = self.bootstrap.as_mut() {
+                    b.seeds_pending = b.seeds_pending.saturating_sub(1);
+                }
+                self.advance_bootstrap(now);
+            }
+            Purpose::Capabilities {
+                fetch,
+                request,
+                commitment,
+                node,
+            } => {
+                let result = match &msg.body {
+                    Body::CapabilityResponse(resp) => {
+                        capability::open(&fetch, &request, resp, &commitment)
+                    }
+                    _ => Err(DhtError::CapabilityFetch {
+                        reason: "no answer",
+                    }),
+                };
+                self.events
+                    .push_back(DhtEvent::Capabilities { node, result });
+            }
+        }
+        Ok(())
+    }
+
+    // ----- internals ----------------------------------------------------------
+
+    /// A verified contact was heard from: put it in the table, pinging the
+    /// least recently seen contact of a full bucket first.
+    fn admit(&mut self, now: Instant, c: Contact) {
+        if let Insert::PingNeeded { lrs } = self.table.insert(c, now) {
+            let want_proof = false;
+            self.request(
+                now,
+                lrs.addr,
+                Some(lrs.id),
+                Body::Ping,
+                Purpose::Eviction { lrs, newcomer: c },
+                want_proof,
+            );
+        }
+    }
+
+    fn fail(&mut self, now: Instant, rpc: Rpc) {
+        let Rpc {
+            expect, purpose, ..
+        } = rpc;
+        if let Some(id) = expect {
+            self.table.record_failure(&id, self.cfg.fail_limit);
+        }
+        match purpose {
+            Purpose::Lookup(lid) => {
+                if let (Some(entry), Some(id)) = (self.lookups.get_mut(&lid), expect) {
+                    entry.lookup.on_failure(&id);
+                }
+                self.advance(now, lid);
+            }
+            Purpose::Store(lid) => {
+                if let Some(entry) = self.lookups.get_mut(&lid)
+                    && let Some((pending, _)) = entry.storing.as_mut()
+                {
+                    *pending = pending.saturating_sub(1);
+                }
+                self.advance(now, lid);
+            }
+            Purpose::Admission => {
+                if let Some(id) = expect {
+                    self.admitting.remove(&id);
+                }
+            }
+            Purpose::Eviction { lrs, newcomer } => {
+                self.table.evict(&lrs);
+                self.table.insert(newcomer, now);
+            }
+            Purpose::Seed => {
+                if let Some(b) = self.bootstrap.as_mut() {
+                    b.seeds_pending = b.seeds_pending.saturating_sub(1);
+                }
+                self.advance_bootstrap(now);
+            }
+            Purpose::Capabilities { node, .. } => {
+                self.events.push_back(DhtEvent::Capabilities {
+                    node,
+                    result: Err(DhtError::CapabilityFetch {
+                        reason: "no answer",
+                    }),
+                });
+            }
+        }
+    }
+
+    fn request(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        expect: Option<NodeId>,
+        body: Body,
+        purpose: Purpose,
+        want_proof: bool,
+    ) {
+        let txid = loop {
+            let t = self.crypto.next_u64();
+            if !self.rpcs.contains_key(&t) {
+                break t;
+            }
+        };
+        let msg = Message {
+            txid,
+            sender: self.identity.claim(),
+            want_proof,
+            proof: None,
+            body,
+        };
+        self.outbox.push_back(Transmit {
+            to,
+            bytes: msg.encode(),
+        });
+        self.rpcs.insert(
+            txid,
+            Rpc {
+                to,
+                expect,
+                purpose,
+                deadline: now + self.cfg.rpc_timeout,
+                want_proof,
+            },
+        );
+    }
+
+    fn start(
+        &mut self,
+        now: Instant,
+        target: Key,
+        goal: Goal,
+        bootstrap: bool,
+    ) -> Result<LookupId, DhtError> {
+        let initial = self.table.closest(&target, self.cfg.k);
+        if initial.is_empty() {
+            return Err(DhtError::NoContacts);
+        }
+        let params = LookupParams {
+            k: self.cfg.k,
+            alpha: self.cfg.alpha,
+            paths: self.cfg.paths,
+        };
+        let want_value = matches!(goal, Goal::FindValue);
+        let id = self.next_lookup;
+        self.next_lookup += 1;
+        self.lookups.insert(
+            id,
+            LookupEntry {
+                lookup: Lookup::new(target, params, &initial, want_value),
+                goal,
+                storing: None,
+                bootstrap,
+            },
+        );
+        self.advance(now, id);
+        Ok(id)
+    }
+
+    /// Sends a lookup's next queries, or finishes it.
+    fn advance(&mut self, now: Instant, id: LookupId) {
+        let Some(entry) = self.lookups.get_mut(&id) else {
+            return;
+        };
+        if let Some((pending, accepted)) = entry.storing {
+            if pending == 0 {
+                self.lookups.remove(&id);
+                self.events.push_back(DhtEvent::Stored { id, accepted });
+            }
+            return;
+        }
+        if entry.lookup.is_finished() {
+            let outcome = entry.lookup.outcome();
+            let store = match &entry.goal {
+                Goal::Store(advert) => Some(advert.clone()),
+                _ => None,
+            };
+            if let Some(advert) = store {
+                let key = advert.key();
+                entry.storing = Some((outcome.closest.len(), 0));
+                if outcome.closest.is_empty() {
+                    self.advance(now, id);
+                    return;
+                }
+                for c in &outcome.closest {
+                    let want_proof = self.table.get(&c.id) != Some(*c);
+                    self.request(
+                        now,
+                        c.addr,
+                        Some(c.id),
+                        Body::Store {
+                            key,
+                            advert: advert.clone(),
+                        },
+                        Purpose::Store(id),
+                        want_proof,
+                    );
+                }
+                return;
+            }
+            let bootstrap = entry.bootstrap;
+            self.lookups.remove(&id);
+            self.events.push_back(DhtEvent::LookupDone { id, outcome });
+            if bootstrap && let Some(b) = self.bootstrap.as_mut() {
+                b.lookups.remove(&id);
+                self.advance_bootstrap(now);
+            }
+            return;
+        }
+        let find_value = matches!(entry.goal, Goal::FindValue);
+        let target = *entry.lookup.target();
+        for (_, c) in entry.lookup.next_queries() {
+            let body = if find_value {
+                Body::FindValue { key: target }
+            } else {
+                Body::FindNode { target }
+            };
+            let want_proof = self.table.get(&c.id) != Some(c);
+            self.request(
+                now,
+                c.addr,
+                Some(c.id),
+                body,
+                Purpose::Lookup(id),
+                want_proof,
+            );
+        }
+    }
+
+    fn advance_bootstrap(&mut self, now: Instant) {
+        let Some(b) = self.bootstrap.as_mut() else {
+            return;
+        };
+        if b.seeds_pending > 0 {
+            return;
+        }
+        if !b.started_lookups {
+            b.started_lookups = true;
+            // Look ourselves up, and refresh every bucket farther than our
+            // closest neighbour.
+            let own = self.me.id.0;
+            let closest = self.table.closest(&own, 1);
+            let depth = closest
+                .first()
+                .map(|c| shared_prefix(&own, &c.id.0))
+                .unwrap_or(0);
+            let mut targets = vec![own];
+            for bucket in 0..depth {
+                targets.push(random_in_bucket(&own, bucket, &mut self.decisions));
+            }
+            let mut ids = Vec::new();
+            for t in targets {
+                if let Ok(id) = self.start(now, t, Goal::FindNode, true) {
+                    ids.push(id);
+                }
+            }
+            if let Some(b) = self.bootstrap.as_mut() {
+                // Lookups that already finished inside `start` are not pending.
+                for id in ids {
+                    if self.lookups.contains_key(&id) {
+                        b.lookups.insert(id);
+                    }
+                }
+            }
+        }
+        if self
+            .bootstrap
+            .as_ref()
+            .is_some_and(|b| b.lookups.is_empty())
+        {
+            self.bootstrap = None;
+            self.last_refresh = now;
+            self.events.push_back(DhtEvent::Bootstrapped {
+                contacts: self.table.len(),
+            });
+        }
+    }
+}
+
+fn not_a_request() -> DhtError {
+    DhtError::Malformed {
+        what: "request",
+        reason: "response body",
+    }
+}

@@ -1,0 +1,281 @@
+//! An in-process network of DHT nodes on a virtual clock: fixed latency,
+//! deterministic delivery order, a timer heap so thousands of nodes stay
+//! cheap. Shared by the DHT tests and the `dht` bench (included by path).
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use peer2prompt::dht::lookup::LookupOutcome;
+use peer2prompt::dht::{
+    AdvertPolicy, Contact, Dht, DhtConfig, DhtError, DhtEvent, DhtObservation, LookupId,
+};
+use peer2prompt::identity::{EpochClock, Identity, IdentityParams};
+use peer2prompt::time::{Duration, Instant};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+
+pub const PARAMS: IdentityParams = IdentityParams {
+    puzzle_c1: 2,
+    pow_difficulty: 6,
+};
+pub const EPOCH: Duration = Duration::from_secs(3600);
+
+pub fn config() -> DhtConfig {
+    DhtConfig {
+        k: 20,
+        alpha: 3,
+        paths: 1,
+        rpc_timeout: Duration::from_secs(2),
+        fail_limit: 3,
+        refresh_interval: Duration::from_secs(3600),
+        republish_interval: Duration::from_secs(1200),
+        policy: AdvertPolicy {
+            identity: PARAMS,
+            epochs: EpochClock { length: EPOCH },
+            grace: Duration::from_secs(300),
+        },
+        max_adverts_per_key: 64,
+        max_keys: 1024,
+    }
+}
+
+pub struct Node {
+    pub addr: SocketAddr,
+    pub identity: Arc<Identity>,
+    pub dht: Dht,
+    pub done: HashMap<LookupId, LookupOutcome>,
+    pub stored: HashMap<LookupId, usize>,
+    pub bootstrapped: bool,
+    pub observations: Vec<DhtObservation>,
+    pub capabilities: Vec<(peer2prompt::identity::NodeId, Result<Vec<u8>, DhtError>)>,
+    pub errors: Vec<DhtError>,
+}
+
+pub struct DhtNet {
+    pub now: Instant,
+    pub latency: Duration,
+    pub nodes: Vec<Node>,
+    pub offline: HashSet<usize>,
+    by_addr: HashMap<SocketAddr, usize>,
+    in_flight: BinaryHeap<Reverse<(Instant, u64, usize, usize)>>,
+    payloads: HashMap<u64, Vec<u8>>,
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    armed: Vec<Option<Instant>>,
+    seq: u64,
+    pub messages: u64,
+    /// Messages delivered, by kind byte.
+    pub kinds: HashMap<u8, u64>,
+}
+
+pub fn addr(i: usize) -> SocketAddr {
+    SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 7000))
+}
+
+impl DhtNet {
+    /// `n` nodes with fresh identities; `cfg` may be changed per node.
+    pub fn new(n: usize, seed: u64, mut cfg: impl FnMut(usize) -> DhtConfig) -> Self {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let nodes: Vec<Node> = (0..n)
+            .map(|i| {
+                let identity = Arc::new(Identity::generate_with(&mut rng, PARAMS));
+                let a = addr(i + 1);
+                let dht = Dht::new(
+                    identity.clone(),
+                    a,
+                    cfg(i),
+                    ChaCha20Rng::seed_from_u64(seed.wrapping_mul(1_000_003) + i as u64),
+                    ChaCha20Rng::seed_from_u64(seed.wrapping_mul(7_000_001) + i as u64),
+                );
+                Node {
+                    addr: a,
+                    identity,
+                    dht,
+                    done: HashMap::new(),
+                    stored: HashMap::new(),
+                    bootstrapped: false,
+                    observations: Vec::new(),
+                    capabilities: Vec::new(),
+                    errors: Vec::new(),
+                }
+            })
+            .collect();
+        let by_addr = nodes.iter().enumerate().map(|(i, n)| (n.addr, i)).collect();
+        DhtNet {
+            now: Instant::from_nanos(1),
+            latency: Duration::from_millis(30),
+            nodes,
+            offline: HashSet::new(),
+            by_addr,
+            in_flight: BinaryHeap::new(),
+            payloads: HashMap::new(),
+            timers: BinaryHeap::new(),
+            armed: vec![None; n],
+            seq: 0,
+            messages: 0,
+            kinds: HashMap::new(),
+        }
+    }
+
+    pub fn contact(&self, i: usize) -> Contact {
+        self.nodes[i].dht.me()
+    }
+
+    /// Collects node `i`'s outputs and re-arms its timer.
+    pub fn collect(&mut self, i: usize) {
+        let now = self.now;
+        while let Some(t) = self.nodes[i].dht.poll_transmit() {
+            if let Some(&to) = self.by_addr.get(&t.to) {
+                self.seq += 1;
+                self.payloads.insert(self.seq, t.bytes);
+                self.in_flight
+                    .push(Reverse((now + self.latency, self.seq, i, to)));
+            }
+        }
+        let n = &mut self.nodes[i];
+        while let Some(e) = n.dht.poll_event() {
+            match e {
+                DhtEvent::LookupDone { id, outcome } => {
+                    n.done.insert(id, outcome);
+                }
+                DhtEvent::Stored { id, accepted } => {
+                    n.stored.insert(id, accepted);
+                }
+                DhtEvent::Bootstrapped { .. } => n.bootstrapped = true,
+                DhtEvent::Observed(o) => n.observations.push(o),
+                DhtEvent::Capabilities { node, result } => n.capabilities.push((node, result)),
+            }
+        }
+        let t = n.dht.poll_timeout();
+        if t != self.armed[i] {
+            self.armed[i] = t;
+            if let Some(t) = t {
+                self.timers.push(Reverse((t, i)));
+            }
+        }
+    }
+
+    /// Runs until nothing is in flight and no timer is due before `now + horizon`.
+    pub fn run(&mut self, horizon: Duration) {
+        self.run_until(horizon, |_| false);
+    }
+
+    /// As [`DhtNet::run`], stopping early once `done` holds.
+    pub fn run_until(&mut self, horizon: Duration, done: impl Fn(&DhtNet) -> bool) {
+        let end = self.now + horizon;
+        loop {
+            if done(self) {
+                return;
+            }
+            let next_msg = self.in_flight.peek().map(|Reverse((t, ..))| *t);
+            let next_timer = self.timers.peek().map(|Reverse((t, _))| (*t).max(self.now));
+            match (next_msg, next_timer) {
+                (Some(m), t) if t.is_none_or(|t| m <= t) && m <= end => {
+                    let Reverse((at, seq, from, to)) = self.in_flight.pop().unwrap();
+                    assert!(at >= self.now, "time never moves backwards");
+                    self.now = at;
+                    let bytes = self.payloads.remove(&seq).unwrap();
+                    if self.offline.contains(&to) || self.offline.contains(&from) {
+                        continue;
+                    }
+                    self.messages += 1;
+                    *self
+                        .kinds
+                        .entry(bytes.get(1).copied().unwrap_or(0))
+                        .or_default() += 1;
+                    let from_addr = self.nodes[from].addr;
+                    if let Err(e) = self.nodes[to].dht.handle(at, from_addr, &bytes) {
+                        self.nodes[to].errors.push(e);
+                    }
+                    self.collect(to);
+                }
+                (_, Some(t)) if t <= end => {
+                    let Reverse((at, i)) = self.timers.pop().unwrap();
+                    // Entries superseded by a later re-arm are stale.
+                    if self.armed[i] != Some(at) || self.offline.contains(&i) {
+                        continue;
+                    }
+                    self.armed[i] = None;
+                    let now = self.now.max(at);
+                    self.now = now;
+                    self.nodes[i].dht.handle_timeout(now);
+                    self.collect(i);
+                }
+                _ => break,
+            }
+        }
+        if end > self.now {
+            self.now = end;
+        }
+    }
+
+    /// Bootstraps `joiners`, each from three independent seed lists drawn
+    /// from `members`.
+    pub fn join(&mut self, joiners: &[usize], members: &[usize], rng: &mut ChaCha20Rng) {
+        for &j in joiners {
+            let lists: Vec<Vec<SocketAddr>> = (0..3)
+                .map(|_| {
+                    (0..4)
+                        .map(|_| members[(rng.next_u64() % members.len() as u64) as usize])
+                        .filter(|m| *m != j)
+                        .map(|m| self.nodes[m].addr)
+                        .collect()
+                })
+                .collect();
+            let now = self.now;
+            self.nodes[j].dht.bootstrap(now, &lists);
+            self.collect(j);
+        }
+        self.run(Duration::from_secs(60));
+    }
+
+    /// Builds a network of all nodes: a founding group, then waves of joiners.
+    pub fn build(&mut self, seed: u64) {
+        self.build_first(self.nodes.len(), seed);
+    }
+
+    /// As [`DhtNet::build`] with only the first `n` nodes.
+    pub fn build_first(&mut self, n: usize, seed: u64) {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed ^ 0xabcdef);
+        let founders: Vec<usize> = (0..16.min(n)).collect();
+        self.join(&founders, &founders, &mut rng);
+        let mut members = founders;
+        let mut next = members.len();
+        while next < n {
+            let wave: Vec<usize> = (next..(next + 100).min(n)).collect();
+            self.join(&wave, &members, &mut rng);
+            members.extend(&wave);
+            next += wave.len();
+        }
+        // Let refresh settle the tables.
+        self.run(Duration::from_secs(2 * 3600 + 10));
+    }
+
+    /// Starts a lookup at node `i` and runs it to the end.
+    pub fn lookup(
+        &mut self,
+        i: usize,
+        start: impl FnOnce(&mut Dht, Instant) -> Result<LookupId, DhtError>,
+    ) -> Option<LookupOutcome> {
+        let now = self.now;
+        let id = start(&mut self.nodes[i].dht, now).ok()?;
+        self.collect(i);
+        self.run_until(Duration::from_secs(30), |net| {
+            net.nodes[i].done.contains_key(&id)
+        });
+        self.nodes[i].done.remove(&id)
+    }
+
+    /// The true `k` closest node ids to `target` among `among`.
+    pub fn true_closest(&self, target: &[u8; 32], k: usize, among: &[usize]) -> Vec<[u8; 32]> {
+        let mut ids: Vec<[u8; 32]> = among
+            .iter()
+            .map(|i| self.nodes[*i].identity.node_id().0)
+            .collect();
+        ids.sort_by_key(|id| peer2prompt::dht::id::distance(target, id));
+        ids.truncate(k);
+        ids
+    }
+}
