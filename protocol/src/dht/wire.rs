@@ -7,7 +7,7 @@
 //! prove it holds that key by signing the request's transaction id; the
 //! requester asks only for contacts it has not verified before.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use super::DhtError;
 use super::advert::Advert;
@@ -15,6 +15,7 @@ use super::capability::{CapabilityRequest, CapabilityResponse, MAX_CAPABILITIES}
 use super::id::Key;
 use super::table::Contact;
 use crate::identity::{IdentityClaim, IdentityProof, NodeId};
+use crate::net::{ADDR_LEN, decode_addr, encode_addr};
 
 /// Protocol version byte.
 pub const VERSION: u8 = 1;
@@ -50,21 +51,9 @@ impl Writer {
     pub fn bytes(&mut self, b: &[u8]) {
         self.0.extend_from_slice(b);
     }
-    /// A socket address: family, 16-byte IP, port.
+    /// A socket address (see [`crate::net::encode_addr`]).
     pub fn addr(&mut self, a: SocketAddr) {
-        match a.ip() {
-            IpAddr::V4(v4) => {
-                self.u8(4);
-                let mut ip = [0u8; 16];
-                ip[..4].copy_from_slice(&v4.octets());
-                self.bytes(&ip);
-            }
-            IpAddr::V6(v6) => {
-                self.u8(6);
-                self.bytes(&v6.octets());
-            }
-        }
-        self.u16(a.port());
+        self.bytes(&encode_addr(a));
     }
 }
 
@@ -114,20 +103,10 @@ impl<'a> Reader<'a> {
     }
     /// A socket address written by [`Writer::addr`].
     pub fn addr(&mut self) -> Result<SocketAddr, DhtError> {
-        let fam = self.u8()?;
-        let ip: [u8; 16] = self.array()?;
-        let port = self.u16()?;
-        let ip = match fam {
-            4 => IpAddr::V4(Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3])),
-            6 => IpAddr::V6(Ipv6Addr::from(ip)),
-            _ => {
-                return Err(DhtError::Malformed {
-                    what: "address",
-                    reason: "family",
-                });
-            }
-        };
-        Ok(SocketAddr::new(ip, port))
+        decode_addr(self.take(ADDR_LEN)?).ok_or(DhtError::Malformed {
+            what: "address",
+            reason: "family",
+        })
     }
     /// True if every byte was consumed.
     pub fn is_done(&self) -> bool {

@@ -97,17 +97,7 @@ impl IdentityClaim {
 /// puzzle. Requiring `c1` of them makes each usable identity cost `2^c1` key
 /// generations in expectation.
 pub fn puzzle_bits(id: &NodeId) -> u32 {
-    let h = Sha256::digest(id.0);
-    let mut zeros = 0;
-    for byte in h.iter() {
-        if *byte == 0 {
-            zeros += 8;
-        } else {
-            zeros += byte.leading_zeros();
-            break;
-        }
-    }
-    zeros
+    pow::leading_zero_bits(&Sha256::digest(id.0))
 }
 
 /// What minting an identity cost.

@@ -22,6 +22,19 @@ pub struct IdentityProof {
     pub nonce: u64,
 }
 
+/// Leading zero bits of `bytes` read as a big-endian number.
+pub fn leading_zero_bits(bytes: &[u8]) -> u32 {
+    let mut zeros = 0;
+    for byte in bytes {
+        if *byte == 0 {
+            zeros += 8;
+        } else {
+            return zeros + byte.leading_zeros();
+        }
+    }
+    zeros
+}
+
 /// Leading zero bits of the puzzle hash for `nonce`.
 pub fn work(identity_key: &[u8; 32], nonce: u64) -> u32 {
     let h = Sha256::new()
@@ -29,16 +42,7 @@ pub fn work(identity_key: &[u8; 32], nonce: u64) -> u32 {
         .chain_update(identity_key)
         .chain_update(nonce.to_le_bytes())
         .finalize();
-    let mut zeros = 0;
-    for byte in h.iter() {
-        if *byte == 0 {
-            zeros += 8;
-        } else {
-            zeros += byte.leading_zeros();
-            break;
-        }
-    }
-    zeros
+    leading_zero_bits(&h)
 }
 
 /// Searches nonces from `start` until one reaches `difficulty`. Returns the

@@ -2,10 +2,11 @@
 //! Sketch": each layer carries its nonce and associated data; at each hop,
 //! verify expiry and replay window, learn only the next hop).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use super::OnionError;
 use super::cell::SLOT_PLAIN_LEN;
+use crate::net::{ADDR_LEN, decode_addr, encode_addr};
 use crate::time::Instant;
 
 /// What a hop does with a cell after opening its layer.
@@ -102,17 +103,7 @@ impl SlotHeader {
             NextHop::None => {}
             NextHop::Node { addr, handle } => {
                 b[20] = 1;
-                match addr.ip() {
-                    IpAddr::V4(v4) => {
-                        b[21] = 4;
-                        b[22..26].copy_from_slice(&v4.octets());
-                    }
-                    IpAddr::V6(v6) => {
-                        b[21] = 6;
-                        b[22..38].copy_from_slice(&v6.octets());
-                    }
-                }
-                b[38..40].copy_from_slice(&addr.port().to_be_bytes());
+                b[21..21 + ADDR_LEN].copy_from_slice(&encode_addr(addr));
                 b[40..44].copy_from_slice(&handle.to_be_bytes());
             }
             NextHop::Mailbox { id, handle } => {
@@ -141,21 +132,9 @@ impl SlotHeader {
         let next = match b[20] {
             0 => NextHop::None,
             1 => {
-                let ip = match b[21] {
-                    4 => IpAddr::V4(Ipv4Addr::new(b[22], b[23], b[24], b[25])),
-                    6 => {
-                        let mut o = [0u8; 16];
-                        o.copy_from_slice(&b[22..38]);
-                        IpAddr::V6(Ipv6Addr::from(o))
-                    }
-                    _ => return Err(bad("address family")),
-                };
-                let port = u16::from_be_bytes([b[38], b[39]]);
+                let addr = decode_addr(&b[21..]).ok_or(bad("address family"))?;
                 let handle = u32::from_be_bytes([b[40], b[41], b[42], b[43]]);
-                NextHop::Node {
-                    addr: SocketAddr::new(ip, port),
-                    handle,
-                }
+                NextHop::Node { addr, handle }
             }
             2 => {
                 let mut id = [0u8; 16];
@@ -184,6 +163,7 @@ impl SlotHeader {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::net::Ipv6Addr;
 
     fn next_hop() -> impl Strategy<Value = NextHop> {
         prop_oneof![

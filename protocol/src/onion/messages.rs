@@ -1,7 +1,7 @@
 //! Onion-level messages carried inside sealed payloads: circuit extension,
 //! reply-block batches, and the framing of application data.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use super::OnionError;
 use super::ntor::{ONIONSKIN_LEN, REPLY_LEN};
@@ -16,44 +16,13 @@ pub const KIND_SURBS: u8 = 1;
 pub const FLAG_WANT_SURBS: u8 = 1;
 
 /// Bytes of an encoded socket address.
-const ADDR_LEN: usize = 19;
+const ADDR_LEN: usize = crate::net::ADDR_LEN;
 
-/// Encodes a socket address in 19 bytes (family, 16-byte IP, port).
-pub fn encode_addr(addr: SocketAddr, out: &mut Vec<u8>) {
-    match addr.ip() {
-        IpAddr::V4(v4) => {
-            out.push(4);
-            let mut ip = [0u8; 16];
-            ip[..4].copy_from_slice(&v4.octets());
-            out.extend_from_slice(&ip);
-        }
-        IpAddr::V6(v6) => {
-            out.push(6);
-            out.extend_from_slice(&v6.octets());
-        }
-    }
-    out.extend_from_slice(&addr.port().to_be_bytes());
-}
-
-/// Decodes [`encode_addr`]'s 19 bytes.
-pub fn decode_addr(b: &[u8]) -> Result<SocketAddr, OnionError> {
-    let bad = |reason| OnionError::Malformed {
+fn decode_addr(b: &[u8]) -> Result<SocketAddr, OnionError> {
+    crate::net::decode_addr(b).ok_or(OnionError::Malformed {
         what: "address",
-        reason,
-    };
-    if b.len() < ADDR_LEN {
-        return Err(bad("short"));
-    }
-    let ip = match b[0] {
-        4 => IpAddr::V4(Ipv4Addr::new(b[1], b[2], b[3], b[4])),
-        6 => {
-            let mut o = [0u8; 16];
-            o.copy_from_slice(&b[1..17]);
-            IpAddr::V6(Ipv6Addr::from(o))
-        }
-        _ => return Err(bad("family")),
-    };
-    Ok(SocketAddr::new(ip, u16::from_be_bytes([b[17], b[18]])))
+        reason: "family or length",
+    })
 }
 
 /// Asks the last hop of a partial circuit to extend it (whitepaper "Route
@@ -72,7 +41,7 @@ impl ExtendRequest {
     /// Wire form.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(ADDR_LEN + ONIONSKIN_LEN + SURB_LEN);
-        encode_addr(self.next, &mut out);
+        out.extend_from_slice(&crate::net::encode_addr(self.next));
         out.extend_from_slice(&self.onionskin);
         out.extend_from_slice(&self.reply.encode());
         out
@@ -157,7 +126,6 @@ mod tests {
         fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1200)) {
             let _ = ExtendRequest::decode(&bytes);
             let _ = decode_surb_batch(&bytes);
-            let _ = decode_addr(&bytes);
             let _ = decode_extended(&bytes);
         }
     }

@@ -384,10 +384,7 @@ impl OnionRelay {
             addr: from,
             circ: cell.id,
         };
-        let handle = *self.outbound.get(&link).ok_or(OnionError::UnknownSession {
-            what: "circuit",
-            id: cell.id,
-        })?;
+        let handle = session_on(&self.outbound, link)?;
         let s = self.session_mut(handle)?;
         let surb = s.extending.take().ok_or(OnionError::Unexpected {
             what: "created without a pending extend",
@@ -413,19 +410,11 @@ impl OnionRelay {
             addr: from,
             circ: cell.id,
         };
-        let handle = *self.inbound.get(&link).ok_or(OnionError::UnknownSession {
-            what: "circuit",
-            id: cell.id,
-        })?;
+        let handle = session_on(&self.inbound, link)?;
         let s = self.session_mut(handle)?;
         let ad = layer_ad(handle, Direction::Forward);
         let (nonce, header) = open_slot(&s.keys.fwd, &ad, &cell.body)?;
-        if now > header.expiry {
-            return Err(OnionError::Expired {
-                expiry: header.expiry,
-                now,
-            });
-        }
+        check_expiry(&header, now)?;
         if header.surb {
             return Err(OnionError::Unexpected {
                 what: "reply-block layer on a circuit cell",
@@ -533,12 +522,7 @@ impl OnionRelay {
             })?;
         let ad = layer_ad(handle, Direction::Backward);
         let (nonce, header) = open_slot(&s.keys.bwd, &ad, &cell.body)?;
-        if now > header.expiry {
-            return Err(OnionError::Expired {
-                expiry: header.expiry,
-                now,
-            });
-        }
+        check_expiry(&header, now)?;
         if !header.surb || header.cmd != SlotCmd::Route {
             return Err(OnionError::Unexpected {
                 what: "non-route layer in a reply block",
@@ -816,4 +800,23 @@ impl OnionRelay {
             session_cells,
         }));
     }
+}
+
+/// The session behind a link circuit, or [`OnionError::UnknownSession`].
+fn session_on(map: &HashMap<Link, u32>, link: Link) -> Result<u32, OnionError> {
+    map.get(&link).copied().ok_or(OnionError::UnknownSession {
+        what: "circuit",
+        id: link.circ,
+    })
+}
+
+/// Refuses a layer whose expiry has passed.
+fn check_expiry(header: &super::header::SlotHeader, now: Instant) -> Result<(), OnionError> {
+    if now > header.expiry {
+        return Err(OnionError::Expired {
+            expiry: header.expiry,
+            now,
+        });
+    }
+    Ok(())
 }

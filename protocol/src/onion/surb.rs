@@ -12,7 +12,7 @@
 //! client's own final layer, sealed with a key only it holds, says which
 //! reply block came back.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use rand_core::CryptoRng;
 
@@ -23,10 +23,11 @@ use super::layer::{
     DirKeys, Direction, HopKeys, layer_ad, open_sealed, seal_into, seal_slot, wrap_routing,
     xor_payload_layer,
 };
+use crate::net::{ADDR_LEN, decode_addr, encode_addr};
 use crate::time::Instant;
 
 /// Encoded size of a [`Surb`].
-pub const SURB_LEN: usize = 1 + 16 + 2 + 4 + ROUTING_LEN;
+pub const SURB_LEN: usize = ADDR_LEN + 4 + ROUTING_LEN;
 
 /// Plaintext bytes a reply cell carries (payload less nonce and tag).
 pub const REPLY_CAPACITY: usize = PAYLOAD_LEN - NONCE_LEN - super::cell::TAG_LEN;
@@ -54,19 +55,7 @@ impl Surb {
     /// Wire form, [`SURB_LEN`] bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(SURB_LEN);
-        match self.first_hop.ip() {
-            IpAddr::V4(v4) => {
-                out.push(4);
-                let mut ip = [0u8; 16];
-                ip[..4].copy_from_slice(&v4.octets());
-                out.extend_from_slice(&ip);
-            }
-            IpAddr::V6(v6) => {
-                out.push(6);
-                out.extend_from_slice(&v6.octets());
-            }
-        }
-        out.extend_from_slice(&self.first_hop.port().to_be_bytes());
+        out.extend_from_slice(&encode_addr(self.first_hop));
         out.extend_from_slice(&self.first_handle.to_be_bytes());
         out.extend_from_slice(&self.header[..]);
         out
@@ -81,21 +70,13 @@ impl Surb {
         if b.len() != SURB_LEN {
             return Err(bad("length"));
         }
-        let ip = match b[0] {
-            4 => IpAddr::V4(Ipv4Addr::new(b[1], b[2], b[3], b[4])),
-            6 => {
-                let mut o = [0u8; 16];
-                o.copy_from_slice(&b[1..17]);
-                IpAddr::V6(Ipv6Addr::from(o))
-            }
-            _ => return Err(bad("address family")),
-        };
-        let port = u16::from_be_bytes([b[17], b[18]]);
-        let first_handle = u32::from_be_bytes([b[19], b[20], b[21], b[22]]);
+        let first_hop = decode_addr(b).ok_or(bad("address family"))?;
+        let h = &b[ADDR_LEN..ADDR_LEN + 4];
+        let first_handle = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
         let mut header = Box::new([0u8; ROUTING_LEN]);
-        header.copy_from_slice(&b[23..]);
+        header.copy_from_slice(&b[ADDR_LEN + 4..]);
         Ok(Surb {
-            first_hop: SocketAddr::new(ip, port),
+            first_hop,
             first_handle,
             header,
         })
