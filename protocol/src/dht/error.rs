@@ -77,3 +77,12 @@ pub enum DhtError {
     #[error("no contacts to start a lookup from")]
     NoContacts,
 }
+
+impl From<crate::codec::Truncated> for DhtError {
+    fn from(_: crate::codec::Truncated) -> Self {
+        DhtError::Malformed {
+            what: "message",
+            reason: "truncated or out of range",
+        }
+    }
+}

@@ -7,15 +7,13 @@
 //! prove it holds that key by signing the request's transaction id; the
 //! requester asks only for contacts it has not verified before.
 
-use std::net::SocketAddr;
-
 use super::DhtError;
 use super::advert::Advert;
 use super::capability::{CapabilityRequest, CapabilityResponse, MAX_CAPABILITIES};
 use super::id::Key;
 use super::table::Contact;
+pub use crate::codec::{Reader, Writer};
 use crate::identity::{IdentityClaim, IdentityProof, NodeId};
-use crate::net::{ADDR_LEN, decode_addr, encode_addr};
 
 /// Protocol version byte.
 pub const VERSION: u8 = 1;
@@ -25,94 +23,6 @@ pub const MAX_MESSAGE: usize = 32 * 1024;
 pub const MAX_CONTACTS: usize = 64;
 /// Most adverts a value response may carry.
 pub const MAX_ADVERTS: usize = 64;
-
-/// Appends big-endian fields.
-#[derive(Debug, Default)]
-pub struct Writer(Vec<u8>);
-
-impl Writer {
-    /// The bytes written.
-    pub fn into_inner(self) -> Vec<u8> {
-        self.0
-    }
-    /// A byte.
-    pub fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    /// A big-endian u16.
-    pub fn u16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    /// A big-endian u64.
-    pub fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_be_bytes());
-    }
-    /// Raw bytes.
-    pub fn bytes(&mut self, b: &[u8]) {
-        self.0.extend_from_slice(b);
-    }
-    /// A socket address (see [`crate::net::encode_addr`]).
-    pub fn addr(&mut self, a: SocketAddr) {
-        self.bytes(&encode_addr(a));
-    }
-}
-
-/// Reads big-endian fields, failing cleanly at the end of input.
-#[derive(Debug)]
-pub struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-fn short() -> DhtError {
-    DhtError::Malformed {
-        what: "message",
-        reason: "truncated",
-    }
-}
-
-impl<'a> Reader<'a> {
-    /// Reads from `buf`.
-    pub fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
-    }
-    /// The next `n` bytes.
-    pub fn take(&mut self, n: usize) -> Result<&'a [u8], DhtError> {
-        let end = self.pos.checked_add(n).ok_or_else(short)?;
-        let s = self.buf.get(self.pos..end).ok_or_else(short)?;
-        self.pos = end;
-        Ok(s)
-    }
-    /// A fixed-size array.
-    pub fn array<const N: usize>(&mut self) -> Result<[u8; N], DhtError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N)?);
-        Ok(a)
-    }
-    /// A byte.
-    pub fn u8(&mut self) -> Result<u8, DhtError> {
-        Ok(self.take(1)?[0])
-    }
-    /// A big-endian u16.
-    pub fn u16(&mut self) -> Result<u16, DhtError> {
-        Ok(u16::from_be_bytes(self.array()?))
-    }
-    /// A big-endian u64.
-    pub fn u64(&mut self) -> Result<u64, DhtError> {
-        Ok(u64::from_be_bytes(self.array()?))
-    }
-    /// A socket address written by [`Writer::addr`].
-    pub fn addr(&mut self) -> Result<SocketAddr, DhtError> {
-        decode_addr(self.take(ADDR_LEN)?).ok_or(DhtError::Malformed {
-            what: "address",
-            reason: "family",
-        })
-    }
-    /// True if every byte was consumed.
-    pub fn is_done(&self) -> bool {
-        self.pos == self.buf.len()
-    }
-}
 
 /// A message body.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -401,6 +311,7 @@ pub fn proof_bytes(txid: u64, requester: &NodeId, responder: &NodeId) -> Vec<u8>
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::net::SocketAddr;
 
     fn claim() -> IdentityClaim {
         IdentityClaim {
