@@ -10,6 +10,7 @@ use thiserror::Error;
 use crate::dht::DhtError;
 use crate::ecash::EcashError;
 use crate::identity::IdentityError;
+use crate::market::MarketError;
 use crate::onion::OnionError;
 
 /// Any protocol failure.
@@ -25,6 +26,9 @@ pub enum Error {
     /// A discovery failure.
     #[error(transparent)]
     Dht(#[from] DhtError),
+    /// A market (quote, billing, receipt) failure.
+    #[error(transparent)]
+    Market(#[from] MarketError),
     /// An onion-routing failure.
     #[error(transparent)]
     Onion(#[from] OnionError),

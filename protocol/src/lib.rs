@@ -5,6 +5,7 @@ pub mod dht;
 pub mod ecash;
 pub mod error;
 pub mod identity;
+pub mod market;
 pub mod net;
 pub mod onion;
 pub mod time;

@@ -1,0 +1,20 @@
+//! Market primitives (whitepaper "Inference Marketplace and Ghost Nodes",
+//! "Ghost Node Unit Economics", "Malicious Service Nodes").
+//!
+//! - [`price`]: millisatoshi per million tokens; dollar conversion.
+//! - [`quote`]: signed quotes with a canonical encoding and a pinned id.
+//! - [`billing`]: prepaid-chunk metering on both sides.
+//! - [`receipt`]: signed response-integrity receipts and challenge probes.
+//! - [`tokens`]: the shared token count.
+
+pub mod billing;
+mod error;
+pub mod price;
+pub mod quote;
+pub mod receipt;
+pub mod tokens;
+
+pub use error::MarketError;
+pub use price::{FxRate, Price};
+pub use quote::{Quote, QuoteId, SignedQuote};
+pub use receipt::{Receipt, SignedReceipt};
