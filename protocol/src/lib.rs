@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod backend;
 pub mod codec;
 pub mod dht;
 pub mod ecash;
