@@ -20,8 +20,8 @@ use super::cell::{BODY_LEN, Body, Cell, Command, MAX_HOPS, NONCE_LEN, ROUTING_LE
 use super::fragment::{self, FRAGMENT_HEADER_LEN, Reassembler, ReassemblyLimits};
 use super::header::{NextHop, SlotCmd, SlotHeader};
 use super::layer::{
-    DirKeys, Direction, HopKeys, KEY_MATERIAL_LEN, SEALED_PAYLOAD_LEN, layer_ad, open_slot,
-    seal_into, wrap,
+    CLIENT_ID_BIT, DirKeys, Direction, HopKeys, KEY_MATERIAL_LEN, SEALED_PAYLOAD_LEN, layer_ad,
+    open_slot, seal_into, wrap,
 };
 use super::messages::{
     ExtendRequest, FLAG_WANT_SURBS, KIND_DATA, decode_extended, encode_surb_batch,
@@ -191,6 +191,19 @@ impl OnionClient {
         self.circuits.get(&circuit).map(|c| c.path.as_slice())
     }
 
+    /// True if a cell with link id `id` from `from` belongs to this engine
+    /// (rather than to the node's relay engine): answers and teardowns of its
+    /// own circuits, and cells to its own reply handles.
+    pub fn owns(&self, from: SocketAddr, cmd: Command, id: u32) -> bool {
+        match cmd {
+            Command::Created | Command::Destroy => {
+                self.circuits.get(&id).is_some_and(|c| c.first == from)
+            }
+            Command::Surb | Command::MailboxData => self.by_handle.contains_key(&id),
+            _ => false,
+        }
+    }
+
     /// Reply blocks handed to the exit of `circuit` and not yet used.
     pub fn surbs_outstanding(&self, circuit: u32) -> usize {
         self.circuits.get(&circuit).map_or(0, |c| c.surbs_out)
@@ -216,13 +229,13 @@ impl OnionClient {
             }
         }
         let id = loop {
-            let id = self.crypto.next_u32();
-            if id != 0 && !self.circuits.contains_key(&id) {
+            let id = self.crypto.next_u32() | CLIENT_ID_BIT;
+            if !self.circuits.contains_key(&id) {
                 break id;
             }
         };
         let handle = loop {
-            let h = self.crypto.next_u32();
+            let h = self.crypto.next_u32() | CLIENT_ID_BIT;
             if !self.by_handle.contains_key(&h) {
                 break h;
             }

@@ -36,6 +36,12 @@ use super::header::SlotHeader;
 /// direction and a 4-byte session handle.
 pub const KEY_MATERIAL_LEN: usize = 6 * 32 + 4;
 
+/// Circuit ids and session handles chosen on the relay side keep the high
+/// bit clear; those chosen by a node's own initiator engine set it.
+pub const RELAY_ID_MASK: u32 = 0x7fff_ffff;
+/// The bit that marks initiator-chosen circuit ids and reply handles.
+pub const CLIENT_ID_BIT: u32 = 0x8000_0000;
+
 /// Bytes of end-to-end plaintext a forward payload carries.
 pub const SEALED_PAYLOAD_LEN: usize = PAYLOAD_LEN - TAG_LEN;
 
@@ -114,7 +120,9 @@ impl HopKeys {
         Ok(HopKeys {
             fwd: DirKeys::from_slice(&m[..96]),
             bwd: DirKeys::from_slice(&m[96..192]),
-            handle: u32::from_be_bytes([m[192], m[193], m[194], m[195]]),
+            // Relay-side handles have the high bit clear; a node's own reply
+            // handles have it set, so one node's two engines never collide.
+            handle: u32::from_be_bytes([m[192], m[193], m[194], m[195]]) & RELAY_ID_MASK,
         })
     }
 

@@ -725,7 +725,7 @@ impl OnionRelay {
 
     fn fresh_outbound_circ(&mut self, addr: SocketAddr) -> u32 {
         loop {
-            let circ = self.crypto.next_u32();
+            let circ = self.crypto.next_u32() & super::layer::RELAY_ID_MASK;
             if circ != 0 && !self.outbound.contains_key(&Link { addr, circ }) {
                 return circ;
             }
