@@ -102,14 +102,17 @@ pub struct Lookup {
     paths: Vec<Path>,
     seen: HashSet<NodeId>,
     adverts: Vec<Advert>,
-    want_value: bool,
     queried: usize,
 }
 
 impl Lookup {
     /// A lookup for `target`, seeded with `initial` (our closest known
-    /// contacts). `want_value` ends it as soon as adverts are found.
-    pub fn new(target: Key, params: LookupParams, initial: &[Contact], want_value: bool) -> Self {
+    /// contacts). It runs until every path converged on its k closest, also
+    /// for FIND_VALUE: an advert key holds many adverts (every relay of a
+    /// shard), each stored by its publisher on the k closest nodes that
+    /// publisher found, so one holder's answer can be incomplete; the
+    /// lookup returns the union of everything its k closest hold.
+    pub fn new(target: Key, params: LookupParams, initial: &[Contact]) -> Self {
         let paths = params.paths.max(1);
         let mut l = Lookup {
             target,
@@ -117,7 +120,6 @@ impl Lookup {
             paths: vec![Path::default(); paths],
             seen: HashSet::new(),
             adverts: Vec::new(),
-            want_value,
             queried: 0,
         };
         let mut sorted: Vec<Contact> = initial.to_vec();
@@ -195,7 +197,17 @@ impl Lookup {
         for c in contacts {
             self.add(p, *c, depth + 1);
         }
-        self.adverts.extend(adverts);
+        for a in adverts {
+            match self
+                .adverts
+                .iter_mut()
+                .find(|o| o.node() == a.node() && o.role == a.role)
+            {
+                Some(o) if a.expiry > o.expiry => *o = a,
+                Some(_) => {}
+                None => self.adverts.push(a),
+            }
+        }
     }
 
     /// `from` failed to answer (timeout, bad proof, malformed answer).
@@ -205,10 +217,9 @@ impl Lookup {
         }
     }
 
-    /// True once every path has converged (or adverts were found).
+    /// True once every path has converged.
     pub fn is_finished(&self) -> bool {
-        (self.want_value && !self.adverts.is_empty())
-            || self.paths.iter().all(|p| p.finished(self.params.k))
+        self.paths.iter().all(|p| p.finished(self.params.k))
     }
 
     /// The outcome so far.
@@ -252,7 +263,7 @@ mod tests {
             paths: 1,
         };
         let target = [0u8; 32];
-        let mut l = Lookup::new(target, params, &[c(200), c(100), c(150)], false);
+        let mut l = Lookup::new(target, params, &[c(200), c(100), c(150)]);
         let q = l.next_queries();
         assert_eq!(
             q.iter().map(|x| x.1).collect::<Vec<_>>(),
@@ -281,7 +292,7 @@ mod tests {
             alpha: 1,
             paths: 2,
         };
-        let mut l = Lookup::new([0u8; 32], params, &[c(10), c(20), c(30), c(40)], false);
+        let mut l = Lookup::new([0u8; 32], params, &[c(10), c(20), c(30), c(40)]);
         let q = l.next_queries();
         assert_eq!(q.len(), 2);
         assert_ne!(q[0].0, q[1].0);

@@ -378,12 +378,14 @@ impl Dht {
     /// Expires requests, refreshes stale buckets, prunes expired adverts and
     /// republishes own adverts.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let expired: Vec<u64> = self
+        let mut expired: Vec<u64> = self
             .rpcs
             .iter()
             .filter(|(_, r)| r.deadline <= now)
             .map(|(t, _)| *t)
             .collect();
+        // Map order is random per process; outputs must not depend on it.
+        expired.sort_unstable();
         for txid in expired {
             if let Some(rpc) = self.rpcs.remove(&txid) {
                 self.fail(now, rpc);
@@ -870,13 +872,12 @@ impl Dht {
             alpha: self.cfg.alpha,
             paths: self.cfg.paths,
         };
-        let want_value = matches!(goal, Goal::FindValue);
         let id = self.next_lookup;
         self.next_lookup += 1;
         self.lookups.insert(
             id,
             LookupEntry {
-                lookup: Lookup::new(target, params, &initial, want_value),
+                lookup: Lookup::new(target, params, &initial),
                 goal,
                 storing: None,
                 bootstrap,
