@@ -690,3 +690,98 @@ fn too_many_items_and_empty_requests_are_refused() {
         EcashError::EmptyRequest { what: "inputs" }
     );
 }
+
+#[test]
+fn a_lost_swap_answer_is_recovered_by_restore() {
+    use peer2prompt::ecash::messages::RestoreRequest;
+    use peer2prompt::ecash::wallet::Recovery;
+    let mut b = bank();
+    let mut w = b.wallet(WalletPolicy::default());
+    b.fund(&mut w, 100, 1).unwrap();
+    // A swap the mint executes, but whose answer never reaches the wallet.
+    let SendPlan::Swap(pending) = w.send(&b.url, Amount::new(37), b.now, &mut b.rng).unwrap()
+    else {
+        panic!("100 = 64 + 32 + 4 needs a swap for 37");
+    };
+    let swapped = pending.input_total();
+    b.mint.swap(b.now, addr(1), &pending.request()).unwrap();
+    let restored = b
+        .mint
+        .restore(b.now, addr(1), &pending.restore_request())
+        .unwrap();
+    assert_eq!(restored.signatures.len(), pending.request().outputs.len());
+    match w.recover_swap(pending, &restored, b.now).unwrap() {
+        Recovery::Completed(amount) => assert_eq!(amount, swapped, "no fee at this mint"),
+        Recovery::NotExecuted(_) => panic!("the mint had executed it"),
+    }
+    assert_eq!(w.balance(&b.url), Amount::new(100), "nothing lost");
+    let mut restores = 0;
+    while let Some(o) = b.mint.poll_observation() {
+        restores += usize::from(matches!(o, MintObservation::Restore { .. }));
+    }
+    assert_eq!(restores, 1, "the mint sees the restore");
+
+    // A swap that never reached the mint restores nothing and is handed back.
+    let mut other = b.wallet(WalletPolicy::default());
+    b.fund(&mut other, 8, 3).unwrap();
+    let SendPlan::Swap(pending) = other
+        .send(&b.url, Amount::new(3), b.now, &mut b.rng)
+        .unwrap()
+    else {
+        panic!("one proof of 8 needs a swap for 3");
+    };
+    let restored = b
+        .mint
+        .restore(b.now, addr(1), &pending.restore_request())
+        .unwrap();
+    assert!(restored.outputs.is_empty());
+    let Recovery::NotExecuted(pending) = other.recover_swap(pending, &restored, b.now).unwrap()
+    else {
+        panic!("nothing was executed");
+    };
+    other.abort_swap(pending);
+    assert_eq!(other.balance(&b.url), Amount::new(8));
+    b.mint.audit();
+
+    // Restore never signs an output for more than it was signed for.
+    let mut small = b.wallet(WalletPolicy::default());
+    b.fund(&mut small, 8, 2).unwrap();
+    let inputs: Vec<Proof> = small
+        .proofs(&b.url)
+        .iter()
+        .map(|h| h.proof.clone())
+        .collect();
+    let outputs = b.outputs_for(8);
+    b.mint
+        .swap(
+            b.now,
+            addr(1),
+            &SwapRequest {
+                inputs,
+                outputs: outputs.clone(),
+            },
+        )
+        .unwrap();
+    let honest = b
+        .mint
+        .restore(
+            b.now,
+            addr(1),
+            &RestoreRequest {
+                outputs: outputs.clone(),
+            },
+        )
+        .unwrap();
+    assert_eq!(honest.outputs, outputs);
+    let mut forged = outputs;
+    forged[0].amount = Amount::new(64);
+    let r = b
+        .mint
+        .restore(b.now, addr(1), &RestoreRequest { outputs: forged })
+        .unwrap();
+    assert!(
+        r.outputs.is_empty(),
+        "a different amount is not the signed output"
+    );
+    b.mint.audit();
+}

@@ -1,5 +1,5 @@
 //! Mint request and response bodies with NUT field names (NUT-01 keys, NUT-03
-//! swap, NUT-04 mint, NUT-05 melt, NUT-07 check-state). The mint node carries
+//! swap, NUT-04 mint, NUT-05 melt, NUT-07 check-state, NUT-09 restore). The mint node carries
 //! these inside onion or direct messages; the mint core takes them as values.
 
 use secp256k1::PublicKey;
@@ -66,6 +66,23 @@ pub struct MintRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignaturesResponse {
     /// One per output.
+    pub signatures: Vec<BlindSignature>,
+}
+
+/// NUT-09: ask again for the signatures of outputs the mint already signed
+/// (a wallet whose swap or issuance answer was lost).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreRequest {
+    /// The blinded messages of the lost answer.
+    pub outputs: Vec<BlindedMessage>,
+}
+
+/// NUT-09: the outputs the mint had signed, each with its signature again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreResponse {
+    /// Outputs found, in request order.
+    pub outputs: Vec<BlindedMessage>,
+    /// Their signatures, aligned with `outputs`.
     pub signatures: Vec<BlindSignature>,
 }
 

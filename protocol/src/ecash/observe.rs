@@ -83,4 +83,14 @@ pub enum MintObservation {
         /// Denominations of change returned.
         change_amounts: Vec<Amount>,
     },
+    /// Signatures were re-issued for outputs signed before (NUT-09): the
+    /// mint learns that these earlier outputs belong together.
+    Restore {
+        /// When.
+        at: Instant,
+        /// Peer that asked.
+        presenter: PeerAddr,
+        /// Denominations restored.
+        amounts: Vec<Amount>,
+    },
 }

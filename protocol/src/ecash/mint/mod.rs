@@ -8,6 +8,8 @@
 //! - Swap: `sum(inputs) - fees == sum(outputs)` (NUT-03, NUT-02 fees).
 //! - Melt: two phases around the Lightning payout, inputs PENDING meanwhile (NUT-05, NUT-08).
 //! - Check-state (NUT-07).
+//! - Restore (NUT-09): signatures re-issued for outputs signed before, so a
+//!   wallet that lost an answer in the network loses no value.
 //!
 //! Every request is validated completely before any state changes, so a
 //! rejected request leaves no trace except its error.
@@ -26,7 +28,7 @@ use spent::SpentBook;
 use super::messages::{
     CheckStateRequest, CheckStateResponse, KeysResponse, MeltQuoteRequest, MeltQuoteResponse,
     MeltQuoteState, MeltRequest, MintQuoteRequest, MintQuoteResponse, MintQuoteState, MintRequest,
-    ProofStateEntry, SignaturesResponse, SwapRequest,
+    ProofStateEntry, RestoreRequest, RestoreResponse, SignaturesResponse, SwapRequest,
 };
 use super::observe::{MintObservation, RedeemedProof};
 use super::{
@@ -112,7 +114,8 @@ pub struct Mint {
     active: KeysetId,
     tagged: BTreeMap<PayerId, KeysetId>,
     spent: SpentBook,
-    signed: HashSet<[u8; 33]>,
+    /// Every `B_` signed, with the keyset and amount it was signed for.
+    signed: HashMap<[u8; 33], (KeysetId, Amount)>,
     mint_quotes: HashMap<QuoteId, MintQuoteEntry>,
     melt_quotes: HashMap<QuoteId, MeltQuoteEntry>,
     ledger: Ledger,
@@ -129,7 +132,7 @@ impl Mint {
             active: KeysetId::V1([0; 8]),
             tagged: BTreeMap::new(),
             spent: SpentBook::default(),
-            signed: HashSet::new(),
+            signed: HashMap::new(),
             mint_quotes: HashMap::new(),
             melt_quotes: HashMap::new(),
             ledger: Ledger::default(),
@@ -361,6 +364,60 @@ impl Mint {
         });
         self.ledger.assert_balanced();
         Ok(SignaturesResponse { signatures })
+    }
+
+    // ----- NUT-09: restore ----------------------------------------------------
+
+    /// Signs again the outputs of `req` that were signed before, for the
+    /// same keyset and amount (`C_ = kB_` and its DLEQ proof are
+    /// deterministic, so the answer is the one that was lost). Outputs never
+    /// signed are left out; nothing changes in the books.
+    pub fn restore(
+        &mut self,
+        now: Instant,
+        presenter: PeerAddr,
+        req: &RestoreRequest,
+    ) -> Result<RestoreResponse, EcashError> {
+        if req.outputs.len() > self.config.max_outputs {
+            return Err(EcashError::TooMany {
+                what: "outputs",
+                count: req.outputs.len(),
+                limit: self.config.max_outputs,
+            });
+        }
+        let mut outputs = Vec::new();
+        let mut signatures = Vec::new();
+        for o in &req.outputs {
+            let Some(&(id, amount)) = self.signed.get(&o.blinded_secret.serialize()) else {
+                continue;
+            };
+            if id != self.canonical(o.id) || amount != o.amount {
+                continue;
+            }
+            let ks = self.keyset(id)?;
+            let k = ks.secret_for(amount)?;
+            let big_k = ks.keyset().key_for(amount)?;
+            let c = dhke::sign_message(k, &o.blinded_secret)?;
+            let proof = dleq::prove(k, big_k, &o.blinded_secret, &c)?;
+            outputs.push(*o);
+            signatures.push(BlindSignature {
+                amount,
+                id: o.id,
+                c,
+                dleq: Some(proof),
+            });
+        }
+        if !outputs.is_empty() {
+            self.observe(MintObservation::Restore {
+                at: now,
+                presenter,
+                amounts: outputs.iter().map(|o| o.amount).collect(),
+            });
+        }
+        Ok(RestoreResponse {
+            outputs,
+            signatures,
+        })
     }
 
     // ----- NUT-03: swap -------------------------------------------------------
@@ -684,7 +741,7 @@ impl Mint {
             }
             ks.secret_for(o.amount)?;
             let b = o.blinded_secret.serialize();
-            if self.signed.contains(&b) || !seen.insert(b) {
+            if self.signed.contains_key(&b) || !seen.insert(b) {
                 return Err(EcashError::DuplicateOutput {
                     b: o.blinded_secret,
                 });
@@ -714,8 +771,9 @@ impl Mint {
             });
         }
         for o in outputs {
-            self.signed.insert(o.blinded_secret.serialize());
             let id = self.canonical(o.id);
+            self.signed
+                .insert(o.blinded_secret.serialize(), (id, o.amount));
             self.ledger.record_issuance(id, o.amount, from_quote);
         }
         Ok(signatures)

@@ -26,7 +26,7 @@ pub use policy::{ExponentialHold, FixedHold, HoldPolicy, NoHold, UniformHold, Wa
 
 use super::messages::{
     KeysResponse, MeltQuoteResponse, MeltQuoteState, MeltRequest, MintRequest, ProofState,
-    ProofStateEntry, SwapRequest,
+    ProofStateEntry, RestoreRequest, RestoreResponse, SwapRequest,
 };
 use super::nuts::{ProofDleq, ScalarHex};
 use super::{
@@ -62,6 +62,9 @@ pub enum ProofOrigin {
 pub struct HeldProof {
     /// The proof.
     pub proof: Proof,
+    /// Its `Y = hash_to_curve(secret)`, computed once when stored (it keys
+    /// every duplicate and state check).
+    pub y: PublicKey,
     /// Earliest time it may be spent (hold policy).
     pub spendable_at: Instant,
     /// Where it came from.
@@ -124,6 +127,22 @@ impl PendingIssue {
             outputs: self.outputs.messages.clone(),
         }
     }
+
+    /// The NUT-09 request that recovers a lost answer.
+    pub fn restore_request(&self) -> RestoreRequest {
+        RestoreRequest {
+            outputs: self.outputs.messages.clone(),
+        }
+    }
+}
+
+/// What a NUT-09 restore found for an operation whose answer was lost.
+#[derive(Debug)]
+pub enum Recovery<P> {
+    /// The mint had executed it: the outputs are in the wallet now.
+    Completed(Amount),
+    /// The mint never executed it; the operation is handed back.
+    NotExecuted(P),
 }
 
 /// A prepared NUT-03 swap; send [`PendingSwap::request`] to the mint, then
@@ -149,6 +168,18 @@ impl PendingSwap {
     /// Sum of the inputs.
     pub fn input_total(&self) -> Amount {
         self.inputs.iter().map(|h| h.proof.amount).sum()
+    }
+
+    /// The NUT-09 request that recovers a lost answer.
+    pub fn restore_request(&self) -> RestoreRequest {
+        RestoreRequest {
+            outputs: self.outputs.messages.clone(),
+        }
+    }
+
+    /// The inputs (for accounting while the swap is in flight).
+    pub fn inputs(&self) -> impl Iterator<Item = &Proof> {
+        self.inputs.iter().map(|h| &h.proof)
     }
 
     /// Sum of the outputs.
@@ -277,9 +308,7 @@ impl Wallet {
 
     /// True if the wallet still holds a proof with this `Y`.
     pub fn holds(&self, mint: &MintUrl, y: &PublicKey) -> bool {
-        self.proofs(mint)
-            .iter()
-            .any(|h| h.proof.y().ok() == Some(*y))
+        self.proofs(mint).iter().any(|h| h.y == *y)
     }
 
     // ----- keysets ------------------------------------------------------------
@@ -384,6 +413,53 @@ impl Wallet {
         let total = Amount::try_sum(proofs.iter().map(|p| p.amount))?;
         self.store(&pending.mint, proofs, spendable_at, ProofOrigin::Issued)?;
         Ok(total)
+    }
+
+    /// Completes an issuance whose answer was lost, from a NUT-09 restore.
+    pub fn recover_issue(
+        &mut self,
+        pending: PendingIssue,
+        restored: &RestoreResponse,
+        now: Instant,
+    ) -> Result<Recovery<PendingIssue>, EcashError> {
+        if restored.outputs.is_empty() {
+            return Ok(Recovery::NotExecuted(pending));
+        }
+        if restored.outputs != pending.outputs.messages {
+            return Err(partial_restore(restored, pending.outputs.messages.len()));
+        }
+        self.complete_issue(pending, &restored.signatures, now)
+            .map(Recovery::Completed)
+    }
+
+    /// Completes a swap whose answer was lost, from a NUT-09 restore. All
+    /// outputs are kept, including those that were to be sent: the payment
+    /// they were for has been given up.
+    pub fn recover_swap(
+        &mut self,
+        pending: PendingSwap,
+        restored: &RestoreResponse,
+        now: Instant,
+    ) -> Result<Recovery<PendingSwap>, EcashError> {
+        if restored.outputs.is_empty() {
+            return Ok(Recovery::NotExecuted(pending));
+        }
+        if restored.outputs != pending.outputs.messages {
+            let n = pending.outputs.messages.len();
+            self.abort_swap(pending);
+            return Err(partial_restore(restored, n));
+        }
+        let PendingSwap {
+            mint,
+            inputs,
+            outputs,
+            ..
+        } = pending;
+        drop(inputs);
+        let proofs = self.unblind(&mint, outputs, &restored.signatures)?;
+        let total = Amount::try_sum(proofs.iter().map(|p| p.amount))?;
+        self.store(&mint, proofs, now, ProofOrigin::Swapped)?;
+        Ok(Recovery::Completed(total))
     }
 
     // ----- spending -----------------------------------------------------------
@@ -502,7 +578,7 @@ impl Wallet {
         let total = self.verify_offline(mint, &proofs)?;
         let mut held = std::collections::HashSet::new();
         for h in self.proofs(mint) {
-            held.insert(h.proof.y()?.serialize());
+            held.insert(h.y.serialize());
         }
         for p in &proofs {
             let y = p.y()?;
@@ -623,18 +699,13 @@ impl Wallet {
     /// Drops proofs the mint reports spent or pending elsewhere (NUT-07), e.g.
     /// after a failed request revealed a double spend.
     pub fn apply_states(&mut self, mint: &MintUrl, states: &[ProofStateEntry]) {
-        let gone: Vec<[u8; 33]> = states
+        let gone: std::collections::HashSet<[u8; 33]> = states
             .iter()
             .filter(|s| s.state != ProofState::Unspent)
             .map(|s| s.y.serialize())
             .collect();
         if let Some(account) = self.mints.get_mut(mint) {
-            account.proofs.retain(|h| {
-                h.proof
-                    .y()
-                    .map(|y| !gone.contains(&y.serialize()))
-                    .unwrap_or(false)
-            });
+            account.proofs.retain(|h| !gone.contains(&h.y.serialize()));
         }
     }
 
@@ -713,13 +784,15 @@ impl Wallet {
             .mints
             .get_mut(mint)
             .ok_or_else(|| EcashError::UnknownMint(mint.0.clone()))?;
-        account
-            .proofs
-            .extend(proofs.into_iter().map(|proof| HeldProof {
+        for proof in proofs {
+            let y = proof.y()?;
+            account.proofs.push(HeldProof {
                 proof,
+                y,
                 spendable_at,
                 origin,
-            }));
+            });
+        }
         Ok(())
     }
 
@@ -871,5 +944,16 @@ impl Wallet {
             });
         }
         Ok(proofs)
+    }
+}
+
+/// A restore that returned some outputs of an operation but not all: mints
+/// sign atomically, so this is a misbehaving mint.
+fn partial_restore(restored: &RestoreResponse, expected: usize) -> EcashError {
+    EcashError::ResponseMismatch {
+        detail: format!(
+            "restore returned {} of {expected} outputs",
+            restored.outputs.len()
+        ),
     }
 }

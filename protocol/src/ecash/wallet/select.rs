@@ -9,8 +9,15 @@ use crate::ecash::{Amount, EcashError, KeySet};
 /// some exact solution, the smaller coins of that solution (each dividing `c`)
 /// contain a subset summing to `c`, which can be exchanged for `c`.
 pub(crate) fn exact(candidates: &[(usize, Amount)], target: Amount) -> Option<Vec<usize>> {
-    let mut sorted: Vec<(usize, Amount)> = candidates.to_vec();
-    sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    // Coins above the target can never be taken: leave them out before
+    // sorting (a wallet holds many coins; payments are small).
+    let mut sorted: Vec<(usize, Amount)> = candidates
+        .iter()
+        .copied()
+        .filter(|(_, a)| *a <= target)
+        .collect();
+    // A total order (amount, then index), so an unstable sort is deterministic.
+    sorted.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut remaining = target;
     let mut chosen = Vec::new();
     for (idx, amount) in sorted {
@@ -33,7 +40,7 @@ pub(crate) fn covering(
     fee_of: impl Fn(&[usize]) -> Amount,
 ) -> Option<Vec<usize>> {
     let mut sorted: Vec<(usize, Amount)> = candidates.to_vec();
-    sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    sorted.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut chosen = Vec::new();
     let mut total = Amount::ZERO;
     for (idx, amount) in sorted {
