@@ -11,7 +11,11 @@
 //! - `onion/surb_build`: the client making one reply block over three hops;
 //! - `onion/surb_process_hop`: one return hop handling one reply-block cell;
 //! - `onion/cover_cell`: the client making a cover cell and its target hop
-//!   recognising and dropping it.
+//!   recognising and dropping it;
+//! - `onion/client_seal_cell`: the client sealing one data cell for the exit
+//!   of a four-hop circuit (four layers);
+//! - `onion/client_open_reply`: the client opening one reply cell that came
+//!   back through three return hops.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::collections::VecDeque;
@@ -185,6 +189,13 @@ fn session_benches(c: &mut Criterion) {
         )
     });
 
+    g.bench_function("client_seal_cell", |bench| {
+        bench.iter(|| {
+            b.client.send(b.now, circ, b"a short request").unwrap();
+            b.client.poll_transmit().unwrap()
+        })
+    });
+
     // cover_cell: make one for hop 1 and have hop 1 drop it.
     g.bench_function("cover_cell", |bench| {
         bench.iter(|| {
@@ -265,6 +276,39 @@ fn surb_benches(c: &mut Criterion) {
                 let t = r3.poll_transmit(now).unwrap();
                 while r3.poll_event().is_some() {}
                 t
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    // client_open_reply: a reply cell carried R3 -> R2 -> R1 in setup.
+    g.bench_function("client_open_reply", |bench| {
+        bench.iter_batched(
+            || {
+                let mut bb = b.borrow_mut();
+                let now = bb.now;
+                bb.client.send_surb_batch(now, circ).unwrap();
+                bb.pump_to_exit();
+                let (_, _, exit) = &mut bb.relays[3];
+                let session = exit.sessions()[0];
+                exit.reply(now, session, b"x").unwrap();
+                let mut bytes = exit.poll_transmit(now).unwrap().bytes;
+                let mut from = addr(4);
+                for i in [2usize, 1, 0] {
+                    let (a, _, r) = &mut bb.relays[i];
+                    r.handle(now, from, &bytes).unwrap();
+                    bytes = r.poll_transmit(now).unwrap().bytes;
+                    while r.poll_event().is_some() {}
+                    from = *a;
+                }
+                (from, bytes)
+            },
+            |(from, bytes)| {
+                let mut bb = b.borrow_mut();
+                let now = bb.now;
+                bb.client.handle(now, from, &bytes).unwrap();
+                while bb.client.poll_event().is_some() {}
+                while bb.client.poll_transmit().is_some() {}
             },
             BatchSize::SmallInput,
         )

@@ -435,7 +435,8 @@ fn a_relay_going_offline_fails_the_build() {
     n.run(Duration::from_secs(30));
     assert!(n.client_events.contains(&ClientEvent::CircuitFailed {
         circuit: c,
-        reason: peer2prompt::onion::client::CircuitFailure::Timeout
+        reason: peer2prompt::onion::client::CircuitFailure::Timeout,
+        stalled_at: Some(n.relays[R2].spec().node),
     }));
 }
 

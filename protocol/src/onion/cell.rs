@@ -129,6 +129,18 @@ impl Cell {
         out
     }
 
+    /// The link header alone (id and command), for demultiplexing.
+    pub fn decode_header(bytes: &[u8]) -> Result<(u32, Command), OnionError> {
+        if bytes.len() != CELL_LEN {
+            return Err(OnionError::CellLength {
+                got: bytes.len(),
+                expected: CELL_LEN,
+            });
+        }
+        let id = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        Ok((id, Command::from_u8(bytes[4])?))
+    }
+
     /// Parses a wire cell; anything but exactly [`CELL_LEN`] bytes, or an
     /// unknown command, is an error.
     pub fn decode(bytes: &[u8]) -> Result<Self, OnionError> {

@@ -104,6 +104,10 @@ pub enum ClientEvent {
         circuit: u32,
         /// Why.
         reason: CircuitFailure,
+        /// For a build that stalled: the hop that never answered its
+        /// handshake (the client cannot tell a dead hop from one that drops
+        /// its traffic, but either way it is the one to avoid).
+        stalled_at: Option<NodeId>,
     },
     /// A whole reply message from the circuit's exit.
     Reply {
@@ -138,8 +142,25 @@ struct SurbRecord {
     extend: bool,
 }
 
+/// Work an [`OnionClient`] has done, by kind of cryptographic operation
+/// (for cost accounting; the simulator and the `full_session` bench read it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// ntor handshakes started (one per hop of every circuit).
+    pub handshakes: u64,
+    /// Forward cells sealed.
+    pub forward_cells: u64,
+    /// Onion layers sealed over all forward cells.
+    pub layers_sealed: u64,
+    /// Reply blocks made.
+    pub surbs_built: u64,
+    /// Reply cells opened.
+    pub replies_opened: u64,
+}
+
 /// The client engine of one node.
 pub struct OnionClient {
+    stats: ClientStats,
     addr: SocketAddr,
     config: ClientConfig,
     circuits: HashMap<u32, Circuit>,
@@ -165,6 +186,7 @@ impl OnionClient {
     pub fn new(addr: SocketAddr, config: ClientConfig, mut crypto: ChaCha20Rng) -> Self {
         let recv = DirKeys::random(&mut crypto);
         OnionClient {
+            stats: ClientStats::default(),
             addr,
             config,
             circuits: HashMap::new(),
@@ -242,6 +264,7 @@ impl OnionClient {
         };
         let first = path[0];
         let (ntor, skin) = NtorClient::new(first.node.ntor_id(), first.onion_key, &mut self.crypto);
+        self.stats.handshakes += 1;
         self.circuits.insert(
             id,
             Circuit {
@@ -388,12 +411,14 @@ impl OnionClient {
 
     /// Fails circuits whose build timed out and forgets expired reply blocks.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let late: Vec<u32> = self
+        let mut late: Vec<u32> = self
             .circuits
             .iter()
             .filter(|(_, c)| c.deadline.is_some_and(|d| now >= d))
             .map(|(id, _)| *id)
             .collect();
+        // Map order is random per process; outputs must not depend on it.
+        late.sort_unstable();
         for id in late {
             self.fail(id, CircuitFailure::Timeout);
         }
@@ -405,6 +430,20 @@ impl OnionClient {
     /// The next cell to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.outbox.pop_front()
+    }
+
+    /// Work done so far.
+    pub fn stats(&self) -> ClientStats {
+        self.stats
+    }
+
+    /// For a circuit still being built: the hop whose handshake is awaited.
+    pub fn stalled_hop(&self, circuit: u32) -> Option<NodeId> {
+        let c = self.circuits.get(&circuit)?;
+        if c.hops.len() >= c.path.len() {
+            return None;
+        }
+        c.path.get(c.hops.len()).map(|h| h.node)
     }
 
     /// The next build deadline.
@@ -484,6 +523,7 @@ impl OnionClient {
         let next = c.path[k];
         let sealer = k - 1;
         let (ntor, skin) = NtorClient::new(next.node.ntor_id(), next.onion_key, &mut self.crypto);
+        self.stats.handshakes += 1;
         // The answer comes back through the hops before the sealer, reversed.
         let ret: Vec<ReturnHop<'_>> = (0..sealer)
             .rev()
@@ -492,6 +532,7 @@ impl OnionClient {
                 addr: c.path[i].addr,
             })
             .collect();
+        self.stats.surbs_built += 1;
         let (reply, secrets) = surb::build(
             &ret,
             &self.recv,
@@ -555,6 +596,7 @@ impl OnionClient {
             what: "reply sealed by an unknown hop",
         })?;
         let plain = surb::open_reply(&record.secrets, sealer, &cell.body)?;
+        self.stats.replies_opened += 1;
         let (flags, frag) = plain.split_first().ok_or(OnionError::Malformed {
             what: "reply",
             reason: "empty",
@@ -656,6 +698,7 @@ impl OnionClient {
             out.push(s);
             records.push(secrets);
         }
+        self.stats.surbs_built += count as u64;
         for secrets in records {
             self.surbs.insert(
                 secrets.id,
@@ -690,6 +733,8 @@ impl OnionClient {
         }
         let seq = c.seq;
         c.seq += 1;
+        self.stats.forward_cells += 1;
+        self.stats.layers_sealed += target as u64 + 1;
         let hops = &c.hops;
         let nonces: Vec<[u8; NONCE_LEN]> = (0..=target)
             .map(|_| {
@@ -746,11 +791,15 @@ impl OnionClient {
     }
 
     fn fail(&mut self, circuit: u32, reason: CircuitFailure) {
+        let stalled_at = self.stalled_hop(circuit);
         if let Some(c) = self.circuits.remove(&circuit) {
             self.by_handle.remove(&c.handle);
             self.surbs.retain(|_, r| r.circuit != circuit);
-            self.events
-                .push_back(ClientEvent::CircuitFailed { circuit, reason });
+            self.events.push_back(ClientEvent::CircuitFailed {
+                circuit,
+                reason,
+                stalled_at,
+            });
         }
     }
 }

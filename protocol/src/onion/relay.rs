@@ -48,6 +48,19 @@ pub struct RelayConfig {
     pub surb_low_water: usize,
     /// Sessions idle this long are dropped.
     pub idle_timeout: Duration,
+    /// Adversarial behaviour (off by default).
+    pub adversary: RelayAdversary,
+}
+
+/// **Adversarial** behaviour of a relay (whitepaper "Adversary and Network
+/// Assumptions": packets can be delayed or dropped). The hop still processes
+/// and observes every cell; the adversary acts on what it sends on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RelayAdversary {
+    /// Drops this many parts per million of the cells it would send.
+    pub drop_ppm: u32,
+    /// Holds every cell this much longer before sending it.
+    pub extra_delay: Duration,
 }
 
 impl Default for RelayConfig {
@@ -60,6 +73,7 @@ impl Default for RelayConfig {
             mailbox_capacity: 1024,
             surb_low_water: 4,
             idle_timeout: Duration::from_secs(600),
+            adversary: RelayAdversary::default(),
         }
     }
 }
@@ -235,18 +249,25 @@ impl OnionRelay {
     /// Drops idle sessions and expired reply-block tags.
     pub fn handle_timeout(&mut self, now: Instant) {
         let idle = self.config.idle_timeout;
-        let stale: Vec<u32> = self
+        let mut stale: Vec<u32> = self
             .sessions
             .iter()
             .filter(|(_, s)| now.saturating_duration_since(s.last_active) > idle)
             .map(|(h, _)| *h)
             .collect();
+        // Map order is random per process; outputs must not depend on it.
+        stale.sort_unstable();
         for h in stale {
             self.close(h);
         }
         for s in self.sessions.values_mut() {
             s.tags.prune(now);
         }
+    }
+
+    /// Changes the adversarial behaviour from now on.
+    pub fn set_adversary(&mut self, adversary: RelayAdversary) {
+        self.config.adversary = adversary;
     }
 
     /// Rotates onion keys at epoch boundaries (see [`OnionKeyring::maintain`]).
@@ -712,7 +733,10 @@ impl OnionRelay {
             let (Some(surb), Some(frag)) = (s.surbs.pop_front(), s.replies.pop_front()) else {
                 return Ok(());
             };
-            let want = s.surbs.len() < low && !s.replies.is_empty();
+            // Ask whenever the supply runs low, not only while replies are
+            // queued: a streamed answer arrives one fragment at a time, and
+            // would otherwise drain the supply with nobody asking for more.
+            let want = s.surbs.len() < low;
             let mut plain = Vec::with_capacity(1 + frag.len());
             plain.push(if want { FLAG_WANT_SURBS } else { 0 });
             plain.extend_from_slice(&frag);
@@ -748,6 +772,13 @@ impl OnionRelay {
     }
 
     fn send_delayed(&mut self, now: Instant, to: SocketAddr, cell: &Cell) {
+        let adversary = self.config.adversary;
+        if adversary.drop_ppm > 0
+            && self.decisions.next_u64() % 1_000_000 < u64::from(adversary.drop_ppm)
+        {
+            return;
+        }
+        let now = now + adversary.extra_delay;
         let at = match self.config.delay {
             None => now,
             Some((min, max)) => {
