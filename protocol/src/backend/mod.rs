@@ -75,18 +75,28 @@ pub enum BackendOutput {
 }
 
 /// What the provider (or GPU host) sees of a job: the account's origin and
-/// the prompt (whitepaper "Data Visibility by Role": AI provider sees the
-/// Ghost's IP and the prompt).
+/// billing, the prompt, and the response it produced (whitepaper "Data
+/// Visibility by Role": AI provider sees the Ghost's IP, the prompt, Ghost
+/// billing and the response).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProviderObservation {
-    /// When the job was submitted.
+    /// When.
     pub at: Instant,
-    /// The account holder's address (the Ghost).
+    /// The account holder's address (the Ghost), which is also who is billed.
     pub account: SocketAddr,
     /// Model.
     pub model: String,
-    /// The prompt.
-    pub prompt: Vec<u8>,
+    /// What it saw.
+    pub seen: ProviderSaw,
+}
+
+/// The content of a [`ProviderObservation`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProviderSaw {
+    /// A job was submitted with this prompt.
+    Prompt(Vec<u8>),
+    /// A job finished with this output (everything streamed).
+    Output(Vec<u8>),
 }
 
 /// An inference backend.

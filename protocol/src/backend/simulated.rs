@@ -10,7 +10,7 @@ use rand_chacha::ChaCha20Rng;
 use serde::{Deserialize, Serialize};
 
 use super::dist::{Dist, unit};
-use super::{BackendError, BackendOutput, InferenceBackend, Job, ProviderObservation};
+use super::{BackendError, BackendOutput, InferenceBackend, Job, ProviderObservation, ProviderSaw};
 use crate::market::receipt::probe_answer;
 use crate::market::tokens;
 use crate::time::{Duration, Instant};
@@ -62,6 +62,7 @@ impl Default for SimulatedParams {
 
 #[derive(Debug)]
 struct Running {
+    model: String,
     next_at: Instant,
     remaining: u64,
     text: Vec<u8>,
@@ -163,7 +164,7 @@ impl InferenceBackend for SimulatedBackend {
             at: now,
             account: self.account,
             model: job.model.clone(),
-            prompt: job.prompt.clone(),
+            seen: ProviderSaw::Prompt(job.prompt.clone()),
         });
         self.serve(now, tokens::count(&job.prompt));
         if unit(&mut self.rng) < self.params.transient_error_p {
@@ -189,6 +190,7 @@ impl InferenceBackend for SimulatedBackend {
         self.jobs.insert(
             job.id,
             Running {
+                model: job.model,
                 next_at: now + ttft,
                 remaining: tokens_out,
                 text,
@@ -230,7 +232,16 @@ impl InferenceBackend for SimulatedBackend {
             }
         };
         if finished {
-            self.jobs.remove(&id);
+            if let Some(r) = self.jobs.remove(&id) {
+                let mut text = r.text;
+                text.truncate(r.sent);
+                self.observations.push_back(ProviderObservation {
+                    at: now,
+                    account: self.account,
+                    model: r.model,
+                    seen: ProviderSaw::Output(text),
+                });
+            }
         } else {
             self.serve(now, n);
         }
@@ -318,10 +329,12 @@ mod tests {
         assert!((streaming - 1.5).abs() < 0.02, "{streaming}");
         let obs = b.poll_observation().unwrap();
         assert_eq!(
-            obs.prompt,
-            tokens::synthetic(100, 1),
+            obs.seen,
+            ProviderSaw::Prompt(tokens::synthetic(100, 1)),
             "the provider sees the prompt"
         );
+        let out = b.poll_observation().unwrap();
+        assert_eq!(out.seen, ProviderSaw::Output(text), "and the response");
     }
 
     #[test]
