@@ -23,6 +23,10 @@ pub enum Error {
     /// An identity or onion-key failure.
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// The caller used an API in a way the node's configuration does not
+    /// allow (e.g. a client command on a node without a client role).
+    #[error("configuration: {0}")]
+    Config(&'static str),
     /// A discovery failure.
     #[error(transparent)]
     Dht(#[from] DhtError),

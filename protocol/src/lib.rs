@@ -8,6 +8,7 @@ pub mod error;
 pub mod identity;
 pub mod market;
 pub mod net;
+pub mod node;
 pub mod onion;
 pub mod time;
 

@@ -1,0 +1,1273 @@
+//! The client role (whitepaper "Session Semantics for Multi-Turn Chat",
+//! "Route Construction", "Token Lifecycle", "Malicious Service Nodes").
+//!
+//! A request goes: discovery (adverts of relays, services and mints from the
+//! DHT) -> a session: a circuit through relays to one service, pinned for its
+//! lifetime -> a signed quote fetched through that circuit -> the prompt (the
+//! conversation so far plus the new message) with the first prepaid chunk ->
+//! the streamed reply, paying chunk by chunk after checking every claim ->
+//! a receipt checked against what arrived. Sessions rotate after a number of
+//! turns, when the context window fills, on request, or after a failure;
+//! a new session re-samples both the route and the service.
+//!
+//! Payments stay "outstanding" until the service acknowledges them (by
+//! answering); if it never does, the client reclaims them through the mint,
+//! so a failure loses no value that was not delivered.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::Rng;
+use secp256k1::PublicKey;
+
+use super::directory::{candidate, mint_url};
+use super::mint_access::MintAccess;
+use super::wire::{
+    AppMessage, MintApiRequest, MintApiResponse, Refusal, ServiceRequest, ServiceResponse,
+};
+use super::{Ctx, NodeEvent, Owner};
+use crate::dht::Role;
+use crate::ecash::messages::{CheckStateRequest, MintQuoteRequest};
+use crate::ecash::mint::ys_of;
+use crate::ecash::wallet::{
+    ExponentialHold, FixedHold, HoldPolicy, NoHold, PendingIssue, PendingSwap, Recovery, SendPlan,
+    UniformHold,
+};
+use crate::ecash::{
+    Amount, CurrencyUnit, MintUrl, Proof, QuoteId as MintQuoteId, Wallet, WalletPolicy,
+};
+use crate::error::Error;
+use crate::identity::NodeId;
+use crate::market::billing::ClientMeter;
+use crate::market::receipt::{ResponseHasher, probe_passed};
+use crate::market::{MarketError, QuoteId, SignedQuote, SignedReceipt, tokens};
+use crate::onion::client::{ClientEvent as CircuitEvent, ReturnPath};
+use crate::onion::route::Candidate;
+use crate::time::{Duration, Instant};
+
+/// The hold policy between minting and first spend.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum HoldConfig {
+    /// Spend at once.
+    None,
+    /// A fixed hold.
+    Fixed(Duration),
+    /// Uniform on `[min, max]`.
+    Uniform {
+        /// Lower bound.
+        min: Duration,
+        /// Upper bound.
+        max: Duration,
+    },
+    /// Exponential with this mean.
+    Exponential {
+        /// Mean.
+        mean: Duration,
+    },
+}
+
+/// Client role setup.
+#[derive(Clone, Debug)]
+pub struct ClientRoleConfig {
+    /// The model asked for.
+    pub model: String,
+    /// Output tokens asked for per turn (at most the quote's cap).
+    pub max_output_tokens: u32,
+    /// Which services to use.
+    pub services: Vec<Role>,
+    /// Turns per session before rotating.
+    pub turns_per_session: u32,
+    /// Context window: rotate before the conversation exceeds it.
+    pub context_window: u64,
+    /// A turn without progress for this long fails.
+    pub turn_timeout: Duration,
+    /// Attempts per request (each failure rotates the session).
+    pub max_attempts: u32,
+    /// How long to wait for the mint.
+    pub mint_timeout: Duration,
+    /// Wallet policy (swap before spend).
+    pub wallet: WalletPolicy,
+    /// Hold between minting and first spend.
+    pub hold: HoldConfig,
+    /// Before using a mint, fetch its keysets again over a second circuit
+    /// and compare (whitepaper "Payment Layer": detects per-user key
+    /// tagging; costs one more circuit per mint).
+    pub audit_keysets: bool,
+    /// Receive replies in a mailbox at the entry relay and poll it (clients
+    /// behind NAT), polling this often.
+    pub mailbox_poll: Option<Duration>,
+    /// **Adversarial.** Reclaims every payment right after making it (a
+    /// double spend against the service).
+    pub dangerous_double_spend: bool,
+}
+
+/// Why a turn failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TurnFailure {
+    /// No usable route or service.
+    NoRoute(String),
+    /// The circuit failed.
+    Circuit(String),
+    /// The service refused.
+    Refused(Refusal),
+    /// No progress within the turn timeout.
+    Timeout,
+    /// The quote was bad.
+    BadQuote(MarketError),
+    /// The service overbilled.
+    Overbilling(MarketError),
+    /// The receipt did not match.
+    BadReceipt(MarketError),
+    /// A challenge probe was not answered.
+    ProbeFailed,
+    /// Paying failed.
+    Payment(String),
+    /// No acceptable mint is known.
+    NoMint,
+}
+
+impl TurnFailure {
+    /// A short name of the kind of failure, safe to log and to tabulate.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TurnFailure::NoRoute(_) => "no_route",
+            TurnFailure::Circuit(_) => "circuit",
+            TurnFailure::Refused(_) => "refused",
+            TurnFailure::Timeout => "timeout",
+            TurnFailure::BadQuote(_) => "bad_quote",
+            TurnFailure::Overbilling(_) => "overbilling",
+            TurnFailure::BadReceipt(_) => "bad_receipt",
+            TurnFailure::ProbeFailed => "probe_failed",
+            TurnFailure::Payment(_) => "payment",
+            TurnFailure::NoMint => "no_mint",
+        }
+    }
+}
+
+/// A finished turn, with everything the simulator records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TurnReport {
+    /// Request id.
+    pub request: u64,
+    /// Session.
+    pub session: u64,
+    /// Turn number within the session (1-based).
+    pub turn: u32,
+    /// The service that answered.
+    pub exit: NodeId,
+    /// The quote it ran under.
+    pub quote: QuoteId,
+    /// Input tokens (the conversation so far plus the new message).
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// What the client paid.
+    pub paid_msat: u64,
+    /// What the receipt charged.
+    pub charged_msat: u64,
+    /// When the request started (this attempt).
+    pub started: Instant,
+    /// First token.
+    pub first_token: Instant,
+    /// Last token and receipt.
+    pub done: Instant,
+    /// Context tokens the service has seen in this session, after the turn.
+    pub context_tokens: u64,
+    /// The response.
+    pub response: Vec<u8>,
+    /// For a probe: whether it passed.
+    pub probe_passed: Option<bool>,
+}
+
+/// What the client role reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// Pay this Lightning invoice to fund the wallet, then call
+    /// [`Node::invoice_paid`](super::Node::invoice_paid).
+    PayInvoice {
+        /// The mint.
+        mint: NodeId,
+        /// The mint quote.
+        quote: MintQuoteId,
+        /// Amount in sat.
+        amount: u64,
+    },
+    /// The wallet was funded.
+    Funded {
+        /// Amount in sat.
+        amount: u64,
+    },
+    /// A session started: its route (ground truth for the simulator).
+    SessionOpened {
+        /// Session id.
+        session: u64,
+        /// Relays, entry first.
+        relays: Vec<NodeId>,
+        /// Entry address.
+        entry: SocketAddr,
+        /// The service.
+        exit: NodeId,
+        /// Ghost or GPU node.
+        exit_role: Role,
+    },
+    /// A payment was sent (ground truth for the simulator: the `Y`s link it
+    /// to the mint's redemption log).
+    Paid {
+        /// Request id.
+        request: u64,
+        /// Session.
+        session: u64,
+        /// Value, sat.
+        amount: u64,
+        /// `Y = hash_to_curve(secret)` of each proof.
+        payment: Vec<PublicKey>,
+    },
+    /// A mint failed the keyset audit and will not be used.
+    MintRejected {
+        /// The mint.
+        mint: NodeId,
+        /// Why.
+        reason: String,
+    },
+    /// A session ended.
+    SessionClosed {
+        /// Session id.
+        session: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The first token of a request arrived.
+    FirstToken {
+        /// Request id.
+        request: u64,
+        /// When.
+        at: Instant,
+    },
+    /// A request finished.
+    TurnDone(TurnReport),
+    /// A request attempt failed.
+    TurnFailed {
+        /// Request id.
+        request: u64,
+        /// Why.
+        reason: TurnFailure,
+        /// Whether it will be retried in a new session.
+        retrying: bool,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Ask {
+    id: u64,
+    text: Vec<u8>,
+    probe: Option<[u8; 16]>,
+    attempts: u32,
+}
+
+#[derive(Debug)]
+struct Session {
+    id: u64,
+    circuit: u32,
+    relays: Vec<NodeId>,
+    exit: Candidate,
+    identity_key: [u8; 32],
+    quote: Option<SignedQuote>,
+    ready: bool,
+    deadline: Option<Instant>,
+    turns: u32,
+    context: Vec<u8>,
+    next_poll: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct Turn {
+    ask: Ask,
+    session: u64,
+    prompt_tokens: u64,
+    meter: ClientMeter,
+    hasher: ResponseHasher,
+    response: Vec<u8>,
+    started: Instant,
+    first_token: Option<Instant>,
+    deadline: Instant,
+    paying: bool,
+}
+
+#[derive(Debug)]
+enum MintOp {
+    Keys,
+    KeysAudit,
+    Quote,
+    Issue(PendingIssue),
+    Pay {
+        first: bool,
+        pending: PendingSwap,
+    },
+    Reclaim(PendingSwap),
+    States,
+    /// A swap whose answer was lost, being recovered (NUT-09).
+    RecoverSwap(PendingSwap),
+    /// An issuance whose answer was lost; `after_error` if the mint refused
+    /// the request (then a failed restore gives it up).
+    RecoverIssue {
+        pending: PendingIssue,
+        after_error: bool,
+    },
+}
+
+pub(crate) struct ClientRole {
+    cfg: ClientRoleConfig,
+    wallet: Wallet,
+    rng: ChaCha20Rng,
+    mint: Option<MintAccess>,
+    mint_audited: bool,
+    bad_mints: HashSet<NodeId>,
+    ops: HashMap<u64, MintOp>,
+    fund_queue: Vec<u64>,
+    quotes: HashMap<MintQuoteId, u64>,
+    session: Option<Session>,
+    turn: Option<Turn>,
+    queue: VecDeque<Ask>,
+    outstanding: Vec<(u64, Vec<Proof>)>,
+    bad_exits: HashSet<NodeId>,
+    next_id: u64,
+    next_session: u64,
+}
+
+impl ClientRole {
+    pub fn new(cfg: ClientRoleConfig, mut rng: ChaCha20Rng) -> Self {
+        let hold: Box<dyn HoldPolicy> = match cfg.hold {
+            HoldConfig::None => Box::new(NoHold),
+            HoldConfig::Fixed(d) => Box::new(FixedHold(d)),
+            HoldConfig::Uniform { min, max } => {
+                Box::new(UniformHold::new(min, max, super::sub_stream(&mut rng)))
+            }
+            HoldConfig::Exponential { mean } => {
+                Box::new(ExponentialHold::new(mean, super::sub_stream(&mut rng)))
+            }
+        };
+        ClientRole {
+            wallet: Wallet::new(cfg.wallet, hold),
+            cfg,
+            rng,
+            mint: None,
+            mint_audited: false,
+            bad_mints: HashSet::new(),
+            ops: HashMap::new(),
+            fund_queue: Vec::new(),
+            quotes: HashMap::new(),
+            session: None,
+            turn: None,
+            queue: VecDeque::new(),
+            outstanding: Vec::new(),
+            bad_exits: HashSet::new(),
+            next_id: 1,
+            next_session: 1,
+        }
+    }
+
+    pub fn wallet(&self) -> &Wallet {
+        &self.wallet
+    }
+
+    pub fn outstanding(&self) -> Vec<Proof> {
+        self.outstanding
+            .iter()
+            .flat_map(|(_, p)| p.iter().cloned())
+            .collect()
+    }
+
+    fn mint_url(&self) -> Option<MintUrl> {
+        self.mint.as_ref().map(|m| MintUrl(m.url.clone()))
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let turn = self.turn.as_ref().map(|t| t.deadline);
+        let session = self.session.as_ref().and_then(|s| s.deadline);
+        let poll = self.session.as_ref().and_then(|s| s.next_poll);
+        let mint = self.mint.as_ref().and_then(MintAccess::poll_timeout);
+        [turn, session, poll, mint].into_iter().flatten().min()
+    }
+
+    // ----- commands -----------------------------------------------------------
+
+    pub fn ask(&mut self, ctx: &mut Ctx<'_>, text: Vec<u8>, probe: bool) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let probe = probe.then(|| {
+            let mut n = [0u8; 16];
+            ctx.crypto.fill_bytes(&mut n);
+            n
+        });
+        self.queue.push_back(Ask {
+            id,
+            text,
+            probe,
+            attempts: 0,
+        });
+        self.progress(ctx);
+        id
+    }
+
+    pub fn fund(&mut self, ctx: &mut Ctx<'_>, amount: u64) {
+        self.fund_queue.push(amount);
+        self.progress(ctx);
+    }
+
+    pub fn invoice_paid(&mut self, ctx: &mut Ctx<'_>, quote: MintQuoteId) -> Result<(), Error> {
+        let amount = self
+            .quotes
+            .remove(&quote)
+            .ok_or(Error::Config("unknown mint quote"))?;
+        let url = self.mint_url().ok_or(Error::Config("no mint"))?;
+        let pending =
+            self.wallet
+                .prepare_issue(&url, quote, Amount::new(amount), &mut *ctx.crypto)?;
+        self.mint_request(
+            ctx,
+            MintApiRequest::Mint(pending.request()),
+            MintOp::Issue(pending),
+        );
+        Ok(())
+    }
+
+    pub fn rotate(&mut self, ctx: &mut Ctx<'_>, reason: &str) {
+        if let Some(s) = self.session.take() {
+            tracing::debug!(session = s.id, turns = s.turns, reason, "session closed");
+            ctx.abandon(s.circuit);
+            ctx.emit(NodeEvent::Client(ClientEvent::SessionClosed {
+                session: s.id,
+                reason: reason.to_owned(),
+            }));
+        }
+    }
+
+    // ----- the request machine --------------------------------------------------
+
+    /// Moves requests forward as far as the current state allows.
+    fn progress(&mut self, ctx: &mut Ctx<'_>) {
+        if !ctx.directory.is_ready(ctx.epoch) {
+            ctx.refresh_directory();
+            return;
+        }
+        if self.mint.is_none() && !self.choose_mint(ctx) {
+            return;
+        }
+        let Some(url) = self.mint_url() else {
+            return;
+        };
+        if self.wallet.mints().all(|m| *m != url) || !self.mint_audited {
+            return;
+        }
+        for amount in std::mem::take(&mut self.fund_queue) {
+            let req = MintApiRequest::MintQuote(MintQuoteRequest {
+                amount: Amount::new(amount),
+                unit: CurrencyUnit::default(),
+            });
+            self.mint_request(ctx, req, MintOp::Quote);
+        }
+        if self.turn.is_some() || self.queue.is_empty() {
+            return;
+        }
+        match &self.session {
+            None => self.open_session(ctx),
+            Some(s) if s.ready => self.start_turn(ctx),
+            Some(_) => {}
+        }
+    }
+
+    fn choose_mint(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        let mints: Vec<Candidate> = ctx
+            .directory
+            .adverts(Role::Mint)
+            .map(|a| candidate(a, ctx.net))
+            .filter(|c| !self.bad_mints.contains(&c.node))
+            .collect();
+        if mints.is_empty() {
+            // Nothing can be paid for: fail what waits.
+            while !self.queue.is_empty() {
+                self.fail_turn_unstarted(ctx, TurnFailure::NoMint);
+            }
+            return false;
+        }
+        let pick = mints[(self.rng.next_u64() % mints.len() as u64) as usize];
+        let url = mint_url(&pick.node);
+        self.mint = Some(MintAccess::new(
+            url.clone(),
+            pick,
+            Owner::ClientMint(url),
+            self.cfg.mint_timeout,
+        ));
+        self.mint_audited = !self.cfg.audit_keysets;
+        self.mint_request(ctx, MintApiRequest::Keys, MintOp::Keys);
+        true
+    }
+
+    fn mint_request(&mut self, ctx: &mut Ctx<'_>, req: MintApiRequest, op: MintOp) {
+        if let Some(m) = self.mint.as_mut() {
+            let seq = m.request(ctx, req);
+            self.ops.insert(seq, op);
+        } else if let MintOp::Pay { pending, .. }
+        | MintOp::Reclaim(pending)
+        | MintOp::RecoverSwap(pending) = op
+        {
+            // No mint to ask: the inputs stay in the wallet.
+            self.wallet.abort_swap(pending);
+        }
+    }
+
+    fn open_session(&mut self, ctx: &mut Ctx<'_>) {
+        let mut exits: Vec<(Candidate, Role)> = Vec::new();
+        for role in &self.cfg.services {
+            exits.extend(
+                ctx.directory
+                    .adverts(*role)
+                    .map(|a| (candidate(a, ctx.net), a.role)),
+            );
+        }
+        let fresh: Vec<(Candidate, Role)> = exits
+            .iter()
+            .copied()
+            .filter(|(c, _)| !self.bad_exits.contains(&c.node))
+            .collect();
+        if fresh.is_empty() {
+            // Every service failed us once: forgive them all.
+            self.bad_exits.clear();
+        }
+        let pool = if fresh.is_empty() { exits } else { fresh };
+        let candidates: Vec<Candidate> = pool.iter().map(|(c, _)| *c).collect();
+        let relays = ctx.relays();
+        let route = match ctx.selector.select(
+            ctx.now,
+            &relays,
+            &candidates,
+            &crate::onion::route::UniformExits,
+            &mut *ctx.decisions,
+        ) {
+            Ok(r) => r,
+            Err(e) => return self.fail_turn_unstarted(ctx, TurnFailure::NoRoute(e.to_string())),
+        };
+        let exit_role = pool
+            .iter()
+            .find(|(c, _)| c.node == route.exit.node)
+            .map_or(Role::Ghost, |(_, r)| *r);
+        let Some(advert) = ctx.directory.advert(&route.exit.node, exit_role) else {
+            return;
+        };
+        let identity_key = advert.claim.identity_key;
+        let circuit = match ctx.build(route.hops(), Owner::Session(self.next_session)) {
+            Ok(c) => c,
+            Err(e) => return self.fail_turn_unstarted(ctx, TurnFailure::NoRoute(e.to_string())),
+        };
+        if self.cfg.mailbox_poll.is_some() {
+            let mut mailbox = [0u8; 16];
+            ctx.crypto.fill_bytes(&mut mailbox);
+            if let Err(e) = ctx
+                .onion
+                .set_return(circuit, ReturnPath::Reverse, Some(mailbox))
+            {
+                tracing::debug!("mailbox not set: {e}");
+            }
+        }
+        let id = self.next_session;
+        self.next_session += 1;
+        tracing::debug!(
+            session = id,
+            hops = route.relays.len() + 1,
+            "session opened"
+        );
+        ctx.emit(NodeEvent::Client(ClientEvent::SessionOpened {
+            session: id,
+            relays: route.relays.iter().map(|c| c.node).collect(),
+            entry: route.entry().addr,
+            exit: route.exit.node,
+            exit_role,
+        }));
+        self.session = Some(Session {
+            id,
+            circuit,
+            relays: route.relays.iter().map(|c| c.node).collect(),
+            exit: route.exit,
+            identity_key,
+            quote: None,
+            ready: false,
+            deadline: Some(ctx.now + self.cfg.turn_timeout),
+            turns: 0,
+            context: Vec::new(),
+            next_poll: None,
+        });
+    }
+
+    fn start_turn(&mut self, ctx: &mut Ctx<'_>) {
+        let (Some(session), Some(ask)) = (self.session.as_mut(), self.queue.pop_front()) else {
+            return;
+        };
+        let Some(quote) = session.quote.clone() else {
+            self.queue.push_front(ask);
+            return;
+        };
+        // The prompt carries the conversation so far: context accumulates.
+        let mut prompt = session.context.clone();
+        prompt.extend_from_slice(&ask.text);
+        let prompt_tokens = tokens::count(&prompt);
+        if prompt_tokens + u64::from(self.cfg.max_output_tokens) > self.cfg.context_window
+            && session.turns > 0
+        {
+            // The window is full: start a fresh conversation elsewhere.
+            self.queue.push_front(ask);
+            self.rotate(ctx, "context window full");
+            return self.progress(ctx);
+        }
+        let mut meter = ClientMeter::new(quote.quote, prompt_tokens);
+        let sat = meter.first_chunk_sat();
+        tracing::debug!(
+            request = ask.id,
+            session = session.id,
+            prompt_tokens,
+            "turn started"
+        );
+        let session_id = session.id;
+        self.turn = Some(Turn {
+            ask,
+            session: session_id,
+            prompt_tokens,
+            meter,
+            hasher: ResponseHasher::default(),
+            response: Vec::new(),
+            started: ctx.now,
+            first_token: None,
+            deadline: ctx.now + self.cfg.turn_timeout,
+            paying: true,
+        });
+        self.pay(ctx, sat, true);
+    }
+
+    /// Pays `sat` for the current turn: the first chunk goes with the prompt.
+    fn pay(&mut self, ctx: &mut Ctx<'_>, sat: u64, first: bool) {
+        let Some(url) = self.mint_url() else {
+            return;
+        };
+        match self
+            .wallet
+            .send(&url, Amount::new(sat), ctx.now, &mut *ctx.crypto)
+        {
+            Ok(SendPlan::Ready(proofs)) => self.send_payment(ctx, first, proofs),
+            Ok(SendPlan::Swap(pending)) => {
+                self.mint_request(
+                    ctx,
+                    MintApiRequest::Swap(pending.request()),
+                    MintOp::Pay { first, pending },
+                );
+            }
+            Err(e) => self.fail_turn(ctx, TurnFailure::Payment(e.to_string()), false),
+        }
+    }
+
+    fn send_payment(&mut self, ctx: &mut Ctx<'_>, first: bool, proofs: Vec<Proof>) {
+        let (Some(turn), Some(session), Some(url)) = (
+            self.turn.as_mut(),
+            self.session.as_ref(),
+            self.mint.as_ref(),
+        ) else {
+            return;
+        };
+        let Some(quote) = session.quote.as_ref() else {
+            return;
+        };
+        turn.paying = false;
+        tracing::debug!(
+            request = turn.ask.id,
+            proofs = proofs.len(),
+            first,
+            "payment sent"
+        );
+        ctx.emit(NodeEvent::Client(ClientEvent::Paid {
+            request: turn.ask.id,
+            session: session.id,
+            amount: proofs.iter().map(|p| p.amount.value()).sum(),
+            payment: ys_of(&proofs).unwrap_or_default(),
+        }));
+        self.outstanding.push((session.id, proofs.clone()));
+        let req = if first {
+            let mut prompt = session.context.clone();
+            prompt.extend_from_slice(&turn.ask.text);
+            ServiceRequest::Infer {
+                quote: quote.quote.id(),
+                prompt,
+                max_output_tokens: self.cfg.max_output_tokens,
+                mint: url.url.clone(),
+                payment: proofs,
+                probe: turn.ask.probe,
+            }
+        } else {
+            ServiceRequest::Pay { payment: proofs }
+        };
+        let circuit = session.circuit;
+        if let Err(e) = ctx.send(circuit, &AppMessage::Service(req)) {
+            return self.fail_turn(ctx, TurnFailure::Circuit(e.to_string()), true);
+        }
+        if self.cfg.dangerous_double_spend {
+            // Take the payment back at once: a race against the service's settlement.
+            let session = self.session.as_ref().map(|s| s.id);
+            self.reclaim(ctx, session);
+        }
+    }
+
+    /// Reclaims payments of `session` (or all) that were never acknowledged.
+    fn reclaim(&mut self, ctx: &mut Ctx<'_>, session: Option<u64>) {
+        let Some(url) = self.mint_url() else {
+            return;
+        };
+        let (take, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.outstanding)
+            .into_iter()
+            .partition(|(s, _)| session.is_none_or(|x| x == *s));
+        self.outstanding = keep;
+        for (_, proofs) in take {
+            if let Err(e) = self.wallet.accept(&url, proofs, ctx.now) {
+                tracing::debug!("reclaim refused by the wallet: {e}");
+            }
+        }
+        match self.wallet.settle_received(&url, ctx.now, &mut *ctx.crypto) {
+            Ok(Some(pending)) => self.mint_request(
+                ctx,
+                MintApiRequest::Swap(pending.request()),
+                MintOp::Reclaim(pending),
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::debug!("reclaim not settled: {e}"),
+        }
+    }
+
+    fn acknowledge(&mut self, session: u64) {
+        self.outstanding.retain(|(s, _)| *s != session);
+    }
+
+    fn fail_turn_unstarted(&mut self, ctx: &mut Ctx<'_>, reason: TurnFailure) {
+        if let Some(ask) = self.queue.pop_front() {
+            ctx.emit(NodeEvent::Client(ClientEvent::TurnFailed {
+                request: ask.id,
+                reason,
+                retrying: false,
+            }));
+        }
+    }
+
+    /// Fails the current turn (or the queued request, if none runs):
+    /// reclaims its unacknowledged payments, rotates away from the session
+    /// if `rotate`, and retries in a new session while attempts remain.
+    fn fail_turn(&mut self, ctx: &mut Ctx<'_>, reason: TurnFailure, rotate: bool) {
+        let session_id = self.session.as_ref().map(|s| s.id);
+        let ask = match self.turn.take() {
+            Some(t) => Some(t.ask),
+            None => self.queue.pop_front(),
+        };
+        if rotate {
+            if let Some(s) = &self.session {
+                self.bad_exits.insert(s.exit.node);
+                if matches!(reason, TurnFailure::Timeout | TurnFailure::Circuit(_)) {
+                    // Silence cannot be pinned on one hop: the retry avoids
+                    // every relay of the route that went quiet.
+                    for r in &s.relays {
+                        ctx.directory.suspect(*r, ctx.now + ctx.suspect_for);
+                    }
+                }
+            }
+            self.rotate(ctx, "failure");
+        }
+        self.reclaim(ctx, session_id);
+        if let Some(mut ask) = ask {
+            ask.attempts += 1;
+            let retrying = rotate && ask.attempts < self.cfg.max_attempts;
+            tracing::debug!(
+                request = ask.id,
+                failure = reason.kind(),
+                retrying,
+                "turn failed"
+            );
+            ctx.emit(NodeEvent::Client(ClientEvent::TurnFailed {
+                request: ask.id,
+                reason,
+                retrying,
+            }));
+            if retrying {
+                self.queue.push_front(ask);
+            }
+        }
+        self.progress(ctx);
+    }
+
+    // ----- inputs -------------------------------------------------------------
+
+    pub fn on_directory(&mut self, ctx: &mut Ctx<'_>) {
+        self.progress(ctx);
+    }
+
+    pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now;
+        if let Some(m) = self.mint.as_mut() {
+            for seq in m.expired(ctx) {
+                // An unanswered swap or issuance may have been executed:
+                // ask the mint (NUT-09) before giving anything up.
+                match self.ops.remove(&seq) {
+                    Some(MintOp::Pay { pending, .. }) => {
+                        self.recover_swap(ctx, pending);
+                        self.fail_turn(
+                            ctx,
+                            TurnFailure::Payment("mint did not answer".into()),
+                            false,
+                        );
+                    }
+                    Some(MintOp::Reclaim(pending) | MintOp::RecoverSwap(pending)) => {
+                        self.recover_swap(ctx, pending)
+                    }
+                    Some(MintOp::Keys | MintOp::KeysAudit) => self.mint = None,
+                    Some(MintOp::Issue(pending)) => self.recover_issue(ctx, pending, false),
+                    Some(MintOp::RecoverIssue {
+                        pending,
+                        after_error,
+                    }) => self.recover_issue(ctx, pending, after_error),
+                    Some(MintOp::Quote | MintOp::States) | None => {}
+                }
+                if self.mint.is_none() {
+                    break;
+                }
+            }
+        }
+        if self
+            .turn
+            .as_ref()
+            .is_some_and(|t| t.deadline <= now && !t.paying)
+        {
+            return self.fail_turn(ctx, TurnFailure::Timeout, true);
+        }
+        if self.turn.is_none()
+            && self
+                .session
+                .as_ref()
+                .is_some_and(|s| !s.ready && s.deadline.is_some_and(|d| d <= now))
+        {
+            return self.fail_turn(ctx, TurnFailure::Timeout, true);
+        }
+        if let (Some(s), Some(every)) = (self.session.as_mut(), self.cfg.mailbox_poll)
+            && s.next_poll.is_some_and(|t| t <= now)
+        {
+            s.next_poll = Some(now + every);
+            if let Err(e) = ctx.onion.poll_mailbox(s.circuit) {
+                tracing::debug!("mailbox poll: {e}");
+            }
+        }
+        self.progress(ctx);
+    }
+
+    pub fn on_circuit(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        circuit: u32,
+        owner: &Owner,
+        e: &CircuitEvent,
+        msg: Option<AppMessage>,
+    ) {
+        match owner {
+            Owner::ClientMint(_) => match e {
+                CircuitEvent::CircuitReady { .. } => {
+                    if let Some(m) = self.mint.as_mut().filter(|m| m.owns(circuit)) {
+                        m.on_ready(ctx);
+                    }
+                }
+                CircuitEvent::CircuitFailed { .. } => {
+                    if let Some(m) = self.mint.as_mut().filter(|m| m.owns(circuit)) {
+                        m.on_failed();
+                    }
+                }
+                CircuitEvent::Reply { .. } => {
+                    if let Some(AppMessage::MintReply { seq, response }) = msg {
+                        self.on_mint_reply(ctx, seq, response);
+                    }
+                }
+            },
+            Owner::Session(_) => {
+                if self.session.as_ref().is_none_or(|s| s.circuit != circuit) {
+                    return;
+                }
+                match e {
+                    CircuitEvent::CircuitReady { .. } => self.on_session_ready(ctx),
+                    CircuitEvent::CircuitFailed { reason, .. } => {
+                        self.fail_turn(ctx, TurnFailure::Circuit(format!("{reason:?}")), true);
+                    }
+                    CircuitEvent::Reply { .. } => match msg {
+                        Some(AppMessage::ServiceReply(r)) => self.on_service_reply(ctx, r),
+                        _ => tracing::debug!("unexpected message on a session"),
+                    },
+                }
+            }
+            Owner::ServiceMint(_) => {}
+        }
+    }
+
+    fn on_session_ready(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        s.deadline = Some(ctx.now + self.cfg.turn_timeout);
+        if let Some(every) = self.cfg.mailbox_poll {
+            s.next_poll = Some(ctx.now + every);
+        }
+        let circuit = s.circuit;
+        let req = AppMessage::Service(ServiceRequest::GetQuote {
+            model: self.cfg.model.clone(),
+        });
+        if let Err(e) = ctx.send(circuit, &req) {
+            self.fail_turn(ctx, TurnFailure::Circuit(e.to_string()), true);
+        }
+    }
+
+    fn on_service_reply(&mut self, ctx: &mut Ctx<'_>, r: ServiceResponse) {
+        let now = ctx.now;
+        match r {
+            ServiceResponse::Quote(q) => self.on_quote(ctx, q),
+            ServiceResponse::Stream { text } => {
+                let Some(turn) = self.turn.as_mut() else {
+                    return;
+                };
+                if turn.first_token.is_none() {
+                    turn.first_token = Some(now);
+                    ctx.emit(NodeEvent::Client(ClientEvent::FirstToken {
+                        request: turn.ask.id,
+                        at: now,
+                    }));
+                }
+                turn.meter.received(tokens::count(&text));
+                turn.hasher.update(&text);
+                turn.response.extend_from_slice(&text);
+                turn.deadline = now + self.cfg.turn_timeout;
+                let s = turn.session;
+                self.acknowledge(s);
+            }
+            ServiceResponse::NeedPayment { claimed_msat } => {
+                let Some(turn) = self.turn.as_mut() else {
+                    return;
+                };
+                turn.deadline = now + self.cfg.turn_timeout;
+                let s = turn.session;
+                match turn.meter.on_payment_request(claimed_msat) {
+                    Ok(sat) => {
+                        turn.paying = true;
+                        self.acknowledge(s);
+                        self.pay(ctx, sat, false);
+                    }
+                    Err(e) => self.fail_turn(ctx, TurnFailure::Overbilling(e), true),
+                }
+            }
+            ServiceResponse::Done(receipt) => self.on_done(ctx, &receipt),
+            // Unacknowledged payments are reclaimed by fail_turn: a service
+            // that refused before serving did not keep them.
+            ServiceResponse::Refused(why) => self.fail_turn(ctx, TurnFailure::Refused(why), true),
+        }
+    }
+
+    fn on_quote(&mut self, ctx: &mut Ctx<'_>, q: SignedQuote) {
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        let url = self.mint.as_ref().map(|m| m.url.clone());
+        let verdict = q.verify(ctx.now).and_then(|_| {
+            if q.quote.service != s.exit.node || q.identity_key != s.identity_key {
+                Err(MarketError::ForgedQuote)
+            } else if q.quote.model != self.cfg.model {
+                Err(MarketError::Decode {
+                    what: "quote for another model",
+                })
+            } else if url.is_none_or(|u| !q.quote.mints.contains(&u)) {
+                Err(MarketError::Decode {
+                    what: "quote does not accept our mint",
+                })
+            } else {
+                Ok(())
+            }
+        });
+        match verdict {
+            Ok(()) => {
+                s.quote = Some(q);
+                s.ready = true;
+                s.deadline = None;
+                self.progress(ctx);
+            }
+            Err(e) => self.fail_turn(ctx, TurnFailure::BadQuote(e), true),
+        }
+    }
+
+    fn on_done(&mut self, ctx: &mut Ctx<'_>, receipt: &SignedReceipt) {
+        let (Some(turn), Some(session)) = (self.turn.as_ref(), self.session.as_ref()) else {
+            return;
+        };
+        let Some(quote) = session.quote.as_ref() else {
+            return;
+        };
+        let check = receipt
+            .verify(
+                &session.identity_key,
+                quote.quote.id(),
+                turn.prompt_tokens,
+                turn.meter.output_tokens(),
+                &turn.hasher.digest(),
+            )
+            .and_then(|_| turn.meter.check_final(receipt.receipt.charged_msat));
+        if let Err(e) = check {
+            let reason = match e {
+                MarketError::Overbilling { .. } => TurnFailure::Overbilling(e),
+                other => TurnFailure::BadReceipt(other),
+            };
+            return self.fail_turn(ctx, reason, true);
+        }
+        let probe_ok = turn.ask.probe.map(|n| probe_passed(&n, &turn.response));
+        if probe_ok == Some(false) {
+            return self.fail_turn(ctx, TurnFailure::ProbeFailed, true);
+        }
+        let Some(turn) = self.turn.take() else {
+            return;
+        };
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        self.outstanding.retain(|(s, _)| *s != session.id);
+        session.turns += 1;
+        session.context.extend_from_slice(&turn.ask.text);
+        session.context.extend_from_slice(&turn.response);
+        let context_tokens = tokens::count(&session.context);
+        let report = TurnReport {
+            request: turn.ask.id,
+            session: session.id,
+            turn: session.turns,
+            exit: session.exit.node,
+            quote: quote_id(session),
+            input_tokens: turn.prompt_tokens,
+            output_tokens: turn.meter.output_tokens(),
+            paid_msat: turn.meter.paid_msat(),
+            charged_msat: receipt.receipt.charged_msat,
+            started: turn.started,
+            first_token: turn.first_token.unwrap_or(ctx.now),
+            done: ctx.now,
+            context_tokens,
+            response: turn.response,
+            probe_passed: probe_ok,
+        };
+        let rotate = session.turns >= self.cfg.turns_per_session
+            || context_tokens >= self.cfg.context_window;
+        tracing::debug!(
+            request = report.request,
+            input_tokens = report.input_tokens,
+            output_tokens = report.output_tokens,
+            paid_msat = report.paid_msat,
+            charged_msat = report.charged_msat,
+            "turn done"
+        );
+        ctx.emit(NodeEvent::Client(ClientEvent::TurnDone(report)));
+        if rotate {
+            self.rotate(ctx, "turn limit");
+        }
+        self.progress(ctx);
+    }
+
+    fn on_mint_reply(&mut self, ctx: &mut Ctx<'_>, seq: u64, response: MintApiResponse) {
+        if !self.mint.as_mut().is_some_and(|m| m.answered(seq)) {
+            return;
+        }
+        let Some(url) = self.mint_url() else {
+            return;
+        };
+        let now = ctx.now;
+        match (self.ops.remove(&seq), response) {
+            (Some(MintOp::Keys), MintApiResponse::Keys(keys)) => {
+                match self.wallet.add_mint(url, &keys) {
+                    Ok(()) if !self.mint_audited => {
+                        // A second look from another circuit.
+                        if let Some(m) = self.mint.as_mut() {
+                            m.renew(ctx);
+                        }
+                        self.mint_request(ctx, MintApiRequest::Keys, MintOp::KeysAudit);
+                    }
+                    Ok(()) => {}
+                    Err(e) => self.reject_mint(ctx, e.to_string()),
+                }
+                self.progress(ctx);
+            }
+            (Some(MintOp::KeysAudit), MintApiResponse::Keys(keys)) => {
+                match self.wallet.check_keyset_consistency(&url, &keys) {
+                    Ok(()) => self.mint_audited = true,
+                    Err(e) => self.reject_mint(ctx, e.to_string()),
+                }
+                self.progress(ctx);
+            }
+            (Some(MintOp::Quote), MintApiResponse::MintQuote(q)) => {
+                self.quotes.insert(q.quote, q.amount.value());
+                let mint = self
+                    .mint
+                    .as_ref()
+                    .map(|m| m.mint.node)
+                    .unwrap_or(NodeId([0; 32]));
+                ctx.emit(NodeEvent::Client(ClientEvent::PayInvoice {
+                    mint,
+                    quote: q.quote,
+                    amount: q.amount.value(),
+                }));
+            }
+            (Some(MintOp::Issue(pending)), MintApiResponse::Signatures(sigs)) => {
+                match self.wallet.complete_issue(pending, &sigs.signatures, now) {
+                    Ok(amount) => {
+                        tracing::debug!(amount = amount.value(), "wallet funded");
+                        ctx.emit(NodeEvent::Client(ClientEvent::Funded {
+                            amount: amount.value(),
+                        }));
+                    }
+                    Err(e) => tracing::debug!("issuance refused: {e}"),
+                }
+                self.progress(ctx);
+            }
+            (Some(MintOp::Pay { first, pending }), MintApiResponse::Signatures(sigs)) => {
+                match self.wallet.complete_swap(pending, &sigs.signatures, now) {
+                    Ok(proofs) => self.send_payment(ctx, first, proofs),
+                    Err(e) => self.fail_turn(ctx, TurnFailure::Payment(e.to_string()), false),
+                }
+            }
+            (Some(MintOp::Pay { pending, .. }), MintApiResponse::Error(e)) => {
+                self.after_refused_swap(ctx, pending);
+                self.fail_turn(ctx, TurnFailure::Payment(e), false);
+            }
+            (Some(MintOp::Reclaim(pending)), MintApiResponse::Signatures(sigs)) => {
+                if let Err(e) = self.wallet.complete_swap(pending, &sigs.signatures, now) {
+                    tracing::debug!("reclaim not completed: {e}");
+                }
+            }
+            (Some(MintOp::Reclaim(pending)), MintApiResponse::Error(_)) => {
+                // The service redeemed them first: they are its now.
+                self.after_refused_swap(ctx, pending);
+            }
+            (Some(MintOp::States), MintApiResponse::States(states)) => {
+                self.wallet.apply_states(&url, &states.states);
+                // What is still unspent and received gets swapped in.
+                if let Ok(Some(p)) = self.wallet.settle_received(&url, now, &mut *ctx.crypto) {
+                    self.mint_request(ctx, MintApiRequest::Swap(p.request()), MintOp::Reclaim(p));
+                }
+            }
+            (Some(MintOp::Issue(pending)), MintApiResponse::Error(_)) => {
+                // Perhaps an earlier copy of this request was executed.
+                self.recover_issue(ctx, pending, true);
+            }
+            (Some(MintOp::RecoverSwap(pending)), MintApiResponse::Restored(r)) => {
+                match self.wallet.recover_swap(pending, &r, now) {
+                    Ok(Recovery::Completed(amount)) => {
+                        tracing::debug!(amount = amount.value(), "swap recovered")
+                    }
+                    Ok(Recovery::NotExecuted(pending)) => self.wallet.abort_swap(pending),
+                    Err(e) => tracing::debug!("swap recovery failed: {e}"),
+                }
+            }
+            (
+                Some(MintOp::RecoverIssue {
+                    pending,
+                    after_error,
+                }),
+                MintApiResponse::Restored(r),
+            ) => match self.wallet.recover_issue(pending, &r, now) {
+                Ok(Recovery::Completed(amount)) => {
+                    tracing::debug!(amount = amount.value(), "wallet funded (recovered)");
+                    ctx.emit(NodeEvent::Client(ClientEvent::Funded {
+                        amount: amount.value(),
+                    }));
+                    self.progress(ctx);
+                }
+                Ok(Recovery::NotExecuted(pending)) if !after_error => {
+                    self.mint_request(
+                        ctx,
+                        MintApiRequest::Mint(pending.request()),
+                        MintOp::Issue(pending),
+                    );
+                }
+                Ok(Recovery::NotExecuted(_)) => tracing::debug!("issuance refused by the mint"),
+                Err(e) => tracing::debug!("issuance recovery failed: {e}"),
+            },
+            (Some(op), _) => {
+                tracing::debug!("unexpected mint answer");
+                match op {
+                    MintOp::Pay { pending, .. } | MintOp::Reclaim(pending) => {
+                        self.recover_swap(ctx, pending)
+                    }
+                    MintOp::RecoverSwap(pending) => self.wallet.abort_swap(pending),
+                    MintOp::Issue(pending) => self.recover_issue(ctx, pending, true),
+                    MintOp::RecoverIssue { .. }
+                    | MintOp::Keys
+                    | MintOp::KeysAudit
+                    | MintOp::Quote
+                    | MintOp::States => {}
+                }
+            }
+            (None, _) => {}
+        }
+    }
+
+    /// Asks the mint whether a swap whose answer never came was executed.
+    fn recover_swap(&mut self, ctx: &mut Ctx<'_>, pending: PendingSwap) {
+        let req = MintApiRequest::Restore(pending.restore_request());
+        self.mint_request(ctx, req, MintOp::RecoverSwap(pending));
+    }
+
+    /// Asks the mint whether an issuance whose answer never came was executed.
+    fn recover_issue(&mut self, ctx: &mut Ctx<'_>, pending: PendingIssue, after_error: bool) {
+        let req = MintApiRequest::Restore(pending.restore_request());
+        self.mint_request(
+            ctx,
+            req,
+            MintOp::RecoverIssue {
+                pending,
+                after_error,
+            },
+        );
+    }
+
+    /// Proofs that are inputs of swaps in flight (still this wallet's until
+    /// the mint answers).
+    pub fn in_flight(&self) -> Vec<Proof> {
+        self.ops
+            .values()
+            .filter_map(|op| match op {
+                MintOp::Pay { pending, .. }
+                | MintOp::Reclaim(pending)
+                | MintOp::RecoverSwap(pending) => Some(pending),
+                _ => None,
+            })
+            .flat_map(|p| p.inputs().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// Stops using the current mint and remembers not to pick it again.
+    fn reject_mint(&mut self, ctx: &mut Ctx<'_>, reason: String) {
+        if let Some(m) = self.mint.take() {
+            tracing::debug!("mint rejected: {reason}");
+            self.bad_mints.insert(m.mint.node);
+            ctx.emit(NodeEvent::Client(ClientEvent::MintRejected {
+                mint: m.mint.node,
+                reason,
+            }));
+        }
+        self.mint_audited = false;
+    }
+
+    /// A swap was refused: put its inputs back and ask the mint which are spent.
+    fn after_refused_swap(&mut self, ctx: &mut Ctx<'_>, pending: PendingSwap) {
+        let ys = ys_of(&pending.request().inputs).unwrap_or_default();
+        self.wallet.abort_swap(pending);
+        self.mint_request(
+            ctx,
+            MintApiRequest::CheckState(CheckStateRequest { ys }),
+            MintOp::States,
+        );
+    }
+}
+
+fn quote_id(s: &Session) -> QuoteId {
+    s.quote
+        .as_ref()
+        .map(|q| q.quote.id())
+        .unwrap_or(QuoteId([0; 16]))
+}

@@ -1,0 +1,158 @@
+//! What a node knows of the network: adverts found in the DHT for the current
+//! epoch, by role, turned into route candidates (whitepaper "Route
+//! Construction": relays and exits from the DHT).
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+
+use crate::dht::advert::advert_key;
+use crate::dht::{Advert, Dht, LookupId, Role};
+use crate::identity::{Epoch, NodeId};
+use crate::onion::route::Candidate;
+use crate::time::Instant;
+
+/// Maps an address to its autonomous system. The protocol learns ASNs from
+/// observed network data; the simulator supplies its topology's.
+pub trait NetworkInfo: Send + Sync {
+    /// The ASN of `addr`.
+    fn asn(&self, addr: SocketAddr) -> u32;
+}
+
+/// Without better data, treat each IPv4 /16 as its own AS.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PrefixAsAsn;
+
+impl NetworkInfo for PrefixAsAsn {
+    fn asn(&self, addr: SocketAddr) -> u32 {
+        match addr.ip() {
+            IpAddr::V4(v4) => {
+                let o = v4.octets();
+                (u32::from(o[0]) << 8) | u32::from(o[1])
+            }
+            IpAddr::V6(v6) => u32::from_be_bytes(v6.octets()[..4].try_into().unwrap_or([0; 4])),
+        }
+    }
+}
+
+/// Adverts of the current epoch, by role.
+#[derive(Debug, Default)]
+pub struct Directory {
+    epoch: Option<Epoch>,
+    pending: HashSet<LookupId>,
+    adverts: Vec<Advert>,
+    suspects: BTreeMap<NodeId, Instant>,
+    /// When the last refresh finished.
+    pub ready_at: Option<Instant>,
+}
+
+impl Directory {
+    /// True if a refresh for `epoch` finished.
+    pub fn is_ready(&self, epoch: Epoch) -> bool {
+        self.epoch == Some(epoch) && self.pending.is_empty() && self.ready_at.is_some()
+    }
+
+    /// True while lookups are running.
+    pub fn is_refreshing(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Starts FIND_VALUE lookups for every shard of every role in `epoch`.
+    pub fn refresh(&mut self, dht: &mut Dht, now: Instant, epoch: Epoch, shards: u16) {
+        if self.epoch != Some(epoch) {
+            self.adverts.clear();
+        }
+        self.epoch = Some(epoch);
+        self.ready_at = None;
+        for role in [Role::Relay, Role::Ghost, Role::Gpu, Role::Mint] {
+            for shard in 0..shards.max(1) {
+                if let Ok(id) = dht.find_value(now, advert_key(role.descriptor(), epoch, shard)) {
+                    self.pending.insert(id);
+                }
+            }
+        }
+        if self.pending.is_empty() {
+            self.ready_at = Some(now);
+        }
+    }
+
+    /// Feeds a finished lookup; returns true when the refresh is complete.
+    pub fn on_lookup(&mut self, id: LookupId, adverts: Vec<Advert>, now: Instant) -> bool {
+        if !self.pending.remove(&id) {
+            return false;
+        }
+        for a in adverts {
+            if let Some(old) = self
+                .adverts
+                .iter_mut()
+                .find(|o| o.node() == a.node() && o.role == a.role)
+            {
+                if a.expiry > old.expiry {
+                    *old = a;
+                }
+            } else {
+                self.adverts.push(a);
+            }
+        }
+        if self.pending.is_empty() {
+            self.adverts.sort_by_key(|a| (a.role, a.node()));
+            self.ready_at = Some(now);
+            return true;
+        }
+        false
+    }
+
+    /// Adverts of `role`, ordered by node id.
+    pub fn adverts(&self, role: Role) -> impl Iterator<Item = &Advert> {
+        self.adverts.iter().filter(move |a| a.role == role)
+    }
+
+    /// The advert of `node` in `role`.
+    pub fn advert(&self, node: &NodeId, role: Role) -> Option<&Advert> {
+        self.adverts
+            .iter()
+            .find(|a| a.node() == *node && a.role == role)
+    }
+
+    /// Route candidates of `role`, ASNs from `net`; with `now`, leaving out
+    /// nodes suspected at that time.
+    pub fn candidates(
+        &self,
+        role: Role,
+        net: &dyn NetworkInfo,
+        now: Option<Instant>,
+    ) -> Vec<Candidate> {
+        self.adverts(role)
+            .filter(|a| now.is_none_or(|t| !self.is_suspect(&a.node(), t)))
+            .map(|a| candidate(a, net))
+            .collect()
+    }
+
+    /// Avoids `node` in new routes until `until` (a hop that stalled a
+    /// circuit build: dead, or dropping traffic).
+    pub fn suspect(&mut self, node: NodeId, until: Instant) {
+        let e = self.suspects.entry(node).or_insert(until);
+        *e = (*e).max(until);
+    }
+
+    /// True if `node` is avoided at `now`.
+    pub fn is_suspect(&self, node: &NodeId, now: Instant) -> bool {
+        self.suspects.get(node).is_some_and(|t| *t > now)
+    }
+}
+
+/// A route candidate from an advert.
+pub fn candidate(a: &Advert, net: &dyn NetworkInfo) -> Candidate {
+    Candidate {
+        node: a.node(),
+        addr: a.addr,
+        asn: net.asn(a.addr),
+        family: a.family,
+        bandwidth: a.bandwidth,
+        onion_key: a.onion.onion_key,
+    }
+}
+
+/// The name a mint goes by in wallets and quotes: its node id in hex.
+pub fn mint_url(node: &NodeId) -> String {
+    hex::encode(node.0)
+}

@@ -1,0 +1,193 @@
+//! The mint node: the ecash mint behind request/response messages, with
+//! outages and fees (whitepaper "Mint Trust and Federation": mints can fail
+//! operationally; "Payment Layer").
+//!
+//! Requests arrive at the end of circuits, so the mint sees the previous hop
+//! as the presenter, not the client. Lightning is outside the protocol: the
+//! driver delivers funding payments and payout outcomes.
+
+use rand_chacha::ChaCha20Rng;
+
+use super::observe::Observation;
+use super::wire::{AppMessage, MintApiRequest, MintApiResponse};
+use super::{Ctx, NodeEvent, sub_stream};
+use crate::ecash::messages::MeltQuoteState;
+use crate::ecash::{
+    EcashError, Invoice, LightningPayment, Mint, MintConfig, PayerId, PayoutOutcome,
+    QuoteId as MintQuoteId,
+};
+
+/// Mint role setup.
+#[derive(Clone, Debug)]
+pub struct MintRoleConfig {
+    /// The mint's parameters (keysets, fees, limits).
+    pub mint: MintConfig,
+    /// Adversarial behaviour (off by default).
+    pub adversary: MintAdversary,
+}
+
+/// **Adversarial** behaviour of a mint (whitepaper "Mint Trust and
+/// Federation": mints can censor redemption; "Payment Layer": per-user key
+/// tagging).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MintAdversary {
+    /// Refuses every swap and melt: ecash already issued cannot be redeemed.
+    pub refuse_redemption: bool,
+    /// Serves every circuit that asks for keys its own private active
+    /// keyset, so that the ecash it later issues there identifies that
+    /// requester when spent. Wallets that compare keysets across circuits
+    /// detect it.
+    pub tag_requesters: bool,
+}
+
+/// What the mint role reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MintEvent {
+    /// A melt needs this invoice paid over Lightning; answer with
+    /// [`Node::lightning_payout`](super::Node::lightning_payout).
+    PayoutRequested {
+        /// The melt quote.
+        quote: MintQuoteId,
+        /// The invoice.
+        invoice: Invoice,
+    },
+}
+
+pub(crate) struct MintRole {
+    adversary: MintAdversary,
+    mint: Mint,
+    available: bool,
+    rng: ChaCha20Rng,
+}
+
+impl MintRole {
+    pub fn new(cfg: MintRoleConfig, crypto: &mut ChaCha20Rng) -> Self {
+        let mut rng = sub_stream(crypto);
+        MintRole {
+            adversary: cfg.adversary,
+            mint: Mint::new(cfg.mint, &mut rng),
+            available: true,
+            rng,
+        }
+    }
+
+    pub fn mint(&self) -> &Mint {
+        &self.mint
+    }
+
+    pub fn set_available(&mut self, available: bool) {
+        self.available = available;
+    }
+
+    fn drain(&mut self, ctx: &mut Ctx<'_>) {
+        while let Some(o) = self.mint.poll_observation() {
+            ctx.emit(NodeEvent::Observed(Observation::Mint(o)));
+        }
+    }
+
+    pub fn lightning_payment(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        payment: LightningPayment,
+    ) -> Result<(), EcashError> {
+        let r = self.mint.handle_lightning_payment(ctx.now, payment);
+        self.drain(ctx);
+        r
+    }
+
+    pub fn lightning_payout(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        quote: MintQuoteId,
+        outcome: PayoutOutcome,
+    ) -> Result<(), EcashError> {
+        let r = self
+            .mint
+            .complete_melt(ctx.now, &quote, outcome)
+            .map(|_| ());
+        self.drain(ctx);
+        r
+    }
+
+    pub fn on_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        session: u32,
+        prev: std::net::SocketAddr,
+        seq: u64,
+        request: MintApiRequest,
+    ) {
+        if !self.available {
+            // An outage: nothing answers.
+            return;
+        }
+        let now = ctx.now;
+        tracing::trace!(seq, request = request.kind(), "mint request");
+        if self.adversary.refuse_redemption
+            && matches!(request, MintApiRequest::Swap(_) | MintApiRequest::Melt(_))
+        {
+            let response = MintApiResponse::Error("redemption refused".into());
+            if let Err(e) = ctx.reply(session, &AppMessage::MintReply { seq, response }) {
+                tracing::debug!("mint reply not sent: {e}");
+            }
+            return;
+        }
+        let response = match request {
+            MintApiRequest::Keys if self.adversary.tag_requesters => {
+                // One private keyset per circuit that asks: the requester is
+                // identified by its onion session at this mint.
+                let requester = PayerId(u64::from(session) | 1 << 63);
+                self.mint.dangerous_tag_payer(requester, &mut self.rng);
+                Ok(MintApiResponse::Keys(
+                    self.mint.keysets_for(Some(requester)),
+                ))
+            }
+            MintApiRequest::Keys => Ok(MintApiResponse::Keys(self.mint.keysets())),
+            MintApiRequest::MintQuote(q) => self
+                .mint
+                .create_mint_quote(now, &q, &mut self.rng)
+                .map(MintApiResponse::MintQuote),
+            MintApiRequest::Mint(r) => self
+                .mint
+                .mint(now, prev, &r)
+                .map(MintApiResponse::Signatures),
+            MintApiRequest::Swap(r) => self
+                .mint
+                .swap(now, prev, &r)
+                .map(MintApiResponse::Signatures),
+            MintApiRequest::MeltQuote(q) => self
+                .mint
+                .create_melt_quote(now, &q, &mut self.rng)
+                .map(MintApiResponse::MeltQuote),
+            MintApiRequest::Melt(r) => {
+                let quote = r.quote;
+                self.mint.begin_melt(now, prev, &r).and_then(|invoice| {
+                    ctx.emit(NodeEvent::Mint(MintEvent::PayoutRequested {
+                        quote,
+                        invoice,
+                    }));
+                    self.mint
+                        .melt_quote_state(&quote)
+                        .map(MintApiResponse::MeltQuote)
+                })
+            }
+            MintApiRequest::MeltState(q) => self.mint.melt_quote_state(&q).map(|s| {
+                debug_assert!(matches!(
+                    s.state,
+                    MeltQuoteState::Unpaid | MeltQuoteState::Pending | MeltQuoteState::Paid
+                ));
+                MintApiResponse::MeltQuote(s)
+            }),
+            MintApiRequest::CheckState(r) => Ok(MintApiResponse::States(self.mint.check_state(&r))),
+            MintApiRequest::Restore(r) => self
+                .mint
+                .restore(now, prev, &r)
+                .map(MintApiResponse::Restored),
+        };
+        let response = response.unwrap_or_else(|e| MintApiResponse::Error(e.to_string()));
+        self.drain(ctx);
+        if let Err(e) = ctx.reply(session, &AppMessage::MintReply { seq, response }) {
+            tracing::debug!("mint reply not sent: {e}");
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! A node's access to a mint: a circuit ending at the mint node, with
+//! requests queued until it is built and matched to answers by sequence
+//! number (whitepaper "Token Lifecycle"; reaching the mint through relays
+//! keeps the client's address from it, as "Data Visibility by Role" has it).
+
+use std::collections::{HashMap, VecDeque};
+
+use super::wire::{AppMessage, MintApiRequest};
+use super::{Ctx, Owner};
+use crate::onion::OnionError;
+use crate::onion::route::Candidate;
+use crate::time::{Duration, Instant};
+
+/// Access to one mint.
+#[derive(Debug)]
+pub(crate) struct MintAccess {
+    pub url: String,
+    pub mint: Candidate,
+    owner: Owner,
+    circuit: Option<u32>,
+    ready: bool,
+    queue: VecDeque<(u64, MintApiRequest)>,
+    deadlines: HashMap<u64, Instant>,
+    next_seq: u64,
+    timeout: Duration,
+}
+
+impl MintAccess {
+    pub fn new(url: String, mint: Candidate, owner: Owner, timeout: Duration) -> Self {
+        MintAccess {
+            url,
+            mint,
+            owner,
+            circuit: None,
+            ready: false,
+            queue: VecDeque::new(),
+            deadlines: HashMap::new(),
+            next_seq: 1,
+            timeout,
+        }
+    }
+
+    /// True if `circuit` is this access's circuit.
+    pub fn owns(&self, circuit: u32) -> bool {
+        self.circuit == Some(circuit)
+    }
+
+    /// Sends `req` (now if the circuit is built, else once it is); returns its
+    /// sequence number.
+    pub fn request(&mut self, ctx: &mut Ctx<'_>, req: MintApiRequest) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.deadlines.insert(seq, ctx.now + self.timeout);
+        if self.ready
+            && let Some(c) = self.circuit
+        {
+            if self.send(ctx, c, seq, req.clone()).is_ok() {
+                return seq;
+            }
+            self.ready = false;
+            self.circuit = None;
+        }
+        self.queue.push_back((seq, req));
+        if self.circuit.is_none()
+            && let Err(e) = self.build(ctx)
+        {
+            tracing::debug!("no circuit to the mint yet: {e}");
+        }
+        seq
+    }
+
+    fn send(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        circuit: u32,
+        seq: u64,
+        request: MintApiRequest,
+    ) -> Result<(), OnionError> {
+        ctx.send(circuit, &AppMessage::Mint { seq, request })
+    }
+
+    fn build(&mut self, ctx: &mut Ctx<'_>) -> Result<(), OnionError> {
+        let route = ctx.route_to(&self.mint)?;
+        self.circuit = Some(ctx.build(route.hops(), self.owner.clone())?);
+        self.ready = false;
+        Ok(())
+    }
+
+    /// The circuit is built: send what waited.
+    pub fn on_ready(&mut self, ctx: &mut Ctx<'_>) {
+        self.ready = true;
+        let Some(c) = self.circuit else {
+            return;
+        };
+        while let Some((seq, req)) = self.queue.pop_front() {
+            if self.send(ctx, c, seq, req).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Drops the current circuit; the next request builds a fresh one (to
+    /// see the mint from another vantage point).
+    pub fn renew(&mut self, ctx: &mut Ctx<'_>) {
+        if let Some(c) = self.circuit.take() {
+            ctx.destroy(c);
+        }
+        self.ready = false;
+    }
+
+    /// The circuit failed: the next request builds another.
+    pub fn on_failed(&mut self) {
+        self.circuit = None;
+        self.ready = false;
+    }
+
+    /// An answer arrived for `seq`.
+    pub fn answered(&mut self, seq: u64) -> bool {
+        self.deadlines.remove(&seq).is_some()
+    }
+
+    /// Requests whose answers are overdue (forgotten here).
+    pub fn expired(&mut self, ctx: &mut Ctx<'_>) -> Vec<u64> {
+        let now = ctx.now;
+        let mut late: Vec<u64> = self
+            .deadlines
+            .iter()
+            .filter(|(_, d)| **d <= now)
+            .map(|(s, _)| *s)
+            .collect();
+        // Map order is random per process; outputs must not depend on it.
+        late.sort_unstable();
+        for s in &late {
+            self.deadlines.remove(s);
+            self.queue.retain(|(q, _)| q != s);
+        }
+        if !late.is_empty() {
+            // A mint that stopped answering: try a fresh circuit next time.
+            if let Some(c) = self.circuit.take() {
+                ctx.abandon(c);
+            }
+            self.ready = false;
+        }
+        late
+    }
+
+    /// The earliest deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines.values().min().copied()
+    }
+}

@@ -1,0 +1,406 @@
+//! The data-visibility matrix (whitepaper "Data Visibility by Role"),
+//! computed from what nodes actually observed rather than asserted.
+//!
+//! Given the ground truth of one session (who the client is, its route, the
+//! prompt, the payment's proof `Y`s and the response) and each node's
+//! [`Observation`]s, [`VisibilityMatrix::audit`] decides for every role on the
+//! path what it learned: which addresses, whether the prompt or response
+//! appeared in anything it saw, and which payment identifiers. The
+//! whitepaper's table is [`VisibilityMatrix::whitepaper`]; a test asserts the
+//! two agree.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+
+use secp256k1::PublicKey;
+
+use super::observe::Observation;
+use crate::backend::ProviderSaw;
+use crate::ecash::MintObservation;
+use crate::onion::observe::{HopObservation, ObservedCell, ObservedNext};
+
+/// A role on a session's path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PathRole {
+    /// The first relay.
+    Ingress,
+    /// Any later relay.
+    MidRelay,
+    /// The Ghost or GPU node at the end of the circuit.
+    Service,
+    /// The AI provider behind a Ghost.
+    Provider,
+    /// The mint the payment is redeemed at.
+    Mint,
+}
+
+/// Which addresses a role learns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IpView {
+    /// No address of the session's endpoints or path.
+    No,
+    /// The client's address.
+    ClientIp,
+    /// Its previous and next hops only.
+    PrevNext,
+    /// Its previous hop only.
+    PrevHop,
+    /// The Ghost's address (as the account holder).
+    GhostIp,
+}
+
+/// Which payment identifiers a role learns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PaymentView {
+    /// None.
+    No,
+    /// The paid proofs (their `Y`s), unlinkable to issuance.
+    TokenProof,
+    /// Only that the Ghost's account is billed.
+    GhostBilling,
+    /// Redemptions in the mint's own ledger.
+    MintLedger,
+}
+
+/// How a role sees the response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResponseView {
+    /// Not at all.
+    No,
+    /// As reply cells it cannot read.
+    Encrypted,
+    /// In plaintext.
+    Plaintext,
+}
+
+/// One row of the matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RoleView {
+    /// Addresses.
+    pub ip: IpView,
+    /// The prompt.
+    pub prompt: bool,
+    /// Payment identifiers.
+    pub payment: PaymentView,
+    /// The response.
+    pub response: ResponseView,
+}
+
+/// Ground truth of one session, from the client's side.
+#[derive(Clone, Debug)]
+pub struct SessionTruth {
+    /// The client's address.
+    pub client: SocketAddr,
+    /// The relays, entry first.
+    pub relays: Vec<SocketAddr>,
+    /// The service's address.
+    pub exit: SocketAddr,
+    /// The prompt as sent (including earlier turns).
+    pub prompt: Vec<u8>,
+    /// `Y`s of every proof paid in the session.
+    pub payment: Vec<PublicKey>,
+    /// The response as received.
+    pub response: Vec<u8>,
+}
+
+/// The matrix: one row per role on the path (one per mid relay).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VisibilityMatrix {
+    /// Rows, in path order: ingress, mid relays, service, provider, mint.
+    pub rows: Vec<(PathRole, RoleView)>,
+}
+
+impl VisibilityMatrix {
+    /// The whitepaper's table for a path of `relays` relays.
+    pub fn whitepaper(relays: usize) -> Self {
+        let relay = |ip| RoleView {
+            ip,
+            prompt: false,
+            payment: PaymentView::No,
+            response: ResponseView::Encrypted,
+        };
+        let mut rows = vec![(PathRole::Ingress, relay(IpView::ClientIp))];
+        for _ in 1..relays {
+            rows.push((PathRole::MidRelay, relay(IpView::PrevNext)));
+        }
+        rows.push((
+            PathRole::Service,
+            RoleView {
+                ip: IpView::PrevHop,
+                prompt: true,
+                payment: PaymentView::TokenProof,
+                response: ResponseView::Plaintext,
+            },
+        ));
+        rows.push((
+            PathRole::Provider,
+            RoleView {
+                ip: IpView::GhostIp,
+                prompt: true,
+                payment: PaymentView::GhostBilling,
+                response: ResponseView::Plaintext,
+            },
+        ));
+        rows.push((
+            PathRole::Mint,
+            RoleView {
+                ip: IpView::No,
+                prompt: false,
+                payment: PaymentView::MintLedger,
+                response: ResponseView::No,
+            },
+        ));
+        VisibilityMatrix { rows }
+    }
+
+    /// Computes the matrix for `truth` from each node's observations
+    /// (`observed(addr)`); `mint` is the mint node's address.
+    pub fn audit<'a>(
+        truth: &SessionTruth,
+        mint: SocketAddr,
+        observed: impl Fn(SocketAddr) -> &'a [Observation],
+    ) -> Self {
+        let mut rows = Vec::new();
+        let n = truth.relays.len();
+        for (i, &relay) in truth.relays.iter().enumerate() {
+            let prev = if i == 0 {
+                truth.client
+            } else {
+                truth.relays[i - 1]
+            };
+            let next = ObservedNext::Node(truth.relays.get(i + 1).copied().unwrap_or(truth.exit));
+            let seen = on_circuit(observed(relay), prev, next);
+            let role = if i == 0 {
+                PathRole::Ingress
+            } else {
+                PathRole::MidRelay
+            };
+            rows.push((role, view(truth, &seen)));
+        }
+        let last = truth
+            .relays
+            .get(n.wrapping_sub(1))
+            .copied()
+            .unwrap_or(truth.client);
+        let at_exit = observed(truth.exit);
+        let service = restrict_to_sessions(at_exit, &handles(at_exit, last, ObservedNext::Local));
+        rows.push((PathRole::Service, view(truth, &service)));
+        let provider: Vec<&Observation> = at_exit
+            .iter()
+            .filter(|o| matches!(o, Observation::Provider(_)))
+            .collect();
+        rows.push((PathRole::Provider, view(truth, &provider)));
+        let at_mint: Vec<&Observation> = observed(mint)
+            .iter()
+            .filter(|o| matches!(o, Observation::Mint(_)))
+            .collect();
+        rows.push((PathRole::Mint, view(truth, &at_mint)));
+        VisibilityMatrix { rows }
+    }
+
+    /// A Markdown table, in the whitepaper's layout.
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::from(
+            "| Role | Sees IP | Sees Prompt | Sees Payment ID | Sees Response |\n|---|---|---|---|---|\n",
+        );
+        for (role, v) in &self.rows {
+            s.push_str(&format!(
+                "| {role} | {} | {} | {} | {} |\n",
+                v.ip,
+                if v.prompt { "Yes" } else { "No" },
+                v.payment,
+                v.response
+            ));
+        }
+        s
+    }
+}
+
+impl fmt::Display for PathRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PathRole::Ingress => "Ingress hop",
+            PathRole::MidRelay => "Mid relay",
+            PathRole::Service => "Ghost node",
+            PathRole::Provider => "AI provider",
+            PathRole::Mint => "Mint",
+        })
+    }
+}
+
+impl fmt::Display for IpView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IpView::No => "No",
+            IpView::ClientIp => "Client IP",
+            IpView::PrevNext => "Prev/next",
+            IpView::PrevHop => "Prev hop",
+            IpView::GhostIp => "Ghost IP",
+        })
+    }
+}
+
+impl fmt::Display for PaymentView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PaymentView::No => "No",
+            PaymentView::TokenProof => "Token proof only",
+            PaymentView::GhostBilling => "Ghost billing",
+            PaymentView::MintLedger => "Mint-side ledger",
+        })
+    }
+}
+
+impl fmt::Display for ResponseView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResponseView::No => "No",
+            ResponseView::Encrypted => "Encrypted",
+            ResponseView::Plaintext => "Yes",
+        })
+    }
+}
+
+/// Session handles at a node whose forward cells came from `prev` and went to `next`.
+fn handles(observed: &[Observation], prev: SocketAddr, next: ObservedNext) -> HashSet<u32> {
+    observed
+        .iter()
+        .filter_map(|o| match o {
+            Observation::Hop(h)
+                if h.cell == ObservedCell::Relay && h.prev == prev && h.next == next =>
+            {
+                Some(h.session)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every hop record of the sessions between `prev` and `next`.
+fn on_circuit(observed: &[Observation], prev: SocketAddr, next: ObservedNext) -> Vec<&Observation> {
+    restrict_to_sessions(observed, &handles(observed, prev, next))
+}
+
+/// Hop records and service records of `sessions` only.
+fn restrict_to_sessions<'a>(
+    obs: &'a [Observation],
+    sessions: &HashSet<u32>,
+) -> Vec<&'a Observation> {
+    obs.iter()
+        .filter(|o| match o {
+            Observation::Hop(h) => sessions.contains(&h.session),
+            Observation::ServiceRequest { session, .. }
+            | Observation::ServicePayment { session, .. }
+            | Observation::ServiceResponse { session, .. } => sessions.contains(session),
+            _ => false,
+        })
+        .collect()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// What a set of observations reveals about `truth`.
+fn view(truth: &SessionTruth, seen: &[&Observation]) -> RoleView {
+    let paid: HashSet<[u8; 33]> = truth.payment.iter().map(PublicKey::serialize).collect();
+    let pays = |ys: &[PublicKey]| ys.iter().any(|y| paid.contains(&y.serialize()));
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    let (mut has_prev, mut has_next) = (false, false);
+    let (mut prompt, mut payment, mut response) = (false, PaymentView::No, ResponseView::No);
+    let mut ghost_account = false;
+    for o in seen {
+        match o {
+            Observation::Hop(HopObservation {
+                prev, next, cell, ..
+            }) => {
+                addrs.push(*prev);
+                has_prev = true;
+                if let ObservedNext::Node(a) = next {
+                    addrs.push(*a);
+                    has_next = true;
+                }
+                if *cell == ObservedCell::Surb && response == ResponseView::No {
+                    response = ResponseView::Encrypted;
+                }
+            }
+            Observation::ServiceRequest {
+                prev,
+                prompt: p,
+                payment: ys,
+                ..
+            } => {
+                addrs.push(*prev);
+                has_prev = true;
+                prompt |= contains(p, &truth.prompt);
+                if pays(ys) {
+                    payment = PaymentView::TokenProof;
+                }
+            }
+            Observation::ServicePayment { payment: ys, .. } => {
+                if pays(ys) {
+                    payment = PaymentView::TokenProof;
+                }
+            }
+            Observation::ServiceResponse { text, .. } => {
+                if contains(&truth.response, text) {
+                    response = ResponseView::Plaintext;
+                }
+            }
+            Observation::Provider(p) => {
+                addrs.push(p.account);
+                match &p.seen {
+                    ProviderSaw::Prompt(t) if contains(t, &truth.prompt) => {
+                        prompt = true;
+                        ghost_account |= p.account == truth.exit;
+                        payment = PaymentView::GhostBilling;
+                    }
+                    ProviderSaw::Output(t) if contains(t, &truth.response) => {
+                        response = ResponseView::Plaintext;
+                    }
+                    _ => {}
+                }
+            }
+            Observation::Mint(m) => {
+                let (presenter, ys): (Option<SocketAddr>, Vec<PublicKey>) = match m {
+                    MintObservation::Swap {
+                        presenter, inputs, ..
+                    }
+                    | MintObservation::Melt {
+                        presenter, inputs, ..
+                    } => (Some(*presenter), inputs.iter().map(|r| r.y).collect()),
+                    MintObservation::Issuance { presenter, .. }
+                    | MintObservation::Restore { presenter, .. } => (Some(*presenter), Vec::new()),
+                    MintObservation::Funding { .. } => (None, Vec::new()),
+                };
+                if pays(&ys) {
+                    payment = PaymentView::MintLedger;
+                }
+                // A presenter is the last relay of someone's circuit: only an
+                // endpoint's own address would be a leak.
+                if let Some(p) = presenter.filter(|p| *p == truth.client || *p == truth.exit) {
+                    addrs.push(p);
+                }
+            }
+            Observation::Dht(_) => {}
+        }
+    }
+    let ip = if addrs.contains(&truth.client) {
+        IpView::ClientIp
+    } else if ghost_account || (!has_prev && addrs.contains(&truth.exit)) {
+        IpView::GhostIp
+    } else if has_prev && has_next {
+        IpView::PrevNext
+    } else if has_prev {
+        IpView::PrevHop
+    } else {
+        IpView::No
+    };
+    RoleView {
+        ip,
+        prompt,
+        payment,
+        response,
+    }
+}

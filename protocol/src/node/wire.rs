@@ -1,0 +1,272 @@
+//! Application messages carried end to end inside onion messages: the client
+//! talking to a Ghost or GPU node, and anyone talking to a mint. The envelope
+//! is postcard (compact, deterministic for these types); ecash bodies inside
+//! it are carried in their Cashu NUT JSON form ([`nut`]), the wire format
+//! real wallets and mints speak, whose optional fields postcard cannot
+//! represent. Decoding peer bytes is a typed error, never a panic, and
+//! messages are bounded by onion reassembly.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::BackendError;
+use crate::ecash::messages::{
+    CheckStateRequest, CheckStateResponse, KeysResponse, MeltQuoteRequest, MeltQuoteResponse,
+    MeltRequest, MintQuoteRequest, MintQuoteResponse, MintRequest, RestoreRequest, RestoreResponse,
+    SignaturesResponse, SwapRequest,
+};
+use crate::ecash::{Proof, QuoteId as MintQuoteId};
+use crate::market::{QuoteId, SignedQuote, SignedReceipt};
+
+/// Client to service (whitepaper "Ghost Node Function").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServiceRequest {
+    /// Ask for a signed quote for `model`.
+    GetQuote {
+        /// Model.
+        model: String,
+    },
+    /// Run a prompt under a pinned quote, paying the first chunk.
+    Infer {
+        /// The pinned quote.
+        quote: QuoteId,
+        /// The prompt (with the conversation so far).
+        prompt: Vec<u8>,
+        /// Output tokens wanted (at most the quote's cap).
+        max_output_tokens: u32,
+        /// Mint of the payment.
+        mint: String,
+        /// First chunk.
+        #[serde(with = "nut")]
+        payment: Vec<Proof>,
+        /// A challenge-probe nonce, if this request is a probe.
+        probe: Option<[u8; 16]>,
+    },
+    /// The next chunk.
+    Pay {
+        /// Proofs.
+        #[serde(with = "nut")]
+        payment: Vec<Proof>,
+    },
+}
+
+/// Why a service refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// It does not serve the model.
+    UnknownModel,
+    /// The quote is unknown or expired.
+    UnknownQuote,
+    /// The payment failed verification (reason).
+    BadPayment(String),
+    /// The mint of the payment is not accepted.
+    MintNotAccepted,
+    /// Too many requests.
+    RateLimited,
+    /// The backend failed.
+    Backend(BackendError),
+    /// A request is already running on this session.
+    Busy,
+    /// A payment on this session was spent elsewhere (a double spend).
+    DoubleSpent,
+}
+
+impl Refusal {
+    /// A short name of the kind of refusal, safe to log and to tabulate.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Refusal::UnknownModel => "unknown_model",
+            Refusal::UnknownQuote => "unknown_quote",
+            Refusal::BadPayment(_) => "bad_payment",
+            Refusal::MintNotAccepted => "mint_not_accepted",
+            Refusal::RateLimited => "rate_limited",
+            Refusal::Backend(_) => "backend",
+            Refusal::Busy => "busy",
+            Refusal::DoubleSpent => "double_spent",
+        }
+    }
+}
+
+/// Service to client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServiceResponse {
+    /// A signed quote.
+    Quote(SignedQuote),
+    /// Streamed output.
+    Stream {
+        /// The text.
+        text: Vec<u8>,
+    },
+    /// Paid value is used up: the next chunk, please.
+    NeedPayment {
+        /// What the service says it has used.
+        claimed_msat: u64,
+    },
+    /// The request finished.
+    Done(SignedReceipt),
+    /// The request was refused.
+    Refused(Refusal),
+}
+
+/// To a mint node (whitepaper "Token Lifecycle"), NUT request bodies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MintApiRequest {
+    /// NUT-01 keys.
+    Keys,
+    /// NUT-04 quote.
+    MintQuote(#[serde(with = "nut")] MintQuoteRequest),
+    /// NUT-04 issuance.
+    Mint(#[serde(with = "nut")] MintRequest),
+    /// NUT-03 swap.
+    Swap(#[serde(with = "nut")] SwapRequest),
+    /// NUT-05 quote.
+    MeltQuote(#[serde(with = "nut")] MeltQuoteRequest),
+    /// NUT-05 melt.
+    Melt(#[serde(with = "nut")] MeltRequest),
+    /// NUT-05 quote state.
+    MeltState(#[serde(with = "nut")] MintQuoteId),
+    /// NUT-07.
+    CheckState(#[serde(with = "nut")] CheckStateRequest),
+    /// NUT-09: the signatures of a lost answer.
+    Restore(#[serde(with = "nut")] RestoreRequest),
+}
+
+impl MintApiRequest {
+    /// A short name of the request, safe to log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MintApiRequest::Keys => "keys",
+            MintApiRequest::MintQuote(_) => "mint_quote",
+            MintApiRequest::Mint(_) => "mint",
+            MintApiRequest::Swap(_) => "swap",
+            MintApiRequest::MeltQuote(_) => "melt_quote",
+            MintApiRequest::Melt(_) => "melt",
+            MintApiRequest::MeltState(_) => "melt_state",
+            MintApiRequest::CheckState(_) => "check_state",
+            MintApiRequest::Restore(_) => "restore",
+        }
+    }
+}
+
+/// From a mint node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MintApiResponse {
+    /// Keysets.
+    Keys(#[serde(with = "nut")] KeysResponse),
+    /// A mint quote.
+    MintQuote(#[serde(with = "nut")] MintQuoteResponse),
+    /// Blind signatures.
+    Signatures(#[serde(with = "nut")] SignaturesResponse),
+    /// A melt quote (or its state).
+    MeltQuote(#[serde(with = "nut")] MeltQuoteResponse),
+    /// Proof states.
+    States(#[serde(with = "nut")] CheckStateResponse),
+    /// Restored signatures.
+    Restored(#[serde(with = "nut")] RestoreResponse),
+    /// The mint refused (its typed error, as text).
+    Error(String),
+}
+
+/// Every message a node sends end to end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AppMessage {
+    /// To a service.
+    Service(ServiceRequest),
+    /// From a service.
+    ServiceReply(ServiceResponse),
+    /// To a mint; `seq` matches the answer.
+    Mint {
+        /// Caller's sequence number.
+        seq: u64,
+        /// The request.
+        request: MintApiRequest,
+    },
+    /// From a mint.
+    MintReply {
+        /// The request's sequence number.
+        seq: u64,
+        /// The answer.
+        response: MintApiResponse,
+    },
+}
+
+/// Ecash bodies as NUT JSON bytes inside the postcard envelope.
+mod nut {
+    use serde::de::{DeserializeOwned, Error as _};
+    use serde::ser::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+        let json = serde_json::to_vec(value).map_err(S::Error::custom)?;
+        s.serialize_bytes(&json)
+    }
+
+    pub fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<T, D::Error> {
+        let json: &[u8] = <&[u8]>::deserialize(d)?;
+        serde_json::from_slice(json).map_err(D::Error::custom)
+    }
+}
+
+/// Why application bytes were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed application message")]
+pub struct MalformedMessage;
+
+impl AppMessage {
+    /// Wire form.
+    pub fn encode(&self) -> Vec<u8> {
+        // Encoding these types cannot fail: no maps with non-string keys, no
+        // unsupported serde features.
+        postcard::to_allocvec(self).unwrap_or_default()
+    }
+
+    /// Parses peer bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Self, MalformedMessage> {
+        postcard::from_bytes(bytes).map_err(|_| MalformedMessage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let m = AppMessage::Service(ServiceRequest::GetQuote {
+            model: "gpt-4o".into(),
+        });
+        assert_eq!(AppMessage::decode(&m.encode()).unwrap(), m);
+        let r = AppMessage::ServiceReply(ServiceResponse::Refused(Refusal::Backend(
+            BackendError::Banned,
+        )));
+        assert_eq!(AppMessage::decode(&r.encode()).unwrap(), r);
+    }
+
+    #[test]
+    fn ecash_bodies_with_optional_fields_round_trip() {
+        use crate::ecash::{Mint, MintConfig};
+        use rand_chacha::ChaCha20Rng;
+        use rand_core::SeedableRng;
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let mint = Mint::new(MintConfig::default(), &mut rng);
+        let keys = AppMessage::MintReply {
+            seq: 3,
+            response: MintApiResponse::Keys(mint.keysets()),
+        };
+        assert_eq!(AppMessage::decode(&keys.encode()).unwrap(), keys);
+        let states = AppMessage::Mint {
+            seq: 4,
+            request: MintApiRequest::CheckState(CheckStateRequest { ys: Vec::new() }),
+        };
+        assert_eq!(AppMessage::decode(&states.encode()).unwrap(), states);
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = AppMessage::decode(&bytes);
+        }
+    }
+}
