@@ -1,0 +1,916 @@
+//! The whole request lifecycle across real nodes (issue 5): DHT discovery,
+//! a signed quote, a session through three relays to a Ghost or GPU node, the
+//! provider, a streamed reply over reply blocks, payment in prepaid chunks and
+//! settlement at the mint; multi-turn sessions; the data-visibility matrix;
+//! and every failure the whitepaper names ending in a defined outcome with
+//! value conserved.
+#![allow(clippy::unwrap_used)]
+
+mod node_common;
+
+use std::collections::{HashMap, HashSet};
+
+use node_common::*;
+use peer2prompt::dht::Role;
+use peer2prompt::market::tokens;
+use peer2prompt::node::TAG_ONION;
+use peer2prompt::node::visibility::{SessionTruth, VisibilityMatrix};
+use peer2prompt::node::{
+    ClientEvent, MintAdversary, Observation, ServiceAdversary, ServiceEvent, Settlement,
+    TurnFailure,
+};
+use peer2prompt::onion::cell::CELL_LEN;
+use peer2prompt::onion::relay::RelayAdversary;
+use peer2prompt::time::Duration;
+
+const PROMPT: &[u8] = b"PROMPT-MARKER-7f3a: what is the airspeed velocity of an unladen swallow?";
+
+/// Sessions the client opened: (session, relays, exit).
+fn sessions(
+    w: &World,
+    c: usize,
+) -> Vec<(
+    u64,
+    Vec<peer2prompt::identity::NodeId>,
+    peer2prompt::identity::NodeId,
+)> {
+    w.client_events(c)
+        .into_iter()
+        .filter_map(|e| match e {
+            ClientEvent::SessionOpened {
+                session,
+                relays,
+                exit,
+                ..
+            } => Some((session, relays, exit)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn paid_events(w: &World, c: usize, request: u64) -> Vec<(u64, u64, Vec<secp256k1::PublicKey>)> {
+    w.client_events(c)
+        .into_iter()
+        .filter_map(|e| match e {
+            ClientEvent::Paid {
+                request: r,
+                session,
+                amount,
+                payment,
+            } if r == request => Some((session, amount, payment)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn one_prompt_goes_the_whole_way_and_back() {
+    let spec = Spec::default();
+    let mut w = World::new(&spec);
+    let c = w.index(Kind::Client, 0);
+    w.fund(c, 5_000);
+    let r = w.ask(c, PROMPT).unwrap();
+
+    // A session of three distinct relays ending at a service.
+    let opened = sessions(&w, c);
+    assert_eq!(opened.len(), 1);
+    let (session, relays, exit) = &opened[0];
+    assert_eq!(*session, r.session);
+    assert_eq!(relays.len(), 3);
+    assert_eq!(
+        relays.iter().collect::<HashSet<_>>().len(),
+        3,
+        "distinct relays"
+    );
+    assert!(!relays.contains(exit));
+    assert_eq!(*exit, r.exit);
+    let s = w.index_of(exit);
+    assert!(matches!(w.nodes[s].kind, Kind::Ghost | Kind::Gpu));
+
+    // Fixed-size cells on every link: every onion datagram is one tag byte and one cell.
+    let onion: Vec<usize> = w
+        .sizes
+        .iter()
+        .filter(|s| s.2 == TAG_ONION)
+        .map(|s| s.3)
+        .collect();
+    assert!(onion.len() > 50);
+    assert!(onion.iter().all(|n| *n == 1 + CELL_LEN));
+
+    // The streamed reply: every token the backend produced, first token before the last.
+    assert_eq!(r.turn, 1);
+    assert_eq!(r.output_tokens, 300);
+    assert_eq!(tokens::count(&r.response), 300);
+    assert_eq!(r.input_tokens, tokens::count(PROMPT));
+    assert!(r.started < r.first_token && r.first_token < r.done);
+
+    // Billing: the receipt charges exactly the quote ($5/$20 per Mtok = 5/20 msat per token).
+    assert_eq!(r.charged_msat, r.input_tokens * 5 + r.output_tokens * 20);
+    // Prepaid chunks: several payments, and the client never pays a whole chunk beyond use.
+    let paid = paid_events(&w, c, r.request);
+    assert!(paid.len() >= 3, "paid in chunks: {}", paid.len());
+    assert_eq!(paid.iter().map(|p| p.1).sum::<u64>() * 1000, r.paid_msat);
+    assert!(r.paid_msat >= r.charged_msat);
+    assert!(
+        r.paid_msat - r.charged_msat < spec.chunk_msat,
+        "{} vs {}",
+        r.paid_msat,
+        r.charged_msat
+    );
+
+    // The service's books agree with the client's.
+    let served: Vec<_> = w
+        .service_events(s)
+        .into_iter()
+        .filter_map(|e| match e {
+            ServiceEvent::Served {
+                input_tokens,
+                output_tokens,
+                charged_msat,
+                paid_sat,
+                cost_msat,
+                ..
+            } => Some((
+                input_tokens,
+                output_tokens,
+                charged_msat,
+                paid_sat,
+                cost_msat,
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(served.len(), 1);
+    let (i, o, charged, paid_sat, cost) = served[0];
+    assert_eq!(
+        (i, o, charged, paid_sat * 1000),
+        (r.input_tokens, r.output_tokens, r.charged_msat, r.paid_msat)
+    );
+    if w.nodes[s].kind == Kind::Ghost {
+        // The Ghost pays its provider $2.50/$10 per Mtok.
+        assert_eq!(cost, (i * 5).div_ceil(2) + o * 10);
+    }
+    assert!(
+        cost > 0 && cost < charged,
+        "a margin: cost {cost}, charged {charged}"
+    );
+
+    // Immediate settlement: everything received was redeemed at the mint.
+    let settled: u64 = w
+        .service_events(s)
+        .iter()
+        .filter_map(|e| match e {
+            ServiceEvent::Settled { amount, .. } => Some(*amount),
+            _ => None,
+        })
+        .sum();
+    assert!(settled > 0);
+    assert_eq!(
+        w.balance(s),
+        settled,
+        "the service holds only redeemed ecash"
+    );
+    w.assert_conserved();
+}
+
+#[test]
+fn a_gpu_node_serves_the_same_flow_with_its_own_costs() {
+    let spec = Spec {
+        services: vec![Role::Gpu],
+        ..Spec::default()
+    };
+    let mut w = World::new(&spec);
+    let c = w.index(Kind::Client, 0);
+    w.fund(c, 5_000);
+    let r = w.ask(c, PROMPT).unwrap();
+    let gpu = w.index(Kind::Gpu, 0);
+    assert_eq!(w.index_of(&r.exit), gpu);
+    let cost = w
+        .service_events(gpu)
+        .iter()
+        .find_map(|e| match e {
+            ServiceEvent::Served { cost_msat, .. } => Some(*cost_msat),
+            _ => None,
+        })
+        .unwrap();
+    // Hardware at 500 msat/s: prefill at 2,000 tok/s and decode at 40 tok/s.
+    let secs = r.input_tokens as f64 / 2000.0 + r.output_tokens as f64 / 40.0;
+    assert_eq!(cost, (secs * 500.0).ceil() as u64);
+    // Decoding at 40 tok/s takes 7.5 s for 300 tokens, twice the Ghost's pace.
+    assert!(r.done.saturating_duration_since(r.first_token) >= Duration::from_secs(7));
+    w.assert_conserved();
+}
+
+#[test]
+fn multi_turn_context_accumulates_then_the_session_rotates() {
+    let spec = Spec {
+        turns_per_session: 3,
+        ..Spec::default()
+    };
+    let mut w = World::new(&spec);
+    let c = w.index(Kind::Client, 0);
+    w.fund(c, 20_000);
+    let questions: Vec<Vec<u8>> = (0..4)
+        .map(|i| format!("question number {i}, please").into_bytes())
+        .collect();
+    let mut reports = Vec::new();
+    let mut context: Vec<u8> = Vec::new();
+    for q in &questions {
+        let r = w.ask(c, q).unwrap();
+        if r.turn == 1 {
+            context.clear();
+        }
+        let mut expected = context.clone();
+        expected.extend_from_slice(q);
+        // The prompt carries the whole conversation so far ...
+        assert_eq!(r.input_tokens, tokens::count(&expected), "turn {}", r.turn);
+        // ... and that is exactly what the service saw.
+        let s = w.index_of(&r.exit);
+        let seen = w
+            .observations(s)
+            .into_iter()
+            .rev()
+            .find_map(|o| match o {
+                Observation::ServiceRequest { prompt, .. } => Some(prompt),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(seen, expected);
+        context = expected;
+        context.extend_from_slice(&r.response);
+        assert_eq!(
+            r.context_tokens,
+            tokens::count(&context),
+            "context is counted"
+        );
+        reports.push(r);
+    }
+    assert_eq!(
+        reports.iter().map(|r| r.turn).collect::<Vec<_>>(),
+        [1, 2, 3, 1]
+    );
+    assert!(
+        reports[..3]
+            .iter()
+            .all(|r| r.session == reports[0].session && r.exit == reports[0].exit)
+    );
+    assert_ne!(
+        reports[3].session, reports[0].session,
+        "rotated after three turns"
+    );
+    assert!(reports[1].context_tokens > reports[0].context_tokens);
+    assert!(w.client_events(c).iter().any(
+        |e| matches!(e, ClientEvent::SessionClosed { session, reason } if *session == reports[0].session && reason == "turn limit")
+    ));
+    w.assert_conserved();
+}
+
+#[test]
+fn a_full_context_window_rotates_and_bounds_what_one_service_sees() {
+    // Room for one turn: prompt + 1,000 output tokens asked for must fit 1,300.
+    let spec = Spec {
+        context_window: 1_300,
+        ..Spec::default()
+    };
+    let mut w = World::new(&spec);
+    let c = w.index(Kind::Client, 0);
+    w.fund(c, 20_000);
+    let a = w.ask(c, PROMPT).unwrap();
+    let b = w.ask(c, b"and a follow-up").unwrap();
+    assert_eq!((a.turn, b.turn), (1, 1), "the second turn could not fit");
+    assert_ne!(a.session, b.session);
+    assert_eq!(b.input_tokens, tokens::count(b"and a follow-up"));
+    assert!(w.client_events(c).iter().any(
+        |e| matches!(e, ClientEvent::SessionClosed { reason, .. } if reason == "context window full")
+    ));
+    // Per-service exposure, measured from what services observed.
+    for s in w.all(Kind::Ghost).into_iter().chain(w.all(Kind::Gpu)) {
+        let most = w
+            .observations(s)
+            .iter()
+            .filter_map(|o| match o {
+                Observation::ServiceRequest { prompt, .. } => Some(tokens::count(prompt)),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        assert!(
+            most + 1000 <= 1_300,
+            "service {s} saw {most} tokens of context"
+        );
+    }
+    w.assert_conserved();
+}
+
+#[test]
+fn rotation_on_request_resamples_route_and_service() {
+    let spec = Spec::default();
+    let mut w = World::new(&spec);
+    let c = w.index(Kind::Client, 0);
+    w.fund(c, 30_000);
+    for i in 0..6 {
+        w.ask(c, format!("prompt {i}").as_bytes()).unwrap();
+        let now = w.now;
+        w.nodes[c].node.rotate_session(now).unwrap();
+        w.collect(c);
+    }
+    let opened = sessions(&w, c);
+    assert_eq!(opened.len(), 6);
+    let exits: HashSet<_> = opened.iter().map(|s| s.2).collect();
+    let routes: HashSet<_> = opened.iter().map(|s| (s.1.clone(), s.2)).collect();
+    assert!(exits.len() >= 2, "services re-sampled: {exits:?}");
+    assert!(routes.len() >= 5, "routes re-sampled: {}", routes.len());
+    w.assert_conserved();
+}
+
+#[test]
+fn a_challenge_probe_passes_at_an_honest_service() {
+    let mut w = World::new(&Spec::default());
+    let c = w.index(Kind::Client, 0);
+    w.fund(c, 5_000);
+    let probe = w.ask_with(c, PROMPT, true).unwrap();
+    assert_eq!(probe.probe_passed, Some(true));
+    let plain = w.ask(c, PROMPT).unwrap();
+    assert_eq!(plain.probe_passed, None);
+}
+
+#[test]
+fn the_visibility_matrix_equals_the_whitepaper_table() {
+    let mut w = World::new(&Spec::default());
+    let c = w.index(Kind::Client, 0);
+    w.fund(c, 5_000);
+    let r = w.ask(c, PROMPT).unwrap();
+    let (_, relays, exit) = sessions(&w, c).remove(0);
+    let truth = SessionTruth {
+        client: w.nodes[c].node.addr(),
+        relays: relays.iter().map(|id| w.addr_of(id)).collect(),
+        exit: w.addr_of(&exit),
+        prompt: PROMPT.to_vec(),
+        payment: paid_events(&w, c, r.request)
+            .into_iter()
+            .flat_map(|p| p.2)
+            .collect(),
+        response: r.response,
+    };
+    let observed: HashMap<_, Vec<Observation>> = (0..w.nodes.len())
+        .map(|i| (w.nodes[i].node.addr(), w.observations(i)))
+        .collect();
+    let mint = w.nodes[w.index(Kind::Mint, 0)].node.addr();
+    let matrix = VisibilityMatrix::audit(&truth, mint, |a| {
+        observed.get(&a).map_or(&[], Vec::as_slice)
+    });
+    println!("{}", matrix.to_markdown());
+    assert_eq!(matrix, VisibilityMatrix::whitepaper(3));
+}
+
+#[test]
+fn a_relay_going_offline_mid_session_ends_in_a_retry_on_a_new_route() {
+    let mut w = World::new(&Spec::default());
+    let c = w.index(Kind::Client, 0);
+    w.fund(c, 10_000);
+    let id = w.start_ask(c, PROMPT, false);
+    w.run_until(Duration::from_secs(60), |w| {
+        w.client_events(c)
+            .iter()
+            .any(|e| matches!(e, ClientEvent::FirstToken { request, .. } if *request == id))
+    });
+    let (first, relays, _) = sessions(&w, c).remove(0);
+    let middle = w.index_of(&relays[1]);
+    w.offline.insert(middle);
+    let r = w.finish_ask(c, id).unwrap();
+    assert_ne!(r.session, first, "answered in a new session");
+    let (_, new_relays, _) = sessions(&w, c)
+        .into_iter()
+        .find(|s| s.0 == r.session)
+        .unwrap();
+    assert!(
+        !new_relays.contains(&relays[1]),
+        "the new route avoids the dead relay"
+    );
+    let failures: Vec<TurnFailure> = w
+        .client_events(c)
+        .into_iter()
+        .filter_map(|e| match e {
+            ClientEvent::TurnFailed {
+                request,
+                reason,
+                retrying,
+            } if request == id => {
+                assert!(retrying);
+                Some(reason)
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(!failures.is_empty());
+    assert!(
+        failures
+            .iter()
+            .all(|f| matches!(f, TurnFailure::Timeout | TurnFailure::Circuit(_))),
+        "{failures:?}"
+    );
+    w.assert_conserved();
+}
+
+#[test]
+fn a_relay_that_drops_cells_is_routed_around() {
+    let mut w = World::new(&Spec::default());
+    let c = w.index(Kind::Client, 0);
+    w.fund(c, 10_000);
+    let first = w.ask(c, PROMPT).unwrap();
+    let (_, relays, _) = sessions(&w, c).remove(0);
+    let middle = w.index_of(&relays[1]);
+    w.nodes[middle].node.set_relay_adversary(RelayAdversary {
+        drop_ppm: 1_000_000,
+        extra_delay: Duration::ZERO,
+    });
+    let second = w
+        .ask(c, b"the same session, now through a black hole")
+        .unwrap();
+    assert_ne!(second.session, first.session);
+    assert!(w.client_events(c).iter().any(|e| matches!(
+        e,
+        ClientEvent::TurnFailed {
+            reason: TurnFailure::Timeout,
+            retrying: true,
+            ..
+        }
+    )));
+    w.assert_conserved();
+}
+
+#[test]
+fn relays_that_delay_cells_add_their_delay_to_every_hop() {
+    let ttft = |delay: Duration| {
+        let relay_adversary = (1..=8)
+            .map(|i| {
+                (
+                    i,
+                    RelayAdversary {
+                        drop_ppm: 0,
+                        extra_delay: delay,
+                    },
+                )
+            })
+            .collect();
+        let mut w = World::new(&Spec {
+            relay_adversary,
+            ..Spec::default()
+        });
+        let c = w.index(Kind::Client, 0);
+        w.fund(c, 5_000);
+        let r = w.ask(c, PROMPT).unwrap();
+        r.first_token.saturating_duration_since(r.started)
+    };
+    let honest = ttft(Duration::ZERO);
+    let slow = ttft(Duration::from_millis(100));
+    // The prompt crosses three relays and the first token three more.
+    assert!(
+        slow.as_nanos() >= honest.as_nanos() + Duration::from_millis(600).as_nanos(),
+        "{honest:?} -> {slow:?}"
+    );
+}
+
+#[test]
+fn a_ghost_that_drops_replies_is_left_and_loses_the_client_at_most_a_chunk() {
+    let spec = Spec::default();
+    let ghosts = World::new(&spec).all(Kind::Ghost);
+    let dropping = ServiceAdversary {
+        drop_replies: true,
+        ..ServiceAdversary::default()
+    };
+    let spec = Spec {
+        adversary: ghosts.iter().map(|g| (*g, dropping)).collect(),
+        ..spec
+    };
+    let mut w = World::new(&spec);
+    let c = w.index(Kind::Client, 0);
+    w.fund(c, 10_000);
+    let r = w.ask(c, PROMPT).unwrap();
+    assert_eq!(
+        w.nodes[w.index_of(&r.exit)].kind,
+        Kind::Gpu,
+        "answered by the honest node"
+    );
+    let timeouts = w
+        .client_events(c)
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                ClientEvent::TurnFailed {
+                    reason: TurnFailure::Timeout,
+                    retrying: true,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(timeouts >= 1);
+    // What the droppers kept is at most the first chunk of each visit.
+    let kept: u64 = ghosts.iter().map(|g| w.balance(*g)).sum();
+    assert!(
+        kept <= timeouts as u64 * spec.chunk_msat.div_ceil(1000),
+        "kept {kept}"
+    );
+    w.assert_conserved();
+}
+
+#[test]
+fn a_mint_outage_at_settlement_keeps_the_ecash_held_until_it_returns() {
+    let spec = Spec {
+        settlement: Settlement::Batch {
+            every: Duration::from_secs(30),
+        },
+        ..Spec::default()
+    };
+    let mut w = World::new(&spec);
+    let c = w.index(Kind::Client, 0);
+    let m = w.index(Kind::Mint, 0);
+    w.fund(c, 5_000);
+    let r = w.ask(c, PROMPT).unwrap();
+    let s = w.index_of(&r.exit);
+    // The turn is done; the batch has not run yet. The mint goes down.
+    w.nodes[m].node.set_mint_available(false).unwrap();
+    w.run(Duration::from_secs(45));
+    let events = w.service_events(s);
+    assert!(events.iter().any(|e| matches!(e, ServiceEvent::SettlementFailed { reason, .. } if reason == "mint did not answer")));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, ServiceEvent::Settled { .. }))
+    );
+    // Every chunk is still the service's: in its wallet, or the input of a
+    // settlement it is asking the mint about (NUT-09 restore, retried).
+    let in_wallet = w.nodes[s]
+        .node
+        .service_wallet()
+        .unwrap()
+        .total_balance()
+        .value();
+    let in_flight: u64 = w.nodes[s]
+        .node
+        .in_flight_proofs()
+        .iter()
+        .map(|p| p.amount.value())
+        .sum();
+    let held = in_wallet + in_flight;
+    assert!(
+        in_flight > 0,
+        "the unanswered settlement is in doubt, not given up"
+    );
+    assert_eq!(held * 1000, r.paid_msat, "every chunk is held, unredeemed");
+    w.assert_conserved();
+    // The mint returns; the next batch settles everything.
+    w.nodes[m].node.set_mint_available(true).unwrap();
+    w.run(Duration::from_secs(60));
+    let settled: u64 = w
+        .service_events(s)
+        .iter()
+        .filter_map(|e| match e {
+            ServiceEvent::Settled { amount, .. } => Some(*amount),
+            _ => None,
+        })
+        .sum();
+    assert!(settled > 0 && settled <= held);
+    w.assert_conserved();
+}
+
+#[test]
+fn a_double_spending_client_is_caught_at_settlement() {
+    let spec = Spec {
+        settlement: Settlement::Batch {
+            every: Duration::from_secs(20),
+        },
+        double_spender: Some(0),
+        ..Spec::default()
+    };
+    let mut w = World::new(&spec);
+    let c = w.index(Kind::Client, 0);
+    w.fund(c, 5_000);
+    // Offline verification lets the service serve before it settles.
+    let r = w.ask(c, PROMPT).unwrap();
+    w.run(Duration::from_secs(40));
+    let s = w.index_of(&r.exit);
+    let events = w.service_events(s);
+    assert!(
+        events.iter().any(|e| matches!(e, ServiceEvent::SettlementFailed { reason, .. } if reason.contains("spent"))),
+        "{events:?}"
+    );
+    // The service learned which proofs were gone and holds none of them;
+    // its loss is what it served unsettled: here the whole turn, bounded by
+    // the settlement batch (with immediate settlement, by one chunk).
+    assert_eq!(w.balance(s), 0);
+    w.assert_conserved();
+}
+
+#[test]
+fn with_immediate_settlement_a_double_spender_costs_a_service_about_one_chunk() {
+    let spec = Spec {
+        double_spender: Some(0),
+        ..Spec::default()
+    };
+    let mut w = World::new(&spec);
+    let c = w.index(Kind::Client, 0);
+    w.fund(c, 5_000);
+    let failures = w.ask(c, PROMPT).unwrap_err();
+    assert!(
+        failures.iter().any(|f| matches!(f, TurnFailure::Refused(peer2prompt::node::wire::Refusal::DoubleSpent))),
+        "{failures:?}"
+    );
+    // Every service that served the cheat stopped within a chunk of learning
+    // the first payment was gone: at most two chunks accepted per session.
+    for s in w.all(Kind::Ghost).into_iter().chain(w.all(Kind::Gpu)) {
+        let mut per_session: HashMap<u32, usize> = HashMap::new();
+        for o in w.observations(s) {
+            if let Observation::ServiceRequest { session, .. } | Observation::ServicePayment { session, .. } = o {
+                *per_session.entry(session).or_default() += 1;
+            }
+        }
+        assert!(per_session.values().all(|n| *n <= 2), "service {s}: {per_session:?}");
+        let served = w.service_events(s).iter().filter(|e| matches!(e, ServiceEvent::Served { .. })).count();
+        assert_eq!(served, 0, "no cheat got a whole answer");
+    }
+    w.assert_conserved();
+}
+
+#[test]
+fn an_overbilling_ghost_is_detected_and_left() {
+    let spec = Spec::default();
+    let ghosts = World::new(&spec).all(Kind::Ghost);
+    let overbill = ServiceAdversary {
+        overbill_ppm: Some(1_200_000),
+        ..ServiceAdversary::default()
+    };
+    let spec = Spec {
+        adversary: ghosts.iter().map(|g| (*g, overbill)).collect(),
+        ..spec
+    };
+    let mut w = World::new(&spec);
+    let c = w.index(Kind::Client, 0);
+    w.fund(c, 10_000);
+    let r = w.ask(c, PROMPT).unwrap();
+    assert_eq!(w.nodes[w.index_of(&r.exit)].kind, Kind::Gpu);
+    let caught = w
+        .client_events(c)
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                ClientEvent::TurnFailed {
+                    reason: TurnFailure::Overbilling(_),
+                    retrying: true,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(caught >= 1);
+    // The client stopped paying at the first inflated claim.
+    let kept: u64 = ghosts.iter().map(|g| w.balance(*g)).sum();
+    assert!(
+        kept <= caught as u64 * spec.chunk_msat.div_ceil(1000) * 2,
+        "kept {kept}"
+    );
+    w.assert_conserved();
+}
+
+#[test]
+fn a_mint_tagging_its_users_is_caught_by_the_keyset_audit() {
+    let spec = Spec {
+        mint_adversary: MintAdversary {
+            tag_requesters: true,
+            ..MintAdversary::default()
+        },
+        ..Spec::default()
+    };
+    let mut w = World::new(&spec);
+    let c = w.index(Kind::Client, 0);
+    let now = w.now;
+    w.nodes[c].node.fund(now, 5_000).unwrap();
+    w.collect(c);
+    w.run(Duration::from_secs(30));
+    let rejected = w
+        .client_events(c)
+        .into_iter()
+        .any(|e| matches!(e, ClientEvent::MintRejected { .. }));
+    assert!(rejected, "the audit saw two different active keysets");
+    assert!(
+        !w.client_events(c)
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Funded { .. }))
+    );
+    assert_eq!(w.ask(c, PROMPT).unwrap_err(), vec![TurnFailure::NoMint]);
+    w.assert_conserved();
+}
+
+#[test]
+fn without_the_audit_tagged_ecash_is_refused_by_services() {
+    let spec = Spec {
+        mint_adversary: MintAdversary {
+            tag_requesters: true,
+            ..MintAdversary::default()
+        },
+        audit_keysets: false,
+        ..Spec::default()
+    };
+    let mut w = World::new(&spec);
+    let c = w.index(Kind::Client, 0);
+    w.fund(c, 5_000);
+    let failures = w.ask(c, PROMPT).unwrap_err();
+    assert!(
+        failures.iter().all(|f| matches!(
+            f,
+            TurnFailure::Refused(peer2prompt::node::wire::Refusal::BadPayment(_))
+        )),
+        "{failures:?}"
+    );
+    // Refused payments were never kept: the client took them back.
+    w.assert_conserved();
+    assert_eq!(w.balance(c) + fees(&w), 5_000);
+}
+
+fn fees(w: &World) -> u64 {
+    let m = w.index(Kind::Mint, 0);
+    w.nodes[m]
+        .node
+        .mint()
+        .unwrap()
+        .ledger()
+        .fees_collected
+        .value()
+}
+
+#[test]
+fn a_mint_refusing_redemption_fails_payment_with_a_typed_error() {
+    let spec = Spec {
+        mint_adversary: MintAdversary {
+            refuse_redemption: true,
+            ..MintAdversary::default()
+        },
+        ..Spec::default()
+    };
+    let mut w = World::new(&spec);
+    let c = w.index(Kind::Client, 0);
+    w.fund(c, 5_000);
+    let failures = w.ask(c, PROMPT).unwrap_err();
+    assert!(
+        failures
+            .iter()
+            .any(|f| matches!(f, TurnFailure::Payment(_))),
+        "{failures:?}"
+    );
+    w.assert_conserved();
+    assert_eq!(w.balance(c), 5_000, "nothing was lost");
+}
+
+#[test]
+fn a_harvesting_ghost_keeps_prompts_without_the_client_address() {
+    let spec = Spec::default();
+    let services: Vec<usize> = {
+        let w = World::new(&spec);
+        w.all(Kind::Ghost)
+            .into_iter()
+            .chain(w.all(Kind::Gpu))
+            .collect()
+    };
+    let harvest = ServiceAdversary {
+        harvest_prompts: true,
+        ..ServiceAdversary::default()
+    };
+    let spec = Spec {
+        adversary: services.iter().map(|s| (*s, harvest)).collect(),
+        ..spec
+    };
+    let mut w = World::new(&spec);
+    let c = w.index(Kind::Client, 0);
+    w.fund(c, 5_000);
+    let r = w.ask(c, PROMPT).unwrap();
+    let s = w.index_of(&r.exit);
+    let kept = w.nodes[s].node.harvested();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].prompt, PROMPT);
+    assert_ne!(
+        kept[0].prev,
+        w.nodes[c].node.addr(),
+        "the previous hop, never the client"
+    );
+    let (_, relays, _) = sessions(&w, c).remove(0);
+    assert_eq!(kept[0].prev, w.addr_of(&relays[2]));
+    // An honest node keeps nothing.
+    let honest = World::new(&Spec::default());
+    assert!(honest.nodes.iter().all(|e| e.node.harvested().is_empty()));
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run() {
+    let run = || {
+        let mut w = World::new(&Spec::default());
+        let c = w.index(Kind::Client, 0);
+        w.fund(c, 5_000);
+        w.ask(c, PROMPT).unwrap();
+        w.ask(c, b"again").unwrap();
+        w.nodes
+            .iter()
+            .map(|e| format!("{:?}", e.events))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(), run());
+}
+
+/// Captures everything `tracing` writes while `f` runs, at every level.
+fn capture_logs(f: impl FnOnce()) -> String {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Sink::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = sink.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn logs_carry_no_prompts_routes_or_token_secrets() {
+    let mut w = World::new(&Spec::default());
+    let c = w.index(Kind::Client, 0);
+    let mut report = None;
+    let logs = capture_logs(|| {
+        w.fund(c, 5_000);
+        report = Some(w.ask(c, PROMPT).unwrap());
+    });
+    let r = report.unwrap();
+    // Logging was on: the lifecycle is visible in it.
+    for line in [
+        "session opened",
+        "turn started",
+        "payment sent",
+        "request served",
+        "settled at the mint",
+        "turn done",
+    ] {
+        assert!(logs.contains(line), "missing log line {line:?}");
+    }
+    // No prompt or response text.
+    assert!(!logs.contains("PROMPT-MARKER-7f3a"));
+    assert!(!logs.contains("swallow"));
+    let fragment = String::from_utf8_lossy(&r.response[..24]).into_owned();
+    assert!(!logs.contains(&fragment), "response text in the logs");
+    // No route: neither the addresses nor the identities of the client, its relays or its service.
+    let (_, relays, exit) = sessions(&w, c).remove(0);
+    let mut route: Vec<String> = vec![w.nodes[c].node.addr().ip().to_string()];
+    for id in relays.iter().chain([&exit]) {
+        route.push(w.addr_of(id).ip().to_string());
+        route.push(id.to_string());
+    }
+    for needle in &route {
+        assert!(
+            !logs.contains(needle.as_str()),
+            "route element {needle} in the logs"
+        );
+    }
+    // No token secrets, and no payment identifiers either.
+    let mut secrets: Vec<String> = Vec::new();
+    for e in &w.nodes {
+        for wallet in [e.node.client_wallet(), e.node.service_wallet()]
+            .into_iter()
+            .flatten()
+        {
+            for url in wallet.mints() {
+                for h in wallet.proofs(url) {
+                    secrets.push(
+                        serde_json::to_string(&h.proof.secret)
+                            .unwrap()
+                            .trim_matches('"')
+                            .to_owned(),
+                    );
+                    secrets.push(h.proof.c.to_string());
+                }
+            }
+        }
+    }
+    assert!(secrets.len() > 4);
+    for (_, _, ys) in paid_events(&w, c, r.request) {
+        secrets.extend(ys.iter().map(ToString::to_string));
+    }
+    for s in &secrets {
+        assert!(
+            !logs.contains(s.as_str()),
+            "a token secret or payment id in the logs"
+        );
+    }
+}
