@@ -66,9 +66,7 @@ fn paid_events(w: &World, c: usize, request: u64) -> Vec<(u64, u64, Vec<secp256k
 #[test]
 fn one_prompt_goes_the_whole_way_and_back() {
     let spec = Spec::default();
-    let mut w = World::new(&spec);
-    let c = w.index(Kind::Client, 0);
-    w.fund(c, 5_000);
+    let (mut w, c) = World::funded(&spec, 5_000);
     let r = w.ask(c, PROMPT).unwrap();
 
     // A session of three distinct relays ending at a service.
@@ -179,9 +177,7 @@ fn a_gpu_node_serves_the_same_flow_with_its_own_costs() {
         services: vec![Role::Gpu],
         ..Spec::default()
     };
-    let mut w = World::new(&spec);
-    let c = w.index(Kind::Client, 0);
-    w.fund(c, 5_000);
+    let (mut w, c) = World::funded(&spec, 5_000);
     let r = w.ask(c, PROMPT).unwrap();
     let gpu = w.index(Kind::Gpu, 0);
     assert_eq!(w.index_of(&r.exit), gpu);
@@ -207,9 +203,7 @@ fn multi_turn_context_accumulates_then_the_session_rotates() {
         turns_per_session: 3,
         ..Spec::default()
     };
-    let mut w = World::new(&spec);
-    let c = w.index(Kind::Client, 0);
-    w.fund(c, 20_000);
+    let (mut w, c) = World::funded(&spec, 20_000);
     let questions: Vec<Vec<u8>> = (0..4)
         .map(|i| format!("question number {i}, please").into_bytes())
         .collect();
@@ -272,9 +266,7 @@ fn a_full_context_window_rotates_and_bounds_what_one_service_sees() {
         context_window: 1_300,
         ..Spec::default()
     };
-    let mut w = World::new(&spec);
-    let c = w.index(Kind::Client, 0);
-    w.fund(c, 20_000);
+    let (mut w, c) = World::funded(&spec, 20_000);
     let a = w.ask(c, PROMPT).unwrap();
     let b = w.ask(c, b"and a follow-up").unwrap();
     assert_eq!((a.turn, b.turn), (1, 1), "the second turn could not fit");
@@ -305,9 +297,7 @@ fn a_full_context_window_rotates_and_bounds_what_one_service_sees() {
 #[test]
 fn rotation_on_request_resamples_route_and_service() {
     let spec = Spec::default();
-    let mut w = World::new(&spec);
-    let c = w.index(Kind::Client, 0);
-    w.fund(c, 30_000);
+    let (mut w, c) = World::funded(&spec, 30_000);
     for i in 0..6 {
         w.ask(c, format!("prompt {i}").as_bytes()).unwrap();
         let now = w.now;
@@ -325,9 +315,7 @@ fn rotation_on_request_resamples_route_and_service() {
 
 #[test]
 fn a_challenge_probe_passes_at_an_honest_service() {
-    let mut w = World::new(&Spec::default());
-    let c = w.index(Kind::Client, 0);
-    w.fund(c, 5_000);
+    let (mut w, c) = World::funded(&Spec::default(), 5_000);
     let probe = w.ask_with(c, PROMPT, true).unwrap();
     assert_eq!(probe.probe_passed, Some(true));
     let plain = w.ask(c, PROMPT).unwrap();
@@ -336,9 +324,7 @@ fn a_challenge_probe_passes_at_an_honest_service() {
 
 #[test]
 fn the_visibility_matrix_equals_the_whitepaper_table() {
-    let mut w = World::new(&Spec::default());
-    let c = w.index(Kind::Client, 0);
-    w.fund(c, 5_000);
+    let (mut w, c) = World::funded(&Spec::default(), 5_000);
     let r = w.ask(c, PROMPT).unwrap();
     let (_, relays, exit) = sessions(&w, c).remove(0);
     let truth = SessionTruth {
@@ -365,9 +351,7 @@ fn the_visibility_matrix_equals_the_whitepaper_table() {
 
 #[test]
 fn a_relay_going_offline_mid_session_ends_in_a_retry_on_a_new_route() {
-    let mut w = World::new(&Spec::default());
-    let c = w.index(Kind::Client, 0);
-    w.fund(c, 10_000);
+    let (mut w, c) = World::funded(&Spec::default(), 10_000);
     let id = w.start_ask(c, PROMPT, false);
     w.run_until(Duration::from_secs(60), |w| {
         w.client_events(c)
@@ -414,9 +398,7 @@ fn a_relay_going_offline_mid_session_ends_in_a_retry_on_a_new_route() {
 
 #[test]
 fn a_relay_that_drops_cells_is_routed_around() {
-    let mut w = World::new(&Spec::default());
-    let c = w.index(Kind::Client, 0);
-    w.fund(c, 10_000);
+    let (mut w, c) = World::funded(&Spec::default(), 10_000);
     let first = w.ask(c, PROMPT).unwrap();
     let (_, relays, _) = sessions(&w, c).remove(0);
     let middle = w.index_of(&relays[1]);
@@ -453,12 +435,13 @@ fn relays_that_delay_cells_add_their_delay_to_every_hop() {
                 )
             })
             .collect();
-        let mut w = World::new(&Spec {
-            relay_adversary,
-            ..Spec::default()
-        });
-        let c = w.index(Kind::Client, 0);
-        w.fund(c, 5_000);
+        let (mut w, c) = World::funded(
+            &Spec {
+                relay_adversary,
+                ..Spec::default()
+            },
+            5_000,
+        );
         let r = w.ask(c, PROMPT).unwrap();
         r.first_token.saturating_duration_since(r.started)
     };
@@ -483,9 +466,7 @@ fn a_ghost_that_drops_replies_is_left_and_loses_the_client_at_most_a_chunk() {
         adversary: ghosts.iter().map(|g| (*g, dropping)).collect(),
         ..spec
     };
-    let mut w = World::new(&spec);
-    let c = w.index(Kind::Client, 0);
-    w.fund(c, 10_000);
+    let (mut w, c) = World::funded(&spec, 10_000);
     let r = w.ask(c, PROMPT).unwrap();
     assert_eq!(
         w.nodes[w.index_of(&r.exit)].kind,
@@ -524,10 +505,8 @@ fn a_mint_outage_at_settlement_keeps_the_ecash_held_until_it_returns() {
         },
         ..Spec::default()
     };
-    let mut w = World::new(&spec);
-    let c = w.index(Kind::Client, 0);
+    let (mut w, c) = World::funded(&spec, 5_000);
     let m = w.index(Kind::Mint, 0);
-    w.fund(c, 5_000);
     let r = w.ask(c, PROMPT).unwrap();
     let s = w.index_of(&r.exit);
     // The turn is done; the batch has not run yet. The mint goes down.
@@ -585,9 +564,7 @@ fn a_double_spending_client_is_caught_at_settlement() {
         double_spender: Some(0),
         ..Spec::default()
     };
-    let mut w = World::new(&spec);
-    let c = w.index(Kind::Client, 0);
-    w.fund(c, 5_000);
+    let (mut w, c) = World::funded(&spec, 5_000);
     // Offline verification lets the service serve before it settles.
     let r = w.ask(c, PROMPT).unwrap();
     w.run(Duration::from_secs(40));
@@ -610,12 +587,13 @@ fn with_immediate_settlement_a_double_spender_costs_a_service_about_one_chunk() 
         double_spender: Some(0),
         ..Spec::default()
     };
-    let mut w = World::new(&spec);
-    let c = w.index(Kind::Client, 0);
-    w.fund(c, 5_000);
+    let (mut w, c) = World::funded(&spec, 5_000);
     let failures = w.ask(c, PROMPT).unwrap_err();
     assert!(
-        failures.iter().any(|f| matches!(f, TurnFailure::Refused(peer2prompt::node::wire::Refusal::DoubleSpent))),
+        failures.iter().any(|f| matches!(
+            f,
+            TurnFailure::Refused(peer2prompt::node::wire::Refusal::DoubleSpent)
+        )),
         "{failures:?}"
     );
     // Every service that served the cheat stopped within a chunk of learning
@@ -623,12 +601,21 @@ fn with_immediate_settlement_a_double_spender_costs_a_service_about_one_chunk() 
     for s in w.all(Kind::Ghost).into_iter().chain(w.all(Kind::Gpu)) {
         let mut per_session: HashMap<u32, usize> = HashMap::new();
         for o in w.observations(s) {
-            if let Observation::ServiceRequest { session, .. } | Observation::ServicePayment { session, .. } = o {
+            if let Observation::ServiceRequest { session, .. }
+            | Observation::ServicePayment { session, .. } = o
+            {
                 *per_session.entry(session).or_default() += 1;
             }
         }
-        assert!(per_session.values().all(|n| *n <= 2), "service {s}: {per_session:?}");
-        let served = w.service_events(s).iter().filter(|e| matches!(e, ServiceEvent::Served { .. })).count();
+        assert!(
+            per_session.values().all(|n| *n <= 2),
+            "service {s}: {per_session:?}"
+        );
+        let served = w
+            .service_events(s)
+            .iter()
+            .filter(|e| matches!(e, ServiceEvent::Served { .. }))
+            .count();
         assert_eq!(served, 0, "no cheat got a whole answer");
     }
     w.assert_conserved();
@@ -646,9 +633,7 @@ fn an_overbilling_ghost_is_detected_and_left() {
         adversary: ghosts.iter().map(|g| (*g, overbill)).collect(),
         ..spec
     };
-    let mut w = World::new(&spec);
-    let c = w.index(Kind::Client, 0);
-    w.fund(c, 10_000);
+    let (mut w, c) = World::funded(&spec, 10_000);
     let r = w.ask(c, PROMPT).unwrap();
     assert_eq!(w.nodes[w.index_of(&r.exit)].kind, Kind::Gpu);
     let caught = w
@@ -714,9 +699,7 @@ fn without_the_audit_tagged_ecash_is_refused_by_services() {
         audit_keysets: false,
         ..Spec::default()
     };
-    let mut w = World::new(&spec);
-    let c = w.index(Kind::Client, 0);
-    w.fund(c, 5_000);
+    let (mut w, c) = World::funded(&spec, 5_000);
     let failures = w.ask(c, PROMPT).unwrap_err();
     assert!(
         failures.iter().all(|f| matches!(
@@ -750,9 +733,7 @@ fn a_mint_refusing_redemption_fails_payment_with_a_typed_error() {
         },
         ..Spec::default()
     };
-    let mut w = World::new(&spec);
-    let c = w.index(Kind::Client, 0);
-    w.fund(c, 5_000);
+    let (mut w, c) = World::funded(&spec, 5_000);
     let failures = w.ask(c, PROMPT).unwrap_err();
     assert!(
         failures
@@ -782,9 +763,7 @@ fn a_harvesting_ghost_keeps_prompts_without_the_client_address() {
         adversary: services.iter().map(|s| (*s, harvest)).collect(),
         ..spec
     };
-    let mut w = World::new(&spec);
-    let c = w.index(Kind::Client, 0);
-    w.fund(c, 5_000);
+    let (mut w, c) = World::funded(&spec, 5_000);
     let r = w.ask(c, PROMPT).unwrap();
     let s = w.index_of(&r.exit);
     let kept = w.nodes[s].node.harvested();
@@ -805,9 +784,7 @@ fn a_harvesting_ghost_keeps_prompts_without_the_client_address() {
 #[test]
 fn the_same_seed_gives_the_same_run() {
     let run = || {
-        let mut w = World::new(&Spec::default());
-        let c = w.index(Kind::Client, 0);
-        w.fund(c, 5_000);
+        let (mut w, c) = World::funded(&Spec::default(), 5_000);
         w.ask(c, PROMPT).unwrap();
         w.ask(c, b"again").unwrap();
         w.nodes

@@ -24,9 +24,10 @@ use secp256k1::PublicKey;
 use super::directory::{candidate, mint_url};
 use super::mint_access::MintAccess;
 use super::wire::{
-    AppMessage, MintApiRequest, MintApiResponse, Refusal, ServiceRequest, ServiceResponse,
+    AppMessage, InferRequest, MintApiRequest, MintApiResponse, Refusal, ServiceRequest,
+    ServiceResponse,
 };
-use super::{Ctx, NodeEvent, Owner};
+use super::{Ctx, NodeEvent, Owner, swap_inputs};
 use crate::dht::Role;
 use crate::ecash::messages::{CheckStateRequest, MintQuoteRequest};
 use crate::ecash::mint::ys_of;
@@ -692,14 +693,14 @@ impl ClientRole {
         let req = if first {
             let mut prompt = session.context.clone();
             prompt.extend_from_slice(&turn.ask.text);
-            ServiceRequest::Infer {
+            ServiceRequest::Infer(InferRequest {
                 quote: quote.quote.id(),
                 prompt,
                 max_output_tokens: self.cfg.max_output_tokens,
                 mint: url.url.clone(),
                 payment: proofs,
                 probe: turn.ask.probe,
-            }
+            })
         } else {
             ServiceRequest::Pay { payment: proofs }
         };
@@ -1228,16 +1229,12 @@ impl ClientRole {
     /// Proofs that are inputs of swaps in flight (still this wallet's until
     /// the mint answers).
     pub fn in_flight(&self) -> Vec<Proof> {
-        self.ops
-            .values()
-            .filter_map(|op| match op {
-                MintOp::Pay { pending, .. }
-                | MintOp::Reclaim(pending)
-                | MintOp::RecoverSwap(pending) => Some(pending),
-                _ => None,
-            })
-            .flat_map(|p| p.inputs().cloned().collect::<Vec<_>>())
-            .collect()
+        swap_inputs(self.ops.values().filter_map(|op| match op {
+            MintOp::Pay { pending, .. }
+            | MintOp::Reclaim(pending)
+            | MintOp::RecoverSwap(pending) => Some(pending),
+            _ => None,
+        }))
     }
 
     /// Stops using the current mint and remembers not to pick it again.

@@ -292,6 +292,13 @@ impl core::fmt::Debug for Node {
     }
 }
 
+/// The inputs of swaps in flight (still their wallet's until the mint answers).
+fn swap_inputs<'a>(
+    swaps: impl Iterator<Item = &'a crate::ecash::wallet::PendingSwap>,
+) -> Vec<crate::ecash::Proof> {
+    swaps.flat_map(|p| p.inputs().cloned()).collect()
+}
+
 /// Derives a named sub-stream from a node's stream, so engines draw from
 /// independent streams and adding one does not shift another.
 fn sub_stream(master: &mut ChaCha20Rng) -> ChaCha20Rng {

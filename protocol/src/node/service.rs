@@ -18,9 +18,10 @@ use super::directory::{candidate, mint_url};
 use super::mint_access::MintAccess;
 use super::observe::Observation;
 use super::wire::{
-    AppMessage, MintApiRequest, MintApiResponse, Refusal, ServiceRequest, ServiceResponse,
+    AppMessage, InferRequest, MintApiRequest, MintApiResponse, Refusal, ServiceRequest,
+    ServiceResponse,
 };
-use super::{Ctx, NodeEvent, Owner};
+use super::{Ctx, NodeEvent, Owner, swap_inputs};
 use crate::backend::{BackendOutput, InferenceBackend, Job};
 use crate::dht::Role;
 use crate::ecash::messages::{CheckStateRequest, ProofState};
@@ -279,15 +280,30 @@ impl ServiceRole {
             if self.mints.contains_key(&url) {
                 continue;
             }
-            let mut access = MintAccess::new(
+            let access = MintAccess::new(
                 url.clone(),
                 c,
                 Owner::ServiceMint(url.clone()),
                 self.cfg.mint_timeout,
             );
-            let seq = access.request(ctx, MintApiRequest::Keys);
-            self.ops.insert((url.clone(), seq), MintOp::Keys);
-            self.mints.insert(url, access);
+            self.mints.insert(url.clone(), access);
+            self.mint_request(ctx, &url, MintApiRequest::Keys, MintOp::Keys);
+        }
+    }
+
+    /// Sends `req` to `mint` and remembers `op` for its answer. Without
+    /// access to that mint, a swap's inputs go back to the wallet.
+    fn mint_request(&mut self, ctx: &mut Ctx<'_>, mint: &str, req: MintApiRequest, op: MintOp) {
+        match self.mints.get_mut(mint) {
+            Some(access) => {
+                let seq = access.request(ctx, req);
+                self.ops.insert((mint.to_owned(), seq), op);
+            }
+            None => {
+                if let MintOp::Settle(pending) | MintOp::Recover(pending) = op {
+                    self.wallet.abort_swap(pending);
+                }
+            }
         }
     }
 
@@ -324,24 +340,7 @@ impl ServiceRole {
                 let signed = SignedQuote::sign(ctx.identity, quote);
                 self.send(ctx, session, ServiceResponse::Quote(signed));
             }
-            ServiceRequest::Infer {
-                quote,
-                prompt,
-                max_output_tokens,
-                mint,
-                payment,
-                probe,
-            } => self.infer(
-                ctx,
-                session,
-                prev,
-                quote,
-                prompt,
-                max_output_tokens,
-                mint,
-                payment,
-                probe,
-            ),
+            ServiceRequest::Infer(req) => self.infer(ctx, session, prev, req),
             ServiceRequest::Pay { payment } => {
                 let Some(mint) = self.jobs.get(&session).map(|j| j.mint.clone()) else {
                     return self.refuse(ctx, session, Refusal::UnknownQuote);
@@ -362,19 +361,15 @@ impl ServiceRole {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn infer(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        session: u32,
-        prev: SocketAddr,
-        quote_id: QuoteId,
-        prompt: Vec<u8>,
-        max_output_tokens: u32,
-        mint: String,
-        payment: Vec<Proof>,
-        probe: Option<[u8; 16]>,
-    ) {
+    fn infer(&mut self, ctx: &mut Ctx<'_>, session: u32, prev: SocketAddr, req: InferRequest) {
+        let InferRequest {
+            quote: quote_id,
+            prompt,
+            max_output_tokens,
+            mint,
+            payment,
+            probe,
+        } = req;
         if self.jobs.contains_key(&session) {
             return self.refuse(ctx, session, Refusal::Busy);
         }
@@ -410,7 +405,8 @@ impl ServiceRole {
         if let Err(e) = self.backend.submit(ctx.now, job) {
             return self.refuse(ctx, session, Refusal::Backend(e));
         }
-        let (sat, ys) = match self.take_payment(ctx, session, &mint, payment, Some((prev, prompt))) {
+        let (sat, ys) = match self.take_payment(ctx, session, &mint, payment, Some((prev, prompt)))
+        {
             Ok(paid) => paid,
             Err(r) => {
                 self.backend.cancel(job_id);
@@ -668,13 +664,8 @@ impl ServiceRole {
                 return;
             }
         };
-        let Some(access) = self.mints.get_mut(mint) else {
-            self.wallet.abort_swap(pending);
-            return;
-        };
-        let seq = access.request(ctx, MintApiRequest::Swap(pending.request()));
-        self.ops
-            .insert((mint.to_owned(), seq), MintOp::Settle(pending));
+        let req = MintApiRequest::Swap(pending.request());
+        self.mint_request(ctx, mint, req, MintOp::Settle(pending));
     }
 
     fn fail_op(&mut self, ctx: &mut Ctx<'_>, mint: &str, seq: u64, reason: &str) {
@@ -688,25 +679,15 @@ impl ServiceRole {
                 self.recover(ctx, mint, pending);
             }
             Some(MintOp::Recover(pending)) => self.recover(ctx, mint, pending),
-            Some(MintOp::Keys) => {
-                if let Some(access) = self.mints.get_mut(mint) {
-                    let seq = access.request(ctx, MintApiRequest::Keys);
-                    self.ops.insert((mint.to_owned(), seq), MintOp::Keys);
-                }
-            }
+            Some(MintOp::Keys) => self.mint_request(ctx, mint, MintApiRequest::Keys, MintOp::Keys),
             Some(MintOp::States) | None => {}
         }
     }
 
     /// Asks `mint` whether a settlement whose answer never came was executed.
     fn recover(&mut self, ctx: &mut Ctx<'_>, mint: &str, pending: PendingSwap) {
-        let Some(access) = self.mints.get_mut(mint) else {
-            self.wallet.abort_swap(pending);
-            return;
-        };
-        let seq = access.request(ctx, MintApiRequest::Restore(pending.restore_request()));
-        self.ops
-            .insert((mint.to_owned(), seq), MintOp::Recover(pending));
+        let req = MintApiRequest::Restore(pending.restore_request());
+        self.mint_request(ctx, mint, req, MintOp::Recover(pending));
     }
 
     /// Settles again later (after the batch period, or the mint timeout).
@@ -720,14 +701,10 @@ impl ServiceRole {
 
     /// Proofs that are inputs of settlements in flight.
     pub fn in_flight(&self) -> Vec<Proof> {
-        self.ops
-            .values()
-            .filter_map(|op| match op {
-                MintOp::Settle(p) | MintOp::Recover(p) => Some(p),
-                _ => None,
-            })
-            .flat_map(|p| p.inputs().cloned().collect::<Vec<_>>())
-            .collect()
+        swap_inputs(self.ops.values().filter_map(|op| match op {
+            MintOp::Settle(p) | MintOp::Recover(p) => Some(p),
+            _ => None,
+        }))
     }
 
     pub fn on_circuit(
@@ -799,11 +776,8 @@ impl ServiceRole {
                     mint: url.to_owned(),
                     reason,
                 }));
-                if let Some(access) = self.mints.get_mut(url) {
-                    let seq =
-                        access.request(ctx, MintApiRequest::CheckState(CheckStateRequest { ys }));
-                    self.ops.insert((url.to_owned(), seq), MintOp::States);
-                }
+                let req = MintApiRequest::CheckState(CheckStateRequest { ys });
+                self.mint_request(ctx, url, req, MintOp::States);
             }
             (Some(MintOp::Recover(pending)), MintApiResponse::Restored(r)) => {
                 let amount = pending.output_total().value();

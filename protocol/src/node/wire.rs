@@ -26,27 +26,31 @@ pub enum ServiceRequest {
         model: String,
     },
     /// Run a prompt under a pinned quote, paying the first chunk.
-    Infer {
-        /// The pinned quote.
-        quote: QuoteId,
-        /// The prompt (with the conversation so far).
-        prompt: Vec<u8>,
-        /// Output tokens wanted (at most the quote's cap).
-        max_output_tokens: u32,
-        /// Mint of the payment.
-        mint: String,
-        /// First chunk.
-        #[serde(with = "nut")]
-        payment: Vec<Proof>,
-        /// A challenge-probe nonce, if this request is a probe.
-        probe: Option<[u8; 16]>,
-    },
+    Infer(InferRequest),
     /// The next chunk.
     Pay {
         /// Proofs.
         #[serde(with = "nut")]
         payment: Vec<Proof>,
     },
+}
+
+/// A prompt to run under a pinned quote, with the first prepaid chunk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InferRequest {
+    /// The pinned quote.
+    pub quote: QuoteId,
+    /// The prompt (with the conversation so far).
+    pub prompt: Vec<u8>,
+    /// Output tokens wanted (at most the quote's cap).
+    pub max_output_tokens: u32,
+    /// Mint of the payment.
+    pub mint: String,
+    /// First chunk.
+    #[serde(with = "nut")]
+    pub payment: Vec<Proof>,
+    /// A challenge-probe nonce, if this request is a probe.
+    pub probe: Option<[u8; 16]>,
 }
 
 /// Why a service refused.

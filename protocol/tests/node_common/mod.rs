@@ -323,6 +323,14 @@ impl World {
         w
     }
 
+    /// A world whose first client holds `sat` of ecash; returns it and that client.
+    pub fn funded(spec: &Spec, sat: u64) -> (World, usize) {
+        let mut w = World::new(spec);
+        let c = w.index(Kind::Client, 0);
+        w.fund(c, sat);
+        (w, c)
+    }
+
     pub fn index(&self, kind: Kind, nth: usize) -> usize {
         self.nodes
             .iter()
