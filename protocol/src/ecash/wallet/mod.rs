@@ -435,6 +435,13 @@ impl Wallet {
     /// Completes a swap whose answer was lost, from a NUT-09 restore. All
     /// outputs are kept, including those that were to be sent: the payment
     /// they were for has been given up.
+    ///
+    /// `NotExecuted` means the mint had not executed it when it answered the
+    /// restore. A copy of the swap still in the network after that (delayed
+    /// past the restore) would spend the inputs with nobody holding the
+    /// outputs; the caller hands the inputs back to the wallet, whose next
+    /// use of them fails as spent and is corrected by NUT-07. That residual
+    /// loss is not recovered here.
     pub fn recover_swap(
         &mut self,
         pending: PendingSwap,
