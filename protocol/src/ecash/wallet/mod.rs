@@ -422,11 +422,8 @@ impl Wallet {
         restored: &RestoreResponse,
         now: Instant,
     ) -> Result<Recovery<PendingIssue>, EcashError> {
-        if restored.outputs.is_empty() {
+        if !restored_all(restored, &pending.outputs.messages)? {
             return Ok(Recovery::NotExecuted(pending));
-        }
-        if restored.outputs != pending.outputs.messages {
-            return Err(partial_restore(restored, pending.outputs.messages.len()));
         }
         self.complete_issue(pending, &restored.signatures, now)
             .map(Recovery::Completed)
@@ -448,24 +445,19 @@ impl Wallet {
         restored: &RestoreResponse,
         now: Instant,
     ) -> Result<Recovery<PendingSwap>, EcashError> {
-        if restored.outputs.is_empty() {
-            return Ok(Recovery::NotExecuted(pending));
+        match restored_all(restored, &pending.outputs.messages) {
+            Ok(true) => {}
+            Ok(false) => return Ok(Recovery::NotExecuted(pending)),
+            Err(e) => {
+                self.abort_swap(pending);
+                return Err(e);
+            }
         }
-        if restored.outputs != pending.outputs.messages {
-            let n = pending.outputs.messages.len();
-            self.abort_swap(pending);
-            return Err(partial_restore(restored, n));
-        }
-        let PendingSwap {
-            mint,
-            inputs,
-            outputs,
-            ..
-        } = pending;
-        drop(inputs);
-        let proofs = self.unblind(&mint, outputs, &restored.signatures)?;
-        let total = Amount::try_sum(proofs.iter().map(|p| p.amount))?;
-        self.store(&mint, proofs, now, ProofOrigin::Swapped)?;
+        // Nothing leaves the wallet: every output is kept.
+        let mut pending = pending;
+        pending.send_count = 0;
+        let total = pending.output_total();
+        self.complete_swap(pending, &restored.signatures, now)?;
         Ok(Recovery::Completed(total))
     }
 
@@ -954,13 +946,24 @@ impl Wallet {
     }
 }
 
-/// A restore that returned some outputs of an operation but not all: mints
-/// sign atomically, so this is a misbehaving mint.
-fn partial_restore(restored: &RestoreResponse, expected: usize) -> EcashError {
-    EcashError::ResponseMismatch {
-        detail: format!(
-            "restore returned {} of {expected} outputs",
-            restored.outputs.len()
-        ),
+/// Whether a NUT-09 restore returned every one of `outputs` (the operation
+/// was executed) or none (it was not). Some but not all is an error: mints
+/// sign atomically, so that is a misbehaving mint.
+fn restored_all(
+    restored: &RestoreResponse,
+    outputs: &[BlindedMessage],
+) -> Result<bool, EcashError> {
+    if restored.outputs.is_empty() {
+        Ok(false)
+    } else if restored.outputs == outputs {
+        Ok(true)
+    } else {
+        Err(EcashError::ResponseMismatch {
+            detail: format!(
+                "restore returned {} of {} outputs",
+                restored.outputs.len(),
+                outputs.len()
+            ),
+        })
     }
 }
