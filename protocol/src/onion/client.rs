@@ -301,10 +301,7 @@ impl OnionClient {
         {
             return Err(OnionError::CircuitNotReady(other));
         }
-        let c = self
-            .circuits
-            .get_mut(&circuit)
-            .ok_or(OnionError::CircuitNotReady(circuit))?;
+        let c = circuit_mut(&mut self.circuits, circuit)?;
         c.return_path = path;
         c.mailbox = mailbox;
         Ok(())
@@ -356,18 +353,11 @@ impl OnionClient {
 
     /// Asks the mailbox relay of `circuit` for the replies it holds.
     pub fn poll_mailbox(&mut self, circuit: u32) -> Result<(), OnionError> {
-        let c = self
-            .circuits
-            .get(&circuit)
-            .ok_or(OnionError::CircuitNotReady(circuit))?;
+        let c = circuit_ref(&self.circuits, circuit)?;
         let id = c.mailbox.ok_or(OnionError::Mailbox { reason: "unknown" })?;
         let holder = match c.return_path {
             ReturnPath::Reverse => c.first,
-            ReturnPath::Via(other) => self
-                .circuits
-                .get(&other)
-                .map(|o| o.first)
-                .ok_or(OnionError::CircuitNotReady(other))?,
+            ReturnPath::Via(other) => circuit_ref(&self.circuits, other)?.first,
         };
         self.push(holder, &Cell::with_data(0, Command::MailboxPoll, &id)?);
         Ok(())
@@ -487,10 +477,7 @@ impl OnionClient {
         circuit: u32,
         reply: &[u8; 64],
     ) -> Result<(), OnionError> {
-        let c = self
-            .circuits
-            .get_mut(&circuit)
-            .ok_or(OnionError::CircuitNotReady(circuit))?;
+        let c = circuit_mut(&mut self.circuits, circuit)?;
         let ntor = c.pending.take().ok_or(OnionError::Unexpected {
             what: "handshake reply with no handshake pending",
         })?;
@@ -515,10 +502,7 @@ impl OnionClient {
 
     /// Sends an `Extend` to the last built hop for the next hop in the path.
     fn extend(&mut self, now: Instant, circuit: u32) -> Result<(), OnionError> {
-        let c = self
-            .circuits
-            .get(&circuit)
-            .ok_or(OnionError::CircuitNotReady(circuit))?;
+        let c = circuit_ref(&self.circuits, circuit)?;
         let k = c.hops.len();
         let next = c.path[k];
         let sealer = k - 1;
@@ -588,10 +572,7 @@ impl OnionClient {
                 what: "reply block of another circuit",
             });
         }
-        let c = self
-            .circuits
-            .get_mut(&circuit)
-            .ok_or(OnionError::CircuitNotReady(circuit))?;
+        let c = circuit_mut(&mut self.circuits, circuit)?;
         let sealer = c.hops.get(record.sealer).ok_or(OnionError::Unexpected {
             what: "reply sealed by an unknown hop",
         })?;
@@ -634,10 +615,7 @@ impl OnionClient {
     // ----- internals ----------------------------------------------------------
 
     fn send_message(&mut self, now: Instant, circuit: u32, msg: &[u8]) -> Result<(), OnionError> {
-        let c = self
-            .circuits
-            .get_mut(&circuit)
-            .ok_or(OnionError::CircuitNotReady(circuit))?;
+        let c = circuit_mut(&mut self.circuits, circuit)?;
         let id = c.next_msg_id;
         c.next_msg_id = c.next_msg_id.wrapping_add(1);
         let target = c.hops.len() - 1;
@@ -655,10 +633,7 @@ impl OnionClient {
         circuit: u32,
         count: usize,
     ) -> Result<Vec<Surb>, OnionError> {
-        let c = self
-            .circuits
-            .get(&circuit)
-            .ok_or(OnionError::CircuitNotReady(circuit))?;
+        let c = circuit_ref(&self.circuits, circuit)?;
         let sealer = c.hops.len() - 1;
         let (keys, addrs): (&[HopKeys], Vec<SocketAddr>) = match c.return_path {
             ReturnPath::Reverse => (
@@ -666,10 +641,7 @@ impl OnionClient {
                 c.path[..sealer].iter().map(|h| h.addr).collect(),
             ),
             ReturnPath::Via(other) => {
-                let o = self
-                    .circuits
-                    .get(&other)
-                    .ok_or(OnionError::CircuitNotReady(other))?;
+                let o = circuit_ref(&self.circuits, other)?;
                 (&o.hops[..], o.path.iter().map(|h| h.addr).collect())
             }
         };
@@ -724,10 +696,7 @@ impl OnionClient {
         plain: &[u8],
     ) -> Result<Cell, OnionError> {
         let expiry = now + self.config.cell_ttl;
-        let c = self
-            .circuits
-            .get_mut(&circuit)
-            .ok_or(OnionError::CircuitNotReady(circuit))?;
+        let c = circuit_mut(&mut self.circuits, circuit)?;
         if target >= c.hops.len() {
             return Err(OnionError::CircuitNotReady(circuit));
         }
@@ -774,11 +743,7 @@ impl OnionClient {
     }
 
     fn push_circuit(&mut self, circuit: u32, cell: &Cell) -> Result<(), OnionError> {
-        let first = self
-            .circuits
-            .get(&circuit)
-            .map(|c| c.first)
-            .ok_or(OnionError::CircuitNotReady(circuit))?;
+        let first = circuit_ref(&self.circuits, circuit)?.first;
         self.push(first, cell);
         Ok(())
     }
@@ -802,4 +767,15 @@ impl OnionClient {
             });
         }
     }
+}
+
+/// The circuit `id`, or `CircuitNotReady` (a free function, so that callers
+/// can hold it while using the engine's other fields).
+fn circuit_ref(circuits: &HashMap<u32, Circuit>, id: u32) -> Result<&Circuit, OnionError> {
+    circuits.get(&id).ok_or(OnionError::CircuitNotReady(id))
+}
+
+/// As [`circuit_ref`], mutably.
+fn circuit_mut(circuits: &mut HashMap<u32, Circuit>, id: u32) -> Result<&mut Circuit, OnionError> {
+    circuits.get_mut(&id).ok_or(OnionError::CircuitNotReady(id))
 }
