@@ -870,23 +870,15 @@ impl ClientRole {
         msg: Option<AppMessage>,
     ) {
         match owner {
-            Owner::ClientMint(_) => match e {
-                CircuitEvent::CircuitReady { .. } => {
-                    if let Some(m) = self.mint.as_mut().filter(|m| m.owns(circuit)) {
-                        m.on_ready(ctx);
-                    }
+            Owner::ClientMint(_) => {
+                let answer = self
+                    .mint
+                    .as_mut()
+                    .and_then(|m| m.on_circuit(ctx, circuit, e, msg));
+                if let Some((seq, response)) = answer {
+                    self.on_mint_reply(ctx, seq, response);
                 }
-                CircuitEvent::CircuitFailed { .. } => {
-                    if let Some(m) = self.mint.as_mut().filter(|m| m.owns(circuit)) {
-                        m.on_failed();
-                    }
-                }
-                CircuitEvent::Reply { .. } => {
-                    if let Some(AppMessage::MintReply { seq, response }) = msg {
-                        self.on_mint_reply(ctx, seq, response);
-                    }
-                }
-            },
+            }
             Owner::Session(_) => {
                 if self.session.as_ref().is_none_or(|s| s.circuit != circuit) {
                     return;
@@ -1071,9 +1063,6 @@ impl ClientRole {
     }
 
     fn on_mint_reply(&mut self, ctx: &mut Ctx<'_>, seq: u64, response: MintApiResponse) {
-        if !self.mint.as_mut().is_some_and(|m| m.answered(seq)) {
-            return;
-        }
         let Some(url) = self.mint_url() else {
             return;
         };

@@ -5,9 +5,10 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::wire::{AppMessage, MintApiRequest};
+use super::wire::{AppMessage, MintApiRequest, MintApiResponse};
 use super::{Ctx, Owner};
 use crate::onion::OnionError;
+use crate::onion::client::ClientEvent as CircuitEvent;
 use crate::onion::route::Candidate;
 use crate::time::{Duration, Instant};
 
@@ -86,8 +87,33 @@ impl MintAccess {
         Ok(())
     }
 
+    /// Feeds an event of `circuit` (one of the owner's mint circuits).
+    /// Returns a mint answer this access was waiting for, to act on; stale
+    /// and unexpected messages are dropped here.
+    pub fn on_circuit(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        circuit: u32,
+        e: &CircuitEvent,
+        msg: Option<AppMessage>,
+    ) -> Option<(u64, MintApiResponse)> {
+        match e {
+            CircuitEvent::CircuitReady { .. } if self.owns(circuit) => self.on_ready(ctx),
+            CircuitEvent::CircuitFailed { .. } if self.owns(circuit) => self.on_failed(),
+            CircuitEvent::Reply { .. } => {
+                if let Some(AppMessage::MintReply { seq, response }) = msg
+                    && self.deadlines.remove(&seq).is_some()
+                {
+                    return Some((seq, response));
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
     /// The circuit is built: send what waited.
-    pub fn on_ready(&mut self, ctx: &mut Ctx<'_>) {
+    fn on_ready(&mut self, ctx: &mut Ctx<'_>) {
         self.ready = true;
         let Some(c) = self.circuit else {
             return;
@@ -109,14 +135,9 @@ impl MintAccess {
     }
 
     /// The circuit failed: the next request builds another.
-    pub fn on_failed(&mut self) {
+    fn on_failed(&mut self) {
         self.circuit = None;
         self.ready = false;
-    }
-
-    /// An answer arrived for `seq`.
-    pub fn answered(&mut self, seq: u64) -> bool {
-        self.deadlines.remove(&seq).is_some()
     }
 
     /// Requests whose answers are overdue (forgotten here).

@@ -718,30 +718,16 @@ impl ServiceRole {
         let Owner::ServiceMint(url) = owner else {
             return;
         };
-        let url = url.clone();
-        match e {
-            CircuitEvent::CircuitReady { .. } => {
-                if let Some(a) = self.mints.get_mut(&url).filter(|a| a.owns(circuit)) {
-                    a.on_ready(ctx);
-                }
-            }
-            CircuitEvent::CircuitFailed { .. } => {
-                if let Some(a) = self.mints.get_mut(&url).filter(|a| a.owns(circuit)) {
-                    a.on_failed();
-                }
-            }
-            CircuitEvent::Reply { .. } => {
-                if let Some(AppMessage::MintReply { seq, response }) = msg {
-                    self.on_mint_reply(ctx, &url, seq, response);
-                }
-            }
+        let answer = self
+            .mints
+            .get_mut(url)
+            .and_then(|a| a.on_circuit(ctx, circuit, e, msg));
+        if let Some((seq, response)) = answer {
+            self.on_mint_reply(ctx, url, seq, response);
         }
     }
 
     fn on_mint_reply(&mut self, ctx: &mut Ctx<'_>, url: &str, seq: u64, response: MintApiResponse) {
-        if !self.mints.get_mut(url).is_some_and(|a| a.answered(seq)) {
-            return;
-        }
         let mint = MintUrl(url.to_owned());
         match (self.ops.remove(&(url.to_owned(), seq)), response) {
             (Some(MintOp::Keys), MintApiResponse::Keys(keys)) => {
