@@ -11,6 +11,8 @@
 
 #[path = "../tests/dht_common/mod.rs"]
 mod dht_common;
+#[path = "../tests/vnet/mod.rs"]
+mod vnet;
 
 use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -19,6 +19,8 @@
 
 #[path = "../tests/node_common/mod.rs"]
 mod node_common;
+#[path = "../tests/vnet/mod.rs"]
+mod vnet;
 
 use std::hint::black_box;
 
@@ -77,7 +79,7 @@ fn onion_stats(w: &World) -> ClientStats {
 /// One complete single-turn session; its work is added to `census`.
 fn session(w: &mut World, c: usize, census: &mut Census) {
     let before = onion_stats(w);
-    let now = w.now;
+    let now = w.now();
     w.nodes[c].node.rotate_session(now).unwrap();
     w.collect(c);
     w.clear_events();

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod dht_common;
+mod vnet;
 
 use std::net::SocketAddr;
 
@@ -75,12 +76,12 @@ fn publish(net: &mut DhtNet, publisher: usize, seed: u64) -> [u8; 32] {
         &node.identity,
         policy.epochs,
         policy.grace,
-        net.now,
+        net.now(),
         &mut rng,
     );
     let epoch_end = policy
         .epochs
-        .start_of(Epoch(policy.epochs.epoch_at(net.now).0 + 1));
+        .start_of(Epoch(policy.epochs.epoch_at(net.now()).0 + 1));
     let advert = Advert::sign(
         &node.identity,
         AdvertFields {
@@ -95,7 +96,7 @@ fn publish(net: &mut DhtNet, publisher: usize, seed: u64) -> [u8; 32] {
         },
     );
     let key = advert.key();
-    let now = net.now;
+    let now = net.now();
     net.nodes[publisher].dht.publish(now, advert).unwrap();
     net.collect(publisher);
     net.run(Duration::from_secs(30));
@@ -170,21 +171,21 @@ fn adverts_expire_and_rotate_with_epochs() {
     );
 
     // Into the next epoch, past the grace period and the advert's expiry.
-    let next = net.now + EPOCH + Duration::from_secs(400);
-    let wait = next.saturating_duration_since(net.now);
+    let next = net.now() + EPOCH + Duration::from_secs(400);
+    let wait = next.saturating_duration_since(net.now());
     net.run(wait);
     let gone = net.lookup(50, |d, now| d.find_value(now, key0)).unwrap();
     assert!(gone.adverts.is_empty(), "an expired advert is not served");
     for n in &net.nodes {
         assert!(
-            n.dht.stored(&key0).iter().all(|a| a.expiry >= net.now)
+            n.dht.stored(&key0).iter().all(|a| a.expiry >= net.now())
                 || n.dht.stored(&key0).is_empty()
         );
     }
     // Re-publication for the new epoch lands under the new epoch's key.
     let key1 = publish(&mut net, 7, 2);
     assert_ne!(key0, key1);
-    let epoch = config().policy.epochs.epoch_at(net.now);
+    let epoch = config().policy.epochs.epoch_at(net.now());
     assert_eq!(key1, advert_key("ghost", epoch, found.adverts[0].shard));
     let again = net.lookup(50, |d, now| d.find_value(now, key1)).unwrap();
     assert_eq!(again.adverts.len(), 1);
@@ -214,7 +215,7 @@ fn bootstrapping_from_several_lists_survives_an_eclipsing_list() {
         vec![net.nodes[3].addr, net.nodes[60].addr],
         vec![net.nodes[150].addr],
     ];
-    let now = net.now;
+    let now = net.now();
     net.nodes[idx].dht.bootstrap(now, &lists);
     net.collect(idx);
     net.run(Duration::from_secs(60));
@@ -239,14 +240,14 @@ fn capabilities_are_fetched_encrypted_and_checked() {
         &net.nodes[ghost].identity,
         policy.epochs,
         policy.grace,
-        net.now,
+        net.now(),
         &mut rng,
     );
     let salt = [4u8; 16];
     let caps = b"gpt-4o in 5.00 out 20.00 per Mtok".to_vec();
     let epoch_end = policy
         .epochs
-        .start_of(Epoch(policy.epochs.epoch_at(net.now).0 + 1));
+        .start_of(Epoch(policy.epochs.epoch_at(net.now()).0 + 1));
     let advert = Advert::sign(
         &net.nodes[ghost].identity,
         AdvertFields {
@@ -261,13 +262,13 @@ fn capabilities_are_fetched_encrypted_and_checked() {
         },
     );
     let secret = ring
-        .secret_for(&ring.current_cert().onion_key, net.now)
+        .secret_for(&ring.current_cert().onion_key, net.now())
         .unwrap()
         .clone();
     net.nodes[ghost]
         .dht
         .set_capabilities(secret, salt, caps.clone());
-    let now = net.now;
+    let now = net.now();
     net.nodes[20].dht.fetch_capabilities(now, &advert).unwrap();
     net.collect(20);
     net.run(Duration::from_secs(10));
@@ -283,7 +284,7 @@ fn hostile_input_is_refused_without_changing_state() {
     let victim = 5;
     let before = net.nodes[victim].dht.table().contacts();
     let stranger: SocketAddr = SocketAddr::from(([192, 0, 2, 1], 1));
-    let now = net.now;
+    let now = net.now();
     let claim = net.nodes[9].identity.claim();
     // A response to a request never sent.
     let unsolicited = Message {

@@ -1,10 +1,9 @@
-//! An in-process network of DHT nodes on a virtual clock: fixed latency,
-//! deterministic delivery order, a timer heap so thousands of nodes stay
-//! cheap. Shared by the DHT tests and the `dht` bench (included by path).
+//! An in-process network of DHT nodes on the virtual clock of `vnet`.
+//! Shared by the DHT tests and the `dht` bench (included by path; the
+//! includer declares `vnet` beside it).
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -16,6 +15,8 @@ use peer2prompt::identity::{EpochClock, Identity, IdentityParams};
 use peer2prompt::time::{Duration, Instant};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
+
+use super::vnet::{Step, VirtualNet};
 
 pub const PARAMS: IdentityParams = IdentityParams {
     puzzle_c1: 2,
@@ -55,16 +56,9 @@ pub struct Node {
 }
 
 pub struct DhtNet {
-    pub now: Instant,
-    pub latency: Duration,
+    pub net: VirtualNet,
     pub nodes: Vec<Node>,
-    pub offline: HashSet<usize>,
     by_addr: HashMap<SocketAddr, usize>,
-    in_flight: BinaryHeap<Reverse<(Instant, u64, usize, usize)>>,
-    payloads: HashMap<u64, Vec<u8>>,
-    timers: BinaryHeap<Reverse<(Instant, usize)>>,
-    armed: Vec<Option<Instant>>,
-    seq: u64,
     pub messages: u64,
     /// Messages delivered, by kind byte.
     pub kinds: HashMap<u8, u64>,
@@ -104,19 +98,17 @@ impl DhtNet {
             .collect();
         let by_addr = nodes.iter().enumerate().map(|(i, n)| (n.addr, i)).collect();
         DhtNet {
-            now: Instant::from_nanos(1),
-            latency: Duration::from_millis(30),
+            net: VirtualNet::new(n, Duration::from_millis(30)),
             nodes,
-            offline: HashSet::new(),
             by_addr,
-            in_flight: BinaryHeap::new(),
-            payloads: HashMap::new(),
-            timers: BinaryHeap::new(),
-            armed: vec![None; n],
-            seq: 0,
             messages: 0,
             kinds: HashMap::new(),
         }
+    }
+
+    /// The clock.
+    pub fn now(&self) -> Instant {
+        self.net.now
     }
 
     pub fn contact(&self, i: usize) -> Contact {
@@ -125,13 +117,9 @@ impl DhtNet {
 
     /// Collects node `i`'s outputs and re-arms its timer.
     pub fn collect(&mut self, i: usize) {
-        let now = self.now;
         while let Some(t) = self.nodes[i].dht.poll_transmit() {
             if let Some(&to) = self.by_addr.get(&t.to) {
-                self.seq += 1;
-                self.payloads.insert(self.seq, t.bytes);
-                self.in_flight
-                    .push(Reverse((now + self.latency, self.seq, i, to)));
+                self.net.send(i, to, t.bytes);
             }
         }
         let n = &mut self.nodes[i];
@@ -149,12 +137,7 @@ impl DhtNet {
             }
         }
         let t = n.dht.poll_timeout();
-        if t != self.armed[i] {
-            self.armed[i] = t;
-            if let Some(t) = t {
-                self.timers.push(Reverse((t, i)));
-            }
-        }
+        self.net.arm(i, t);
     }
 
     /// Runs until nothing is in flight and no timer is due before `now + horizon`.
@@ -164,22 +147,15 @@ impl DhtNet {
 
     /// As [`DhtNet::run`], stopping early once `done` holds.
     pub fn run_until(&mut self, horizon: Duration, done: impl Fn(&DhtNet) -> bool) {
-        let end = self.now + horizon;
-        loop {
-            if done(self) {
-                return;
-            }
-            let next_msg = self.in_flight.peek().map(|Reverse((t, ..))| *t);
-            let next_timer = self.timers.peek().map(|Reverse((t, _))| (*t).max(self.now));
-            match (next_msg, next_timer) {
-                (Some(m), t) if t.is_none_or(|t| m <= t) && m <= end => {
-                    let Reverse((at, seq, from, to)) = self.in_flight.pop().unwrap();
-                    assert!(at >= self.now, "time never moves backwards");
-                    self.now = at;
-                    let bytes = self.payloads.remove(&seq).unwrap();
-                    if self.offline.contains(&to) || self.offline.contains(&from) {
-                        continue;
-                    }
+        let end = self.net.now + horizon;
+        while !done(self) {
+            match self.net.next(end) {
+                Some(Step::Deliver {
+                    at,
+                    from,
+                    to,
+                    bytes,
+                }) => {
                     self.messages += 1;
                     *self
                         .kinds
@@ -191,23 +167,12 @@ impl DhtNet {
                     }
                     self.collect(to);
                 }
-                (_, Some(t)) if t <= end => {
-                    let Reverse((at, i)) = self.timers.pop().unwrap();
-                    // Entries superseded by a later re-arm are stale.
-                    if self.armed[i] != Some(at) || self.offline.contains(&i) {
-                        continue;
-                    }
-                    self.armed[i] = None;
-                    let now = self.now.max(at);
-                    self.now = now;
-                    self.nodes[i].dht.handle_timeout(now);
-                    self.collect(i);
+                Some(Step::Timeout { at, node }) => {
+                    self.nodes[node].dht.handle_timeout(at);
+                    self.collect(node);
                 }
-                _ => break,
+                None => break,
             }
-        }
-        if end > self.now {
-            self.now = end;
         }
     }
 
@@ -224,7 +189,7 @@ impl DhtNet {
                         .collect()
                 })
                 .collect();
-            let now = self.now;
+            let now = self.net.now;
             self.nodes[j].dht.bootstrap(now, &lists);
             self.collect(j);
         }
@@ -259,7 +224,7 @@ impl DhtNet {
         i: usize,
         start: impl FnOnce(&mut Dht, Instant) -> Result<LookupId, DhtError>,
     ) -> Option<LookupOutcome> {
-        let now = self.now;
+        let now = self.net.now;
         let id = start(&mut self.nodes[i].dht, now).ok()?;
         self.collect(i);
         self.run_until(Duration::from_secs(30), |net| {

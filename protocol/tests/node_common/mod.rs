@@ -4,8 +4,7 @@
 //! `World::ask` carries one prompt the whole way and returns the outcome.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -32,6 +31,8 @@ use peer2prompt::onion::route::RoutePolicy;
 use peer2prompt::time::{Duration, Instant};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
+
+use super::vnet::{Step, VirtualNet};
 
 pub const PARAMS: IdentityParams = IdentityParams {
     puzzle_c1: 1,
@@ -102,16 +103,9 @@ pub struct Entity {
 }
 
 pub struct World {
-    pub now: Instant,
-    pub latency: Duration,
+    pub net: VirtualNet,
     pub nodes: Vec<Entity>,
-    pub offline: HashSet<usize>,
     by_addr: HashMap<SocketAddr, usize>,
-    in_flight: BinaryHeap<Reverse<(Instant, u64, usize, usize)>>,
-    payloads: HashMap<u64, Vec<u8>>,
-    timers: BinaryHeap<Reverse<(Instant, usize)>>,
-    armed: Vec<Option<Instant>>,
-    seq: u64,
     pub funded: u64,
     pub paid_out: u64,
     /// Every datagram: (from, to, protocol tag, size).
@@ -305,16 +299,9 @@ impl World {
             .collect();
         let n = nodes.len();
         let mut w = World {
-            now: Instant::from_nanos(1),
-            latency: Duration::from_millis(25),
+            net: VirtualNet::new(n, Duration::from_millis(25)),
             nodes,
-            offline: HashSet::new(),
             by_addr,
-            in_flight: BinaryHeap::new(),
-            payloads: HashMap::new(),
-            timers: BinaryHeap::new(),
-            armed: vec![None; n],
-            seq: 0,
             funded: 0,
             paid_out: 0,
             sizes: Vec::new(),
@@ -355,7 +342,7 @@ impl World {
         // then clients, then a directory refresh everywhere.
         let seeds: Vec<SocketAddr> = (0..4).map(|i| self.nodes[i].node.addr()).collect();
         let n = self.nodes.len();
-        let now = self.now;
+        let now = self.net.now;
         for i in 0..n {
             if self.nodes[i].kind != Kind::Client {
                 self.nodes[i]
@@ -365,7 +352,7 @@ impl World {
             }
         }
         self.run(Duration::from_secs(20));
-        let now = self.now;
+        let now = self.net.now;
         for i in 0..n {
             if self.nodes[i].kind == Kind::Client {
                 self.nodes[i]
@@ -375,7 +362,7 @@ impl World {
             }
         }
         self.run(Duration::from_secs(20));
-        let now = self.now;
+        let now = self.net.now;
         for i in 0..n {
             if self.nodes[i].kind != Kind::Relay {
                 self.nodes[i].node.refresh_directory(now);
@@ -388,15 +375,12 @@ impl World {
     /// Collects node `i`'s outputs, plays Lightning for its requests, and
     /// re-arms its timer.
     pub fn collect(&mut self, i: usize) {
-        let now = self.now;
+        let now = self.net.now;
         while let Some(t) = self.nodes[i].node.poll_transmit() {
             if let Some(&to) = self.by_addr.get(&t.to) {
-                self.seq += 1;
                 self.sizes
                     .push((i, to, t.bytes.first().copied().unwrap_or(0), t.bytes.len()));
-                self.payloads.insert(self.seq, t.bytes);
-                self.in_flight
-                    .push(Reverse((now + self.latency, self.seq, i, to)));
+                self.net.send(i, to, t.bytes);
             }
         }
         let mut lightning = Vec::new();
@@ -444,54 +428,35 @@ impl World {
             self.collect(client);
         }
         let t = self.nodes[i].node.poll_timeout();
-        if t != self.armed[i] {
-            self.armed[i] = t;
-            if let Some(t) = t {
-                self.timers.push(Reverse((t, i)));
-            }
-        }
+        self.net.arm(i, t);
+    }
+
+    /// The clock.
+    pub fn now(&self) -> Instant {
+        self.net.now
     }
 
     /// Runs until quiet or `horizon` passes; stops early when `done` holds.
     pub fn run_until(&mut self, horizon: Duration, done: impl Fn(&World) -> bool) {
-        let end = self.now + horizon;
-        loop {
-            if done(self) {
-                return;
-            }
-            let next_msg = self.in_flight.peek().map(|Reverse((t, ..))| *t);
-            let next_timer = self.timers.peek().map(|Reverse((t, _))| (*t).max(self.now));
-            match (next_msg, next_timer) {
-                (Some(m), t) if t.is_none_or(|t| m <= t) && m <= end => {
-                    let Reverse((at, seq, from, to)) = self.in_flight.pop().unwrap();
-                    assert!(at >= self.now, "time never moves backwards");
-                    self.now = at;
-                    let bytes = self.payloads.remove(&seq).unwrap();
-                    if self.offline.contains(&to) || self.offline.contains(&from) {
-                        continue;
-                    }
+        let end = self.net.now + horizon;
+        while !done(self) {
+            match self.net.next(end) {
+                Some(Step::Deliver {
+                    at,
+                    from,
+                    to,
+                    bytes,
+                }) => {
                     let from_addr = self.nodes[from].node.addr();
                     let _ = self.nodes[to].node.handle(at, from_addr, &bytes);
                     self.collect(to);
                 }
-                (_, Some(t)) if t <= end => {
-                    let Reverse((at, i)) = self.timers.pop().unwrap();
-                    if self.armed[i] != Some(at) {
-                        continue;
-                    }
-                    self.armed[i] = None;
-                    self.now = self.now.max(at);
-                    if !self.offline.contains(&i) {
-                        let now = self.now;
-                        self.nodes[i].node.handle_timeout(now);
-                    }
-                    self.collect(i);
+                Some(Step::Timeout { at, node }) => {
+                    self.nodes[node].node.handle_timeout(at);
+                    self.collect(node);
                 }
-                _ => break,
+                None => break,
             }
-        }
-        if end > self.now {
-            self.now = end;
         }
     }
 
@@ -501,7 +466,7 @@ impl World {
 
     /// Funds client `c` with `sat` and waits for the ecash.
     pub fn fund(&mut self, c: usize, sat: u64) {
-        let now = self.now;
+        let now = self.net.now;
         self.nodes[c].node.fund(now, sat).unwrap();
         self.collect(c);
         self.run_until(Duration::from_secs(30), |w| {
@@ -537,7 +502,7 @@ impl World {
 
     /// Hands client `c` a request; returns its id.
     pub fn start_ask(&mut self, c: usize, prompt: &[u8], probe: bool) -> u64 {
-        let now = self.now;
+        let now = self.net.now;
         let id = self.nodes[c].node.ask(now, prompt.to_vec(), probe).unwrap();
         self.collect(c);
         id
@@ -594,6 +559,42 @@ impl World {
             .iter()
             .filter_map(|e| match e {
                 NodeEvent::Client(x) => Some(x.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Sessions client `c` opened: (session, relays, exit).
+    pub fn sessions_opened(&self, c: usize) -> Vec<(u64, Vec<NodeId>, NodeId)> {
+        self.client_events(c)
+            .into_iter()
+            .filter_map(|e| match e {
+                ClientEvent::SessionOpened {
+                    session,
+                    relays,
+                    exit,
+                    ..
+                } => Some((session, relays, exit)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Payments client `c` sent for `request`: (session, amount, payment Ys).
+    pub fn paid_events(
+        &self,
+        c: usize,
+        request: u64,
+    ) -> Vec<(u64, u64, Vec<secp256k1::PublicKey>)> {
+        self.client_events(c)
+            .into_iter()
+            .filter_map(|e| match e {
+                ClientEvent::Paid {
+                    request: r,
+                    session,
+                    amount,
+                    payment,
+                } if r == request => Some((session, amount, payment)),
                 _ => None,
             })
             .collect()
