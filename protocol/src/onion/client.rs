@@ -589,13 +589,13 @@ impl OnionClient {
         }
         c.surbs_out = c.surbs_out.saturating_sub(1);
         let low = c.surbs_out < self.config.surb_batch / 2;
-        let message = c
+        let messages = c
             .reassembly
-            .push(&f, REPLY_CAPACITY - 1 - FRAGMENT_HEADER_LEN)?;
+            .push_ordered(&f, REPLY_CAPACITY - 1 - FRAGMENT_HEADER_LEN)?;
         if flags & FLAG_WANT_SURBS != 0 && low {
             self.send_surb_batch(now, circuit)?;
         }
-        if let Some(m) = message {
+        for m in messages {
             match m.split_first() {
                 Some((&KIND_DATA, data)) => self.events.push_back(ClientEvent::Reply {
                     circuit,

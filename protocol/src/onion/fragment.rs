@@ -114,11 +114,19 @@ struct Partial {
     bytes: usize,
 }
 
-/// Reassembles messages from fragments.
+/// Reassembles messages from fragments and hands them out in sending order.
+///
+/// Cells of one session can overtake each other (per-hop delays, jitter,
+/// separate reply blocks), but the application needs its messages in order:
+/// a streamed answer, then its receipt. Message ids count up from 0 per
+/// session and direction, so [`Reassembler::push_ordered`] holds a whole
+/// message until every earlier one is out, as a Tor circuit delivers in order.
 #[derive(Debug, Default)]
 pub struct Reassembler {
     limits: ReassemblyLimits,
     partial: HashMap<u32, Partial>,
+    next: u32,
+    ready: std::collections::BTreeMap<u32, Vec<u8>>,
 }
 
 impl Reassembler {
@@ -127,7 +135,46 @@ impl Reassembler {
         Reassembler {
             limits,
             partial: HashMap::new(),
+            next: 0,
+            ready: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// Adds a fragment; returns every message now deliverable, in order.
+    /// Whole messages waiting for an earlier one count against
+    /// `max_partial`, so a peer cannot make us buffer without bound.
+    pub fn push_ordered(
+        &mut self,
+        f: &Fragment<'_>,
+        capacity: usize,
+    ) -> Result<Vec<Vec<u8>>, OnionError> {
+        if f.msg_id.wrapping_sub(self.next) > u32::MAX / 2 {
+            return Err(OnionError::InconsistentFragment {
+                reason: "message already delivered",
+            });
+        }
+        if f.msg_id != self.next
+            && !self.partial.contains_key(&f.msg_id)
+            && self.partial.len() + self.ready.len() >= self.limits.max_partial
+        {
+            return Err(OnionError::TooManyPartialMessages {
+                limit: self.limits.max_partial,
+            });
+        }
+        let Some(whole) = self.push(f, capacity)? else {
+            return Ok(Vec::new());
+        };
+        if self.ready.insert(f.msg_id, whole).is_some() {
+            return Err(OnionError::InconsistentFragment {
+                reason: "message delivered twice",
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(m) = self.ready.remove(&self.next) {
+            out.push(m);
+            self.next = self.next.wrapping_add(1);
+        }
+        Ok(out)
     }
 
     /// Adds a fragment; returns the whole message once its last fragment is in.
@@ -301,5 +348,44 @@ mod tests {
             ),
             Err(OnionError::TooManyPartialMessages { limit: 2 })
         );
+    }
+
+    #[test]
+    fn messages_come_out_in_sending_order_whatever_the_arrival_order() {
+        let mut r = Reassembler::new(ReassemblyLimits {
+            max_message: 1 << 20,
+            max_partial: 4,
+        });
+        let frags: Vec<Vec<Vec<u8>>> = (0..4u32)
+            .map(|id| split(id, &[id as u8; 30], 20).unwrap())
+            .collect();
+        // Message 2 whole, then 1's first half, 0 whole, 1's second half, 3.
+        let mut got = Vec::new();
+        let order = [
+            (2, 0),
+            (2, 1),
+            (2, 2),
+            (1, 0),
+            (0, 0),
+            (0, 1),
+            (0, 2),
+            (1, 1),
+            (1, 2),
+            (3, 0),
+            (3, 1),
+            (3, 2),
+        ];
+        for (m, i) in order {
+            let f = parse(&frags[m][i]).unwrap();
+            got.extend(r.push_ordered(&f, 10).unwrap());
+            if m == 2 {
+                assert!(got.is_empty(), "message 2 must wait for 0 and 1");
+            }
+        }
+        let ids: Vec<u8> = got.iter().map(|m| m[0]).collect();
+        assert_eq!(ids, [0, 1, 2, 3]);
+        // A message already delivered is refused.
+        let f = parse(&frags[0][0]).unwrap();
+        assert!(r.push_ordered(&f, 10).is_err());
     }
 }

@@ -692,32 +692,33 @@ impl OnionRelay {
     ) -> Result<(), OnionError> {
         let f = fragment::parse(plain)?;
         let s = self.session_mut(handle)?;
-        let Some(message) = s.reassembly.push(
+        let messages = s.reassembly.push_ordered(
             &f,
             super::layer::SEALED_PAYLOAD_LEN - fragment::FRAGMENT_HEADER_LEN,
-        )?
-        else {
-            return Ok(());
-        };
-        match message.first() {
-            Some(&KIND_DATA) => {
-                self.events.push_back(RelayEvent::Delivered {
-                    session: handle,
-                    prev,
-                    message: message[1..].to_vec(),
-                });
-                Ok(())
+        )?;
+        for message in messages {
+            match message.split_first() {
+                Some((&KIND_DATA, data)) => {
+                    self.events.push_back(RelayEvent::Delivered {
+                        session: handle,
+                        prev,
+                        message: data.to_vec(),
+                    });
+                }
+                Some((&KIND_SURBS, data)) => {
+                    let batch = decode_surb_batch(data)?;
+                    self.session_mut(handle)?.surbs.extend(batch);
+                    self.flush_replies(now, handle)?;
+                }
+                _ => {
+                    return Err(OnionError::Malformed {
+                        what: "message",
+                        reason: "unknown kind",
+                    });
+                }
             }
-            Some(&KIND_SURBS) => {
-                let batch = decode_surb_batch(&message[1..])?;
-                s.surbs.extend(batch);
-                self.flush_replies(now, handle)
-            }
-            _ => Err(OnionError::Malformed {
-                what: "message",
-                reason: "unknown kind",
-            }),
         }
+        Ok(())
     }
 
     /// Sends queued reply fragments while reply blocks last.
