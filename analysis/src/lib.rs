@@ -1,9 +1,16 @@
-//! # peer2prompt-analysis
+//! Where runs become results: records to Parquet datasets (polars),
+//! estimates with confidence intervals (statrs), the sweep runner with
+//! checkpoints, and the `p2psim` command line on top.
 //!
-//! Turns simulation records into Parquet datasets, confidence intervals,
-//! figures and reports, and will host the `p2psim` command line
-//! (see `ARCHITECTURE.md`).
-//!
-//! **Status:** empty on purpose. Datasets, estimators and the command line
-//! arrive with the simulator and analysis issues; until then this crate exports
-//! nothing and ships no binary.
+//! - [`dataset`]: typed records to DataFrames and Parquet files.
+//! - [`estimate`]: proportions with Wilson intervals, comparison with an
+//!   analytic value.
+//! - [`sweep`]: runs every (point, replicate) on a rayon pool, checkpoints
+//!   each finished replicate, resumes, and assembles the outputs.
+//! - [`summary`], [`manifest`]: `summary.json` and `manifest.json`.
+
+pub mod dataset;
+pub mod estimate;
+pub mod manifest;
+pub mod summary;
+pub mod sweep;

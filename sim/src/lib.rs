@@ -1,8 +1,27 @@
-//! # peer2prompt-sim
+//! The Peer2Prompt testbed's simulator: real protocol nodes on a simulated
+//! Internet in virtual time, under a configurable adversary.
 //!
-//! The deterministic, virtual-time network simulator that will drive the real
-//! `peer2prompt` protocol nodes (see `ARCHITECTURE.md`).
+//! - [`queue`]: the discrete-event queue, totally ordered by (time, sequence).
+//! - [`rng`]: random streams derived from (seed, entity, purpose).
+//! - [`topology`], [`network`]: regions, ASes and prefixes; delay and loss.
+//! - [`population`], [`workload`]: who takes part and what clients ask.
+//! - [`adversary`]: which nodes the adversary runs, its pooled observations
+//!   and its entry–exit matcher.
+//! - [`world`]: the engine; [`run`]: one replicate to records.
+//! - [`scenario`]: YAML scenarios, sweeps and their JSON Schema.
+//! - [`record`]: the typed rows a run emits.
 //!
-//! **Status:** empty on purpose. The event engine, network model, adversaries
-//! and scenario schema arrive with the simulator issue; until then this crate
-//! exports nothing, so that nothing can pretend to simulate.
+//! The crate knows nothing of files' formats beyond YAML scenarios, nothing
+//! of dataframes and nothing of plots (analysis does).
+
+pub mod adversary;
+pub mod network;
+pub mod population;
+pub mod queue;
+pub mod record;
+pub mod rng;
+pub mod run;
+pub mod scenario;
+pub mod topology;
+pub mod workload;
+pub mod world;

@@ -1,0 +1,60 @@
+//! Records to Parquet (GUIDE "Datasets are Parquet with snake_case columns,
+//! one row per entity").
+
+use std::path::Path;
+
+use peer2prompt_sim::record::SessionRecord;
+use polars::prelude::*;
+
+/// The sessions table, one row per session, in the order given.
+pub fn sessions_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
+    macro_rules! col {
+        ($name:literal, $f:expr) => {
+            Column::new($name.into(), rows.iter().map($f).collect::<Vec<_>>())
+        };
+    }
+    DataFrame::new_infer_height(vec![
+        col!("point", |r| r.point),
+        col!("replicate", |r| r.replicate),
+        col!("session_id", |r| r.session_id),
+        col!("client", |r| r.client),
+        col!("entry", |r| r.entry),
+        col!("exit", |r| r.exit),
+        col!("exit_kind", |r| r.exit_kind.clone()),
+        col!("hops", |r| r.hops),
+        col!("entry_adversarial", |r| r.entry_adversarial),
+        col!("exit_adversarial", |r| r.exit_adversarial),
+        col!("ends_compromised", |r| r.ends_compromised),
+        col!("linked", |r| r.linked),
+        col!("link_guess", |r| r.link_guess),
+        col!("link_guess_correct", |r| r.link_guess_correct),
+        col!("link_score", |r| r.link_score),
+        col!("turns", |r| r.turns),
+        col!("prompt_tokens", |r| r.prompt_tokens),
+        col!("output_tokens", |r| r.output_tokens),
+        col!("started_ns", |r| r.started_ns),
+        col!("first_token_ns", |r| r.first_token_ns),
+        col!("completed_ns", |r| r.completed_ns),
+        col!("outcome", |r| r.outcome.clone()),
+    ])
+}
+
+/// Writes `df` to `path` as Parquet (zstd), through a temporary file so a
+/// crash never leaves a truncated dataset under the final name.
+pub fn write_parquet(df: &mut DataFrame, path: &Path) -> std::io::Result<()> {
+    let tmp = path.with_extension("parquet.tmp");
+    {
+        let f = std::fs::File::create(&tmp)?;
+        ParquetWriter::new(f)
+            .with_compression(ParquetCompression::Zstd(None))
+            .finish(df)
+            .map_err(std::io::Error::other)?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Reads a Parquet file back (tests, `report`).
+pub fn read_parquet(path: &Path) -> PolarsResult<DataFrame> {
+    let f = std::fs::File::open(path)?;
+    ParquetReader::new(f).finish()
+}

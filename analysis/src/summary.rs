@@ -1,0 +1,156 @@
+//! Per-point estimates: P(ends compromised) and P(linked), each with a 95%
+//! Wilson interval, next to the analytic m·g (whitepaper "Threat Model",
+//! tier 3: "P(link) ≈ m·g").
+
+use std::collections::BTreeMap;
+
+use peer2prompt_sim::record::ReplicateResult;
+use peer2prompt_sim::scenario::Point;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::estimate::{Comparison, Proportion, compare, wilson};
+
+/// Confidence level of every interval.
+pub const LEVEL: f64 = 0.95;
+
+/// One sweep point's estimates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PointSummary {
+    /// Index.
+    pub point: u32,
+    /// Swept parameters.
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Replicates.
+    pub replicates: u32,
+    /// Sessions.
+    pub sessions: u64,
+    /// Sessions that answered every turn.
+    pub sessions_ok: u64,
+    /// m as realised: adversarial relays / relays.
+    pub m: f64,
+    /// g as realised: adversarial exits / exits.
+    pub g: f64,
+    /// m·g.
+    pub m_times_g: f64,
+    /// P(both ends adversarial).
+    pub ends_compromised: Proportion,
+    /// It against m·g.
+    pub ends_vs_mg: Comparison,
+    /// P(the adversary's matcher linked the session).
+    pub linked: Proportion,
+    /// It against m·g.
+    pub linked_vs_mg: Comparison,
+    /// Of the adversary's guesses, the share that named the right client.
+    pub guess_precision: Proportion,
+    /// Identity proof-of-work hashes the adversary paid (mean per replicate).
+    pub adversary_pow_hashes: f64,
+}
+
+/// Summarises the replicates of each point.
+pub fn summarise(points: &[Point], results: &[ReplicateResult]) -> Vec<PointSummary> {
+    points
+        .iter()
+        .map(|p| {
+            let rs: Vec<&ReplicateResult> = results.iter().filter(|r| r.point == p.index).collect();
+            let sessions = rs.iter().flat_map(|r| &r.sessions);
+            let (mut n, mut ok, mut ends, mut linked, mut guesses, mut right) = (0, 0, 0, 0, 0, 0);
+            for s in sessions {
+                n += 1;
+                ok += u64::from(s.outcome == "ok");
+                ends += u64::from(s.ends_compromised);
+                linked += u64::from(s.linked);
+                guesses += u64::from(s.link_guess.is_some());
+                right += u64::from(s.link_guess_correct);
+            }
+            let k = rs.len().max(1) as f64;
+            let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+            let m = rs
+                .iter()
+                .map(|r| ratio(r.stats.adversarial_relays, r.stats.relays))
+                .sum::<f64>()
+                / k;
+            let g = rs
+                .iter()
+                .map(|r| ratio(r.stats.adversarial_exits, r.stats.exits))
+                .sum::<f64>()
+                / k;
+            let e = wilson(ends, n, LEVEL);
+            let l = wilson(linked, n, LEVEL);
+            PointSummary {
+                point: p.index,
+                params: p.params.clone(),
+                replicates: rs.len() as u32,
+                sessions: n,
+                sessions_ok: ok,
+                m,
+                g,
+                m_times_g: m * g,
+                ends_vs_mg: compare(&e, m * g),
+                ends_compromised: e,
+                linked_vs_mg: compare(&l, m * g),
+                linked: l,
+                guess_precision: wilson(right, guesses, LEVEL),
+                adversary_pow_hashes: rs
+                    .iter()
+                    .map(|r| r.stats.adversary_pow_hashes as f64)
+                    .sum::<f64>()
+                    / k,
+            }
+        })
+        .collect()
+}
+
+/// The points table: one row per point, swept parameters as columns (dots
+/// become underscores), then the estimates.
+pub fn points_frame(s: &[PointSummary]) -> PolarsResult<DataFrame> {
+    let mut cols = vec![Column::new(
+        "point".into(),
+        s.iter().map(|p| p.point).collect::<Vec<_>>(),
+    )];
+    let keys: Vec<String> = s
+        .first()
+        .map(|p| p.params.keys().cloned().collect())
+        .unwrap_or_default();
+    for k in &keys {
+        let name = k.replace('.', "_");
+        let vals: Vec<&serde_json::Value> = s.iter().filter_map(|p| p.params.get(k)).collect();
+        if vals.iter().all(|v| v.is_number()) {
+            cols.push(Column::new(
+                name.into(),
+                vals.iter().map(|v| v.as_f64()).collect::<Vec<_>>(),
+            ));
+        } else {
+            cols.push(Column::new(
+                name.into(),
+                vals.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+            ));
+        }
+    }
+    macro_rules! col {
+        ($name:literal, $f:expr) => {
+            cols.push(Column::new(
+                $name.into(),
+                s.iter().map($f).collect::<Vec<_>>(),
+            ))
+        };
+    }
+    col!("replicates", |p| p.replicates);
+    col!("sessions", |p| p.sessions);
+    col!("sessions_ok", |p| p.sessions_ok);
+    col!("m", |p| p.m);
+    col!("g", |p| p.g);
+    col!("m_times_g", |p| p.m_times_g);
+    col!("ends_compromised", |p| p.ends_compromised.k);
+    col!("p_ends_compromised", |p| p.ends_compromised.estimate);
+    col!("p_ends_compromised_lo", |p| p.ends_compromised.lo);
+    col!("p_ends_compromised_hi", |p| p.ends_compromised.hi);
+    col!("ends_covers_mg", |p| p.ends_vs_mg.covered);
+    col!("linked", |p| p.linked.k);
+    col!("p_linked", |p| p.linked.estimate);
+    col!("p_linked_lo", |p| p.linked.lo);
+    col!("p_linked_hi", |p| p.linked.hi);
+    col!("guess_precision", |p| p.guess_precision.estimate);
+    col!("adversary_pow_hashes", |p| p.adversary_pow_hashes);
+    DataFrame::new_infer_height(cols)
+}

@@ -1,0 +1,371 @@
+//! Running a sweep: every (point, replicate) on a rayon pool, each replicate
+//! single-threaded and deterministic. Every finished replicate is written to
+//! `DIR/checkpoints/` at once (atomically), so an interrupted sweep loses no
+//! finished replicate and `--resume` completes it; the datasets are
+//! assembled from the checkpoints in (point, replicate) order, so the bytes
+//! do not depend on thread count or on interruptions.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use peer2prompt_sim::record::ReplicateResult;
+use peer2prompt_sim::rng::Streams;
+use peer2prompt_sim::run::{Progress, run_replicate};
+use peer2prompt_sim::scenario::{Loaded, Point};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::dataset;
+use crate::manifest::{self, Manifest};
+use crate::summary;
+
+/// Why a sweep stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// A file or folder could not be used.
+    #[error("{path}: {reason}")]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The output folder holds another run.
+    #[error("{path}: {reason}")]
+    Occupied {
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A replicate broke an invariant or panicked.
+    #[error(
+        "point {point} replicate {replicate} failed (seed {seed}): {what}\n  replay: p2psim run {file} --seed {master} --point {point} --replicate {replicate} --out /tmp/p2psim-replay"
+    )]
+    Replicate {
+        /// Point.
+        point: u32,
+        /// Replicate.
+        replicate: u32,
+        /// Replicate seed.
+        seed: u64,
+        /// Master seed.
+        master: u64,
+        /// Scenario file.
+        file: String,
+        /// What happened.
+        what: String,
+    },
+    /// Building a dataset failed.
+    #[error("writing datasets: {0}")]
+    Dataset(String),
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> SweepError + '_ {
+    move |e| SweepError::Io {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// What a sweep runs.
+#[derive(Clone, Debug)]
+pub struct SweepSpec {
+    /// The scenario.
+    pub loaded: Loaded,
+    /// Master seed.
+    pub seed: u64,
+    /// Only this point (replay).
+    pub only_point: Option<u32>,
+    /// Only this replicate (replay).
+    pub only_replicate: Option<u32>,
+}
+
+impl SweepSpec {
+    /// The points run.
+    pub fn points(&self) -> Vec<Point> {
+        self.loaded
+            .points
+            .iter()
+            .filter(|p| self.only_point.is_none_or(|o| o == p.index))
+            .cloned()
+            .collect()
+    }
+
+    /// The (point, replicate) jobs.
+    pub fn jobs(&self) -> Vec<(u32, u32)> {
+        let reps = self.loaded.base.replications;
+        self.points()
+            .iter()
+            .flat_map(|p| (0..reps).map(move |r| (p.index, r)))
+            .filter(|(_, r)| self.only_replicate.is_none_or(|o| o == *r))
+            .collect()
+    }
+}
+
+/// Identifies the run a checkpoint folder belongs to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct RunKey {
+    scenario_sha256: String,
+    seed: u64,
+    only_point: Option<u32>,
+    only_replicate: Option<u32>,
+}
+
+/// What a finished sweep wrote.
+#[derive(Clone, Debug)]
+pub struct SweepOutcome {
+    /// Replicates run now (not resumed).
+    pub ran: usize,
+    /// Replicates taken from checkpoints.
+    pub resumed: usize,
+    /// Per-point summaries.
+    pub summary: Vec<summary::PointSummary>,
+    /// Events processed over all replicates.
+    pub events: u64,
+    /// Sessions over all replicates.
+    pub sessions: u64,
+}
+
+struct Bar<'a> {
+    bar: &'a ProgressBar,
+    shown: std::cell::Cell<u64>,
+}
+
+impl Progress for Bar<'_> {
+    fn advance(&self, done: f64) {
+        let now = (done * 100.0) as u64;
+        let before = self.shown.replace(now);
+        self.bar.inc(now.saturating_sub(before));
+    }
+}
+
+const CHECKPOINTS: &str = "checkpoints";
+
+/// Runs `spec` into `out` (created if missing). With `resume`, finished
+/// replicates in `out/checkpoints` are kept; without it, a folder holding
+/// an earlier run is refused.
+pub fn run(
+    spec: &SweepSpec,
+    out: &Path,
+    resume: bool,
+    threads: usize,
+    show_progress: bool,
+) -> Result<SweepOutcome, SweepError> {
+    let key = RunKey {
+        scenario_sha256: manifest::sha256_hex(&spec.loaded.text),
+        seed: spec.seed,
+        only_point: spec.only_point,
+        only_replicate: spec.only_replicate,
+    };
+    let cp = out.join(CHECKPOINTS);
+    let key_file = cp.join("run.json");
+    prepare(out, &cp, &key_file, &key, resume)?;
+    let jobs = spec.jobs();
+    let done: Vec<(u32, u32)> = jobs
+        .iter()
+        .copied()
+        .filter(|(p, r)| checkpoint_path(&cp, *p, *r).exists())
+        .collect();
+    let todo: Vec<(u32, u32)> = jobs.iter().copied().filter(|j| !done.contains(j)).collect();
+    let bar = if show_progress {
+        let b = ProgressBar::new(todo.len() as u64 * 100);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {percent}% ({msg}) eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let finished = AtomicU64::new(0);
+    bar.set_message(format!("0/{} replicates", todo.len()));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| SweepError::Dataset(e.to_string()))?;
+    let points = spec.points();
+    let file = spec.loaded.file.display().to_string();
+    pool.install(|| {
+        todo.par_iter().try_for_each(|&(p, r)| {
+            let point = points
+                .iter()
+                .find(|x| x.index == p)
+                .ok_or_else(|| SweepError::Dataset(format!("no point {p}")))?;
+            let progress = Bar {
+                bar: &bar,
+                shown: std::cell::Cell::new(0),
+            };
+            let fail = |seed: u64, what: String| SweepError::Replicate {
+                point: p,
+                replicate: r,
+                seed,
+                master: spec.seed,
+                file: file.clone(),
+                what,
+            };
+            let seed = Streams::replicate_seed(spec.seed, u64::from(p), u64::from(r));
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_replicate(point, r, spec.seed, &progress)
+            }))
+            .map_err(|e| {
+                let what = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "panic".into());
+                fail(seed, format!("panicked: {what}"))
+            })?
+            .map_err(|f| fail(f.seed, f.violation.to_string()))?;
+            write_checkpoint(&cp, &result)?;
+            let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
+            bar.set_message(format!("{n}/{} replicates", todo.len()));
+            Ok(())
+        })
+    })?;
+    bar.finish_and_clear();
+    // Assemble from checkpoints in job order.
+    let mut results = Vec::with_capacity(jobs.len());
+    for (p, r) in &jobs {
+        results.push(read_checkpoint(&cp, *p, *r)?);
+    }
+    let outcome = write_outputs(spec, out, &results)?;
+    std::fs::remove_dir_all(&cp).map_err(io(&cp))?;
+    Ok(SweepOutcome {
+        ran: todo.len(),
+        resumed: done.len(),
+        ..outcome
+    })
+}
+
+fn prepare(
+    out: &Path,
+    cp: &Path,
+    key_file: &Path,
+    key: &RunKey,
+    resume: bool,
+) -> Result<(), SweepError> {
+    if out.exists() && !out.is_dir() {
+        return Err(SweepError::Occupied {
+            path: out.to_owned(),
+            reason: "exists and is not a folder".into(),
+        });
+    }
+    let earlier = key_file.exists();
+    if earlier && !resume {
+        return Err(SweepError::Occupied {
+            path: out.to_owned(),
+            reason:
+                "holds an unfinished run; pass --resume to complete it, or choose another --out"
+                    .into(),
+        });
+    }
+    if earlier {
+        let text = std::fs::read_to_string(key_file).map_err(io(key_file))?;
+        let theirs: RunKey = serde_json::from_str(&text).map_err(|e| SweepError::Io {
+            path: key_file.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if theirs != *key {
+            return Err(SweepError::Occupied {
+                path: out.to_owned(),
+                reason: "its unfinished run used another scenario, seed or selection; cannot resume it with these".into(),
+            });
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(cp).map_err(io(out))?;
+    write_atomic(
+        key_file,
+        serde_json::to_string_pretty(key)
+            .unwrap_or_default()
+            .as_bytes(),
+    )
+}
+
+fn checkpoint_path(cp: &Path, p: u32, r: u32) -> PathBuf {
+    cp.join(format!("point{p:05}-rep{r:05}.json"))
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+fn write_checkpoint(cp: &Path, r: &ReplicateResult) -> Result<(), SweepError> {
+    let bytes = serde_json::to_vec(r).map_err(|e| SweepError::Dataset(e.to_string()))?;
+    write_atomic(&checkpoint_path(cp, r.point, r.replicate), &bytes)
+}
+
+fn read_checkpoint(cp: &Path, p: u32, r: u32) -> Result<ReplicateResult, SweepError> {
+    let path = checkpoint_path(cp, p, r);
+    let bytes = std::fs::read(&path).map_err(io(&path))?;
+    serde_json::from_slice(&bytes).map_err(|e| SweepError::Io {
+        path,
+        reason: format!("corrupt checkpoint: {e}"),
+    })
+}
+
+fn write_outputs(
+    spec: &SweepSpec,
+    out: &Path,
+    results: &[ReplicateResult],
+) -> Result<SweepOutcome, SweepError> {
+    let ds = |e: polars::prelude::PolarsError| SweepError::Dataset(e.to_string());
+    let rows: Vec<_> = results
+        .iter()
+        .flat_map(|r| r.sessions.iter().cloned())
+        .collect();
+    let mut sessions = dataset::sessions_frame(&rows).map_err(ds)?;
+    let path = out.join("sessions.parquet");
+    dataset::write_parquet(&mut sessions, &path).map_err(io(&path))?;
+    let points = spec.points();
+    let summary = summary::summarise(&points, results);
+    let mut pf = summary::points_frame(&summary).map_err(ds)?;
+    let path = out.join("points.parquet");
+    dataset::write_parquet(&mut pf, &path).map_err(io(&path))?;
+    let summary_json = serde_json::json!({
+        "scenario": spec.loaded.base.name,
+        "seed": spec.seed,
+        "confidence_level": summary::LEVEL,
+        "interval": "wilson",
+        "points": summary,
+    });
+    write_atomic(
+        &out.join("summary.json"),
+        serde_json::to_string_pretty(&summary_json)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
+    let m = Manifest {
+        tool: format!("p2psim {}", env!("CARGO_PKG_VERSION")),
+        git_commit: manifest::git_commit(),
+        scenario_file: spec.loaded.file.display().to_string(),
+        scenario_sha256: manifest::sha256_hex(&spec.loaded.text),
+        scenario: spec.loaded.text.clone(),
+        seed: spec.seed,
+        points: points.len(),
+        replications: spec.loaded.base.replications,
+        replicate_seeds: results
+            .iter()
+            .map(|r| (r.point, r.replicate, r.seed))
+            .collect(),
+    };
+    write_atomic(
+        &out.join("manifest.json"),
+        serde_json::to_string_pretty(&m)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
+    Ok(SweepOutcome {
+        ran: 0,
+        resumed: 0,
+        summary,
+        events: results.iter().map(|r| r.stats.events).sum(),
+        sessions: rows.len() as u64,
+    })
+}

@@ -1,0 +1,278 @@
+//! Who takes part: the scenario's roles turned into real protocol nodes
+//! (whitepaper "Roles"), each with its own identity, streams and place in the
+//! topology. Adversarial nodes are ordinary nodes whose observations the
+//! adversary pools (this adversary is passive inside the protocol).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use peer2prompt::backend::InferenceBackend;
+use peer2prompt::backend::dist::Dist;
+use peer2prompt::backend::simulated::{SimulatedBackend, SimulatedParams};
+use peer2prompt::dht::{AdvertPolicy, DhtConfig, Role};
+use peer2prompt::ecash::{MintConfig, WalletPolicy};
+use peer2prompt::identity::{EpochClock, Identity, IdentityParams};
+use peer2prompt::market::{CostModel, FxRate};
+use peer2prompt::node::{
+    Advertise, ClientRoleConfig, HoldConfig, MintAdversary, MintRoleConfig, NetworkInfo, Node,
+    NodeConfig, Offer, ServiceAdversary, ServiceConfig, ServiceKind, Settlement,
+};
+use peer2prompt::onion::client::ClientConfig;
+use peer2prompt::onion::relay::RelayConfig;
+use peer2prompt::onion::route::{GuardPolicy, RoutePolicy};
+use peer2prompt::time::Duration;
+
+use crate::rng::{Purpose, Streams};
+use crate::scenario::Scenario;
+
+/// A node's role in the population.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// Ecash mint.
+    Mint,
+    /// Onion relay.
+    Relay,
+    /// Ghost node.
+    Ghost,
+    /// GPU node.
+    Gpu,
+    /// Client.
+    Client,
+}
+
+impl Kind {
+    /// The name used in datasets.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Mint => "mint",
+            Kind::Relay => "relay",
+            Kind::Ghost => "ghost",
+            Kind::Gpu => "gpu",
+            Kind::Client => "client",
+        }
+    }
+
+    /// Stream entity prefix: streams are keyed by (kind, index within kind),
+    /// so adding a client never shifts a relay's streams.
+    fn tag(self) -> u64 {
+        self as u64 + 1
+    }
+}
+
+/// One planned node: its kind, index within the kind, and whether the
+/// adversary runs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// Role.
+    pub kind: Kind,
+    /// Index among nodes of this kind.
+    pub nth: u32,
+    /// Run by the adversary.
+    pub adversarial: bool,
+}
+
+impl Slot {
+    /// The entity id its streams derive from.
+    pub fn entity(&self) -> u64 {
+        (self.kind.tag() << 40) | u64::from(self.nth)
+    }
+}
+
+/// The identity puzzle parameters of a scenario.
+pub fn identity_params(s: &Scenario) -> IdentityParams {
+    IdentityParams {
+        puzzle_c1: 1,
+        pow_difficulty: u32::from(s.population.identity_pow_bits),
+    }
+}
+
+fn dht_config(s: &Scenario) -> DhtConfig {
+    DhtConfig {
+        k: 20,
+        alpha: 3,
+        paths: 1,
+        rpc_timeout: Duration::from_secs(2),
+        fail_limit: 3,
+        refresh_interval: Duration::from_secs(3600),
+        republish_interval: Duration::from_secs(1200),
+        policy: AdvertPolicy {
+            identity: identity_params(s),
+            epochs: EpochClock {
+                length: Duration::from_secs(24 * 3600),
+            },
+            grace: Duration::from_secs(600),
+        },
+        max_adverts_per_key: 64,
+        max_keys: 1024,
+    }
+}
+
+/// The offer every service publishes.
+fn offer(s: &Scenario) -> Offer {
+    let fx = FxRate::default();
+    Offer {
+        model: s.workload.model.clone(),
+        input: fx.price(s.protocol.price_in_usd_per_mtok),
+        output: fx.price(s.protocol.price_out_usd_per_mtok),
+        max_output_tokens: u32::try_from(s.workload.max_output_tokens).unwrap_or(u32::MAX),
+        chunk_msat: s.protocol.chunk_msat,
+    }
+}
+
+fn ms(v: f64) -> Duration {
+    Duration::from_secs_f64(v / 1_000.0)
+}
+
+/// Builds the protocol node for `slot` at `addr`.
+pub fn build_node(
+    s: &Scenario,
+    streams: &Streams,
+    slot: Slot,
+    addr: SocketAddr,
+    nat: bool,
+    net: Arc<dyn NetworkInfo>,
+) -> Node {
+    let e = slot.entity();
+    let identity = Identity::generate_with(
+        &mut streams.stream(e, Purpose::Identity),
+        identity_params(s),
+    );
+    let [lo, hi] = s.protocol.hop_delay_ms;
+    let mut cfg = NodeConfig {
+        dht: dht_config(s),
+        relay: RelayConfig {
+            delay: (hi > 0.0).then(|| (ms(lo), ms(hi))),
+            ..RelayConfig::default()
+        },
+        onion: ClientConfig::default(),
+        route: RoutePolicy {
+            relays: s.protocol.relays_per_route as usize,
+            guards: GuardPolicy {
+                enabled: s.protocol.guards.enabled,
+                count: s.protocol.guards.count as usize,
+                rotation: Duration::from_secs_f64(s.protocol.guards.rotation_days * 86_400.0),
+            },
+            ..RoutePolicy::default()
+        },
+        onion_grace: Duration::from_secs(600),
+        suspect_for: Duration::from_secs(600),
+        shards: s.protocol.shards,
+        advertise: None,
+        client: None,
+        service: None,
+        mint: None,
+        net,
+    };
+    let mut backend: Option<Box<dyn InferenceBackend>> = None;
+    match slot.kind {
+        Kind::Relay => {
+            cfg.advertise = Some(Advertise {
+                role: Role::Relay,
+                bandwidth: 1_000_000,
+                family: None,
+            });
+        }
+        Kind::Mint => {
+            cfg.advertise = Some(Advertise {
+                role: Role::Mint,
+                bandwidth: 1,
+                family: None,
+            });
+            cfg.mint = Some(MintRoleConfig {
+                mint: MintConfig {
+                    input_fee_ppk: 100,
+                    ..MintConfig::default()
+                },
+                adversary: MintAdversary::default(),
+            });
+        }
+        Kind::Ghost | Kind::Gpu => {
+            let ghost = slot.kind == Kind::Ghost;
+            cfg.advertise = Some(Advertise {
+                role: if ghost { Role::Ghost } else { Role::Gpu },
+                bandwidth: 1,
+                family: None,
+            });
+            let fx = FxRate::default();
+            cfg.service = Some(ServiceConfig {
+                kind: if ghost {
+                    ServiceKind::Ghost
+                } else {
+                    ServiceKind::Gpu { quality: 0.8 }
+                },
+                offers: vec![offer(s)],
+                quote_ttl: Duration::from_secs(3600),
+                settlement: if s.protocol.immediate_settlement {
+                    Settlement::Immediate
+                } else {
+                    Settlement::Batch {
+                        every: Duration::from_secs(60),
+                    }
+                },
+                max_concurrent: 64,
+                mint_timeout: Duration::from_secs(5),
+                cost: if ghost {
+                    CostModel::PerToken {
+                        input: fx.price(s.protocol.price_in_usd_per_mtok / 2.0),
+                        output: fx.price(s.protocol.price_out_usd_per_mtok / 2.0),
+                    }
+                } else {
+                    CostModel::Hardware {
+                        msat_per_hour: 1_800_000,
+                        prefill_tokens_per_s: 2000.0,
+                        decode_tokens_per_s: 40.0,
+                    }
+                },
+                adversary: ServiceAdversary::default(),
+            });
+            let params = SimulatedParams {
+                models: vec![s.workload.model.clone()],
+                ttft_s: Dist::Uniform {
+                    low: 0.2,
+                    high: 0.8,
+                },
+                tokens_per_s: if ghost { 80.0 } else { 40.0 },
+                output_tokens: s.workload.output_tokens.to_protocol(),
+                rate_limit_per_min: 100_000,
+                transient_error_p: 0.0,
+                normal_tokens_per_day: u64::MAX / 2,
+                ban_hazard_per_mtok: 0.0,
+                ..SimulatedParams::default()
+            };
+            backend = Some(Box::new(SimulatedBackend::new(
+                params,
+                addr,
+                streams.stream(e, Purpose::Provider),
+            )));
+        }
+        Kind::Client => {
+            cfg.client = Some(ClientRoleConfig {
+                model: s.workload.model.clone(),
+                max_output_tokens: u32::try_from(s.workload.max_output_tokens).unwrap_or(u32::MAX),
+                services: vec![Role::Ghost, Role::Gpu],
+                turns_per_session: s.workload.turns_per_session,
+                context_window: 128_000,
+                turn_timeout: Duration::from_secs_f64(s.protocol.turn_timeout_s),
+                max_attempts: 3,
+                mint_timeout: Duration::from_secs(10),
+                wallet: WalletPolicy::default(),
+                hold: HoldConfig::None,
+                audit_keysets: false,
+                mailbox_poll: nat.then(|| Duration::from_millis(250)),
+                dangerous_double_spend: false,
+            });
+        }
+    }
+    let node = Node::new(
+        Arc::new(identity),
+        addr,
+        cfg,
+        streams.stream(e, Purpose::Crypto),
+        streams.stream(e, Purpose::Decisions),
+        backend,
+    );
+    match node {
+        Ok(n) => n,
+        Err(err) => panic!("node configuration refused: {err}"),
+    }
+}

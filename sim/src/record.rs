@@ -1,0 +1,103 @@
+//! Typed records a run emits (analysis turns them into Parquet). One row per
+//! protocol session; later issues add columns.
+
+use serde::{Deserialize, Serialize};
+
+/// One session: a route from a client through relays to a service, and the
+/// turns it carried.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Sweep point.
+    pub point: u32,
+    /// Replicate of the point.
+    pub replicate: u32,
+    /// Session number within the replicate, in opening order.
+    pub session_id: u64,
+    /// Client node index.
+    pub client: u32,
+    /// Entry relay node index.
+    pub entry: u32,
+    /// Exit (service) node index.
+    pub exit: u32,
+    /// `ghost` or `gpu`.
+    pub exit_kind: String,
+    /// Relays on the route.
+    pub hops: u32,
+    /// The entry relay is the adversary's.
+    pub entry_adversarial: bool,
+    /// The exit is the adversary's.
+    pub exit_adversarial: bool,
+    /// Ground truth: both ends adversarial.
+    pub ends_compromised: bool,
+    /// The adversary's matcher named this session's client through this
+    /// session's own entry flow.
+    pub linked: bool,
+    /// The client the adversary guessed (node index), if it guessed.
+    pub link_guess: Option<u32>,
+    /// The guessed client is the true client.
+    pub link_guess_correct: bool,
+    /// The matcher's alignment score of its guess, in [0, 1].
+    pub link_score: Option<f64>,
+    /// Turns answered.
+    pub turns: u32,
+    /// Input tokens over all turns (each turn carries the conversation so far).
+    pub prompt_tokens: u64,
+    /// Output tokens over all turns.
+    pub output_tokens: u64,
+    /// When the session opened, ns of virtual time.
+    pub started_ns: u64,
+    /// When the first token of the first turn arrived.
+    pub first_token_ns: Option<u64>,
+    /// When the last turn finished.
+    pub completed_ns: Option<u64>,
+    /// `ok`, or the failure reason.
+    pub outcome: String,
+}
+
+/// What one replicate did, beside its sessions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplicateStats {
+    /// Nodes simulated.
+    pub nodes: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Datagrams delivered.
+    pub datagrams: u64,
+    /// Datagrams lost.
+    pub lost: u64,
+    /// Virtual time at the end, ns.
+    pub virtual_ns: u64,
+    /// Adversarial relays.
+    pub adversarial_relays: u64,
+    /// Relays.
+    pub relays: u64,
+    /// Adversarial exits.
+    pub adversarial_exits: u64,
+    /// Exits (Ghosts and GPU nodes).
+    pub exits: u64,
+    /// Key generations the adversary's identities cost (static puzzle).
+    pub adversary_keygens: u64,
+    /// Proof-of-work hashes the adversary's identities cost.
+    pub adversary_pow_hashes: u64,
+    /// Workload turns that failed before any session opened.
+    pub failed_without_session: u64,
+    /// Conversations started in the measured period.
+    pub conversations: u64,
+    /// Invariant checks run.
+    pub invariant_checks: u64,
+}
+
+/// A replicate's output.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplicateResult {
+    /// Sweep point.
+    pub point: u32,
+    /// Replicate.
+    pub replicate: u32,
+    /// Its master seed.
+    pub seed: u64,
+    /// One row per session.
+    pub sessions: Vec<SessionRecord>,
+    /// Counters.
+    pub stats: ReplicateStats,
+}

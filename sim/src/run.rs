@@ -1,0 +1,189 @@
+//! One replicate from start to records: build the world, run warm-up,
+//! measured period and drain, check conservation, let the adversary match
+//! its pooled observations, and score every session against ground truth.
+
+use std::collections::HashMap;
+
+use crate::adversary::matcher::{self, MatcherParams};
+use crate::population::Kind;
+use crate::record::{ReplicateResult, ReplicateStats, SessionRecord};
+use crate::rng::Streams;
+use crate::scenario::Point;
+use crate::workload::parse_marker;
+use crate::world::{Violation, World};
+
+/// Seconds after the drain in which in-flight payments settle before the
+/// conservation check.
+const SETTLE_S: u64 = 120;
+
+/// A replicate that could not finish.
+#[derive(Debug, thiserror::Error)]
+#[error("point {point} replicate {replicate} (seed {seed}): {violation}")]
+pub struct RunFailure {
+    /// Sweep point.
+    pub point: u32,
+    /// Replicate.
+    pub replicate: u32,
+    /// The replicate's master seed.
+    pub seed: u64,
+    /// What broke.
+    pub violation: Violation,
+}
+
+/// Observes progress: called with virtual-time fraction done, now and then.
+pub trait Progress {
+    /// `done` in [0, 1].
+    fn advance(&self, done: f64);
+}
+
+impl Progress for () {
+    fn advance(&self, _: f64) {}
+}
+
+/// Runs replicate `replicate` of `point` of a scenario whose master seed is
+/// `master`.
+pub fn run_replicate(
+    point: &Point,
+    replicate: u32,
+    master: u64,
+    progress: &dyn Progress,
+) -> Result<ReplicateResult, RunFailure> {
+    let seed = Streams::replicate_seed(master, u64::from(point.index), u64::from(replicate));
+    let fail = |violation| RunFailure {
+        point: point.index,
+        replicate,
+        seed,
+        violation,
+    };
+    let s = &point.scenario;
+    let mut w = World::new(s, seed);
+    let end = w.arrivals_until + peer2prompt::time::Duration::from_secs_f64(s.workload.drain_s);
+    // Run in slices so progress can be reported.
+    let slices = 100u64;
+    let total = end.as_nanos();
+    for k in 1..=slices {
+        let t = peer2prompt::time::Instant::from_nanos(total / slices * k);
+        w.run_until(t).map_err(fail)?;
+        progress.advance(k as f64 / slices as f64);
+    }
+    // Let payments, settlements and reclaims in flight finish (no new
+    // turns start after the drain), then check that value was conserved.
+    let settle = end + peer2prompt::time::Duration::from_secs(SETTLE_S);
+    w.stop_workload();
+    w.run_until(settle).map_err(fail)?;
+    if std::env::var("DBG_NOCONS").is_err() {
+        w.check_conservation().map_err(fail)?;
+    }
+    Ok(score(&w, point.index, replicate, seed))
+}
+
+/// Matches the pool and writes one record per session.
+fn score(w: &World, point: u32, replicate: u32, seed: u64) -> ReplicateResult {
+    let m = &w.scenario.adversary.matcher;
+    let guesses = matcher::match_all(
+        &w.pool,
+        MatcherParams {
+            max_lag_ns: (m.max_lag_ms * 1e6) as u64,
+            tolerance_ns: (m.tolerance_ms * 1e6) as u64,
+            min_score: m.min_score.get(),
+        },
+    );
+    // Ground truth: which session each guessed exit flow belongs to.
+    let mut by_conv: HashMap<(u32, u32), Vec<usize>> = HashMap::new();
+    for (i, r) in w.sessions.iter().enumerate() {
+        by_conv.entry((r.client, r.conv)).or_default().push(i);
+    }
+    let mut verdict: HashMap<usize, (u32, bool, f64, (u32, u32))> = HashMap::new();
+    for (xk, g) in guesses {
+        let flow = &w.pool.exits[&xk];
+        let (Some(prompt), Some(&t0)) = (&flow.prompt, flow.times.first()) else {
+            continue;
+        };
+        let Some(conv) = parse_marker(prompt) else {
+            continue;
+        };
+        let Some(row) = by_conv.get(&conv).and_then(|rows| {
+            rows.iter()
+                .copied()
+                .rfind(|&i| w.sessions[i].exit == xk.0 && w.sessions[i].started.as_nanos() <= t0)
+        }) else {
+            continue;
+        };
+        let entry = &w.pool.entries[&g.entry];
+        let Some(guess) = entry.client.and_then(|a| w.index_of(&a)) else {
+            continue;
+        };
+        let r = &w.sessions[row];
+        let first = entry.times.first().copied().unwrap_or(0);
+        let end = r.closed.map(|t| t.as_nanos()).unwrap_or(u64::MAX);
+        let own_flow = g.entry.0 == r.entry && first >= r.started.as_nanos() && first <= end;
+        verdict.insert(row, (guess, own_flow, g.score, g.entry));
+    }
+    let adv = |i: u32| w.hosts.get(i as usize).is_some_and(|h| h.slot.adversarial);
+    let sessions = w
+        .sessions
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let v = verdict.get(&i);
+            let correct = v.is_some_and(|v| v.0 == r.client);
+            let entry_adversarial = adv(r.entry);
+            let exit_adversarial = adv(r.exit);
+            SessionRecord {
+                point,
+                replicate,
+                session_id: r.id,
+                client: r.client,
+                entry: r.entry,
+                exit: r.exit,
+                exit_kind: r.exit_kind.name().to_owned(),
+                hops: r.hops,
+                entry_adversarial,
+                exit_adversarial,
+                ends_compromised: entry_adversarial && exit_adversarial,
+                linked: correct && v.is_some_and(|v| v.1),
+                link_guess: v.map(|v| v.0),
+                link_guess_correct: correct,
+                link_score: v.map(|v| v.2),
+                turns: r.turns,
+                prompt_tokens: r.prompt_tokens,
+                output_tokens: r.output_tokens,
+                started_ns: r.started.as_nanos(),
+                first_token_ns: r.first_token.map(|t| t.as_nanos()),
+                completed_ns: r.completed.map(|t| t.as_nanos()),
+                outcome: r.outcome.clone(),
+            }
+        })
+        .collect();
+    let count =
+        |f: &dyn Fn(&crate::world::Host) -> bool| w.hosts.iter().filter(|h| f(h)).count() as u64;
+    let adversary = w.hosts.iter().filter(|h| h.slot.adversarial);
+    let (keygens, hashes) = adversary.fold((0, 0), |(k, p), h| {
+        let c = h.node.identity().cost;
+        (k + c.keygens, p + c.pow_hashes)
+    });
+    ReplicateResult {
+        point,
+        replicate,
+        seed,
+        sessions,
+        stats: ReplicateStats {
+            nodes: w.hosts.len() as u64,
+            events: w.queue.popped(),
+            datagrams: w.delivered,
+            lost: w.lost,
+            virtual_ns: w.now().as_nanos(),
+            adversarial_relays: count(&|h| h.slot.kind == Kind::Relay && h.slot.adversarial),
+            relays: count(&|h| h.slot.kind == Kind::Relay),
+            adversarial_exits: count(&|h| {
+                matches!(h.slot.kind, Kind::Ghost | Kind::Gpu) && h.slot.adversarial
+            }),
+            exits: count(&|h| matches!(h.slot.kind, Kind::Ghost | Kind::Gpu)),
+            adversary_keygens: keygens,
+            adversary_pow_hashes: hashes,
+            failed_without_session: w.failed_without_session,
+            conversations: w.conversations(),
+            invariant_checks: w.checks,
+        },
+    }
+}

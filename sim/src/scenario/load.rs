@@ -1,0 +1,370 @@
+//! Loading, validating and expanding scenarios, with errors that name the
+//! file, line, column and field path and say what was expected.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::sweep::{self, Overrides};
+use super::{Scenario, topology_regions};
+
+/// A scenario that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {reason}")]
+    Read {
+        /// File.
+        file: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Bad YAML or a field of the wrong type, unknown or out of range.
+    #[error("{file}:{line}:{column}: {path}: {message}")]
+    Field {
+        /// File.
+        file: PathBuf,
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// 1-based column (0 when unknown).
+        column: usize,
+        /// Dotted field path (`.` for the document).
+        path: String,
+        /// What was wrong and what was expected.
+        message: String,
+    },
+}
+
+/// One sweep point: its parameter values and the scenario they give.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    /// Index in sweep order.
+    pub index: u32,
+    /// The swept parameters' values (dotted path -> value); empty without a sweep.
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// The scenario at this point.
+    pub scenario: Scenario,
+}
+
+/// A loaded scenario: the text, the base scenario and its points.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// Where it came from.
+    pub file: PathBuf,
+    /// The file's text, verbatim.
+    pub text: String,
+    /// The scenario as written.
+    pub base: Scenario,
+    /// Sweep points (one when there is no sweep).
+    pub points: Vec<Point>,
+}
+
+/// Loads and validates `path`.
+pub fn load_file(path: &Path) -> Result<Loaded, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {
+        file: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    load_str(path, &text)
+}
+
+/// Loads and validates scenario `text`, reporting errors against `file`.
+pub fn load_str(file: &Path, text: &str) -> Result<Loaded, ScenarioError> {
+    let field = |path: String, message: String| {
+        let (line, column) = locate(text, &path);
+        ScenarioError::Field {
+            file: file.to_owned(),
+            line,
+            column,
+            path,
+            message,
+        }
+    };
+    let de = serde_yaml::Deserializer::from_str(text);
+    let base: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let (line, column) = inner
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or_else(|| locate(text, &path));
+        ScenarioError::Field {
+            file: file.to_owned(),
+            line,
+            column,
+            message: strip_prefix(&path, &strip_location(&inner.to_string())),
+            path,
+        }
+    })?;
+    validate(&base).map_err(|(p, m)| field(p, m))?;
+    let base_value = serde_json::to_value(&base).map_err(|e| field(".".into(), e.to_string()))?;
+    let overrides: Vec<Overrides> = match &base.sweep {
+        None => vec![Overrides::new()],
+        Some(s) => sweep::expand(s).map_err(|(p, m)| field(p, m))?,
+    };
+    let mut points = Vec::with_capacity(overrides.len());
+    for (i, o) in overrides.into_iter().enumerate() {
+        let mut v = base_value.clone();
+        for (path, value) in &o {
+            sweep::apply(&mut v, path, value.clone())
+                .map_err(|m| field(format!("sweep.{path}"), m))?;
+        }
+        let de = v.clone();
+        let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            field(
+                sweep_key(&o, &path),
+                format!(
+                    "sweep point {i} sets {path}: {}",
+                    strip_location(&e.into_inner().to_string())
+                ),
+            )
+        })?;
+        validate(&scenario)
+            .map_err(|(p, m)| field(sweep_key(&o, &p), format!("sweep point {i}: {m}")))?;
+        points.push(Point {
+            index: i as u32,
+            params: o,
+            scenario: Scenario {
+                sweep: None,
+                ..scenario
+            },
+        });
+    }
+    Ok(Loaded {
+        file: file.to_owned(),
+        text: text.to_owned(),
+        base,
+        points,
+    })
+}
+
+/// The sweep key responsible for a problem at `path` (for its location).
+fn sweep_key(o: &Overrides, path: &str) -> String {
+    o.keys()
+        .find(|k| path.starts_with(k.as_str()) || k.starts_with(path))
+        .map(|k| format!("sweep.{k}"))
+        .unwrap_or_else(|| path.to_owned())
+}
+
+fn strip_prefix(path: &str, msg: &str) -> String {
+    msg.strip_prefix(path)
+        .and_then(|m| m.strip_prefix(": "))
+        .unwrap_or(msg)
+        .to_owned()
+}
+
+fn strip_location(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+/// Semantic checks serde cannot express; returns (field path, message).
+fn validate(s: &Scenario) -> Result<(), (String, String)> {
+    let err = |p: &str, m: String| Err((p.to_owned(), m));
+    if s.replications == 0 {
+        return err("replications", "expected at least 1 replication".into());
+    }
+    let p = &s.population;
+    if p.clients == 0 {
+        return err("population.clients", "expected at least 1 client".into());
+    }
+    if p.mints == 0 {
+        return err("population.mints", "expected at least 1 mint".into());
+    }
+    if p.ghosts + p.gpus == 0 {
+        return err(
+            "population.ghosts",
+            "expected at least one Ghost or GPU node".into(),
+        );
+    }
+    if p.identity_pow_bits > 24 {
+        return err(
+            "population.identity_pow_bits",
+            "expected at most 24 bits".into(),
+        );
+    }
+    let hops = s.protocol.relays_per_route;
+    if !(1..=4).contains(&hops) {
+        return err("protocol.relays_per_route", "expected 1 to 4 relays".into());
+    }
+    if p.relays < hops + 1 {
+        return err(
+            "population.relays",
+            format!("expected more relays than relays_per_route ({hops})"),
+        );
+    }
+    if s.protocol.shards == 0 {
+        return err("protocol.shards", "expected at least 1 shard".into());
+    }
+    let [lo, hi] = s.protocol.hop_delay_ms;
+    if !(lo >= 0.0 && hi >= lo && hi.is_finite()) {
+        return err(
+            "protocol.hop_delay_ms",
+            "expected [low, high] with 0 <= low <= high".into(),
+        );
+    }
+    if s.protocol.turn_timeout_s.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        return err(
+            "protocol.turn_timeout_s",
+            "expected a positive number of seconds".into(),
+        );
+    }
+    let w = &s.workload;
+    for (name, v) in [
+        ("workload.duration_s", w.duration_s),
+        (
+            "workload.sessions_per_client_per_hour",
+            w.sessions_per_client_per_hour,
+        ),
+    ] {
+        if !(v.is_finite() && v > 0.0) {
+            return err(name, format!("expected a positive number, got {v}"));
+        }
+    }
+    for (name, v) in [
+        ("workload.warmup_s", w.warmup_s),
+        ("workload.drain_s", w.drain_s),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            return err(name, format!("expected a non-negative number, got {v}"));
+        }
+    }
+    if w.warmup_s < 60.0 {
+        return err(
+            "workload.warmup_s",
+            "expected at least 60 s for DHT bootstrap".into(),
+        );
+    }
+    if w.turns_per_session == 0 {
+        return err(
+            "workload.turns_per_session",
+            "expected at least 1 turn".into(),
+        );
+    }
+    for (name, d) in [
+        ("workload.think_time_s", &w.think_time_s),
+        ("workload.prompt_tokens", &w.prompt_tokens),
+        ("workload.output_tokens", &w.output_tokens),
+        ("network.access_latency_ms", &s.network.access_latency_ms),
+        (
+            "network.access_bandwidth_mbps",
+            &s.network.access_bandwidth_mbps,
+        ),
+    ] {
+        d.check().or_else(|m| err(name, m))?;
+    }
+    let regions = topology_regions();
+    for (r, weight) in &s.network.region_weights {
+        if !regions.contains(&r.as_str()) {
+            return err(
+                &format!("network.region_weights.{r}"),
+                format!("unknown region; expected one of {}", regions.join(", ")),
+            );
+        }
+        if !(weight.is_finite() && *weight >= 0.0) {
+            return err(
+                &format!("network.region_weights.{r}"),
+                "expected a weight >= 0".into(),
+            );
+        }
+    }
+    if s.network.region_weights.values().sum::<f64>() <= 0.0 {
+        return err(
+            "network.region_weights",
+            "expected some region with weight > 0".into(),
+        );
+    }
+    if s.network.ases_per_region == 0 {
+        return err("network.ases_per_region", "expected at least 1".into());
+    }
+    if !(s.network.jitter_ms.is_finite() && s.network.jitter_ms >= 0.0) {
+        return err("network.jitter_ms", "expected a non-negative number".into());
+    }
+    let a = &s.adversary;
+    if a.sybil.is_some() && (a.entry_fraction_m.get() > 0.0 || a.exit_fraction_g.get() > 0.0) {
+        return err(
+            "adversary.sybil",
+            "sybil counts and the fractions m, g are exclusive; set m and g to 0".into(),
+        );
+    }
+    if !(a.matcher.max_lag_ms > 0.0 && a.matcher.tolerance_ms >= 0.0) {
+        return err(
+            "adversary.matcher",
+            "expected max_lag_ms > 0 and tolerance_ms >= 0".into(),
+        );
+    }
+    if let Some(r) = &s.churn.relay_rate
+        && !(r.mean_up_s > 0.0 && r.mean_down_s > 0.0)
+    {
+        return err(
+            "churn.relay_rate",
+            "expected positive mean up and down times".into(),
+        );
+    }
+    Ok(())
+}
+
+/// The JSON Schema of scenario files, pretty-printed.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(Scenario);
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
+}
+
+/// Finds the line and column of a dotted field path in block-style YAML
+/// (best effort; `(0, 0)` when not found).
+fn locate(text: &str, path: &str) -> (usize, usize) {
+    let want: Vec<&str> = path
+        .split('.')
+        .filter(|s| !s.is_empty() && *s != "?")
+        .collect();
+    if want.is_empty() {
+        return (1, 1);
+    }
+    let mut stack: Vec<(usize, String)> = Vec::new();
+    let mut best = (0, 0);
+    let mut best_depth = 0;
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.split(" #").next().unwrap_or(raw);
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        let Some(colon) = trimmed.find(':') else {
+            continue;
+        };
+        let key = trimmed[..colon]
+            .trim()
+            .trim_start_matches("- ")
+            .trim_matches('"');
+        while stack.last().is_some_and(|(i, _)| *i >= indent) {
+            stack.pop();
+        }
+        stack.push((indent, key.to_owned()));
+        let keys: Vec<&str> = stack.iter().map(|(_, k)| k.as_str()).collect();
+        let depth = keys.iter().zip(&want).take_while(|(a, b)| a == b).count();
+        if depth == keys.len() && depth > best_depth {
+            best = (n + 1, indent + 1);
+            best_depth = depth;
+            if depth == want.len() {
+                break;
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locate_finds_nested_keys() {
+        let t = "a: 1\nb:\n  c: 2\n  d:\n    e: 3\n";
+        assert_eq!(locate(t, "b.d.e"), (5, 5));
+        assert_eq!(locate(t, "b.c"), (3, 3));
+        assert_eq!(locate(t, "b.zzz"), (2, 1));
+    }
+}

@@ -1,0 +1,369 @@
+//! Scenarios: one YAML file per experiment (GUIDE "Conventions").
+//!
+//! Unknown fields are refused, units are part of field names, probabilities
+//! are typed, and every field is documented here (the JSON Schema printed by
+//! `p2psim schema` is generated from these types). [`load`] parses a file,
+//! expands its sweep into points and reports errors with file, line, column
+//! and field path.
+
+mod load;
+mod sweep;
+pub mod units;
+
+pub use load::{Loaded, Point, ScenarioError, load_file, load_str, schema_json};
+pub use units::{Distribution, Probability};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// A short name, used in reports.
+    pub name: String,
+    /// What the scenario is for.
+    #[serde(default)]
+    pub description: String,
+    /// Master seed: every random stream of every point and replicate derives from it.
+    pub seed: u64,
+    /// Independent replicates of every sweep point.
+    #[serde(default = "one")]
+    pub replications: u32,
+    /// Who takes part.
+    pub population: Population,
+    /// The simulated Internet.
+    #[serde(default)]
+    pub network: NetworkSpec,
+    /// What clients ask for and when.
+    pub workload: Workload,
+    /// Protocol options.
+    #[serde(default)]
+    pub protocol: ProtocolSpec,
+    /// The adversary.
+    #[serde(default)]
+    pub adversary: AdversarySpec,
+    /// Nodes joining and leaving.
+    #[serde(default)]
+    pub churn: ChurnSpec,
+    /// Parameters varied across points (dotted paths into this document).
+    #[serde(default)]
+    pub sweep: Option<Sweep>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Counts of each role (whitepaper "Roles").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Population {
+    /// Onion relays (entry-eligible unless guards restrict them).
+    pub relays: u32,
+    /// Ghost nodes (resell a provider API).
+    pub ghosts: u32,
+    /// GPU nodes (run models themselves).
+    #[serde(default)]
+    pub gpus: u32,
+    /// Ecash mints.
+    #[serde(default = "one")]
+    pub mints: u32,
+    /// Clients.
+    pub clients: u32,
+    /// Identity proof-of-work difficulty, bits (each identity costs 2^bits hashes on average).
+    #[serde(default = "default_pow_bits")]
+    pub identity_pow_bits: u8,
+}
+
+fn default_pow_bits() -> u8 {
+    8
+}
+
+/// The simulated Internet: world regions, autonomous systems and access links.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSpec {
+    /// Share of nodes per world region (normalised; regions of
+    /// [`crate::topology::REGIONS`]; missing regions get none).
+    pub region_weights: std::collections::BTreeMap<String, f64>,
+    /// Autonomous systems per region.
+    pub ases_per_region: u32,
+    /// Zipf exponent of AS popularity inside a region (0 = uniform).
+    pub as_zipf_exponent: f64,
+    /// One-way latency of a node's access link, ms.
+    pub access_latency_ms: Distribution,
+    /// Random extra delay per datagram, ms (uniform in [0, jitter_ms]).
+    pub jitter_ms: f64,
+    /// Access bandwidth of a node, Mbit/s (serialization delay on the sender).
+    pub access_bandwidth_mbps: Distribution,
+    /// Probability that a datagram is lost.
+    pub loss: Probability,
+    /// Share of clients behind NAT: they accept datagrams only from peers
+    /// they sent to, and receive replies through mailboxes.
+    pub nat_clients: Probability,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        NetworkSpec {
+            region_weights: [
+                ("north_america", 0.35),
+                ("europe", 0.35),
+                ("asia", 0.2),
+                ("south_america", 0.04),
+                ("oceania", 0.03),
+                ("africa", 0.03),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+            ases_per_region: 20,
+            as_zipf_exponent: 1.0,
+            access_latency_ms: Distribution::Uniform {
+                low: 1.0,
+                high: 10.0,
+            },
+            jitter_ms: 2.0,
+            access_bandwidth_mbps: Distribution::LogNormal {
+                median: 100.0,
+                sigma: 0.5,
+            },
+            loss: Probability::ZERO,
+            nat_clients: Probability::ZERO,
+        }
+    }
+}
+
+/// The workload (whitepaper "Request Flow"); lengths calibrated from
+/// `shared/reference/request_lengths.csv` (cite the row in `calibration`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// Warm-up before the measured period (DHT bootstrap, directories, funding), s.
+    #[serde(default = "default_warmup")]
+    pub warmup_s: f64,
+    /// Length of the measured period in which sessions start, s.
+    pub duration_s: f64,
+    /// After the measured period, how long running sessions may finish, s.
+    #[serde(default = "default_drain")]
+    pub drain_s: f64,
+    /// Session arrivals per client per hour (Poisson process).
+    pub sessions_per_client_per_hour: f64,
+    /// Turns per session.
+    #[serde(default = "one")]
+    pub turns_per_session: u32,
+    /// Pause between a turn's answer and the next turn, s.
+    #[serde(default = "default_think")]
+    pub think_time_s: Distribution,
+    /// New user-message length, tokens.
+    pub prompt_tokens: Distribution,
+    /// Output length the provider produces, tokens.
+    pub output_tokens: Distribution,
+    /// The reference rows the length distributions were fitted to.
+    #[serde(default)]
+    pub calibration: String,
+    /// Model clients ask for.
+    #[serde(default = "default_model")]
+    pub model: String,
+    /// Most output tokens a client asks for.
+    #[serde(default = "default_max_output")]
+    pub max_output_tokens: u64,
+    /// Sat each client funds its wallet with before the measured period.
+    #[serde(default = "default_funding")]
+    pub funding_sat: u64,
+}
+
+fn default_warmup() -> f64 {
+    120.0
+}
+fn default_drain() -> f64 {
+    120.0
+}
+fn default_think() -> Distribution {
+    Distribution::Exponential { mean: 20.0 }
+}
+fn default_model() -> String {
+    "gpt-4o".into()
+}
+fn default_max_output() -> u64 {
+    2000
+}
+fn default_funding() -> u64 {
+    20_000
+}
+
+/// Protocol options the scenario may change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProtocolSpec {
+    /// Relays before the exit (whitepaper: 2 or 3).
+    pub relays_per_route: u32,
+    /// Entry guards (whitepaper "Route Construction").
+    pub guards: GuardSpec,
+    /// Random per-hop forwarding delay bounds, ms (none when both are 0).
+    pub hop_delay_ms: [f64; 2],
+    /// Settle every payment at the mint immediately (else in batches).
+    pub immediate_settlement: bool,
+    /// Advert shards of the DHT directory.
+    pub shards: u16,
+    /// Prepaid chunk, msat.
+    pub chunk_msat: u64,
+    /// Price per million input tokens, USD.
+    pub price_in_usd_per_mtok: f64,
+    /// Price per million output tokens, USD.
+    pub price_out_usd_per_mtok: f64,
+    /// How long a client waits for a turn before retrying elsewhere, s.
+    pub turn_timeout_s: f64,
+}
+
+impl Default for ProtocolSpec {
+    fn default() -> Self {
+        ProtocolSpec {
+            relays_per_route: 3,
+            guards: GuardSpec::default(),
+            hop_delay_ms: [0.0, 0.0],
+            immediate_settlement: true,
+            shards: 4,
+            chunk_msat: 2_000,
+            price_in_usd_per_mtok: 5.0,
+            price_out_usd_per_mtok: 20.0,
+            turn_timeout_s: 20.0,
+        }
+    }
+}
+
+/// Entry guards.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardSpec {
+    /// Whether the entry is always one of a few fixed guards.
+    pub enabled: bool,
+    /// Guards per client.
+    pub count: u32,
+    /// How long a guard is kept, days.
+    pub rotation_days: f64,
+}
+
+impl Default for GuardSpec {
+    fn default() -> Self {
+        GuardSpec {
+            enabled: false,
+            count: 3,
+            rotation_days: 60.0,
+        }
+    }
+}
+
+/// The adversary (whitepaper "Threat Model", tiers 2–3).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdversarySpec {
+    /// m: fraction of the entry-eligible relays the adversary runs.
+    pub entry_fraction_m: Probability,
+    /// g: fraction of the exits (Ghosts and GPU nodes) the adversary runs.
+    pub exit_fraction_g: Probability,
+    /// Sybil mode: the adversary adds this many relays and Ghosts of its own
+    /// beside the honest population (each pays the identity proof of work).
+    /// Exclusive with m and g.
+    pub sybil: Option<SybilSpec>,
+    /// The entry–exit matcher.
+    pub matcher: MatcherSpec,
+}
+
+/// Sybil nodes added by the adversary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SybilSpec {
+    /// Adversarial relays added beside the honest ones.
+    pub relays: u32,
+    /// Adversarial Ghosts added beside the honest ones.
+    pub ghosts: u32,
+}
+
+/// How the adversary matches its entries' flows to its exits' flows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct MatcherSpec {
+    /// Largest entry-to-exit lag considered, ms.
+    pub max_lag_ms: f64,
+    /// Tolerance when aligning one cell's time at the entry and the exit, ms.
+    pub tolerance_ms: f64,
+    /// Least fraction of the exit's cells that must align for a guess.
+    pub min_score: Probability,
+}
+
+impl Default for MatcherSpec {
+    fn default() -> Self {
+        MatcherSpec {
+            max_lag_ms: 2_000.0,
+            tolerance_ms: 30.0,
+            min_score: Probability::new(0.8).unwrap_or(Probability::ZERO),
+        }
+    }
+}
+
+/// Nodes joining and leaving during the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChurnSpec {
+    /// Relays alternate between up and down with these mean durations.
+    pub relay_rate: Option<ChurnRate>,
+    /// Scheduled departures and returns.
+    pub schedule: Vec<ChurnStep>,
+}
+
+/// Up/down times of a churning node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChurnRate {
+    /// Mean time online, s (exponential).
+    pub mean_up_s: f64,
+    /// Mean time offline, s (exponential).
+    pub mean_down_s: f64,
+}
+
+/// One scheduled churn step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChurnStep {
+    /// When, s after the measured period starts.
+    pub at_s: f64,
+    /// Which role.
+    pub role: ChurnRole,
+    /// How many online nodes of that role leave.
+    #[serde(default)]
+    pub leave: u32,
+    /// How many offline nodes of that role return.
+    #[serde(default)]
+    pub join: u32,
+}
+
+/// Roles that churn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChurnRole {
+    /// Relays.
+    Relay,
+    /// Ghosts.
+    Ghost,
+    /// GPU nodes.
+    Gpu,
+}
+
+/// Parameters varied across sweep points: exactly one of `grid` or `list`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    /// Every combination of these values (dotted path -> values).
+    #[serde(default)]
+    pub grid: Option<std::collections::BTreeMap<String, Vec<serde_json::Value>>>,
+    /// Exactly these points (each a map of dotted path -> value).
+    #[serde(default)]
+    pub list: Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
+}
+
+/// Names of the topology's regions.
+fn topology_regions() -> Vec<&'static str> {
+    crate::topology::REGIONS.to_vec()
+}
