@@ -50,8 +50,17 @@ pub fn wilson(k: u64, n: u64, level: f64) -> Proportion {
         k,
         n,
         estimate: p,
-        lo: (centre - half).max(0.0),
-        hi: (centre + half).min(1.0),
+        // Exactly 0 and 1 at the edges, whatever rounding did.
+        lo: if k == 0 {
+            0.0
+        } else {
+            (centre - half).clamp(0.0, p)
+        },
+        hi: if k == n {
+            1.0
+        } else {
+            (centre + half).clamp(p, 1.0)
+        },
         level,
     }
 }

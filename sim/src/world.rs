@@ -265,27 +265,26 @@ impl World {
         world
     }
 
-    /// Warm-up: infrastructure joins over the first 30 s, clients over the
-    /// next 15 s, directories at 40% of the warm-up, funding at 60%; the
-    /// measured period's arrivals and churn follow.
+    /// Warm-up (at least 60 s): infrastructure joins over the first 20 s,
+    /// clients over the next 10 s, directories are fetched at 35–40 s and
+    /// wallets funded at 45–50 s; arrivals start with the measured period.
     fn schedule_start(&mut self) {
-        let warm = self.scenario.workload.warmup_s;
         let mut r = self.streams.stream(entity::WORLD, Purpose::Workload);
         for i in 0..self.hosts.len() as u32 {
             let kind = self.hosts[i as usize].slot.kind;
             let (lo, span) = if kind == Kind::Client {
-                (30.0, 15.0)
+                (20.0, 10.0)
             } else {
-                (0.0, 30.0)
+                (0.0, 20.0)
             };
             let at = Instant::ZERO + secs(lo + span * rng::unit(&mut r));
             self.queue.push(at, Event::Bootstrap(i));
             if kind != Kind::Relay {
-                let at = Instant::ZERO + secs(warm * (0.4 + 0.1 * rng::unit(&mut r)));
+                let at = Instant::ZERO + secs(35.0 + 5.0 * rng::unit(&mut r));
                 self.queue.push(at, Event::Directory(i));
             }
             if kind == Kind::Client {
-                let at = Instant::ZERO + secs(warm * (0.6 + 0.1 * rng::unit(&mut r)));
+                let at = Instant::ZERO + secs(45.0 + 5.0 * rng::unit(&mut r));
                 self.queue.push(at, Event::Fund(i));
                 let mut work = ClientWork::new(
                     self.streams

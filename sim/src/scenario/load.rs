@@ -146,11 +146,12 @@ fn sweep_key(o: &Overrides, path: &str) -> String {
         .unwrap_or_else(|| path.to_owned())
 }
 
+/// Drops serde_yaml's own "path: " prefix (the path is reported separately).
 fn strip_prefix(path: &str, msg: &str) -> String {
-    msg.strip_prefix(path)
-        .and_then(|m| m.strip_prefix(": "))
-        .unwrap_or(msg)
-        .to_owned()
+    match msg.split_once(": ") {
+        Some((head, rest)) if path.starts_with(head) => rest.to_owned(),
+        _ => msg.to_owned(),
+    }
 }
 
 fn strip_location(msg: &str) -> String {

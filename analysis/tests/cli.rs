@@ -1,0 +1,298 @@
+//! `p2psim` on tiny scenarios: validation, bad input of every kind (exit 2,
+//! a message naming file, line and field, and no dataset left behind), and
+//! determinism (same seed, thread counts, interrupted and resumed runs give
+//! byte-identical Parquet files).
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const TINY: &str = "tests/data/tiny.yaml";
+
+fn p2psim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_p2psim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("p2psim-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn write_scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn tiny_with(find: &str, replace: &str) -> String {
+    let t = std::fs::read_to_string(TINY).unwrap();
+    assert!(t.contains(find), "{find}");
+    t.replace(find, replace)
+}
+
+#[test]
+fn validate_and_schema() {
+    let o = p2psim(&["validate", TINY]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("2 point(s) x 2 replicate(s)"));
+    let o = p2psim(&["schema"]);
+    assert!(o.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let props = &schema["properties"];
+    assert!(props["population"].is_object() && props["adversary"].is_object());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("\"maximum\": 1.0"),
+        "probabilities are bounded in the schema"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_with_location_and_leaves_nothing() {
+    let dir = tmp("bad");
+    let cases: Vec<(&str, String, &[&str])> = vec![
+        (
+            "unknown.yaml",
+            tiny_with("  relays: 16\n", "  relays: 16\n  relayz: 3\n"),
+            &[
+                "unknown field `relayz`",
+                "unknown.yaml:7:3:",
+                "population.relayz",
+            ],
+        ),
+        (
+            "prob.yaml",
+            tiny_with("loss: 0.0", "loss: 1.5"),
+            &["between 0 and 1", "network.loss"],
+        ),
+        (
+            "negative.yaml",
+            tiny_with("clients: 6", "clients: -6"),
+            &["population.clients", "`-6`, expected u32"],
+        ),
+        (
+            "sweep.yaml",
+            tiny_with(
+                "adversary.exit_fraction_g: 0.25}",
+                "adversary.exit_fraction_q: 0.25}",
+            ),
+            &["unknown parameter adversary.exit_fraction_q", "sweep"],
+        ),
+        (
+            "sweep_range.yaml",
+            tiny_with(
+                "adversary.exit_fraction_g: 0.25}",
+                "adversary.exit_fraction_g: 2.5}",
+            ),
+            &["sweep point 1", "between 0 and 1"],
+        ),
+        (
+            "syntax.yaml",
+            tiny_with("  ghosts: 4\n", "  ghosts: [4\n"),
+            &["syntax.yaml:"],
+        ),
+    ];
+    for (name, text, needles) in cases {
+        let path = write_scenario(&dir, name, &text);
+        let out = dir.join(format!("out-{name}"));
+        for args in [
+            vec!["validate", path.to_str().unwrap()],
+            vec![
+                "run",
+                path.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        ] {
+            let o = p2psim(&args);
+            assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+            let e = stderr(&o);
+            assert!(e.contains(name), "{name}: file not named: {e}");
+            for n in needles {
+                assert!(e.contains(n), "{name}: {n:?} missing from {e}");
+            }
+            assert!(!out.exists(), "{name}: left an output folder behind");
+        }
+    }
+    // A missing file.
+    let o = p2psim(&[
+        "run",
+        "no/such.yaml",
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no/such.yaml: cannot read"),
+        "{}",
+        stderr(&o)
+    );
+    // An unwritable output folder (a file stands in its way).
+    let blocker = dir.join("blocker");
+    std::fs::write(&blocker, b"x").unwrap();
+    let out = blocker.join("out");
+    let o = p2psim(&["run", TINY, "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("blocker"), "{}", stderr(&o));
+    // Replay selectors outside the scenario.
+    let o = p2psim(&[
+        "run",
+        TINY,
+        "--out",
+        dir.join("o2").to_str().unwrap(),
+        "--point",
+        "9",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn parquet_bytes(dir: &Path) -> (Vec<u8>, Vec<u8>) {
+    (
+        std::fs::read(dir.join("sessions.parquet")).unwrap(),
+        std::fs::read(dir.join("points.parquet")).unwrap(),
+    )
+}
+
+#[test]
+fn runs_are_byte_identical_across_reruns_threads_and_resumes() {
+    let a = tmp("det-a");
+    let b = tmp("det-b");
+    let c = tmp("det-c");
+    let d = tmp("det-d");
+    let run = |out: &Path, threads: &str, extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            TINY,
+            "--out",
+            out.to_str().unwrap(),
+            "--threads",
+            threads,
+        ];
+        args.extend_from_slice(extra);
+        let o = p2psim(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    run(&a, "1", &[]);
+    run(&b, "1", &[]);
+    run(&c, "2", &[]);
+    assert_eq!(
+        parquet_bytes(&a),
+        parquet_bytes(&b),
+        "same seed, different bytes"
+    );
+    assert_eq!(
+        parquet_bytes(&a),
+        parquet_bytes(&c),
+        "--threads 1 and 2 differ"
+    );
+    for f in ["summary.json", "manifest.json"] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(c.join(f)).unwrap()
+        );
+    }
+    // Another seed gives other data.
+    let e = tmp("det-e");
+    run(&e, "2", &["--seed", "8"]);
+    assert_ne!(parquet_bytes(&a).0, parquet_bytes(&e).0);
+
+    // Interrupt a run after its first checkpoint, then resume it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_p2psim"))
+        .args(["run", TINY, "--out", d.to_str().unwrap(), "--threads", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let cp = d.join("checkpoints");
+    loop {
+        let n = std::fs::read_dir(&cp)
+            .map(|r| {
+                r.filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("point"))
+                })
+                .count()
+            })
+            .unwrap_or(0);
+        if n >= 1 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before it could be interrupted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!d.join("sessions.parquet").exists());
+    // Without --resume the folder is refused.
+    let o = p2psim(&["run", TINY, "--out", d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+    let out = run(&d, "2", &["--resume"]);
+    assert!(!out.contains(" 0 resumed"), "nothing was resumed: {out}");
+    assert_eq!(parquet_bytes(&a), parquet_bytes(&d), "resumed run differs");
+    assert!(!cp.exists(), "checkpoints left behind");
+    for x in [a, b, c, d, e] {
+        std::fs::remove_dir_all(x).unwrap();
+    }
+}
+
+#[test]
+fn sessions_have_the_documented_columns_and_sane_values() {
+    let a = tmp("cols");
+    let o = p2psim(&["run", TINY, "--out", a.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let df = peer2prompt_analysis::dataset::read_parquet(&a.join("sessions.parquet")).unwrap();
+    for c in [
+        "point",
+        "replicate",
+        "session_id",
+        "client",
+        "entry",
+        "exit",
+        "exit_kind",
+        "entry_adversarial",
+        "exit_adversarial",
+        "ends_compromised",
+        "linked",
+        "link_guess_correct",
+        "turns",
+        "prompt_tokens",
+        "output_tokens",
+        "started_ns",
+        "first_token_ns",
+        "completed_ns",
+        "outcome",
+    ] {
+        assert!(df.column(c).is_ok(), "missing column {c}");
+    }
+    assert!(df.height() > 20, "only {} sessions", df.height());
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("summary.json")).unwrap()).unwrap();
+    let pts = summary["points"].as_array().unwrap();
+    assert_eq!(pts.len(), 2);
+    for p in pts {
+        let lo = p["ends_compromised"]["lo"].as_f64().unwrap();
+        let hi = p["ends_compromised"]["hi"].as_f64().unwrap();
+        assert!(lo <= hi);
+        assert!((p["m_times_g"].as_f64().unwrap() - 0.125).abs() < 1e-9);
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["seed"], 7);
+    assert_eq!(manifest["scenario_sha256"].as_str().unwrap().len(), 64);
+    std::fs::remove_dir_all(a).unwrap();
+}
