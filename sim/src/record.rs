@@ -85,6 +85,8 @@ pub struct ReplicateStats {
     pub conversations: u64,
     /// Invariant checks run.
     pub invariant_checks: u64,
+    /// Nodes that went offline (churn).
+    pub departures: u64,
 }
 
 /// A replicate's output.

@@ -184,6 +184,7 @@ fn score(w: &World, point: u32, replicate: u32, seed: u64) -> ReplicateResult {
             failed_without_session: w.failed_without_session,
             conversations: w.conversations(),
             invariant_checks: w.checks,
+            departures: w.departures,
         },
     }
 }

@@ -156,6 +156,8 @@ pub struct World {
     pub failed_without_session: u64,
     /// Invariant checks run.
     pub checks: u64,
+    /// Nodes that went offline.
+    pub departures: u64,
     violation: Option<Violation>,
 }
 
@@ -258,6 +260,7 @@ impl World {
             lost: 0,
             failed_without_session: 0,
             checks: 0,
+            departures: 0,
             violation: None,
             scenario: s,
         };
@@ -429,6 +432,9 @@ impl World {
     fn set_online(&mut self, i: u32, online: bool) {
         let now = self.now();
         let h = &mut self.hosts[i as usize];
+        if h.online && !online {
+            self.departures += 1;
+        }
         h.online = online;
         if online {
             h.node.handle_timeout(now);
