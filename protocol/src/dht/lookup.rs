@@ -187,6 +187,12 @@ impl Lookup {
         None
     }
 
+    /// Whether this lookup already holds exactly `a` (validated when it was
+    /// first received, so a replica's identical copy need not be checked again).
+    pub fn holds(&self, a: &Advert) -> bool {
+        self.adverts.iter().any(|o| o == a)
+    }
+
     /// `from` answered with closer `contacts` (and, for FIND_VALUE, adverts).
     pub fn on_response(&mut self, from: &NodeId, contacts: &[Contact], adverts: Vec<Advert>) {
         let Some((p, i)) = self.find(from) else {

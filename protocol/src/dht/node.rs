@@ -700,10 +700,16 @@ impl Dht {
                 if let Some(entry) = self.lookups.get_mut(&id) {
                     let target = *entry.lookup.target();
                     let policy = self.cfg.policy;
-                    // A fetching client validates every advert it is given.
+                    // A fetching client validates every advert it is given,
+                    // once: the k replicas answer with identical copies.
+                    let lookup = &entry.lookup;
                     let adverts: Vec<Advert> = adverts
                         .into_iter()
-                        .filter(|a| a.key() == target && a.validate(now, &policy).is_ok())
+                        .filter(|a| {
+                            a.key() == target
+                                && !lookup.holds(a)
+                                && a.validate(now, &policy).is_ok()
+                        })
                         .collect();
                     entry.lookup.on_response(&sender, &contacts, adverts);
                 }
