@@ -65,6 +65,8 @@ pub enum Event {
     Arrival(u32),
     /// A client's next turn.
     NextTurn(u32),
+    /// A client starts its next waiting conversation.
+    Start(u32),
     /// A relay flips between online and offline.
     Flip(u32),
     /// A scheduled churn step.
@@ -136,6 +138,7 @@ pub struct World {
     pub sessions: Vec<SessionRow>,
     open: HashMap<u32, usize>,
     last: HashMap<u32, usize>,
+    by_session: HashMap<(u32, u64), usize>,
     conv_of: HashMap<u32, u32>,
     client_addrs: HashSet<SocketAddr>,
     service_addrs: HashSet<SocketAddr>,
@@ -249,6 +252,7 @@ impl World {
             sessions: Vec::new(),
             open: HashMap::new(),
             last: HashMap::new(),
+            by_session: HashMap::new(),
             conv_of: HashMap::new(),
             client_addrs,
             service_addrs,
@@ -392,6 +396,7 @@ impl World {
                 self.start_conversation(c);
             }
             Event::NextTurn(c) => self.ask_turn(c),
+            Event::Start(c) => self.start_conversation(c),
             Event::Flip(i) => {
                 let Some(rate) = self.scenario.churn.relay_rate.clone() else {
                     return;
@@ -509,11 +514,17 @@ impl World {
         }
     }
 
+    /// A conversation ended: the next waiting one starts as its own event
+    /// at the same instant, never inside the handling of the node's events
+    /// (which would interleave the new session's events with the old one's).
     fn conversation_over(&mut self, c: u32) {
         if let Some(work) = self.work.get_mut(&c) {
             work.busy = false;
+            if work.queued > 0 {
+                let now = self.now();
+                self.queue.push(now, Event::Start(c));
+            }
         }
-        self.start_conversation(c);
     }
 
     /// Collects node `i`'s transmits and events and re-arms its timer.
@@ -633,6 +644,7 @@ impl World {
                 self.collect(c);
             }
             ClientEvent::SessionOpened {
+                session,
                 relays,
                 exit,
                 exit_role,
@@ -666,14 +678,18 @@ impl World {
                     outcome: "unfinished".into(),
                 };
                 self.last.insert(c, self.sessions.len());
+                self.by_session.insert((c, session), self.sessions.len());
                 if let Some(prev) = self.open.insert(c, self.sessions.len()) {
                     self.sessions[prev].closed.get_or_insert(now);
                 }
                 self.sessions.push(row);
             }
-            ClientEvent::SessionClosed { .. } => {
-                if let Some(r) = self.open.remove(&c) {
+            ClientEvent::SessionClosed { session, .. } => {
+                if let Some(&r) = self.by_session.get(&(c, session)) {
                     self.sessions[r].closed.get_or_insert(now);
+                    if self.open.get(&c) == Some(&r) {
+                        self.open.remove(&c);
+                    }
                 }
             }
             ClientEvent::FirstToken { at, .. } => {
@@ -682,7 +698,7 @@ impl World {
                 }
             }
             ClientEvent::TurnDone(rep) => {
-                if let Some(&r) = self.open.get(&c) {
+                if let Some(&r) = self.by_session.get(&(c, rep.session)) {
                     let s = &mut self.sessions[r];
                     s.turns += 1;
                     s.prompt_tokens += rep.input_tokens;
