@@ -53,8 +53,9 @@ pub enum Event {
         /// Bytes.
         bytes: Vec<u8>,
     },
-    /// A node's timer may be due.
-    Timer(u32),
+    /// A node's timer: the node and the deadline it asked for (stale when
+    /// the node has asked for another since).
+    Timer(u32, Instant),
     /// A node joins the DHT.
     Bootstrap(u32),
     /// A node refreshes its directory.
@@ -363,9 +364,9 @@ impl World {
                 let _ = h.node.handle(at, from_addr, &bytes);
                 self.collect(to);
             }
-            Event::Timer(i) => {
+            Event::Timer(i, deadline) => {
                 let h = &mut self.hosts[i as usize];
-                if h.armed != Some(at) {
+                if h.armed != Some(deadline) {
                     return;
                 }
                 h.armed = None;
@@ -568,9 +569,8 @@ impl World {
         if next != h.armed {
             h.armed = next;
             if let Some(t) = next {
-                self.queue.push(t.max(now), Event::Timer(i));
-                // A deadline already past fires now; keep the token in step.
-                self.hosts[iu].armed = Some(t.max(now));
+                // A deadline already past fires now.
+                self.queue.push(t.max(now), Event::Timer(i, t));
             }
         }
     }
