@@ -39,18 +39,13 @@ pub fn sessions_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
     ])
 }
 
-/// Writes `df` to `path` as Parquet (zstd), through a temporary file so a
-/// crash never leaves a truncated dataset under the final name.
-pub fn write_parquet(df: &mut DataFrame, path: &Path) -> std::io::Result<()> {
-    let tmp = path.with_extension("parquet.tmp");
-    {
-        let f = std::fs::File::create(&tmp)?;
-        ParquetWriter::new(f)
-            .with_compression(ParquetCompression::Zstd(None))
-            .finish(df)
-            .map_err(std::io::Error::other)?;
-    }
-    std::fs::rename(&tmp, path)
+/// `df` as Parquet bytes (zstd); callers write them atomically.
+pub fn parquet_bytes(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
+    let mut out = Vec::new();
+    ParquetWriter::new(&mut out)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(df)?;
+    Ok(out)
 }
 
 /// Reads a Parquet file back (tests, `report`).

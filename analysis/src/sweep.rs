@@ -321,13 +321,17 @@ fn write_outputs(
         .flat_map(|r| r.sessions.iter().cloned())
         .collect();
     let mut sessions = dataset::sessions_frame(&rows).map_err(ds)?;
-    let path = out.join("sessions.parquet");
-    dataset::write_parquet(&mut sessions, &path).map_err(io(&path))?;
+    write_atomic(
+        &out.join("sessions.parquet"),
+        &dataset::parquet_bytes(&mut sessions).map_err(ds)?,
+    )?;
     let points = spec.points();
     let summary = summary::summarise(&points, results);
     let mut pf = summary::points_frame(&summary).map_err(ds)?;
-    let path = out.join("points.parquet");
-    dataset::write_parquet(&mut pf, &path).map_err(io(&path))?;
+    write_atomic(
+        &out.join("points.parquet"),
+        &dataset::parquet_bytes(&mut pf).map_err(ds)?,
+    )?;
     let summary_json = serde_json::json!({
         "scenario": spec.loaded.base.name,
         "seed": spec.seed,
