@@ -154,7 +154,11 @@ impl ClientMeter {
 
     fn next_chunk_sat(&mut self) -> u64 {
         let room = self.cap_msat().saturating_sub(self.paid_msat);
-        let chunk = self.quote.chunk_msat.max(1).min(room.max(1));
+        // At least what is owed already: a prompt whose input costs more
+        // than one chunk is paid in full up front (else rounding left the
+        // service short when no output followed).
+        let owed = self.expected_msat().saturating_sub(self.paid_msat);
+        let chunk = self.quote.chunk_msat.max(owed).max(1).min(room.max(1));
         let sat = sat_for_msat(chunk);
         self.paid_msat = self.paid_msat.saturating_add(sat * 1000);
         sat
