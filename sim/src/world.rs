@@ -746,15 +746,24 @@ impl World {
     }
 
     /// Value conservation over every mint: every unspent proof anyone holds,
-    /// counted once, plus fees and Lightning payouts equals what was paid in,
-    /// and each mint's books agree that no unspent proof is orphaned.
+    /// counted once, plus outputs the mint signed for operations whose answer
+    /// is still being recovered, plus paid quotes whose issuance is still
+    /// being claimed, plus fees and Lightning payouts equals what
+    /// was paid in, and each mint's books agree that no unspent proof is
+    /// orphaned.
     pub fn check_conservation(&mut self) -> Result<(), Violation> {
         use peer2prompt::ecash::messages::{CheckStateRequest, ProofState};
         use peer2prompt::ecash::mint::ys_of;
         self.checks += 1;
         let mut held: HashMap<[u8; 33], peer2prompt::ecash::Proof> = HashMap::new();
+        let mut pending: HashMap<[u8; 33], peer2prompt::ecash::BlindedMessage> = HashMap::new();
+        let mut claimed: HashSet<peer2prompt::ecash::QuoteId> = HashSet::new();
         for h in &self.hosts {
             let n = &h.node;
+            claimed.extend(n.pending_issues());
+            for o in n.pending_outputs() {
+                pending.insert(o.blinded_secret.serialize(), o);
+            }
             let mut proofs = Vec::new();
             for w in [n.client_wallet(), n.service_wallet()]
                 .into_iter()
@@ -774,6 +783,9 @@ impl World {
         }
         let proofs: Vec<_> = held.into_values().collect();
         let (mut unspent, mut outstanding, mut fees, mut minted) = (0u64, 0u64, 0u64, 0u64);
+        // Paid quotes still being claimed: value in transit to a wallet.
+        let mut unissued = 0u64;
+        let mut abandoned = Vec::new();
         for h in &self.hosts {
             let Some(mint) = h.node.mint() else { continue };
             mint.audit();
@@ -781,6 +793,21 @@ impl World {
             outstanding += ledger.outstanding().value();
             fees += ledger.fees_collected.value();
             minted += ledger.lightning_in.value();
+            for (quote, amount) in mint.paid_unissued() {
+                if claimed.contains(&quote) {
+                    unissued += amount.value();
+                } else {
+                    abandoned.push(amount.value());
+                }
+            }
+            // Signed outputs of operations whose answer is still awaited
+            // (being recovered through NUT-09): their owner holds the
+            // secrets and can restore them.
+            unspent += pending
+                .values()
+                .filter_map(|o| mint.signed_amount(o))
+                .map(|a| a.value())
+                .sum::<u64>();
             let ids: HashSet<_> = mint.keysets().keysets.iter().map(|k| k.id).collect();
             let mine: Vec<_> = proofs
                 .iter()
@@ -809,9 +836,16 @@ impl World {
                 "unspent proofs held {unspent} sat, mints' outstanding {outstanding} sat"
             ));
         }
-        if unspent + fees + self.paid_out != self.funded {
+        if !abandoned.is_empty() {
             return fail(format!(
-                "held {unspent} + fees {fees} + paid out {} != paid in {}",
+                "{} paid mint quote(s) ({} sat) neither issued nor claimed by anyone",
+                abandoned.len(),
+                abandoned.iter().sum::<u64>()
+            ));
+        }
+        if unspent + unissued + fees + self.paid_out != self.funded {
+            return fail(format!(
+                "held {unspent} + being issued {unissued} + fees {fees} + paid out {} != paid in {}",
                 self.paid_out, self.funded
             ));
         }

@@ -72,14 +72,22 @@ fn sessions_survive_churn_nat_and_departures() {
     assert_eq!(format!("{:?}", w.sessions), format!("{:?}", again.sessions));
 }
 
-/// Finding (issue 6): under churn and datagram loss a few sat end up held
-/// by no one (the end-of-run conservation check fails: 2 sat of 259,661
-/// with this seed and 0.2% loss). Some lost or abandoned payment path is not
-/// recovered yet. Kept as a failing property until the protocol closes it.
+/// Value is conserved under churn and datagram loss. This property found
+/// four protocol bugs (issue 6): payments minted for a turn that had failed
+/// meanwhile were dropped; a mint access abandoned every circuit still being
+/// built when an older request expired (a livelock under loss); a client
+/// forgot its pending swaps when it re-fetched a mint's keys; and the
+/// checker did not count value still being recovered through NUT-09.
 #[test]
-#[ignore = "finding: value orphaned under datagram loss (issue 6 note)"]
 fn value_is_conserved_under_datagram_loss() {
-    let text = HARSH.replace("loss: 0.0,", "loss: 0.002,");
+    let text = HARSH.replace("loss: 0.0,", "loss: 0.03,");
     let l = load_str(std::path::Path::new("lossy.yaml"), &text).unwrap();
-    run_replicate(&l.points[0], 0, l.base.seed, &()).unwrap();
+    for seed in [2, 9, 14] {
+        let r = run_replicate(&l.points[0], 0, seed, &()).unwrap();
+        assert!(
+            r.stats.invariant_checks > 0 && r.stats.lost > 0,
+            "{:?}",
+            r.stats
+        );
+    }
 }

@@ -302,6 +302,8 @@ enum MintOp {
     Quote,
     Issue(PendingIssue),
     Pay {
+        /// The request the payment is for.
+        request: u64,
         first: bool,
         pending: PendingSwap,
     },
@@ -646,26 +648,41 @@ impl ClientRole {
 
     /// Pays `sat` for the current turn: the first chunk goes with the prompt.
     fn pay(&mut self, ctx: &mut Ctx<'_>, sat: u64, first: bool) {
-        let Some(url) = self.mint_url() else {
+        let (Some(url), Some(request)) = (self.mint_url(), self.turn.as_ref().map(|t| t.ask.id))
+        else {
             return;
         };
         match self
             .wallet
             .send(&url, Amount::new(sat), ctx.now, &mut *ctx.crypto)
         {
-            Ok(SendPlan::Ready(proofs)) => self.send_payment(ctx, first, proofs),
+            Ok(SendPlan::Ready(proofs)) => self.send_payment(ctx, request, first, proofs),
             Ok(SendPlan::Swap(pending)) => {
                 self.mint_request(
                     ctx,
                     MintApiRequest::Swap(pending.request()),
-                    MintOp::Pay { first, pending },
+                    MintOp::Pay {
+                        request,
+                        first,
+                        pending,
+                    },
                 );
             }
             Err(e) => self.fail_turn(ctx, TurnFailure::Payment(e.to_string()), false),
         }
     }
 
-    fn send_payment(&mut self, ctx: &mut Ctx<'_>, first: bool, proofs: Vec<Proof>) {
+    /// Sends `proofs` for `request`. If that request is no longer the
+    /// running turn (it failed while the payment's swap was at the mint), the
+    /// proofs were never shown to anyone and go back to the wallet.
+    fn send_payment(&mut self, ctx: &mut Ctx<'_>, request: u64, first: bool, proofs: Vec<Proof>) {
+        let current = self.turn.as_ref().is_some_and(|t| t.ask.id == request)
+            && self.session.as_ref().is_some_and(|s| s.quote.is_some())
+            && self.mint.is_some();
+        if !current {
+            tracing::debug!(request, "payment no longer needed");
+            return self.take_back(ctx, vec![proofs]);
+        }
         let (Some(turn), Some(session), Some(url)) = (
             self.turn.as_mut(),
             self.session.as_ref(),
@@ -717,14 +734,27 @@ impl ClientRole {
 
     /// Reclaims payments of `session` (or all) that were never acknowledged.
     fn reclaim(&mut self, ctx: &mut Ctx<'_>, session: Option<u64>) {
-        let Some(url) = self.mint_url() else {
+        if self.mint.is_none() {
             return;
-        };
+        }
         let (take, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.outstanding)
             .into_iter()
             .partition(|(s, _)| session.is_none_or(|x| x == *s));
         self.outstanding = keep;
-        for (_, proofs) in take {
+        self.take_back(ctx, take.into_iter().map(|(_, p)| p).collect());
+    }
+
+    /// Puts proofs this wallet made for a payment back into it, and swaps
+    /// them (with anything else received) so that whatever the service
+    /// redeemed first is found out and the rest is this wallet's again.
+    fn take_back(&mut self, ctx: &mut Ctx<'_>, payments: Vec<Vec<Proof>>) {
+        let Some(url) = self.mint_url() else {
+            // No mint to swap at: keep them outstanding, under no session.
+            self.outstanding
+                .extend(payments.into_iter().map(|p| (u64::MAX, p)));
+            return;
+        };
+        for proofs in payments {
             if let Err(e) = self.wallet.accept(&url, proofs, ctx.now) {
                 tracing::debug!("reclaim refused by the wallet: {e}");
             }
@@ -822,16 +852,22 @@ impl ClientRole {
                     Some(MintOp::Reclaim(pending) | MintOp::RecoverSwap(pending)) => {
                         self.recover_swap(ctx, pending)
                     }
-                    Some(MintOp::Keys | MintOp::KeysAudit) => self.mint = None,
+                    Some(op @ (MintOp::Keys | MintOp::KeysAudit)) => {
+                        if self.holds_mint_value() {
+                            // Swaps or issuances at this mint are unresolved:
+                            // keep asking it (from a fresh circuit) rather
+                            // than give up what it may have signed.
+                            self.mint_request(ctx, MintApiRequest::Keys, op);
+                        } else {
+                            self.drop_mint();
+                        }
+                    }
                     Some(MintOp::Issue(pending)) => self.recover_issue(ctx, pending, false),
                     Some(MintOp::RecoverIssue {
                         pending,
                         after_error,
                     }) => self.recover_issue(ctx, pending, after_error),
                     Some(MintOp::Quote | MintOp::States) | None => {}
-                }
-                if self.mint.is_none() {
-                    break;
                 }
             }
         }
@@ -1114,12 +1150,17 @@ impl ClientRole {
                 }
                 self.progress(ctx);
             }
-            (Some(MintOp::Pay { first, pending }), MintApiResponse::Signatures(sigs)) => {
-                match self.wallet.complete_swap(pending, &sigs.signatures, now) {
-                    Ok(proofs) => self.send_payment(ctx, first, proofs),
-                    Err(e) => self.fail_turn(ctx, TurnFailure::Payment(e.to_string()), false),
-                }
-            }
+            (
+                Some(MintOp::Pay {
+                    request,
+                    first,
+                    pending,
+                }),
+                MintApiResponse::Signatures(sigs),
+            ) => match self.wallet.complete_swap(pending, &sigs.signatures, now) {
+                Ok(proofs) => self.send_payment(ctx, request, first, proofs),
+                Err(e) => self.fail_turn(ctx, TurnFailure::Payment(e.to_string()), false),
+            },
             (Some(MintOp::Pay { pending, .. }), MintApiResponse::Error(e)) => {
                 self.after_refused_swap(ctx, pending);
                 self.fail_turn(ctx, TurnFailure::Payment(e), false);
@@ -1215,6 +1256,51 @@ impl ClientRole {
         );
     }
 
+    /// Whether a swap or an issuance at the current mint awaits an answer
+    /// (value the mint may have signed that only its answer or a NUT-09
+    /// restore can bring back).
+    fn holds_mint_value(&self) -> bool {
+        self.ops.values().any(|op| {
+            matches!(
+                op,
+                MintOp::Pay { .. }
+                    | MintOp::Reclaim(_)
+                    | MintOp::RecoverSwap(_)
+                    | MintOp::Issue(_)
+                    | MintOp::RecoverIssue { .. }
+            )
+        })
+    }
+
+    /// Quotes whose issuance awaits an answer.
+    pub fn pending_issues(&self) -> Vec<crate::ecash::QuoteId> {
+        self.ops
+            .values()
+            .filter_map(|op| match op {
+                MintOp::Issue(pending) | MintOp::RecoverIssue { pending, .. } => {
+                    Some(pending.request().quote)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Blinded outputs of swaps and issuances awaiting an answer.
+    pub fn pending_outputs(&self) -> Vec<crate::ecash::BlindedMessage> {
+        self.ops
+            .values()
+            .flat_map(|op| match op {
+                MintOp::Pay { pending, .. }
+                | MintOp::Reclaim(pending)
+                | MintOp::RecoverSwap(pending) => pending.restore_request().outputs,
+                MintOp::Issue(pending) | MintOp::RecoverIssue { pending, .. } => {
+                    pending.restore_request().outputs
+                }
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
     /// Proofs that are inputs of swaps in flight (still this wallet's until
     /// the mint answers).
     pub fn in_flight(&self) -> Vec<Proof> {
@@ -1226,9 +1312,26 @@ impl ClientRole {
         }))
     }
 
+    /// Forgets the current mint access and every request made through it
+    /// (sequence numbers restart with the next access). Swaps still waiting
+    /// hand their inputs back: an abandoned mint's answers are never read,
+    /// so a swap it executed after this is lost to the client. Only a mint
+    /// rejected for inconsistent keysets can have swaps pending here.
+    fn drop_mint(&mut self) -> Option<MintAccess> {
+        for (_, op) in std::mem::take(&mut self.ops) {
+            if let MintOp::Pay { pending, .. }
+            | MintOp::Reclaim(pending)
+            | MintOp::RecoverSwap(pending) = op
+            {
+                self.wallet.abort_swap(pending);
+            }
+        }
+        self.mint.take()
+    }
+
     /// Stops using the current mint and remembers not to pick it again.
     fn reject_mint(&mut self, ctx: &mut Ctx<'_>, reason: String) {
-        if let Some(m) = self.mint.take() {
+        if let Some(m) = self.drop_mint() {
             tracing::debug!("mint rejected: {reason}");
             self.bad_mints.insert(m.mint.node);
             ctx.emit(NodeEvent::Client(ClientEvent::MintRejected {

@@ -19,6 +19,8 @@ pub(crate) struct MintAccess {
     pub mint: Candidate,
     owner: Owner,
     circuit: Option<u32>,
+    /// When the current circuit's build started.
+    since: Instant,
     ready: bool,
     queue: VecDeque<(u64, MintApiRequest)>,
     deadlines: HashMap<u64, Instant>,
@@ -33,6 +35,7 @@ impl MintAccess {
             mint,
             owner,
             circuit: None,
+            since: Instant::ZERO,
             ready: false,
             queue: VecDeque::new(),
             deadlines: HashMap::new(),
@@ -83,6 +86,7 @@ impl MintAccess {
     fn build(&mut self, ctx: &mut Ctx<'_>) -> Result<(), OnionError> {
         let route = ctx.route_to(&self.mint)?;
         self.circuit = Some(ctx.build(route.hops(), self.owner.clone())?);
+        self.since = ctx.now;
         self.ready = false;
         Ok(())
     }
@@ -155,8 +159,12 @@ impl MintAccess {
             self.deadlines.remove(s);
             self.queue.retain(|(q, _)| q != s);
         }
-        if !late.is_empty() {
-            // A mint that stopped answering: try a fresh circuit next time.
+        // A mint that stopped answering: try a fresh circuit next time. A
+        // circuit younger than the timeout is kept: requests queued before
+        // it existed say nothing about it, and abandoning it for each of
+        // them would never let a build finish (a livelock seen under loss,
+        // where every restore of a lost settlement killed the next build).
+        if !late.is_empty() && self.since + self.timeout <= now {
             if let Some(c) = self.circuit.take() {
                 ctx.abandon(c);
             }

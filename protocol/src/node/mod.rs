@@ -420,6 +420,33 @@ impl Node {
             .unwrap_or_default()
     }
 
+    /// Blinded outputs of this node's swaps and issuances that await the
+    /// mint's answer (or a NUT-09 restore). Outputs the mint has signed are
+    /// this node's value even before it reads the signatures.
+    pub fn pending_outputs(&self) -> Vec<crate::ecash::BlindedMessage> {
+        let mut v = self
+            .client
+            .as_ref()
+            .map(ClientRole::pending_outputs)
+            .unwrap_or_default();
+        v.extend(
+            self.service
+                .as_ref()
+                .map(ServiceRole::pending_outputs)
+                .unwrap_or_default(),
+        );
+        v
+    }
+
+    /// Mint quotes this node paid and is still claiming (issuance requested
+    /// or being recovered).
+    pub fn pending_issues(&self) -> Vec<crate::ecash::QuoteId> {
+        self.client
+            .as_ref()
+            .map(ClientRole::pending_issues)
+            .unwrap_or_default()
+    }
+
     /// Proofs that are inputs of this node's swaps still in flight at the
     /// mint (for value accounting: they are neither in a wallet nor spent).
     pub fn in_flight_proofs(&self) -> Vec<crate::ecash::Proof> {

@@ -699,6 +699,17 @@ impl ServiceRole {
         self.next_settle.get_or_insert(now + after);
     }
 
+    /// Blinded outputs of settlements awaiting an answer.
+    pub fn pending_outputs(&self) -> Vec<crate::ecash::BlindedMessage> {
+        self.ops
+            .values()
+            .flat_map(|op| match op {
+                MintOp::Settle(p) | MintOp::Recover(p) => p.restore_request().outputs,
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
     /// Proofs that are inputs of settlements in flight.
     pub fn in_flight(&self) -> Vec<Proof> {
         swap_inputs(self.ops.values().filter_map(|op| match op {

@@ -368,6 +368,26 @@ impl Mint {
 
     // ----- NUT-09: restore ----------------------------------------------------
 
+    /// Quotes paid over Lightning whose ecash has not been issued yet (the
+    /// payer can still claim them), for value audits.
+    pub fn paid_unissued(&self) -> Vec<(QuoteId, Amount)> {
+        let mut v: Vec<(QuoteId, Amount)> = self
+            .mint_quotes
+            .iter()
+            .filter(|(_, q)| q.state == MintQuoteState::Paid)
+            .map(|(id, q)| (*id, q.invoice.amount))
+            .collect();
+        v.sort_unstable_by_key(|(id, _)| id.0);
+        v
+    }
+
+    /// The amount this mint signed for blinded message `o`, if it did (what
+    /// a NUT-09 restore of `o` would return; read-only, for value audits).
+    pub fn signed_amount(&self, o: &BlindedMessage) -> Option<Amount> {
+        let &(id, amount) = self.signed.get(&o.blinded_secret.serialize())?;
+        (id == self.canonical(o.id) && amount == o.amount).then_some(amount)
+    }
+
     /// Signs again the outputs of `req` that were signed before, for the
     /// same keyset and amount (`C_ = kB_` and its DLEQ proof are
     /// deterministic, so the answer is the one that was lost). Outputs never
