@@ -2,7 +2,9 @@
 //! epoch, by role, turned into route candidates (whitepaper "Route
 //! Construction": relays and exits from the DHT).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use sha2::{Digest, Sha256};
 use std::net::{IpAddr, SocketAddr};
 
 use crate::dht::advert::advert_key;
@@ -40,6 +42,8 @@ pub struct Directory {
     epoch: Option<Epoch>,
     pending: HashSet<LookupId>,
     adverts: Vec<Advert>,
+    /// Position of each (node, role) in `adverts`.
+    index: HashMap<(NodeId, Role), usize>,
     suspects: BTreeMap<NodeId, Instant>,
     /// When the last refresh finished.
     pub ready_at: Option<Instant>,
@@ -56,15 +60,26 @@ impl Directory {
         !self.pending.is_empty()
     }
 
-    /// Starts FIND_VALUE lookups for every shard of every role in `epoch`.
-    pub fn refresh(&mut self, dht: &mut Dht, now: Instant, epoch: Epoch, shards: u16) {
+    /// Starts FIND_VALUE lookups for every shard of every role in `epoch`,
+    /// or, for relays, for the shards in `relays` (see [`relay_shard_sample`]).
+    pub fn refresh(
+        &mut self,
+        dht: &mut Dht,
+        now: Instant,
+        epoch: Epoch,
+        shards: u16,
+        relays: &[u16],
+    ) {
         if self.epoch != Some(epoch) {
             self.adverts.clear();
+            self.index.clear();
         }
         self.epoch = Some(epoch);
         self.ready_at = None;
+        let all: Vec<u16> = (0..shards.max(1)).collect();
         for role in [Role::Relay, Role::Ghost, Role::Gpu, Role::Mint] {
-            for shard in 0..shards.max(1) {
+            let read = if role == Role::Relay { relays } else { &all };
+            for &shard in read {
                 if let Ok(id) = dht.find_value(now, advert_key(role.descriptor(), epoch, shard)) {
                     self.pending.insert(id);
                 }
@@ -81,20 +96,26 @@ impl Directory {
             return false;
         }
         for a in adverts {
-            if let Some(old) = self
-                .adverts
-                .iter_mut()
-                .find(|o| o.node() == a.node() && o.role == a.role)
-            {
-                if a.expiry > old.expiry {
-                    *old = a;
+            match self.index.get(&(a.node(), a.role)) {
+                Some(&i) => {
+                    if a.expiry > self.adverts[i].expiry {
+                        self.adverts[i] = a;
+                    }
                 }
-            } else {
-                self.adverts.push(a);
+                None => {
+                    self.index.insert((a.node(), a.role), self.adverts.len());
+                    self.adverts.push(a);
+                }
             }
         }
         if self.pending.is_empty() {
             self.adverts.sort_by_key(|a| (a.role, a.node()));
+            self.index = self
+                .adverts
+                .iter()
+                .enumerate()
+                .map(|(i, a)| ((a.node(), a.role), i))
+                .collect();
             self.ready_at = Some(now);
             return true;
         }
@@ -108,9 +129,9 @@ impl Directory {
 
     /// The advert of `node` in `role`.
     pub fn advert(&self, node: &NodeId, role: Role) -> Option<&Advert> {
-        self.adverts
-            .iter()
-            .find(|a| a.node() == *node && a.role == role)
+        self.index
+            .get(&(*node, role))
+            .and_then(|&i| self.adverts.get(i))
     }
 
     /// Route candidates of `role`, ASNs from `net`; with `now`, leaving out
@@ -140,6 +161,22 @@ impl Directory {
     }
 }
 
+/// The relay shards `node` reads in `epoch`: `read` consecutive shards
+/// (wrapping) from a start drawn from SHA-256(node id, epoch), or all of them.
+/// Adverts land in shards by their node id, so the sample is uniform over
+/// relays, and it changes every epoch.
+pub fn relay_shard_sample(node: &NodeId, epoch: Epoch, shards: u16, read: Option<u16>) -> Vec<u16> {
+    let shards = shards.max(1);
+    let read = read.unwrap_or(shards).clamp(1, shards);
+    let mut h = Sha256::new();
+    h.update(b"peer2prompt relay shard sample");
+    h.update(node.0);
+    h.update(epoch.0.to_be_bytes());
+    let d = h.finalize();
+    let start = u16::from_be_bytes([d[0], d[1]]) % shards;
+    (0..read).map(|i| (start + i) % shards).collect()
+}
+
 /// A route candidate from an advert.
 pub fn candidate(a: &Advert, net: &dyn NetworkInfo) -> Candidate {
     Candidate {
@@ -155,4 +192,40 @@ pub fn candidate(a: &Advert, net: &dyn NetworkInfo) -> Candidate {
 /// The name a mint goes by in wallets and quotes: its node id in hex.
 pub fn mint_url(node: &NodeId) -> String {
     hex::encode(node.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_shard_sample_is_a_wrapping_run_that_moves_with_the_epoch() {
+        let all = relay_shard_sample(&NodeId([1; 32]), Epoch(1), 10, None);
+        assert_eq!(all.len(), 10);
+        let mut sorted = all.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..10).collect::<Vec<u16>>());
+        let some = relay_shard_sample(&NodeId([1; 32]), Epoch(1), 160, Some(16));
+        assert_eq!(some.len(), 16);
+        for w in some.windows(2) {
+            assert_eq!(w[1], (w[0] + 1) % 160);
+        }
+        assert_eq!(
+            some,
+            relay_shard_sample(&NodeId([1; 32]), Epoch(1), 160, Some(16))
+        );
+        // Starts differ across epochs and nodes (160 possible starts).
+        let starts: HashSet<u16> = (0..50)
+            .map(|e| relay_shard_sample(&NodeId([1; 32]), Epoch(e), 160, Some(16))[0])
+            .chain(
+                (0..50).map(|n| relay_shard_sample(&NodeId([n; 32]), Epoch(1), 160, Some(16))[0]),
+            )
+            .collect();
+        assert!(starts.len() > 40, "{}", starts.len());
+        // Asking for more than exist reads each once.
+        assert_eq!(
+            relay_shard_sample(&NodeId([2; 32]), Epoch(3), 4, Some(9)).len(),
+            4
+        );
+    }
 }

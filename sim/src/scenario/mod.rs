@@ -207,6 +207,11 @@ pub struct ProtocolSpec {
     pub immediate_settlement: bool,
     /// Advert shards of the DHT directory.
     pub shards: u16,
+    /// Relay shards each client and service reads per epoch (all if unset):
+    /// a uniform sample of the relays, drawn afresh each epoch. Large
+    /// networks set it so a node fetches and verifies a few hundred relay
+    /// adverts rather than every one.
+    pub relay_shards_read: Option<u16>,
     /// Prepaid chunk, msat.
     pub chunk_msat: u64,
     /// Price per million input tokens, USD.
@@ -225,6 +230,7 @@ impl Default for ProtocolSpec {
             hop_delay_ms: [0.0, 0.0],
             immediate_settlement: true,
             shards: 4,
+            relay_shards_read: None,
             chunk_msat: 2_000,
             price_in_usd_per_mtok: 5.0,
             price_out_usd_per_mtok: 20.0,
