@@ -157,6 +157,7 @@ pub fn build_node(
         onion_grace: Duration::from_secs(600),
         suspect_for: Duration::from_secs(600),
         shards: s.protocol.shards,
+        service_shards: s.protocol.service_shards,
         relay_shards_read: s.protocol.relay_shards_read,
         advertise: None,
         client: None,

@@ -60,14 +60,15 @@ impl Directory {
         !self.pending.is_empty()
     }
 
-    /// Starts FIND_VALUE lookups for every shard of every role in `epoch`,
-    /// or, for relays, for the shards in `relays` (see [`relay_shard_sample`]).
+    /// Starts FIND_VALUE lookups in `epoch` for the relay shards in `relays`
+    /// (see [`relay_shard_sample`]) and every one of the `service_shards`
+    /// of the Ghost, GPU and mint descriptors.
     pub fn refresh(
         &mut self,
         dht: &mut Dht,
         now: Instant,
         epoch: Epoch,
-        shards: u16,
+        service_shards: u16,
         relays: &[u16],
     ) {
         if self.epoch != Some(epoch) {
@@ -76,7 +77,7 @@ impl Directory {
         }
         self.epoch = Some(epoch);
         self.ready_at = None;
-        let all: Vec<u16> = (0..shards.max(1)).collect();
+        let all: Vec<u16> = (0..service_shards.max(1)).collect();
         for role in [Role::Relay, Role::Ghost, Role::Gpu, Role::Mint] {
             let read = if role == Role::Relay { relays } else { &all };
             for &shard in read {

@@ -89,8 +89,11 @@ pub struct NodeConfig {
     pub onion_grace: Duration,
     /// How long a hop that stalled a circuit build is left out of routes.
     pub suspect_for: Duration,
-    /// Shards per advert descriptor.
+    /// Shards of the relay advert descriptor.
     pub shards: u16,
+    /// Shards of the Ghost, GPU and mint descriptors (far fewer nodes than
+    /// relays, so fewer shards keep a full read cheap).
+    pub service_shards: u16,
     /// How many relay shards the directory reads each epoch (`None`: all).
     /// A node reads a run of consecutive shards starting at a point drawn
     /// from its id and the epoch, so its view is a fresh uniform sample of
@@ -170,6 +173,7 @@ pub(crate) struct Ctx<'a> {
     pub selector: &'a mut RouteSelector,
     pub net: &'a dyn NetworkInfo,
     pub shards: u16,
+    pub service_shards: u16,
     pub relay_shards_read: Option<u16>,
     pub suspect_for: Duration,
 }
@@ -243,7 +247,7 @@ impl Ctx<'_> {
                 self.relay_shards_read,
             );
             self.directory
-                .refresh(self.dht, self.now, self.epoch, self.shards, &relays);
+                .refresh(self.dht, self.now, self.epoch, self.service_shards, &relays);
         }
     }
 
@@ -271,6 +275,7 @@ macro_rules! ctx {
             selector: &mut $n.selector,
             net: &*$n.cfg.net,
             shards: $n.cfg.shards,
+            service_shards: $n.cfg.service_shards,
             relay_shards_read: $n.cfg.relay_shards_read,
             suspect_for: $n.cfg.suspect_for,
         }
@@ -509,7 +514,11 @@ impl Node {
             &self.identity,
             AdvertFields {
                 role: a.role,
-                shards: self.cfg.shards,
+                shards: if a.role == Role::Relay {
+                    self.cfg.shards
+                } else {
+                    self.cfg.service_shards
+                },
                 addr: self.addr,
                 family: a.family,
                 bandwidth: a.bandwidth,

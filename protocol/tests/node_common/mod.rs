@@ -156,6 +156,7 @@ fn base_config() -> NodeConfig {
         onion_grace: Duration::from_secs(600),
         suspect_for: Duration::from_secs(600),
         shards: 2,
+        service_shards: 2,
         relay_shards_read: None,
         advertise: None,
         client: None,

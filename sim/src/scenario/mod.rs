@@ -205,8 +205,10 @@ pub struct ProtocolSpec {
     pub hop_delay_ms: [f64; 2],
     /// Settle every payment at the mint immediately (else in batches).
     pub immediate_settlement: bool,
-    /// Advert shards of the DHT directory.
+    /// Advert shards of the relay descriptor in the DHT directory.
     pub shards: u16,
+    /// Advert shards of the Ghost, GPU and mint descriptors.
+    pub service_shards: u16,
     /// Relay shards each client and service reads per epoch (all if unset):
     /// a uniform sample of the relays, drawn afresh each epoch. Large
     /// networks set it so a node fetches and verifies a few hundred relay
@@ -230,6 +232,7 @@ impl Default for ProtocolSpec {
             hop_delay_ms: [0.0, 0.0],
             immediate_settlement: true,
             shards: 4,
+            service_shards: 4,
             relay_shards_read: None,
             chunk_msat: 2_000,
             price_in_usd_per_mtok: 5.0,
