@@ -1,8 +1,10 @@
 //! Estimators (GUIDE "Compare against an analytic value only through a
 //! confidence interval").
 
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, Normal};
+use statrs::distribution::{Beta, ContinuousCDF, Normal, StudentsT};
 
 /// A proportion with its confidence interval.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -65,6 +67,138 @@ pub fn wilson(k: u64, n: u64, level: f64) -> Proportion {
     }
 }
 
+/// Clopper–Pearson ("exact") interval for `k` successes in `n` trials, from
+/// Beta quantiles: conservative, never narrower than the nominal level.
+pub fn clopper_pearson(k: u64, n: u64, level: f64) -> Proportion {
+    assert!(k <= n, "more successes than trials");
+    let alpha = 1.0 - level;
+    let (kf, nf) = (k as f64, n as f64);
+    let beta_q = |a: f64, b: f64, q: f64| {
+        Beta::new(a, b)
+            .map(|d| d.inverse_cdf(q))
+            .unwrap_or(f64::NAN)
+    };
+    Proportion {
+        k,
+        n,
+        estimate: if n == 0 { 0.0 } else { kf / nf },
+        lo: if k == 0 {
+            0.0
+        } else {
+            beta_q(kf, nf - kf + 1.0, alpha / 2.0)
+        },
+        hi: if k == n {
+            1.0
+        } else {
+            beta_q(kf + 1.0, nf - kf, 1.0 - alpha / 2.0)
+        },
+        level,
+    }
+}
+
+/// A mean with its confidence interval.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Mean {
+    /// Observations.
+    pub n: u64,
+    /// Sample mean (0 when n = 0).
+    pub estimate: f64,
+    /// Lower bound.
+    pub lo: f64,
+    /// Upper bound.
+    pub hi: f64,
+    /// Confidence level.
+    pub level: f64,
+}
+
+/// Student-t interval for the mean of `xs` (unbounded when fewer than two).
+pub fn t_interval(xs: &[f64], level: f64) -> Mean {
+    let n = xs.len();
+    let mean = if n == 0 {
+        0.0
+    } else {
+        xs.iter().sum::<f64>() / n as f64
+    };
+    if n < 2 {
+        return Mean {
+            n: n as u64,
+            estimate: mean,
+            lo: f64::NEG_INFINITY,
+            hi: f64::INFINITY,
+            level,
+        };
+    }
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let se = (var / n as f64).sqrt();
+    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+        .map(|d| d.inverse_cdf(0.5 + level / 2.0))
+        .unwrap_or(f64::NAN);
+    Mean {
+        n: n as u64,
+        estimate: mean,
+        lo: mean - t * se,
+        hi: mean + t * se,
+        level,
+    }
+}
+
+/// Percentile bootstrap interval of `stat` over `xs`: `resamples` resamples
+/// drawn from a ChaCha20 stream seeded with `seed`, so the interval is
+/// reproducible. For heavy-tailed quantities (latencies, token counts) where
+/// a t interval's normality assumption is poor.
+pub fn bootstrap(
+    xs: &[f64],
+    stat: impl Fn(&[f64]) -> f64,
+    resamples: usize,
+    level: f64,
+    seed: u64,
+) -> Mean {
+    let estimate = stat(xs);
+    if xs.is_empty() || resamples == 0 {
+        return Mean {
+            n: xs.len() as u64,
+            estimate,
+            lo: f64::NEG_INFINITY,
+            hi: f64::INFINITY,
+            level,
+        };
+    }
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let mut buf = vec![0.0; xs.len()];
+    let mut stats: Vec<f64> = (0..resamples)
+        .map(|_| {
+            for b in buf.iter_mut() {
+                *b = xs[(rng.next_u64() % xs.len() as u64) as usize];
+            }
+            stat(&buf)
+        })
+        .collect();
+    stats.sort_by(f64::total_cmp);
+    let at = |q: f64| stats[((q * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
+    Mean {
+        n: xs.len() as u64,
+        estimate,
+        lo: at((1.0 - level) / 2.0),
+        hi: at(1.0 - (1.0 - level) / 2.0),
+        level,
+    }
+}
+
+/// The `q` quantile of `xs` (linear interpolation between order statistics).
+pub fn quantile(xs: &[f64], q: f64) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+    let (i, frac) = (pos.floor() as usize, pos.fract());
+    match v.get(i + 1) {
+        Some(next) => v[i] + frac * (next - v[i]),
+        None => v[i],
+    }
+}
+
 /// A measured proportion next to an analytic value.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
@@ -105,6 +239,46 @@ mod tests {
         assert!(c.covered);
         assert_eq!(c.z, 0.0);
         assert!(!compare(&p, 0.3).covered);
+    }
+
+    #[test]
+    fn clopper_pearson_matches_known_bounds() {
+        // Exact 95% bounds: 0/10 -> [0, 0.3085]; 5/10 -> [0.1871, 0.8129];
+        // 10/10 -> [0.6915, 1].
+        let close = |a: f64, b: f64| (a - b).abs() < 5e-4;
+        let p = clopper_pearson(0, 10, 0.95);
+        assert!(p.lo == 0.0 && close(p.hi, 0.3085), "{p:?}");
+        let p = clopper_pearson(5, 10, 0.95);
+        assert!(close(p.lo, 0.1871) && close(p.hi, 0.8129), "{p:?}");
+        let p = clopper_pearson(10, 10, 0.95);
+        assert!(close(p.lo, 0.6915) && p.hi == 1.0, "{p:?}");
+        // Never narrower than Wilson.
+        let (c, w) = (clopper_pearson(7, 50, 0.95), wilson(7, 50, 0.95));
+        assert!(c.lo <= w.lo && c.hi >= w.hi);
+    }
+
+    #[test]
+    fn t_interval_matches_a_hand_computation() {
+        // 1..=5: mean 3, s = 1.5811, t(0.975, 4) = 2.7764 -> 3 +- 1.9632.
+        let m = t_interval(&[1.0, 2.0, 3.0, 4.0, 5.0], 0.95);
+        assert!((m.estimate - 3.0).abs() < 1e-12);
+        assert!((m.hi - m.estimate - 1.9632).abs() < 1e-3, "{m:?}");
+        assert!(t_interval(&[1.0], 0.95).hi.is_infinite());
+    }
+
+    #[test]
+    fn bootstrap_is_seeded_and_brackets_the_statistic() {
+        let xs: Vec<f64> = (0..200).map(|i| ((i * 37) % 101) as f64).collect();
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let a = bootstrap(&xs, mean, 500, 0.95, 7);
+        assert_eq!(a, bootstrap(&xs, mean, 500, 0.95, 7));
+        assert_ne!(a, bootstrap(&xs, mean, 500, 0.95, 8));
+        assert!(a.lo < a.estimate && a.estimate < a.hi, "{a:?}");
+        // Close to the t interval for a well-behaved mean.
+        let t = t_interval(&xs, 0.95);
+        assert!((a.hi - a.lo) / (t.hi - t.lo) > 0.8 && (a.hi - a.lo) / (t.hi - t.lo) < 1.2);
+        assert_eq!(quantile(&[3.0, 1.0, 2.0], 0.5), 2.0);
+        assert_eq!(quantile(&[0.0, 10.0], 0.25), 2.5);
     }
 
     #[test]

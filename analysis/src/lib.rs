@@ -11,6 +11,9 @@
 
 pub mod dataset;
 pub mod estimate;
+pub mod figure;
 pub mod manifest;
+pub mod report;
+pub mod repro;
 pub mod summary;
 pub mod sweep;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use peer2prompt_analysis::sweep::{self, SweepSpec};
+use peer2prompt_analysis::{report, repro};
 use peer2prompt_sim::scenario::{load_file, schema_json};
 
 /// Peer2Prompt testbed: the real protocol in a deterministic virtual-time network.
@@ -47,6 +48,27 @@ enum Command {
     },
     /// Print the JSON Schema of scenario files.
     Schema,
+    /// Run the whitepaper reproduction set and write datasets, figures and
+    /// the report (report.md, report.html) into --out.
+    Repro {
+        /// Output folder (a new one, or an interrupted repro to resume).
+        #[arg(long)]
+        out: PathBuf,
+        /// The quick variant of every scenario (a few minutes; what CI runs).
+        #[arg(long)]
+        quick: bool,
+        /// Scenario folder.
+        #[arg(long, default_value = "scenarios/whitepaper")]
+        scenarios: PathBuf,
+        /// Worker threads.
+        #[arg(long, default_value_t = default_threads())]
+        threads: usize,
+    },
+    /// Rebuild figures and the report of a repro folder from its datasets.
+    Report {
+        /// A folder written by `p2psim repro`.
+        dir: PathBuf,
+    },
 }
 
 fn default_threads() -> usize {
@@ -59,6 +81,39 @@ fn default_threads() -> usize {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Repro {
+            out,
+            quick,
+            scenarios,
+            threads,
+        } => {
+            let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let started = std::time::Instant::now();
+            match repro::run(&scenarios, &out, quick, threads, tty) {
+                Ok(b) => {
+                    println!(
+                        "reproduction finished in {:.1} s",
+                        started.elapsed().as_secs_f64()
+                    );
+                    print_claims(&b);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(if e.is_run_failure() { 1 } else { 2 })
+                }
+            }
+        }
+        Command::Report { dir } => match report::build(&dir) {
+            Ok(b) => {
+                print_claims(&b);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Schema => {
             println!("{}", schema_json());
             ExitCode::SUCCESS
@@ -159,4 +214,16 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+#[allow(clippy::print_stdout)]
+fn print_claims(b: &report::Built) {
+    for c in &b.claims {
+        println!("{:<45} {}", c.title, c.verdict);
+    }
+    println!(
+        "wrote {} and {} (open the HTML file in a browser)",
+        b.markdown.display(),
+        b.html.display()
+    );
 }

@@ -606,7 +606,11 @@ impl World {
                     && self.client_addrs.contains(&h.prev)
                     && matches!(h.next, ObservedNext::Node(a) if self.service_addrs.contains(&a))
             }
-            Observation::ServiceRequest { prev, .. } => self.client_addrs.contains(prev),
+            // With no relays (the direct-call baseline) the service sees
+            // its client by design.
+            Observation::ServiceRequest { prev, .. } => {
+                hops >= 1 && self.client_addrs.contains(prev)
+            }
             _ => false,
         };
         if both && self.violation.is_none() {

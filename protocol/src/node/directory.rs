@@ -203,7 +203,7 @@ mod tests {
     fn relay_shard_sample_is_a_wrapping_run_that_moves_with_the_epoch() {
         let all = relay_shard_sample(&NodeId([1; 32]), Epoch(1), 10, None);
         assert_eq!(all.len(), 10);
-        let mut sorted = all.clone();
+        let mut sorted = all;
         sorted.sort_unstable();
         assert_eq!(sorted, (0..10).collect::<Vec<u16>>());
         let some = relay_shard_sample(&NodeId([1; 32]), Epoch(1), 160, Some(16));

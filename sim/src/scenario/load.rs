@@ -138,6 +138,53 @@ pub fn load_str(file: &Path, text: &str) -> Result<Loaded, ScenarioError> {
     })
 }
 
+/// The quick variant of `loaded`: its `quick` values applied, as a new
+/// scenario document (its text is what the manifest records). A scenario
+/// without `quick` is its own quick variant.
+pub fn quick_variant(loaded: &Loaded) -> Result<Loaded, ScenarioError> {
+    let Some(quick) = &loaded.base.quick else {
+        return Ok(loaded.clone());
+    };
+    let field = |path: String, message: String| {
+        let (line, column) = locate(&loaded.text, &path);
+        ScenarioError::Field {
+            file: loaded.file.clone(),
+            line,
+            column,
+            path,
+            message,
+        }
+    };
+    let mut doc =
+        serde_json::to_value(&loaded.base).map_err(|e| field(".".into(), e.to_string()))?;
+    for (path, value) in quick {
+        let at = format!("quick.{path}");
+        if path == "replications" {
+            if let Some(o) = doc.as_object_mut() {
+                o.insert(path.clone(), value.clone());
+            }
+        } else if let Some(axis) = path.strip_prefix("sweep.grid.") {
+            let grid = doc
+                .pointer_mut("/sweep/grid")
+                .and_then(|g| g.as_object_mut())
+                .filter(|g| g.contains_key(axis))
+                .ok_or_else(|| field(at.clone(), format!("the sweep has no grid axis {axis:?}")))?;
+            grid.insert(axis.to_owned(), value.clone());
+        } else {
+            sweep::apply(&mut doc, path, value.clone()).map_err(|m| field(at, m))?;
+        }
+    }
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("quick");
+    }
+    let yaml = serde_yaml::to_string(&doc).map_err(|e| field("quick".into(), e.to_string()))?;
+    let text = format!(
+        "# Quick variant of {} (its `quick` values applied).\n{yaml}",
+        loaded.file.display()
+    );
+    load_str(&loaded.file, &text)
+}
+
 /// The sweep key responsible for a problem at `path` (for its location).
 fn sweep_key(o: &Overrides, path: &str) -> String {
     o.keys()
@@ -187,8 +234,11 @@ fn validate(s: &Scenario) -> Result<(), (String, String)> {
         );
     }
     let hops = s.protocol.relays_per_route;
-    if !(1..=4).contains(&hops) {
-        return err("protocol.relays_per_route", "expected 1 to 4 relays".into());
+    if hops > 4 {
+        return err(
+            "protocol.relays_per_route",
+            "expected 0 to 4 relays (0: a one-hop circuit straight to the service)".into(),
+        );
     }
     if p.relays < hops + 1 {
         return err(

@@ -10,7 +10,7 @@ mod load;
 mod sweep;
 pub mod units;
 
-pub use load::{Loaded, Point, ScenarioError, load_file, load_str, schema_json};
+pub use load::{Loaded, Point, ScenarioError, load_file, load_str, quick_variant, schema_json};
 pub use units::{Distribution, Probability};
 
 use schemars::JsonSchema;
@@ -49,6 +49,11 @@ pub struct Scenario {
     /// Parameters varied across points (dotted paths into this document).
     #[serde(default)]
     pub sweep: Option<Sweep>,
+    /// The quick variant (`p2psim repro --quick`): values replacing those of
+    /// this document, by dotted path (`workload.duration_s`, `replications`,
+    /// or a whole sweep axis as `sweep.grid.<parameter>`).
+    #[serde(default)]
+    pub quick: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 fn one() -> u32 {
@@ -197,7 +202,8 @@ fn default_funding() -> u64 {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProtocolSpec {
-    /// Relays before the exit (whitepaper: 2 or 3).
+    /// Relays before the exit (whitepaper: 2 or 3; 0 is a one-hop circuit
+    /// straight to the service, the direct-call baseline).
     pub relays_per_route: u32,
     /// Entry guards (whitepaper "Route Construction").
     pub guards: GuardSpec,

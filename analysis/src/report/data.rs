@@ -1,0 +1,170 @@
+//! Reading a `repro` folder back: `repro.json`, and per scenario its
+//! `sessions.parquet`, `summary.json` and `manifest.json`.
+
+use std::path::Path;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{REPRO_FILE, ReportError};
+use crate::dataset::read_parquet;
+use crate::manifest::Manifest;
+use crate::summary::PointSummary;
+
+/// `repro.json`: what a reproduction ran.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// Quick variant (`--quick`) or the full set.
+    pub quick: bool,
+    /// Tool and version.
+    pub tool: String,
+    /// Git commit.
+    pub git_commit: String,
+    /// Scenario folders, in order (each holds one scenario's datasets).
+    pub scenarios: Vec<String>,
+    /// Loaded per scenario (not stored).
+    #[serde(skip)]
+    pub data: Vec<ScenarioData>,
+}
+
+/// One session, the columns the report uses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Session {
+    /// Sweep point.
+    pub point: u32,
+    /// Replicate.
+    pub replicate: u32,
+    /// Client index.
+    pub client: u32,
+    /// Entry and exit both adversarial.
+    pub ends: bool,
+    /// The adversary's matcher linked it.
+    pub linked: bool,
+    /// Start, ns.
+    pub started_ns: u64,
+    /// First token, ns.
+    pub first_token_ns: Option<u64>,
+    /// Completion, ns.
+    pub completed_ns: Option<u64>,
+    /// Every turn answered.
+    pub ok: bool,
+}
+
+/// One scenario's outputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScenarioData {
+    /// Folder name (the scenario's name).
+    pub name: String,
+    /// Sessions.
+    pub sessions: Vec<Session>,
+    /// Per-point summaries.
+    pub points: Vec<PointSummary>,
+    /// The manifest.
+    pub manifest: Manifest,
+}
+
+impl Run {
+    /// The scenario named `name`, if it ran.
+    pub fn scenario(&self, name: &str) -> Option<&ScenarioData> {
+        self.data.iter().find(|d| d.name == name)
+    }
+}
+
+fn dataset_err(file: &Path) -> impl Fn(String) -> ReportError + '_ {
+    move |message| ReportError::Dataset {
+        file: file.to_owned(),
+        message,
+    }
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(file: &Path) -> Result<T, ReportError> {
+    let err = dataset_err(file);
+    let bytes = std::fs::read(file).map_err(|e| err(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))
+}
+
+/// Loads `dir` (a `repro` output).
+pub fn load(dir: &Path) -> Result<Run, ReportError> {
+    let marker = dir.join(REPRO_FILE);
+    if !marker.is_file() {
+        return Err(ReportError::Foreign(dir.to_owned()));
+    }
+    let mut run: Run = read_json(&marker)?;
+    for name in run.scenarios.clone() {
+        let d = dir.join(&name);
+        #[derive(Deserialize)]
+        struct Summary {
+            points: Vec<PointSummary>,
+        }
+        let summary: Summary = read_json(&d.join("summary.json"))?;
+        run.data.push(ScenarioData {
+            sessions: sessions(&d.join("sessions.parquet"))?,
+            points: summary.points,
+            manifest: read_json(&d.join("manifest.json"))?,
+            name,
+        });
+    }
+    Ok(run)
+}
+
+/// Reads the columns the report needs from a sessions table.
+pub fn sessions(file: &Path) -> Result<Vec<Session>, ReportError> {
+    let err = dataset_err(file);
+    let df = read_parquet(file).map_err(|e| err(e.to_string()))?;
+    let p = |e: PolarsError| err(e.to_string());
+    let u32s = |name: &str| -> Result<Vec<Option<u32>>, ReportError> {
+        Ok(df
+            .column(name)
+            .map_err(p)?
+            .u32()
+            .map_err(p)?
+            .iter()
+            .collect())
+    };
+    let u64s = |name: &str| -> Result<Vec<Option<u64>>, ReportError> {
+        Ok(df
+            .column(name)
+            .map_err(p)?
+            .u64()
+            .map_err(p)?
+            .iter()
+            .collect())
+    };
+    let bools = |name: &str| -> Result<Vec<Option<bool>>, ReportError> {
+        Ok(df
+            .column(name)
+            .map_err(p)?
+            .bool()
+            .map_err(p)?
+            .iter()
+            .collect())
+    };
+    let (point, replicate, client) = (u32s("point")?, u32s("replicate")?, u32s("client")?);
+    let (ends, linked) = (bools("ends_compromised")?, bools("linked")?);
+    let (started, first, completed) = (
+        u64s("started_ns")?,
+        u64s("first_token_ns")?,
+        u64s("completed_ns")?,
+    );
+    let outcome: Vec<Option<String>> = df
+        .column("outcome")
+        .map_err(p)?
+        .str()
+        .map_err(p)?
+        .iter()
+        .map(|o| o.map(str::to_owned))
+        .collect();
+    Ok((0..df.height())
+        .map(|i| Session {
+            point: point[i].unwrap_or(0),
+            replicate: replicate[i].unwrap_or(0),
+            client: client[i].unwrap_or(0),
+            ends: ends[i].unwrap_or(false),
+            linked: linked[i].unwrap_or(false),
+            started_ns: started[i].unwrap_or(0),
+            first_token_ns: first[i],
+            completed_ns: completed[i],
+            ok: outcome[i].as_deref() == Some("ok"),
+        })
+        .collect())
+}
