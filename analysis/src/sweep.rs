@@ -345,6 +345,22 @@ fn write_outputs(
             .unwrap_or_default()
             .as_bytes(),
     )?;
+    let audited: Vec<serde_json::Value> = results
+        .iter()
+        .flat_map(|r| {
+            r.visibility.iter().map(move |v| {
+                serde_json::json!({"point": r.point, "replicate": r.replicate, "audit": v})
+            })
+        })
+        .collect();
+    if !audited.is_empty() {
+        write_atomic(
+            &out.join("visibility.json"),
+            serde_json::to_string_pretty(&audited)
+                .unwrap_or_default()
+                .as_bytes(),
+        )?;
+    }
     let m = Manifest {
         tool: format!("p2psim {}", env!("CARGO_PKG_VERSION")),
         git_commit: manifest::git_commit(),

@@ -15,6 +15,7 @@
 //! of dataframes and nothing of plots (analysis does).
 
 pub mod adversary;
+pub mod audit;
 pub mod network;
 pub mod population;
 pub mod queue;

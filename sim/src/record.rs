@@ -102,4 +102,7 @@ pub struct ReplicateResult {
     pub sessions: Vec<SessionRecord>,
     /// Counters.
     pub stats: ReplicateStats,
+    /// Data-visibility matrices of the audited sessions.
+    #[serde(default)]
+    pub visibility: Vec<crate::audit::AuditedSession>,
 }

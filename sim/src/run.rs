@@ -162,10 +162,21 @@ fn score(w: &World, point: u32, replicate: u32, seed: u64) -> ReplicateResult {
         let c = h.node.identity().cost;
         (k + c.keygens, p + c.pow_hashes)
     });
+    // The audited sessions paid at the first mint (the audit scenario has one).
+    let mint = w
+        .hosts
+        .iter()
+        .find(|h| h.slot.kind == Kind::Mint)
+        .map(|h| h.node.addr());
+    let visibility = match mint {
+        Some(m) => w.audit.finish(|i| w.hosts[i as usize].node.addr(), m),
+        None => Vec::new(),
+    };
     ReplicateResult {
         point,
         replicate,
         seed,
+        visibility,
         sessions,
         stats: ReplicateStats {
             nodes: w.hosts.len() as u64,

@@ -163,6 +163,8 @@ pub struct World {
     /// Nodes that went offline.
     pub departures: u64,
     violation: Option<Violation>,
+    /// The data-visibility audit.
+    pub audit: crate::audit::VisibilityAudit,
 }
 
 fn secs(s: f64) -> Duration {
@@ -232,6 +234,10 @@ impl World {
                 }
             }
         }
+        let mints: Vec<u32> = (0..hosts.len() as u32)
+            .filter(|&i| hosts[i as usize].slot.kind == Kind::Mint)
+            .collect();
+        let audit = crate::audit::VisibilityAudit::new(s.workload.audit_sessions, mints);
         let w = &s.workload;
         let measure_from = Instant::ZERO + secs(w.warmup_s);
         let arrivals_until = measure_from + secs(w.duration_s);
@@ -267,6 +273,7 @@ impl World {
             checks: 0,
             departures: 0,
             violation: None,
+            audit,
             scenario: s,
         };
         world.schedule_start();
@@ -510,6 +517,7 @@ impl World {
             return;
         };
         let text = work.message(&self.scenario.workload, c, conv);
+        self.audit.asked(c, &text);
         if self.hosts[c as usize].node.ask(now, text, false).is_ok() {
             self.collect(c);
         }
@@ -594,6 +602,9 @@ impl World {
 
     /// Pools the adversary's observations; checks honest ones.
     fn observe(&mut self, i: u32, o: &Observation) {
+        if self.audit.active() {
+            self.audit.observe(i, o);
+        }
         if self.hosts[i as usize].slot.adversarial {
             self.pool.observe(i, o);
             return;
@@ -660,6 +671,13 @@ impl World {
                     .copied()
                     .unwrap_or(u32::MAX);
                 let exit = self.by_id.get(&exit).copied().unwrap_or(u32::MAX);
+                if now >= self.measure_from {
+                    let hosts = relays
+                        .iter()
+                        .map(|r| self.by_id.get(r).copied().unwrap_or(u32::MAX))
+                        .collect();
+                    self.audit.opened(c, session, hosts, exit);
+                }
                 let row = SessionRow {
                     id: self.sessions.len() as u64,
                     client: c,
@@ -701,7 +719,11 @@ impl World {
                     self.sessions[r].first_token.get_or_insert(at);
                 }
             }
+            ClientEvent::Paid {
+                session, payment, ..
+            } => self.audit.paid(c, session, &payment),
             ClientEvent::TurnDone(rep) => {
+                self.audit.answered(c, rep.session, &rep.response);
                 if let Some(&r) = self.by_session.get(&(c, rep.session)) {
                     let s = &mut self.sessions[r];
                     s.turns += 1;

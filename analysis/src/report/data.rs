@@ -10,6 +10,7 @@ use super::{REPRO_FILE, ReportError};
 use crate::dataset::read_parquet;
 use crate::manifest::Manifest;
 use crate::summary::PointSummary;
+use peer2prompt_sim::audit::AuditedSession;
 
 /// `repro.json`: what a reproduction ran.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,6 +62,8 @@ pub struct ScenarioData {
     pub points: Vec<PointSummary>,
     /// The manifest.
     pub manifest: Manifest,
+    /// Data-visibility audits (`visibility.json`), if the scenario ran any.
+    pub audits: Vec<AuditedSession>,
 }
 
 impl Run {
@@ -97,10 +100,21 @@ pub fn load(dir: &Path) -> Result<Run, ReportError> {
             points: Vec<PointSummary>,
         }
         let summary: Summary = read_json(&d.join("summary.json"))?;
+        #[derive(Deserialize)]
+        struct Audit {
+            audit: AuditedSession,
+        }
+        let vis = d.join("visibility.json");
+        let audits: Vec<Audit> = if vis.is_file() {
+            read_json(&vis)?
+        } else {
+            Vec::new()
+        };
         run.data.push(ScenarioData {
             sessions: sessions(&d.join("sessions.parquet"))?,
             points: summary.points,
             manifest: read_json(&d.join("manifest.json"))?,
+            audits: audits.into_iter().map(|a| a.audit).collect(),
             name,
         });
     }

@@ -177,6 +177,11 @@ pub struct Workload {
     /// Sat each client funds its wallet with before the measured period.
     #[serde(default = "default_funding")]
     pub funding_sat: u64,
+    /// Sessions whose data visibility is audited: the first this many opened
+    /// in the measured period (every observation of their nodes is kept, so
+    /// keep it small).
+    #[serde(default)]
+    pub audit_sessions: u32,
 }
 
 fn default_warmup() -> f64 {
