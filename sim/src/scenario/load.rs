@@ -418,4 +418,55 @@ mod tests {
         assert_eq!(locate(t, "b.c"), (3, 3));
         assert_eq!(locate(t, "b.zzz"), (2, 1));
     }
+
+    const BASE: &str = r#"name: q
+seed: 1
+replications: 3
+population: {relays: 10, ghosts: 2, gpus: 0, mints: 1, clients: 4}
+workload:
+  warmup_s: 60
+  duration_s: 100
+  drain_s: 10
+  sessions_per_client_per_hour: 10
+  prompt_tokens: {kind: fixed, value: 10}
+  output_tokens: {kind: fixed, value: 10}
+sweep:
+  grid:
+    adversary.entry_fraction_m: [0.1, 0.2, 0.3]
+"#;
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn quick_variant_applies_its_values() {
+        let text = format!(
+            "{BASE}quick:\n  replications: 1\n  workload.duration_s: 20\n  sweep.grid.adversary.entry_fraction_m: [0.5]\n"
+        );
+        let l = load_str(Path::new("q.yaml"), &text).unwrap();
+        assert_eq!(l.points.len(), 3);
+        let q = quick_variant(&l).unwrap();
+        assert_eq!(q.base.replications, 1);
+        assert_eq!(q.points.len(), 1);
+        assert_eq!(q.points[0].scenario.workload.duration_s, 20.0);
+        assert_eq!(q.points[0].scenario.adversary.entry_fraction_m.get(), 0.5);
+        assert!(q.base.quick.is_none() && q.text.starts_with("# Quick variant of q.yaml"));
+        // Without `quick`, the scenario is its own quick variant.
+        let plain = load_str(Path::new("p.yaml"), BASE).unwrap();
+        assert_eq!(quick_variant(&plain).unwrap().text, BASE);
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_bad_quick_value_names_its_line() {
+        let text = format!("{BASE}quick:\n  workload.no_such: 1\n");
+        let l = load_str(Path::new("q.yaml"), &text).unwrap();
+        let e = quick_variant(&l).unwrap_err().to_string();
+        assert!(
+            e.starts_with("q.yaml:") && e.contains("quick.workload.no_such"),
+            "{e}"
+        );
+        let text = format!("{BASE}quick:\n  sweep.grid.adversary.exit_fraction_g: [0.5]\n");
+        let l = load_str(Path::new("q.yaml"), &text).unwrap();
+        let e = quick_variant(&l).unwrap_err().to_string();
+        assert!(e.contains("no grid axis"), "{e}");
+    }
 }
