@@ -175,7 +175,7 @@ fn main() -> ExitCode {
             };
             let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let started = std::time::Instant::now();
-            match sweep::run(&spec, &out, resume, threads, tty) {
+            match sweep::run(&spec, &out, resume, threads, tty, true) {
                 Ok(o) => {
                     let secs = started.elapsed().as_secs_f64();
                     println!(

@@ -112,16 +112,14 @@ pub fn run(
     std::fs::write(&marker, json).map_err(io(&marker))?;
     for l in loaded {
         let name = l.base.name.clone();
-        if progress {
-            eprintln!("repro: {name} ({} point(s))", l.points.len());
-        }
+        eprintln!("repro: {name} ({} point(s))", l.points.len());
         let spec = SweepSpec {
             seed: l.base.seed,
             loaded: l,
             only_point: None,
             only_replicate: None,
         };
-        sweep::run(&spec, &out.join(&name), true, threads, progress)
+        sweep::run(&spec, &out.join(&name), true, threads, progress, true)
             .map_err(|source| ReproError::Sweep { name, source })?;
     }
     Ok(report::build(out)?)

@@ -131,6 +131,32 @@ pub struct SweepOutcome {
 struct Bar<'a> {
     bar: &'a ProgressBar,
     shown: std::cell::Cell<u64>,
+    /// Without a terminal: a line on stderr at every tenth of the work.
+    log: Option<&'a LogProgress>,
+}
+
+/// Progress lines for runs without a terminal (batch jobs, CI logs).
+struct LogProgress {
+    total: u64,
+    done: AtomicU64,
+    logged: AtomicU64,
+    started: std::time::Instant,
+}
+
+impl LogProgress {
+    fn add(&self, units: u64) {
+        let done = self.done.fetch_add(units, Ordering::Relaxed) + units;
+        let tenth = done * 10 / self.total.max(1);
+        let before = self.logged.fetch_max(tenth, Ordering::Relaxed);
+        if tenth > before && tenth < 10 {
+            let secs = self.started.elapsed().as_secs_f64();
+            let left = secs * (self.total - done.min(self.total)) as f64 / done.max(1) as f64;
+            eprintln!(
+                "progress: {}% after {secs:.0} s, about {left:.0} s left",
+                tenth * 10
+            );
+        }
+    }
 }
 
 impl Progress for Bar<'_> {
@@ -138,6 +164,9 @@ impl Progress for Bar<'_> {
         let now = (done * 100.0) as u64;
         let before = self.shown.replace(now);
         self.bar.inc(now.saturating_sub(before));
+        if let Some(l) = self.log {
+            l.add(now.saturating_sub(before));
+        }
     }
 }
 
@@ -145,13 +174,15 @@ const CHECKPOINTS: &str = "checkpoints";
 
 /// Runs `spec` into `out` (created if missing). With `resume`, finished
 /// replicates in `out/checkpoints` are kept; without it, a folder holding
-/// an earlier run is refused.
+/// an earlier run is refused. `show_progress` draws a bar (on a terminal);
+/// otherwise `log_progress` prints a line at every tenth of the work.
 pub fn run(
     spec: &SweepSpec,
     out: &Path,
     resume: bool,
     threads: usize,
     show_progress: bool,
+    log_progress: bool,
 ) -> Result<SweepOutcome, SweepError> {
     let key = RunKey {
         scenario_sha256: manifest::sha256_hex(&spec.loaded.text),
@@ -182,6 +213,12 @@ pub fn run(
         ProgressBar::hidden()
     };
     let finished = AtomicU64::new(0);
+    let log = LogProgress {
+        total: todo.len() as u64 * 100,
+        done: AtomicU64::new(0),
+        logged: AtomicU64::new(0),
+        started: std::time::Instant::now(),
+    };
     bar.set_message(format!("0/{} replicates", todo.len()));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
@@ -198,6 +235,7 @@ pub fn run(
             let progress = Bar {
                 bar: &bar,
                 shown: std::cell::Cell::new(0),
+                log: (!show_progress && log_progress).then_some(&log),
             };
             let fail = |seed: u64, what: String| SweepError::Replicate {
                 point: p,
