@@ -53,3 +53,55 @@ pub fn read_parquet(path: &Path) -> PolarsResult<DataFrame> {
     let f = std::fs::File::open(path)?;
     ParquetReader::new(f).finish()
 }
+
+/// `df` as CSV (header, then one line per row; strings quoted, missing
+/// values empty), for `--csv`.
+pub fn csv_bytes(df: &DataFrame) -> Vec<u8> {
+    use std::fmt::Write as _;
+    let cols = df.columns();
+    let mut s = cols
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    s.push('\n');
+    for i in 0..df.height() {
+        for (j, c) in cols.iter().enumerate() {
+            if j > 0 {
+                s.push(',');
+            }
+            match c.get(i) {
+                Ok(AnyValue::Null) | Err(_) => {}
+                Ok(AnyValue::String(v)) => {
+                    let _ = write!(s, "\"{}\"", v.replace('"', "\"\""));
+                }
+                Ok(AnyValue::StringOwned(v)) => {
+                    let _ = write!(s, "\"{}\"", v.replace('"', "\"\""));
+                }
+                Ok(v) => {
+                    let _ = write!(s, "{v}");
+                }
+            }
+        }
+        s.push('\n');
+    }
+    s.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn csv_quotes_strings_and_leaves_missing_values_empty() {
+        let df = DataFrame::new_infer_height(vec![
+            Column::new("a".into(), vec![Some(1u32), None]),
+            Column::new("b".into(), vec!["x\"y", "z"]),
+            Column::new("c".into(), vec![true, false]),
+        ])
+        .unwrap();
+        let s = String::from_utf8(csv_bytes(&df)).unwrap();
+        assert_eq!(s, "a,b,c\n1,\"x\"\"y\",true\n,\"z\",false\n");
+    }
+}

@@ -37,8 +37,9 @@ pub enum FigureError {
     Empty(String),
 }
 
-/// One plotted point; `lo`/`hi` draw an error bar (a confidence interval).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+/// One plotted point; `lo`/`hi` draw an error bar (a confidence interval);
+/// `note` is a short label drawn beside it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     /// x value.
     pub x: f64,
@@ -48,6 +49,9 @@ pub struct Point {
     pub lo: Option<f64>,
     /// Upper end of the interval, if any.
     pub hi: Option<f64>,
+    /// A label drawn beside the point.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 impl Point {
@@ -58,6 +62,7 @@ impl Point {
             y,
             lo: None,
             hi: None,
+            note: None,
         }
     }
 
@@ -68,6 +73,15 @@ impl Point {
             y,
             lo: Some(lo),
             hi: Some(hi),
+            note: None,
+        }
+    }
+
+    /// The point with `note` drawn beside it.
+    pub fn noted(self, note: impl Into<String>) -> Self {
+        Point {
+            note: Some(note.into()),
+            ..self
         }
     }
 }
@@ -182,20 +196,24 @@ pub fn write(fig: &Figure, dir: &Path) -> Result<Written, FigureError> {
     Ok(out)
 }
 
-/// The plotted points as CSV: `series,x,y,lo,hi`.
+/// The plotted points as CSV: `series,x,y,lo,hi,note`.
 pub fn csv(fig: &Figure) -> String {
-    let mut s = String::from("series,x,y,lo,hi\n");
+    let mut s = String::from("series,x,y,lo,hi,note\n");
     for series in &fig.series {
         for p in &series.points {
             let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
             let _ = writeln!(
                 s,
-                "\"{}\",{},{},{},{}",
+                "\"{}\",{},{},{},{},{}",
                 series.label.replace('"', "'"),
                 p.x,
                 p.y,
                 opt(p.lo),
-                opt(p.hi)
+                opt(p.hi),
+                p.note
+                    .as_ref()
+                    .map(|n| format!("\"{}\"", n.replace('"', "'")))
+                    .unwrap_or_default()
             );
         }
     }
@@ -280,6 +298,16 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Resu
                     }
                 }
                 chart
+                    .draw_series(s.points.iter().filter_map(|p| {
+                        let n = p.note.as_ref()?;
+                        Some(Text::new(
+                            n.clone(),
+                            (p.x, p.y),
+                            ("sans-serif", 13).into_font().color(&BLACK),
+                        ))
+                    }))
+                    .map_err(e)?;
+                chart
                     .draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 4, c.filled())))
                     .map_err(e)?
             }
@@ -337,7 +365,10 @@ mod tests {
                 Series {
                     label: "measured".into(),
                     style: Style::Points,
-                    points: vec![Point::with_ci(0.1, 0.12, 0.08, 0.15), Point::at(0.2, 0.2)],
+                    points: vec![
+                        Point::with_ci(0.1, 0.12, 0.08, 0.15).noted("a"),
+                        Point::at(0.2, 0.2),
+                    ],
                 },
                 Series {
                     label: "y = x".into(),
@@ -352,10 +383,10 @@ mod tests {
     fn csv_holds_exactly_the_plotted_points() {
         let c = csv(&sample());
         let lines: Vec<&str> = c.lines().collect();
-        assert_eq!(lines[0], "series,x,y,lo,hi");
+        assert_eq!(lines[0], "series,x,y,lo,hi,note");
         assert_eq!(lines.len(), 5);
-        assert_eq!(lines[1], "\"measured\",0.1,0.12,0.08,0.15");
-        assert_eq!(lines[2], "\"measured\",0.2,0.2,,");
+        assert_eq!(lines[1], "\"measured\",0.1,0.12,0.08,0.15,\"a\"");
+        assert_eq!(lines[2], "\"measured\",0.2,0.2,,,");
     }
 
     #[test]

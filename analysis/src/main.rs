@@ -40,6 +40,9 @@ enum Command {
         /// Only this replicate (replaying a failure).
         #[arg(long)]
         replicate: Option<u32>,
+        /// Also write sessions.csv and points.csv.
+        #[arg(long)]
+        csv: bool,
     },
     /// Check a scenario; exits 0 if it is valid, 2 with the error if not.
     Validate {
@@ -63,6 +66,9 @@ enum Command {
         /// Worker threads.
         #[arg(long, default_value_t = default_threads())]
         threads: usize,
+        /// Also write every table as CSV beside its Parquet file.
+        #[arg(long)]
+        csv: bool,
     },
     /// Rebuild figures and the report of a repro folder from its datasets.
     Report {
@@ -86,10 +92,11 @@ fn main() -> ExitCode {
             quick,
             scenarios,
             threads,
+            csv,
         } => {
             let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let started = std::time::Instant::now();
-            match repro::run(&scenarios, &out, quick, threads, tty) {
+            match repro::run(&scenarios, &out, quick, threads, tty, csv) {
                 Ok(b) => {
                     println!(
                         "reproduction finished in {:.1} s",
@@ -141,6 +148,7 @@ fn main() -> ExitCode {
             resume,
             point,
             replicate,
+            csv,
         } => {
             let loaded = match load_file(&scenario) {
                 Ok(l) => l,
@@ -172,6 +180,7 @@ fn main() -> ExitCode {
                 loaded,
                 only_point: point,
                 only_replicate: replicate,
+                csv,
             };
             let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let started = std::time::Instant::now();

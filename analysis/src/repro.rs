@@ -73,13 +73,15 @@ pub fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, ReproError> {
     Ok(files)
 }
 
-/// Runs the set in `scenarios` into `out` and builds the report.
+/// Runs the set in `scenarios` into `out` and builds the report; with
+/// `csv`, every table is also written as CSV.
 pub fn run(
     scenarios: &Path,
     out: &Path,
     quick: bool,
     threads: usize,
     progress: bool,
+    csv: bool,
 ) -> Result<Built, ReproError> {
     // Validate everything before creating anything.
     let mut loaded = Vec::new();
@@ -118,6 +120,7 @@ pub fn run(
             loaded: l,
             only_point: None,
             only_replicate: None,
+            csv,
         };
         sweep::run(&spec, &out.join(&name), true, threads, progress, true)
             .map_err(|source| ReproError::Sweep { name, source })?;

@@ -78,6 +78,8 @@ pub struct SweepSpec {
     pub seed: u64,
     /// Only this point (replay).
     pub only_point: Option<u32>,
+    /// Also write `sessions.csv` and `points.csv`.
+    pub csv: bool,
     /// Only this replicate (replay).
     pub only_replicate: Option<u32>,
 }
@@ -370,6 +372,10 @@ fn write_outputs(
         &out.join("points.parquet"),
         &dataset::parquet_bytes(&mut pf).map_err(ds)?,
     )?;
+    if spec.csv {
+        write_atomic(&out.join("sessions.csv"), &dataset::csv_bytes(&sessions))?;
+        write_atomic(&out.join("points.csv"), &dataset::csv_bytes(&pf))?;
+    }
     let summary_json = serde_json::json!({
         "scenario": spec.loaded.base.name,
         "seed": spec.seed,

@@ -253,9 +253,14 @@ fn runs_are_byte_identical_across_reruns_threads_and_resumes() {
 #[test]
 fn sessions_have_the_documented_columns_and_sane_values() {
     let a = tmp("cols");
-    let o = p2psim(&["run", TINY, "--out", a.to_str().unwrap()]);
+    let o = p2psim(&["run", TINY, "--out", a.to_str().unwrap(), "--csv"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let df = peer2prompt_analysis::dataset::read_parquet(&a.join("sessions.parquet")).unwrap();
+    // --csv: the same table as CSV, one line per row after the header.
+    let csv = std::fs::read_to_string(a.join("sessions.csv")).unwrap();
+    assert_eq!(csv.lines().count(), df.height() + 1);
+    assert!(csv.starts_with("point,replicate,session_id,client,"));
+    assert!(a.join("points.csv").is_file());
     for c in [
         "point",
         "replicate",

@@ -88,7 +88,7 @@ fn report_rebuilds_figures_and_names_every_claim() {
         );
         assert!(svg.contains("<text"), "{f}.svg has no labels");
         let csv = std::fs::read_to_string(d.join("figures").join(format!("{f}.csv"))).unwrap();
-        assert!(csv.starts_with("series,x,y,lo,hi\n") && csv.lines().count() > 1);
+        assert!(csv.starts_with("series,x,y,lo,hi,note\n") && csv.lines().count() > 1);
         // The HTML page is self-contained: the figure is inlined.
         assert!(html.contains("data:image/png;base64,"));
     }

@@ -563,13 +563,13 @@ fn sybil(run: &Run) -> Claim {
         max_share = max_share.max(share);
         let analytic = p.m * p.g;
         pairs.push((wilson(k, n, LEVEL), analytic));
-        meas.push(Point::with_ci(share, e.estimate, e.lo, e.hi));
         let nodes = p
             .params
             .get("adversary.sybil")
             .and_then(|v| Some(v.get("relays")?.as_f64()? + v.get("ghosts")?.as_f64()?))
             .unwrap_or(0.0);
         let usd = nodes * NODE_USD_PER_MONTH + p.adversary_pow_hashes * USD_PER_HASH;
+        meas.push(Point::with_ci(share, e.estimate, e.lo, e.hi).noted(format!("  ${usd:.0}/mo")));
         cost.push(Point::with_ci(usd, e.estimate, e.lo, e.hi));
         let c = compare(&e, analytic);
         rows.push(vec![
@@ -635,7 +635,8 @@ fn sybil(run: &Run) -> Claim {
                 title: "Sybil share against P(link)".into(),
                 caption: "Measured P(entry and exit both Sybil) against the Sybil share \
                           A/(A+N); bars are 95% Clopper–Pearson intervals; the line is \
-                          (A/(A+N))²."
+                          (A/(A+N))²; each point is labelled with the adversary's capital \
+                          (USD per month, documented cost model)."
                     .into(),
                 x_label: "A/(A+N) (Sybil share of relays and of Ghosts)".into(),
                 y_label: "P(link) per session".into(),
