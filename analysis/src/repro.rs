@@ -1,7 +1,8 @@
 //! `p2psim repro`: runs the reproduction set (scenarios/whitepaper/*.yaml,
 //! or their quick variants) into one folder, one sub-folder per scenario,
-//! then builds the report. Finished replicates are checkpointed, so an
-//! interrupted reproduction resumes where it stopped.
+//! then builds the report. Finished replicates are checkpointed and
+//! finished scenarios are kept, so an interrupted reproduction resumes
+//! where it stopped, and a rerun only simulates scenarios that changed.
 
 use std::path::{Path, PathBuf};
 
@@ -73,6 +74,19 @@ pub fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, ReproError> {
     Ok(files)
 }
 
+/// True if `dir` holds the finished outputs of the scenario `text`.
+fn finished(dir: &Path, text: &str) -> bool {
+    let Ok(bytes) = std::fs::read(dir.join("manifest.json")) else {
+        return false;
+    };
+    let Ok(m) = serde_json::from_slice::<manifest::Manifest>(&bytes) else {
+        return false;
+    };
+    m.scenario_sha256 == manifest::sha256_hex(text)
+        && dir.join("sessions.parquet").is_file()
+        && dir.join("summary.json").is_file()
+}
+
 /// Runs the set in `scenarios` into `out` and builds the report; with
 /// `csv`, every table is also written as CSV.
 pub fn run(
@@ -114,6 +128,10 @@ pub fn run(
     std::fs::write(&marker, json).map_err(io(&marker))?;
     for l in loaded {
         let name = l.base.name.clone();
+        if finished(&out.join(&name), &l.text) {
+            eprintln!("repro: {name}: already complete");
+            continue;
+        }
         eprintln!("repro: {name} ({} point(s))", l.points.len());
         let spec = SweepSpec {
             seed: l.base.seed,

@@ -4,6 +4,7 @@
 //! prompts from those observations alone.
 
 pub mod matcher;
+pub mod mint_exit;
 pub mod pool;
 
 use crate::population::{Kind, Slot};
