@@ -36,6 +36,10 @@ pub fn sessions_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
         col!("first_token_ns", |r| r.first_token_ns),
         col!("completed_ns", |r| r.completed_ns),
         col!("outcome", |r| r.outcome.clone()),
+        col!("mint_candidates", |r| r.mint_candidates),
+        col!("mint_entropy_bits", |r| r.mint_entropy_bits),
+        col!("mint_linked", |r| r.mint_linked),
+        col!("linked_any", |r| r.linked_any),
     ])
 }
 

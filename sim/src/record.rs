@@ -52,6 +52,22 @@ pub struct SessionRecord {
     pub completed_ns: Option<u64>,
     /// `ok`, or the failure reason.
     pub outcome: String,
+    /// Mint-exit collusion: payers consistent with the session's first
+    /// payment (null unless its exit colludes with a mint and the payment's
+    /// denominations were seen at that mint).
+    #[serde(default)]
+    pub mint_candidates: Option<u32>,
+    /// Entropy of the attacker's payer distribution, bits (`2^H` is the
+    /// effective anonymity set).
+    #[serde(default)]
+    pub mint_entropy_bits: Option<f64>,
+    /// The mint-exit attacker named the right client (null unless the exit
+    /// colludes with a mint).
+    #[serde(default)]
+    pub mint_linked: Option<bool>,
+    /// Linked by any channel measured (entry–exit matcher, mint-exit).
+    #[serde(default)]
+    pub linked_any: bool,
 }
 
 /// What one replicate did, beside its sessions.

@@ -34,6 +34,8 @@ pub enum Purpose {
     Churn = 9,
     /// Topology construction (AS numbers and prefixes).
     Topology = 10,
+    /// What Lightning reveals about payers (candidate sets).
+    Lightning = 11,
 }
 
 /// Entity ids for streams that belong to no node.

@@ -4,7 +4,10 @@
 
 use std::collections::HashMap;
 
+use peer2prompt::ecash::{Amount, MintObservation, PayerId};
+
 use crate::adversary::matcher::{self, MatcherParams};
+use crate::adversary::mint_exit::{Attribution, Evidence, GhostReceipt, MintExitAttacker, Params};
 use crate::population::Kind;
 use crate::record::{ReplicateResult, ReplicateStats, SessionRecord};
 use crate::rng::Streams;
@@ -119,6 +122,7 @@ fn score(w: &World, point: u32, replicate: u32, seed: u64) -> ReplicateResult {
         let own_flow = g.entry.0 == r.entry && first >= r.started.as_nanos() && first <= end;
         verdict.insert(row, (guess, own_flow, g.score, g.entry));
     }
+    let mint_exit = mint_exit_attributions(w, &by_conv);
     let adv = |i: u32| w.hosts.get(i as usize).is_some_and(|h| h.slot.adversarial);
     let sessions = w
         .sessions
@@ -129,6 +133,10 @@ fn score(w: &World, point: u32, replicate: u32, seed: u64) -> ReplicateResult {
             let correct = v.is_some_and(|v| v.0 == r.client);
             let entry_adversarial = adv(r.entry);
             let exit_adversarial = adv(r.exit);
+            let linked = correct && v.is_some_and(|v| v.1);
+            let mint = mint_exit.get(&i);
+            let mint_linked = (w.scenario.adversary.mint_exit.is_some() && exit_adversarial)
+                .then(|| mint.is_some_and(|a| a.guess == Some(PayerId(u64::from(r.client)))));
             SessionRecord {
                 point,
                 replicate,
@@ -141,7 +149,7 @@ fn score(w: &World, point: u32, replicate: u32, seed: u64) -> ReplicateResult {
                 entry_adversarial,
                 exit_adversarial,
                 ends_compromised: entry_adversarial && exit_adversarial,
-                linked: correct && v.is_some_and(|v| v.1),
+                linked,
                 link_guess: v.map(|v| v.0),
                 link_guess_correct: correct,
                 link_score: v.map(|v| v.2),
@@ -152,6 +160,10 @@ fn score(w: &World, point: u32, replicate: u32, seed: u64) -> ReplicateResult {
                 first_token_ns: r.first_token.map(|t| t.as_nanos()),
                 completed_ns: r.completed.map(|t| t.as_nanos()),
                 outcome: r.outcome.clone(),
+                mint_candidates: mint.map(|a| a.candidates as u32),
+                mint_entropy_bits: mint.map(|a| a.entropy_bits),
+                mint_linked,
+                linked_any: linked || mint_linked == Some(true),
             }
         })
         .collect();
@@ -198,4 +210,78 @@ fn score(w: &World, point: u32, replicate: u32, seed: u64) -> ReplicateResult {
             departures: w.departures,
         },
     }
+}
+
+/// The session row an adversarial exit flow `(exit, handle)` belongs to:
+/// ground truth (the prompt's conversation marker), for scoring only.
+fn row_of_flow(
+    w: &World,
+    by_conv: &HashMap<(u32, u32), Vec<usize>>,
+    exit: u32,
+    handle: u32,
+    at_ns: u64,
+) -> Option<usize> {
+    let prompt = w.pool.exits.get(&(exit, handle))?.prompt.as_ref()?;
+    let conv = parse_marker(prompt)?;
+    by_conv.get(&conv).and_then(|rows| {
+        rows.iter()
+            .copied()
+            .rfind(|&i| w.sessions[i].exit == exit && w.sessions[i].started.as_nanos() <= at_ns)
+    })
+}
+
+/// Mint-exit collusion: the attacker attributes each session's first
+/// payment at a colluding exit from the pooled mint logs. Denominations
+/// come from the mint's own log (the Ghost's redemption shows each `Y`'s
+/// amount); a payment none of whose proofs reached a colluding mint is not
+/// attributed.
+fn mint_exit_attributions(
+    w: &World,
+    by_conv: &HashMap<(u32, u32), Vec<usize>>,
+) -> HashMap<usize, Attribution> {
+    let Some(spec) = &w.scenario.adversary.mint_exit else {
+        return HashMap::new();
+    };
+    let evidence = Evidence {
+        mint_log: w.pool.mint_log.clone(),
+    };
+    let mut amount_of: HashMap<[u8; 33], Amount> = HashMap::new();
+    for o in &evidence.mint_log {
+        if let MintObservation::Swap { inputs, .. } | MintObservation::Melt { inputs, .. } = o {
+            for p in inputs {
+                amount_of.insert(p.y.serialize(), p.amount);
+            }
+        }
+    }
+    let attacker = MintExitAttacker::new(
+        &evidence,
+        Params {
+            window_ns: (spec.window_s * 1e9) as u64,
+            depth: spec.depth,
+        },
+    );
+    let mut out = HashMap::new();
+    for (&(exit, handle), receipts) in &w.pool.receipts {
+        let Some(first) = receipts.first() else {
+            continue;
+        };
+        let amounts: Vec<Amount> = first
+            .ys
+            .iter()
+            .filter_map(|y| amount_of.get(&y.serialize()).copied())
+            .collect();
+        if amounts.is_empty() {
+            continue;
+        }
+        let Some(row) = row_of_flow(w, by_conv, exit, handle, first.at.as_nanos()) else {
+            continue;
+        };
+        out.entry(row).or_insert_with(|| {
+            attacker.attribute(&GhostReceipt {
+                at: first.at,
+                amounts,
+            })
+        });
+    }
+    out
 }

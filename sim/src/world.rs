@@ -21,7 +21,7 @@ use crate::network::{Attachment, LinkModel};
 use crate::population::{self, Kind, Slot};
 use crate::queue::EventQueue;
 use crate::rng::{self, Purpose, Streams, entity};
-use crate::scenario::{ChurnRole, Scenario};
+use crate::scenario::{ChurnRole, LightningPrivacySpec, Scenario};
 use crate::topology::Topology;
 use crate::workload::ClientWork;
 
@@ -142,8 +142,10 @@ pub struct World {
     by_session: HashMap<(u32, u64), usize>,
     conv_of: HashMap<u32, u32>,
     client_addrs: HashSet<SocketAddr>,
+    client_indices: Vec<u32>,
     service_addrs: HashSet<SocketAddr>,
     churn_rng: ChaCha20Rng,
+    lightning_rng: ChaCha20Rng,
     /// Sat paid in over Lightning.
     pub funded: u64,
     /// Sat paid out over Lightning.
@@ -237,6 +239,18 @@ impl World {
         let mints: Vec<u32> = (0..hosts.len() as u32)
             .filter(|&i| hosts[i as usize].slot.kind == Kind::Mint)
             .collect();
+        // Colluding mints pool their logs with the adversary's exits.
+        let colluding = s
+            .adversary
+            .mint_exit
+            .as_ref()
+            .map_or(0, |m| m.mints as usize);
+        for &m in mints.iter().take(colluding) {
+            hosts[m as usize].slot.adversarial = true;
+        }
+        let client_indices: Vec<u32> = (0..hosts.len() as u32)
+            .filter(|&i| hosts[i as usize].slot.kind == Kind::Client)
+            .collect();
         let audit = crate::audit::VisibilityAudit::new(s.workload.audit_sessions, mints);
         let w = &s.workload;
         let measure_from = Instant::ZERO + secs(w.warmup_s);
@@ -248,6 +262,7 @@ impl World {
                 loss: s.network.loss.get(),
             },
             churn_rng: streams.stream(entity::WORLD, Purpose::Churn),
+            lightning_rng: streams.stream(entity::WORLD, Purpose::Lightning),
             streams,
             queue: EventQueue::new(),
             hosts,
@@ -262,6 +277,7 @@ impl World {
             by_session: HashMap::new(),
             conv_of: HashMap::new(),
             client_addrs,
+            client_indices,
             service_addrs,
             funded: 0,
             paid_out: 0,
@@ -600,6 +616,33 @@ impl World {
         }
     }
 
+    /// What the mint learns about client `c` paying an invoice (scenario
+    /// `protocol.lightning`): its id, a candidate set holding it and
+    /// `size - 1` other clients drawn uniformly, or nothing.
+    fn lightning_payer(&mut self, c: u32) -> LightningPayer {
+        match self.scenario.protocol.lightning {
+            LightningPrivacySpec::Node => LightningPayer::Node(PayerId(u64::from(c))),
+            LightningPrivacySpec::Hidden => LightningPayer::Hidden,
+            LightningPrivacySpec::Candidates { size } => {
+                let others: Vec<u32> = self
+                    .client_indices
+                    .iter()
+                    .copied()
+                    .filter(|&o| o != c)
+                    .collect();
+                let want = (size as usize).saturating_sub(1).min(others.len());
+                let mut set: Vec<PayerId> =
+                    rng::choose(&mut self.lightning_rng, others.len(), want)
+                        .into_iter()
+                        .map(|j| PayerId(u64::from(others[j])))
+                        .collect();
+                set.push(PayerId(u64::from(c)));
+                set.sort_unstable();
+                LightningPayer::Candidates(set)
+            }
+        }
+    }
+
     /// Pools the adversary's observations; checks honest ones.
     fn observe(&mut self, i: u32, o: &Observation) {
         if self.audit.active() {
@@ -643,12 +686,13 @@ impl World {
                 let Some(&m) = self.by_id.get(&mint) else {
                     return;
                 };
+                let payer = self.lightning_payer(c);
                 let paid = self.hosts[m as usize].node.lightning_payment(
                     now,
                     LightningPayment {
                         quote,
                         amount: Amount::new(amount),
-                        payer: LightningPayer::Node(PayerId(u64::from(c))),
+                        payer,
                     },
                 );
                 if paid.is_ok() {

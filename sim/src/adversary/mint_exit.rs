@@ -13,11 +13,13 @@
 //! produced them. Going backwards from the payment (time `t`, denominations
 //! `D`):
 //! 1. source operations: swaps and issuances in `[t - window, t]` whose
-//!    signed denominations contain `D` (as a multiset);
+//!    signed denominations contain `D` (as a multiset), or, if none does
+//!    (proofs from several operations), that signed any denomination of `D`;
 //! 2. a source swap's inputs are revealed (their `Y`s and denominations);
 //!    they came from earlier operations in the window whose signed
 //!    denominations contain at least one of them, traced back up to
-//!    [`Params::depth`] swaps;
+//!    [`Params::depth`] swaps (a wallet paying chunk after chunk makes a
+//!    chain of change swaps, one per payment, so the default goes deep);
 //! 3. every issuance reached is tied to its funding (same quote), and the
 //!    funding to what Lightning revealed about the payer.
 //!
@@ -61,7 +63,7 @@ impl Default for Params {
     fn default() -> Self {
         Params {
             window_ns: 3_600_000_000_000,
-            depth: 3,
+            depth: 64,
         }
     }
 }
@@ -188,8 +190,19 @@ impl MintExitAttacker {
     pub fn attribute(&self, r: &GhostReceipt) -> Attribution {
         let mut quotes: BTreeSet<QuoteId> = BTreeSet::new();
         let mut seen: BTreeSet<usize> = BTreeSet::new();
+        // Prefer operations that signed the whole payment; a wallet may pay
+        // with proofs from several operations, so fall back to any that
+        // signed one of its denominations.
         let mut frontier = self.sources(r.at.as_nanos() + 1, |signed| contains(signed, &r.amounts));
+        if frontier.is_empty() {
+            frontier = self.sources(r.at.as_nanos() + 1, |signed| {
+                r.amounts.iter().any(|a| signed.contains(a))
+            });
+        }
         for _ in 0..=self.params.depth {
+            if frontier.is_empty() {
+                break;
+            }
             let mut next = Vec::new();
             for i in frontier {
                 if !seen.insert(i) {

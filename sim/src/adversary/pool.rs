@@ -1,13 +1,17 @@
 //! Observations the adversary's nodes pool (GUIDE "Nodes report what they
 //! see"): per entry flow, the client's address and the times of the cells it
 //! sent; per exit flow, the times of the cells that reached the service and
-//! the prompt it carried. Nothing else enters the pool.
+//! the prompt it carried; the payments adversarial services received; the
+//! colluding mints' logs. Nothing else enters the pool.
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 
+use peer2prompt::ecash::MintObservation;
 use peer2prompt::node::Observation;
 use peer2prompt::onion::observe::{ObservedCell, ObservedNext};
+use peer2prompt::time::Instant;
+use secp256k1::PublicKey;
 
 /// A flow at one node: (node index, that node's session handle).
 pub type FlowKey = (u32, u32);
@@ -31,9 +35,22 @@ pub struct ExitFlow {
     pub prompt: Option<Vec<u8>>,
 }
 
+/// A payment an adversarial service received: when, and the proofs' `Y`s.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Receipt {
+    /// When it arrived.
+    pub at: Instant,
+    /// `Y` of each proof.
+    pub ys: Vec<PublicKey>,
+}
+
 /// The pooled observations of every adversarial node.
 #[derive(Debug, Default)]
 pub struct Pool {
+    /// Colluding mints' operator logs (whitepaper "Mint-Exit Collusion").
+    pub mint_log: Vec<MintObservation>,
+    /// Payments received by adversarial services, by (service, handle).
+    pub receipts: BTreeMap<FlowKey, Vec<Receipt>>,
     /// Entry flows, by (relay, handle).
     pub entries: BTreeMap<FlowKey, EntryFlow>,
     /// Exit flows, by (service, handle).
@@ -67,13 +84,38 @@ impl Pool {
                 }
             }
             Observation::ServiceRequest {
-                session, prompt, ..
+                at,
+                session,
+                prompt,
+                payment,
+                ..
             } => {
                 let f = self.exits.entry((node, *session)).or_default();
                 if f.prompt.is_none() {
                     f.prompt = Some(prompt.clone());
                 }
+                self.receipts
+                    .entry((node, *session))
+                    .or_default()
+                    .push(Receipt {
+                        at: *at,
+                        ys: payment.clone(),
+                    });
             }
+            Observation::ServicePayment {
+                at,
+                session,
+                payment,
+                ..
+            } => self
+                .receipts
+                .entry((node, *session))
+                .or_default()
+                .push(Receipt {
+                    at: *at,
+                    ys: payment.clone(),
+                }),
+            Observation::Mint(m) => self.mint_log.push(m.clone()),
             _ => {}
         }
     }

@@ -340,6 +340,31 @@ fn validate(s: &Scenario) -> Result<(), (String, String)> {
             "sybil counts and the fractions m, g are exclusive; set m and g to 0".into(),
         );
     }
+    if let Some(me) = &a.mint_exit {
+        if me.mints == 0 || me.mints > p.mints {
+            return err(
+                "adversary.mint_exit.mints",
+                format!(
+                    "expected 1 to {} colluding mints (population.mints)",
+                    p.mints
+                ),
+            );
+        }
+        if !(me.window_s.is_finite() && me.window_s > 0.0) {
+            return err(
+                "adversary.mint_exit.window_s",
+                "expected a positive number of seconds".into(),
+            );
+        }
+    }
+    if let super::LightningPrivacySpec::Candidates { size } = s.protocol.lightning
+        && (size == 0 || size > p.clients)
+    {
+        return err(
+            "protocol.lightning.size",
+            format!("expected 1 to {} payers (population.clients)", p.clients),
+        );
+    }
     if !(a.matcher.max_lag_ms > 0.0 && a.matcher.tolerance_ms >= 0.0) {
         return err(
             "adversary.matcher",

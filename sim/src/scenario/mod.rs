@@ -233,6 +233,8 @@ pub struct ProtocolSpec {
     pub price_out_usd_per_mtok: f64,
     /// How long a client waits for a turn before retrying elsewhere, s.
     pub turn_timeout_s: f64,
+    /// What Lightning reveals to a mint about a client funding its wallet.
+    pub lightning: LightningPrivacySpec,
 }
 
 impl Default for ProtocolSpec {
@@ -249,6 +251,7 @@ impl Default for ProtocolSpec {
             price_in_usd_per_mtok: 5.0,
             price_out_usd_per_mtok: 20.0,
             turn_timeout_s: 20.0,
+            lightning: LightningPrivacySpec::Node,
         }
     }
 }
@@ -289,6 +292,49 @@ pub struct AdversarySpec {
     pub sybil: Option<SybilSpec>,
     /// The entry–exit matcher.
     pub matcher: MatcherSpec,
+    /// Mint-exit collusion: mints pooling their logs with the adversary's
+    /// Ghosts (whitepaper "Mint-Exit Collusion"); none if unset.
+    pub mint_exit: Option<MintExitSpec>,
+}
+
+/// Mints colluding with the adversary's exits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MintExitSpec {
+    /// How many mints collude (the first this many).
+    pub mints: u32,
+    /// How far back from a payment the attacker considers operations, s.
+    #[serde(default = "default_window")]
+    pub window_s: f64,
+    /// How many swaps back from a payment it traces.
+    #[serde(default = "default_depth")]
+    pub depth: u32,
+}
+
+fn default_window() -> f64 {
+    3600.0
+}
+
+fn default_depth() -> u32 {
+    64
+}
+
+/// What a mint learns about the payer when a client funds its wallet over
+/// Lightning (whitepaper "Mint-Exit Collusion", mitigation 5).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+pub enum LightningPrivacySpec {
+    /// The payer's node id (no Lightning privacy).
+    #[default]
+    Node,
+    /// A candidate set of this many payers, the true one among them
+    /// (multi-path or trampoline routing).
+    Candidates {
+        /// Set size, at least 1.
+        size: u32,
+    },
+    /// Nothing.
+    Hidden,
 }
 
 /// Sybil nodes added by the adversary.
