@@ -23,14 +23,12 @@ const REJECT_P: f64 = 0.01;
 
 /// Every claim, in report order.
 pub fn all(run: &Run) -> Vec<Claim> {
-    vec![
-        visibility(run),
-        link_probability(run),
-        sessions_n(run),
-        sybil(run),
-        latency(run),
-        tiers(run),
-    ]
+    let visibility = visibility(run);
+    let link = link_probability(run);
+    let n = sessions_n(run);
+    // The tiers table summarises the claims above; it reads them, not the data.
+    let tiers = tiers(&visibility, &link, &n);
+    vec![visibility, link, n, sybil(run), latency(run), tiers]
 }
 
 fn pct(p: f64) -> String {
@@ -795,14 +793,11 @@ fn latency(run: &Run) -> Claim {
 
 // ----- 6. Threat tiers --------------------------------------------------------------
 
-fn tiers(run: &Run) -> Claim {
-    let link = link_probability(run);
+fn tiers(vis: &Claim, link: &Claim, n: &Claim) -> Claim {
     let tier3 = match link.verdict {
         Verdict::NotMeasured => "not measured in this run".to_owned(),
         v => format!("P(link) ≈ m·g: {v} ({})", link.measured),
     };
-    let n = sessions_n(run);
-    let vis = visibility(run);
     let from_vis = |what: &str| match vis.verdict {
         Verdict::NotMeasured => "not measured in this run".to_owned(),
         v => format!("{what} — visibility audit: {v} ({})", vis.measured),
