@@ -98,18 +98,10 @@ fn score(w: &World, point: u32, replicate: u32, seed: u64) -> ReplicateResult {
     }
     let mut verdict: HashMap<usize, (u32, bool, f64, (u32, u32))> = HashMap::new();
     for (xk, g) in guesses {
-        let flow = &w.pool.exits[&xk];
-        let (Some(prompt), Some(&t0)) = (&flow.prompt, flow.times.first()) else {
+        let Some(&t0) = w.pool.exits[&xk].times.first() else {
             continue;
         };
-        let Some(conv) = parse_marker(prompt) else {
-            continue;
-        };
-        let Some(row) = by_conv.get(&conv).and_then(|rows| {
-            rows.iter()
-                .copied()
-                .rfind(|&i| w.sessions[i].exit == xk.0 && w.sessions[i].started.as_nanos() <= t0)
-        }) else {
+        let Some(row) = row_of_flow(w, &by_conv, xk.0, xk.1, t0) else {
             continue;
         };
         let entry = &w.pool.entries[&g.entry];
