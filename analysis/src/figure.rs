@@ -166,34 +166,36 @@ pub fn write(fig: &Figure, dir: &Path) -> Result<Written, FigureError> {
         svg: dir.join(format!("{}.svg", fig.name)),
         csv: dir.join(format!("{}.csv", fig.name)),
     };
-    let (w, h) = (900u32, 600u32);
-    {
-        let root = BitMapBackend::new(&out.png, (w, h)).into_drawing_area();
-        draw(&root, fig).map_err(|message| FigureError::Draw {
-            file: out.png.clone(),
-            message,
-        })?;
-        root.present().map_err(|e| FigureError::Draw {
-            file: out.png.clone(),
-            message: e.to_string(),
-        })?;
-    }
-    {
-        let root = SVGBackend::new(&out.svg, (w, h)).into_drawing_area();
-        draw(&root, fig).map_err(|message| FigureError::Draw {
-            file: out.svg.clone(),
-            message,
-        })?;
-        root.present().map_err(|e| FigureError::Draw {
-            file: out.svg.clone(),
-            message: e.to_string(),
-        })?;
-    }
+    let size = (900u32, 600u32);
+    render(
+        BitMapBackend::new(&out.png, size).into_drawing_area(),
+        fig,
+        &out.png,
+    )?;
+    render(
+        SVGBackend::new(&out.svg, size).into_drawing_area(),
+        fig,
+        &out.svg,
+    )?;
     std::fs::write(&out.csv, csv(fig)).map_err(|source| FigureError::Io {
         file: out.csv.clone(),
         source,
     })?;
     Ok(out)
+}
+
+/// Draws `fig` on `root` and writes it out (`file` names it in errors).
+fn render<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    fig: &Figure,
+    file: &Path,
+) -> Result<(), FigureError> {
+    let fail = |message: String| FigureError::Draw {
+        file: file.to_owned(),
+        message,
+    };
+    draw(&root, fig).map_err(fail)?;
+    root.present().map_err(|e| fail(e.to_string()))
 }
 
 /// The plotted points as CSV: `series,x,y,lo,hi,note`.
