@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use peer2prompt::ecash::{Amount, MintObservation, PayerId};
 
 use crate::adversary::matcher::{self, MatcherParams};
-use crate::adversary::mint_exit::{Attribution, Evidence, GhostReceipt, MintExitAttacker, Params};
+use crate::adversary::mint_exit::{Attribution, GhostReceipt, MintExitAttacker, Params};
 use crate::population::Kind;
 use crate::record::{ReplicateResult, ReplicateStats, SessionRecord};
 use crate::rng::Streams;
@@ -234,9 +234,7 @@ fn mint_exit_attributions(
     let Some(spec) = &w.scenario.adversary.mint_exit else {
         return HashMap::new();
     };
-    let evidence = Evidence {
-        mint_log: w.pool.mint_log.clone(),
-    };
+    let evidence = &w.pool.mint;
     let mut amount_of: HashMap<[u8; 33], Amount> = HashMap::new();
     for o in &evidence.mint_log {
         if let MintObservation::Swap { inputs, .. } | MintObservation::Melt { inputs, .. } = o {
@@ -246,7 +244,7 @@ fn mint_exit_attributions(
         }
     }
     let attacker = MintExitAttacker::new(
-        &evidence,
+        evidence,
         Params {
             window_ns: (spec.window_s * 1e9) as u64,
             depth: spec.depth,

@@ -7,11 +7,12 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 
-use peer2prompt::ecash::MintObservation;
 use peer2prompt::node::Observation;
 use peer2prompt::onion::observe::{ObservedCell, ObservedNext};
 use peer2prompt::time::Instant;
 use secp256k1::PublicKey;
+
+use super::mint_exit::Evidence;
 
 /// A flow at one node: (node index, that node's session handle).
 pub type FlowKey = (u32, u32);
@@ -47,8 +48,9 @@ pub struct Receipt {
 /// The pooled observations of every adversarial node.
 #[derive(Debug, Default)]
 pub struct Pool {
-    /// Colluding mints' operator logs (whitepaper "Mint-Exit Collusion").
-    pub mint_log: Vec<MintObservation>,
+    /// Colluding mints' operator logs (whitepaper "Mint-Exit Collusion"),
+    /// already in the mint-exit attacker's input type.
+    pub mint: Evidence,
     /// Payments received by adversarial services, by (service, handle).
     pub receipts: BTreeMap<FlowKey, Vec<Receipt>>,
     /// Entry flows, by (relay, handle).
@@ -115,7 +117,7 @@ impl Pool {
                     at: *at,
                     ys: payment.clone(),
                 }),
-            Observation::Mint(m) => self.mint_log.push(m.clone()),
+            Observation::Mint(m) => self.mint.mint_log.push(m.clone()),
             _ => {}
         }
     }
