@@ -168,12 +168,12 @@ pub fn write(fig: &Figure, dir: &Path) -> Result<Written, FigureError> {
     };
     let size = (900u32, 600u32);
     render(
-        BitMapBackend::new(&out.png, size).into_drawing_area(),
+        &BitMapBackend::new(&out.png, size).into_drawing_area(),
         fig,
         &out.png,
     )?;
     render(
-        SVGBackend::new(&out.svg, size).into_drawing_area(),
+        &SVGBackend::new(&out.svg, size).into_drawing_area(),
         fig,
         &out.svg,
     )?;
@@ -186,7 +186,7 @@ pub fn write(fig: &Figure, dir: &Path) -> Result<Written, FigureError> {
 
 /// Draws `fig` on `root` and writes it out (`file` names it in errors).
 fn render<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
+    root: &DrawingArea<DB, Shift>,
     fig: &Figure,
     file: &Path,
 ) -> Result<(), FigureError> {
@@ -194,7 +194,7 @@ fn render<DB: DrawingBackend>(
         file: file.to_owned(),
         message,
     };
-    draw(&root, fig).map_err(fail)?;
+    draw(root, fig).map_err(fail)?;
     root.present().map_err(|e| fail(e.to_string()))
 }
 
