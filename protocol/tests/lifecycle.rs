@@ -420,6 +420,42 @@ fn relays_that_delay_cells_add_their_delay_to_every_hop() {
 }
 
 #[test]
+fn cover_traffic_reaches_the_last_relay_and_never_the_service() {
+    let count_cover = |cover: Option<Duration>| {
+        let spec = Spec {
+            cover,
+            ..Spec::default()
+        };
+        let (mut w, c) = World::funded(&spec, 5_000);
+        let r = w.ask(c, PROMPT).unwrap();
+        let (_, relays, exit) = w.sessions_opened(c)[0].clone();
+        let last = w.index_of(relays.last().unwrap());
+        let exit = w.index_of(&exit);
+        let covers = |i: usize| {
+            w.observations(i)
+                .iter()
+                .filter(|o| matches!(o, Observation::Hop(h) if h.cover))
+                .count()
+        };
+        // Every cover cell is dropped at the last relay; the service never
+        // sees one.
+        let everywhere: usize = (0..w.nodes.len()).map(covers).sum();
+        assert_eq!(covers(exit), 0);
+        assert_eq!(everywhere, covers(last));
+        (covers(last), r.done.saturating_duration_since(r.started))
+    };
+    let (none, _) = count_cover(None);
+    assert_eq!(none, 0);
+    let (some, took) = count_cover(Some(Duration::from_millis(50)));
+    // A Poisson process of mean gap 50 ms over the session's open time.
+    let expected = took.as_secs_f64() / 0.05;
+    assert!(
+        some as f64 > expected * 0.3,
+        "{some} cover cells over {took:?}"
+    );
+}
+
+#[test]
 fn a_ghost_that_drops_replies_is_left_and_loses_the_client_at_most_a_chunk() {
     let spec = Spec::default();
     let ghosts = World::new(&spec).all(Kind::Ghost);

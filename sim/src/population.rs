@@ -262,6 +262,7 @@ pub fn build_node(
                 audit_keysets: false,
                 mailbox_poll: nat.then(|| Duration::from_millis(250)),
                 dangerous_double_spend: false,
+                cover_mean_gap: None,
             });
         }
     }

@@ -101,6 +101,11 @@ pub struct ClientRoleConfig {
     /// **Adversarial.** Reclaims every payment right after making it (a
     /// double spend against the service).
     pub dangerous_double_spend: bool,
+    /// Cover traffic (whitepaper "Traffic Analysis Countermeasures": cover
+    /// packets): while a session's circuit is open, send cover cells on it
+    /// with exponential gaps of this mean; the last relay drops them, so
+    /// they pad every link but the one into the service. `None`: off.
+    pub cover_mean_gap: Option<Duration>,
 }
 
 /// Why a turn failed.
@@ -279,6 +284,7 @@ struct Session {
     turns: u32,
     context: Vec<u8>,
     next_poll: Option<Instant>,
+    next_cover: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -389,8 +395,12 @@ impl ClientRole {
         let turn = self.turn.as_ref().map(|t| t.deadline);
         let session = self.session.as_ref().and_then(|s| s.deadline);
         let poll = self.session.as_ref().and_then(|s| s.next_poll);
+        let cover = self.session.as_ref().and_then(|s| s.next_cover);
         let mint = self.mint.as_ref().and_then(MintAccess::poll_timeout);
-        [turn, session, poll, mint].into_iter().flatten().min()
+        [turn, session, poll, cover, mint]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     // ----- commands -----------------------------------------------------------
@@ -599,6 +609,7 @@ impl ClientRole {
             turns: 0,
             context: Vec::new(),
             next_poll: None,
+            next_cover: None,
         });
     }
 
@@ -894,6 +905,18 @@ impl ClientRole {
                 tracing::debug!("mailbox poll: {e}");
             }
         }
+        if let (Some(s), Some(mean)) = (self.session.as_mut(), self.cfg.cover_mean_gap)
+            && s.next_cover.is_some_and(|t| t <= now)
+        {
+            s.next_cover = Some(now + exponential_gap(ctx.decisions, mean));
+            // Dropped by the last relay (hop index = relays - 1); a direct
+            // circuit (no relays) has no hop to drop it before the service.
+            if let Some(last) = s.relays.len().checked_sub(1)
+                && let Err(e) = ctx.onion.send_cover(now, s.circuit, last)
+            {
+                tracing::debug!("cover cell: {e}");
+            }
+        }
         self.progress(ctx);
     }
 
@@ -941,6 +964,9 @@ impl ClientRole {
         s.deadline = Some(ctx.now + self.cfg.turn_timeout);
         if let Some(every) = self.cfg.mailbox_poll {
             s.next_poll = Some(ctx.now + every);
+        }
+        if let Some(mean) = self.cfg.cover_mean_gap {
+            s.next_cover = Some(ctx.now + exponential_gap(ctx.decisions, mean));
         }
         let circuit = s.circuit;
         let req = AppMessage::Service(ServiceRequest::GetQuote {
@@ -1352,6 +1378,14 @@ impl ClientRole {
             MintOp::States,
         );
     }
+}
+
+/// An exponential gap of mean `mean` from the decision stream (cover traffic
+/// is a Poisson process, so its timing carries no information).
+fn exponential_gap(rng: &mut ChaCha20Rng, mean: Duration) -> Duration {
+    // u in (0, 1]: 53 random bits, shifted away from zero.
+    let u = ((rng.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+    Duration::from_secs_f64(-u.ln() * mean.as_secs_f64())
 }
 
 fn quote_id(s: &Session) -> QuoteId {

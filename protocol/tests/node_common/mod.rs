@@ -70,6 +70,8 @@ pub struct Spec {
     pub mailbox: bool,
     pub chunk_msat: u64,
     pub output_tokens: f64,
+    /// Cover traffic mean gap.
+    pub cover: Option<Duration>,
 }
 
 impl Default for Spec {
@@ -92,6 +94,7 @@ impl Default for Spec {
             mailbox: false,
             chunk_msat: 2_000,
             output_tokens: 300.0,
+            cover: None,
         }
     }
 }
@@ -181,6 +184,7 @@ pub fn client_config(spec: &Spec, double_spend: bool) -> ClientRoleConfig {
         audit_keysets: spec.audit_keysets,
         mailbox_poll: spec.mailbox.then(|| Duration::from_millis(250)),
         dangerous_double_spend: double_spend,
+        cover_mean_gap: spec.cover,
     }
 }
 
