@@ -39,6 +39,7 @@ pub fn sessions_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
         col!("mint_candidates", |r| r.mint_candidates),
         col!("mint_entropy_bits", |r| r.mint_entropy_bits),
         col!("mint_linked", |r| r.mint_linked),
+        col!("observer_linked", |r| r.observer_linked),
         col!("linked_any", |r| r.linked_any),
     ])
 }

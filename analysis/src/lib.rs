@@ -8,6 +8,8 @@
 //! - [`sweep`]: runs every (point, replicate) on a rayon pool, checkpoints
 //!   each finished replicate, resumes, and assembles the outputs.
 //! - [`summary`], [`manifest`]: `summary.json` and `manifest.json`.
+//! - [`roc`]: the passive observers' ROC, `correlation.parquet` and
+//!   `roc.parquet`.
 
 pub mod dataset;
 pub mod estimate;
@@ -15,5 +17,6 @@ pub mod figure;
 pub mod manifest;
 pub mod report;
 pub mod repro;
+pub mod roc;
 pub mod summary;
 pub mod sweep;

@@ -45,6 +45,19 @@ pub struct PointSummary {
     pub guess_precision: Proportion,
     /// Identity proof-of-work hashes the adversary paid (mean per replicate).
     pub adversary_pow_hashes: f64,
+    /// P(linked by any channel measured).
+    #[serde(default)]
+    pub linked_any: Proportion,
+    /// P(mint-exit linked), over sessions at a mint-colluding exit (none
+    /// without a mint-exit adversary).
+    #[serde(default)]
+    pub mint_linked: Option<Proportion>,
+    /// P(observer linked), over every session (none without observers).
+    #[serde(default)]
+    pub observer_linked: Option<Proportion>,
+    /// Bytes sent over the network per session (all traffic, mean).
+    #[serde(default)]
+    pub bytes_per_session: f64,
 }
 
 /// Summarises the replicates of each point.
@@ -55,7 +68,17 @@ pub fn summarise(points: &[Point], results: &[ReplicateResult]) -> Vec<PointSumm
             let rs: Vec<&ReplicateResult> = results.iter().filter(|r| r.point == p.index).collect();
             let sessions = rs.iter().flat_map(|r| &r.sessions);
             let (mut n, mut ok, mut ends, mut linked, mut guesses, mut right) = (0, 0, 0, 0, 0, 0);
+            let (mut any, mut mint, mut mint_n, mut obs, mut obs_n) = (0, 0, 0, 0, 0);
             for s in sessions {
+                any += u64::from(s.linked_any);
+                if let Some(l) = s.mint_linked {
+                    mint_n += 1;
+                    mint += u64::from(l);
+                }
+                if let Some(l) = s.observer_linked {
+                    obs_n += 1;
+                    obs += u64::from(l);
+                }
                 n += 1;
                 ok += u64::from(s.outcome == "ok");
                 ends += u64::from(s.ends_compromised);
@@ -96,6 +119,10 @@ pub fn summarise(points: &[Point], results: &[ReplicateResult]) -> Vec<PointSumm
                     .map(|r| r.stats.adversary_pow_hashes as f64)
                     .sum::<f64>()
                     / k,
+                linked_any: wilson(any, n, LEVEL),
+                mint_linked: (mint_n > 0).then(|| wilson(mint, mint_n, LEVEL)),
+                observer_linked: (obs_n > 0).then(|| wilson(obs, obs_n, LEVEL)),
+                bytes_per_session: ratio(rs.iter().map(|r| r.stats.bytes_sent).sum(), n),
             }
         })
         .collect()
@@ -152,5 +179,17 @@ pub fn points_frame(s: &[PointSummary]) -> PolarsResult<DataFrame> {
     col!("p_linked_hi", |p| p.linked.hi);
     col!("guess_precision", |p| p.guess_precision.estimate);
     col!("adversary_pow_hashes", |p| p.adversary_pow_hashes);
+    col!("p_linked_any", |p| p.linked_any.estimate);
+    col!("p_linked_any_lo", |p| p.linked_any.lo);
+    col!("p_linked_any_hi", |p| p.linked_any.hi);
+    col!("p_mint_linked", |p| p
+        .mint_linked
+        .as_ref()
+        .map(|x| x.estimate));
+    col!("p_observer_linked", |p| p
+        .observer_linked
+        .as_ref()
+        .map(|x| x.estimate));
+    col!("bytes_per_session", |p| p.bytes_per_session);
     DataFrame::new_infer_height(cols)
 }

@@ -16,9 +16,9 @@ use peer2prompt_sim::scenario::{Loaded, Point};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::dataset;
 use crate::manifest::{self, Manifest};
 use crate::summary;
+use crate::{dataset, roc};
 
 /// Why a sweep stopped.
 #[derive(Debug, thiserror::Error)]
@@ -376,12 +376,30 @@ fn write_outputs(
         write_atomic(&out.join("sessions.csv"), &dataset::csv_bytes(&sessions))?;
         write_atomic(&out.join("points.csv"), &dataset::csv_bytes(&pf))?;
     }
+    let (roc_rows, roc_summary) = roc::curves(results);
+    if !roc_summary.is_empty() {
+        let mut corr = roc::correlation_frame(results).map_err(ds)?;
+        let mut rf = roc::roc_frame(&roc_rows).map_err(ds)?;
+        write_atomic(
+            &out.join("correlation.parquet"),
+            &dataset::parquet_bytes(&mut corr).map_err(ds)?,
+        )?;
+        write_atomic(
+            &out.join("roc.parquet"),
+            &dataset::parquet_bytes(&mut rf).map_err(ds)?,
+        )?;
+        if spec.csv {
+            write_atomic(&out.join("correlation.csv"), &dataset::csv_bytes(&corr))?;
+            write_atomic(&out.join("roc.csv"), &dataset::csv_bytes(&rf))?;
+        }
+    }
     let summary_json = serde_json::json!({
         "scenario": spec.loaded.base.name,
         "seed": spec.seed,
         "confidence_level": summary::LEVEL,
         "interval": "wilson",
         "points": summary,
+        "observers": roc_summary,
     });
     write_atomic(
         &out.join("summary.json"),

@@ -5,8 +5,10 @@
 //! - [`rng`]: random streams derived from (seed, entity, purpose).
 //! - [`topology`], [`network`]: regions, ASes and prefixes; delay and loss.
 //! - [`population`], [`workload`]: who takes part and what clients ask.
-//! - [`adversary`]: which nodes the adversary runs, its pooled observations
-//!   and its entry–exit matcher.
+//! - [`adversary`]: which nodes the adversary runs, its pooled observations,
+//!   its entry–exit matcher, the mint-exit attacker and passive observers
+//!   with their correlation attacker; [`observer_scoring`] labels the
+//!   observers' pairs with ground truth.
 //! - [`world`]: the engine; [`run`]: one replicate to records.
 //! - [`scenario`]: YAML scenarios, sweeps and their JSON Schema.
 //! - [`record`]: the typed rows a run emits.
@@ -17,6 +19,7 @@
 pub mod adversary;
 pub mod audit;
 pub mod network;
+pub mod observer_scoring;
 pub mod population;
 pub mod queue;
 pub mod record;

@@ -252,17 +252,23 @@ pub fn build_node(
                 model: s.workload.model.clone(),
                 max_output_tokens: u32::try_from(s.workload.max_output_tokens).unwrap_or(u32::MAX),
                 services: vec![Role::Ghost, Role::Gpu],
-                turns_per_session: s.workload.turns_per_session,
+                turns_per_session: s
+                    .protocol
+                    .rotate_after_turns
+                    .unwrap_or(s.workload.turns_per_session),
                 context_window: 128_000,
                 turn_timeout: Duration::from_secs_f64(s.protocol.turn_timeout_s),
                 max_attempts: 3,
                 mint_timeout: Duration::from_secs(10),
-                wallet: WalletPolicy::default(),
-                hold: HoldConfig::None,
-                audit_keysets: false,
+                wallet: WalletPolicy {
+                    swap_before_spend: s.protocol.wallet.swap_before_spend,
+                },
+                hold: hold_config(&s.protocol.wallet.hold),
+                audit_keysets: s.protocol.audit_keysets,
                 mailbox_poll: nat.then(|| Duration::from_millis(250)),
                 dangerous_double_spend: false,
-                cover_mean_gap: None,
+                cover_mean_gap: (s.protocol.cover_rate_per_s > 0.0)
+                    .then(|| Duration::from_secs_f64(1.0 / s.protocol.cover_rate_per_s)),
             });
         }
     }
@@ -277,5 +283,20 @@ pub fn build_node(
     match node {
         Ok(n) => n,
         Err(err) => panic!("node configuration refused: {err}"),
+    }
+}
+
+/// The protocol's hold policy for a scenario's `protocol.wallet.hold`.
+fn hold_config(h: &crate::scenario::HoldSpec) -> HoldConfig {
+    use crate::scenario::HoldSpec;
+    let d = Duration::from_secs_f64;
+    match *h {
+        HoldSpec::None => HoldConfig::None,
+        HoldSpec::Fixed { s } => HoldConfig::Fixed(d(s)),
+        HoldSpec::Uniform { min_s, max_s } => HoldConfig::Uniform {
+            min: d(min_s),
+            max: d(max_s),
+        },
+        HoldSpec::Exponential { mean_s } => HoldConfig::Exponential { mean: d(mean_s) },
     }
 }

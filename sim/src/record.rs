@@ -65,9 +65,36 @@ pub struct SessionRecord {
     /// colludes with a mint).
     #[serde(default)]
     pub mint_linked: Option<bool>,
-    /// Linked by any channel measured (entry–exit matcher, mint-exit).
+    /// Passive observers linked this session's service leg to its client
+    /// at the operating point (null without observers).
+    #[serde(default)]
+    pub observer_linked: Option<bool>,
+    /// Linked by any channel measured (entry–exit matcher, mint-exit,
+    /// passive observers).
     #[serde(default)]
     pub linked_any: bool,
+}
+
+/// One (client-side flow, service-side flow) pair the observers' attacker
+/// compared, with the truth label.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CorrelationRecord {
+    /// Sweep point.
+    pub point: u32,
+    /// Replicate.
+    pub replicate: u32,
+    /// Client-side flow number (within the replicate).
+    pub client_flow: u32,
+    /// Service-side flow number.
+    pub service_flow: u32,
+    /// When the client-side flow started, ns.
+    pub client_flow_start_ns: u64,
+    /// When the service-side flow started, ns.
+    pub service_flow_start_ns: u64,
+    /// The attacker's score, in [-1, 1].
+    pub score: f64,
+    /// Ground truth: both flows carried one session.
+    pub truth: bool,
 }
 
 /// What one replicate did, beside its sessions.
@@ -103,6 +130,18 @@ pub struct ReplicateStats {
     pub invariant_checks: u64,
     /// Nodes that went offline (churn).
     pub departures: u64,
+    /// Bytes sent over the network (every datagram): the bandwidth cost.
+    #[serde(default)]
+    pub bytes_sent: u64,
+    /// Client-side flows the observers saw.
+    #[serde(default)]
+    pub observer_client_flows: u64,
+    /// Service-side flows the observers saw.
+    #[serde(default)]
+    pub observer_service_flows: u64,
+    /// True pairs among all client × service flows (compared or pruned).
+    #[serde(default)]
+    pub observer_true_pairs: u64,
 }
 
 /// A replicate's output.
@@ -121,4 +160,7 @@ pub struct ReplicateResult {
     /// Data-visibility matrices of the audited sessions.
     #[serde(default)]
     pub visibility: Vec<crate::audit::AuditedSession>,
+    /// The observers' compared pairs (empty without observers).
+    #[serde(default)]
+    pub correlation: Vec<CorrelationRecord>,
 }

@@ -36,6 +36,8 @@ pub enum Purpose {
     Topology = 10,
     /// What Lightning reveals about payers (candidate sets).
     Lightning = 11,
+    /// Which autonomous systems passive observers watch.
+    Observers = 12,
 }
 
 /// Entity ids for streams that belong to no node.

@@ -8,6 +8,8 @@ use peer2prompt::ecash::{Amount, MintObservation, PayerId};
 
 use crate::adversary::matcher::{self, MatcherParams};
 use crate::adversary::mint_exit::{Attribution, GhostReceipt, MintExitAttacker, Params};
+use crate::adversary::observer::FlowSummary;
+use crate::observer_scoring;
 use crate::population::Kind;
 use crate::record::{ReplicateResult, ReplicateStats, SessionRecord};
 use crate::rng::Streams;
@@ -74,14 +76,19 @@ pub fn run_replicate(
     let settle = end + peer2prompt::time::Duration::from_secs(SETTLE_S);
     w.stop_workload();
     w.run_until(settle).map_err(fail)?;
-    if std::env::var("DBG_NOCONS").is_err() {
-        w.check_conservation().map_err(fail)?;
-    }
-    Ok(score(&w, point.index, replicate, seed))
+    w.check_conservation().map_err(fail)?;
+    let flows = w.observer.take().map(|o| o.finish());
+    Ok(score(&w, flows.as_deref(), point.index, replicate, seed))
 }
 
 /// Matches the pool and writes one record per session.
-fn score(w: &World, point: u32, replicate: u32, seed: u64) -> ReplicateResult {
+fn score(
+    w: &World,
+    flows: Option<&[FlowSummary]>,
+    point: u32,
+    replicate: u32,
+    seed: u64,
+) -> ReplicateResult {
     let m = &w.scenario.adversary.matcher;
     let guesses = matcher::match_all(
         &w.pool,
@@ -115,6 +122,10 @@ fn score(w: &World, point: u32, replicate: u32, seed: u64) -> ReplicateResult {
         verdict.insert(row, (guess, own_flow, g.score, g.entry));
     }
     let mint_exit = mint_exit_attributions(w, &by_conv);
+    let observed = match (flows, &w.scenario.adversary.observers) {
+        (Some(f), Some(spec)) => Some(observer_scoring::score(w, f, spec, point, replicate)),
+        _ => None,
+    };
     let adv = |i: u32| w.hosts.get(i as usize).is_some_and(|h| h.slot.adversarial);
     let sessions = w
         .sessions
@@ -129,6 +140,7 @@ fn score(w: &World, point: u32, replicate: u32, seed: u64) -> ReplicateResult {
             let mint = mint_exit.get(&i);
             let mint_linked = (w.scenario.adversary.mint_exit.is_some() && exit_adversarial)
                 .then(|| mint.is_some_and(|a| a.guess == Some(PayerId(u64::from(r.client)))));
+            let observer_linked = observed.as_ref().map(|o| o.linked[i]);
             SessionRecord {
                 point,
                 replicate,
@@ -155,7 +167,8 @@ fn score(w: &World, point: u32, replicate: u32, seed: u64) -> ReplicateResult {
                 mint_candidates: mint.map(|a| a.candidates as u32),
                 mint_entropy_bits: mint.map(|a| a.entropy_bits),
                 mint_linked,
-                linked_any: linked || mint_linked == Some(true),
+                observer_linked,
+                linked_any: linked || mint_linked == Some(true) || observer_linked == Some(true),
             }
         })
         .collect();
@@ -176,11 +189,16 @@ fn score(w: &World, point: u32, replicate: u32, seed: u64) -> ReplicateResult {
         Some(m) => w.audit.finish(|i| w.hosts[i as usize].node.addr(), m),
         None => Vec::new(),
     };
+    let (correlation, flows_c, flows_s, true_pairs) = match observed {
+        Some(o) => (o.pairs, o.client_flows, o.service_flows, o.true_pairs),
+        None => (Vec::new(), 0, 0, 0),
+    };
     ReplicateResult {
         point,
         replicate,
         seed,
         visibility,
+        correlation,
         sessions,
         stats: ReplicateStats {
             nodes: w.hosts.len() as u64,
@@ -200,6 +218,10 @@ fn score(w: &World, point: u32, replicate: u32, seed: u64) -> ReplicateResult {
             conversations: w.conversations(),
             invariant_checks: w.checks,
             departures: w.departures,
+            bytes_sent: w.bytes_sent,
+            observer_client_flows: flows_c,
+            observer_service_flows: flows_s,
+            observer_true_pairs: true_pairs,
         },
     }
 }

@@ -16,12 +16,13 @@ use peer2prompt::onion::observe::ObservedNext;
 use peer2prompt::time::{Duration, Instant};
 use rand_chacha::ChaCha20Rng;
 
+use crate::adversary::observer::{Observer, PublicKnowledge, Sighting, SummaryParams};
 use crate::adversary::pool::Pool;
 use crate::network::{Attachment, LinkModel};
 use crate::population::{self, Kind, Slot};
 use crate::queue::EventQueue;
 use crate::rng::{self, Purpose, Streams, entity};
-use crate::scenario::{ChurnRole, LightningPrivacySpec, Scenario};
+use crate::scenario::{ChurnRole, LightningPrivacySpec, ObserverSpec, Scenario, VantageSpec};
 use crate::topology::Topology;
 use crate::workload::ClientWork;
 
@@ -33,6 +34,8 @@ pub struct Host {
     pub node: Node,
     /// Its access link.
     pub att: Attachment,
+    /// Its autonomous system.
+    pub asn: u32,
     net_rng: ChaCha20Rng,
     armed: Option<Instant>,
     /// Online (churn).
@@ -85,6 +88,8 @@ pub struct SessionRow {
     pub conv: u32,
     /// Entry relay.
     pub entry: u32,
+    /// Last relay (next to the exit).
+    pub last: u32,
     /// Relays.
     pub hops: u32,
     /// Exit.
@@ -158,6 +163,10 @@ pub struct World {
     pub delivered: u64,
     /// Datagrams lost.
     pub lost: u64,
+    /// Bytes sent (every datagram, lost or not): the bandwidth cost.
+    pub bytes_sent: u64,
+    /// Passive observers (scenario `adversary.observers`).
+    pub observer: Option<Observer>,
     /// Turns that failed with no session open.
     pub failed_without_session: u64,
     /// Invariant checks run.
@@ -167,6 +176,65 @@ pub struct World {
     violation: Option<Violation>,
     /// The data-visibility audit.
     pub audit: crate::audit::VisibilityAudit,
+}
+
+/// The passive observer of `spec`: which ASes it watches, and the public
+/// knowledge it starts from (advertised relays and services, cell size).
+fn observer_for(
+    spec: &ObserverSpec,
+    topo: &Topology,
+    hosts: &[Host],
+    streams: &Streams,
+    pool: &Pool,
+) -> Observer {
+    let ases = match &spec.vantage {
+        VantageSpec::Global => None,
+        VantageSpec::AsFraction { share } => {
+            let all: Vec<u32> = topo.ases.iter().map(|a| a.asn).collect();
+            let mut r = streams.stream(entity::WORLD, Purpose::Observers);
+            let n = (share.get() * all.len() as f64).round() as usize;
+            Some(
+                rng::choose(&mut r, all.len(), n)
+                    .into_iter()
+                    .map(|i| all[i])
+                    .collect(),
+            )
+        }
+        VantageSpec::Ases { asns } => Some(asns.iter().copied().collect()),
+        VantageSpec::Endpoints { clients, services } => {
+            let of = |k: &dyn Fn(Kind) -> bool, n: u32| {
+                hosts
+                    .iter()
+                    .filter(|h| k(h.slot.kind))
+                    .take(n as usize)
+                    .map(|h| h.asn)
+                    .collect::<Vec<_>>()
+            };
+            let mut set: HashSet<u32> = of(&|k| k == Kind::Client, *clients).into_iter().collect();
+            set.extend(of(&|k| matches!(k, Kind::Ghost | Kind::Gpu), *services));
+            Some(set)
+        }
+    };
+    let addrs = |k: &dyn Fn(Kind) -> bool| -> HashSet<SocketAddr> {
+        hosts
+            .iter()
+            .filter(|h| k(h.slot.kind))
+            .map(|h| h.node.addr())
+            .collect()
+    };
+    Observer::new(
+        ases,
+        PublicKnowledge {
+            relays: addrs(&|k| k == Kind::Relay),
+            services: addrs(&|k| matches!(k, Kind::Ghost | Kind::Gpu)),
+            infrastructure: pool.infrastructure.clone(),
+            cell_size: (peer2prompt::onion::cell::CELL_LEN + 1) as u32,
+        },
+        SummaryParams {
+            bin_ns: (spec.bin_ms * 1e6) as u64,
+            idle_gap_ns: (spec.idle_gap_ms * 1e6) as u64,
+        },
+    )
 }
 
 fn secs(s: f64) -> Duration {
@@ -186,15 +254,15 @@ impl World {
             s.network.ases_per_region,
             s.network.as_zipf_exponent,
         );
-        let asn: Arc<dyn peer2prompt::node::NetworkInfo> = Arc::new(topo.asn_table());
+        let net: Arc<dyn peer2prompt::node::NetworkInfo> = Arc::new(topo.asn_table());
         let mut hosts = Vec::with_capacity(slots.len());
         for slot in &slots {
             let mut r = streams.stream(slot.entity(), Purpose::Placement);
-            let (region, _asn, addr) = topo.place(&mut r);
+            let (region, asn, addr) = topo.place(&mut r);
             let latency = s.network.access_latency_ms.sample(&mut r);
             let mbps = s.network.access_bandwidth_mbps.sample(&mut r).max(0.1);
             let nat = slot.kind == Kind::Client && rng::unit(&mut r) < s.network.nat_clients.get();
-            let node = population::build_node(&s, &streams, *slot, addr, nat, asn.clone());
+            let node = population::build_node(&s, &streams, *slot, addr, nat, net.clone());
             hosts.push(Host {
                 slot: *slot,
                 node,
@@ -204,6 +272,7 @@ impl World {
                     bandwidth_bps: mbps * 1e6,
                     link_free_at: Instant::ZERO,
                 },
+                asn,
                 net_rng: streams.stream(slot.entity(), Purpose::Network),
                 armed: None,
                 online: true,
@@ -252,6 +321,11 @@ impl World {
             .filter(|&i| hosts[i as usize].slot.kind == Kind::Client)
             .collect();
         let audit = crate::audit::VisibilityAudit::new(s.workload.audit_sessions, mints);
+        let observer = s
+            .adversary
+            .observers
+            .as_ref()
+            .map(|o| observer_for(o, &topo, &hosts, &streams, &pool));
         let w = &s.workload;
         let measure_from = Instant::ZERO + secs(w.warmup_s);
         let arrivals_until = measure_from + secs(w.duration_s);
@@ -285,6 +359,8 @@ impl World {
             arrivals_until,
             delivered: 0,
             lost: 0,
+            bytes_sent: 0,
+            observer,
             failed_without_session: 0,
             checks: 0,
             departures: 0,
@@ -383,6 +459,18 @@ impl World {
                     return;
                 }
                 self.delivered += 1;
+                if let Some(o) = &mut self.observer
+                    && o.watches(h.asn)
+                    && !o.watches(self.hosts[from as usize].asn)
+                {
+                    o.see(Sighting {
+                        at_ns: at.as_nanos(),
+                        size: bytes.len() as u32,
+                        src: from_addr,
+                        dst: self.hosts[to as usize].node.addr(),
+                    });
+                }
+                let h = &mut self.hosts[to as usize];
                 // Peer input never panics; refusals come back as events.
                 let _ = h.node.handle(at, from_addr, &bytes);
                 self.collect(to);
@@ -565,6 +653,17 @@ impl World {
                 seen.insert(t.to);
             }
             let dest = self.hosts[to as usize].att.clone();
+            self.bytes_sent += t.bytes.len() as u64;
+            if let Some(o) = &mut self.observer
+                && o.watches(self.hosts[iu].asn)
+            {
+                o.see(Sighting {
+                    at_ns: now.as_nanos(),
+                    size: t.bytes.len() as u32,
+                    src: self.hosts[iu].node.addr(),
+                    dst: t.to,
+                });
+            }
             let h = &mut self.hosts[iu];
             match self
                 .link
@@ -714,6 +813,11 @@ impl World {
                     .and_then(|r| self.by_id.get(r))
                     .copied()
                     .unwrap_or(u32::MAX);
+                let last = relays
+                    .last()
+                    .and_then(|r| self.by_id.get(r))
+                    .copied()
+                    .unwrap_or(u32::MAX);
                 let exit = self.by_id.get(&exit).copied().unwrap_or(u32::MAX);
                 if now >= self.measure_from {
                     let hosts = relays
@@ -727,6 +831,7 @@ impl World {
                     client: c,
                     conv: self.conv_of.get(&c).copied().unwrap_or(0),
                     entry,
+                    last,
                     hops: relays.len() as u32,
                     exit,
                     exit_kind: if exit_role == Role::Gpu {

@@ -1,10 +1,14 @@
-//! The adversary (whitepaper "Threat Model", tiers 2–3): which nodes it runs
+//! The adversary (whitepaper "Threat Model", tiers 2–4): which nodes it runs
 //! (fractions m and g, or Sybil counts A beside N), the observations those
 //! nodes pool, and the entry–exit matcher that tries to link clients to
-//! prompts from those observations alone.
+//! prompts from those observations alone; colluding mints' logs and the
+//! mint-exit attacker; passive observers on links and their timing
+//! correlation attacker.
 
+pub mod correlation;
 pub mod matcher;
 pub mod mint_exit;
+pub mod observer;
 pub mod pool;
 
 use crate::population::{Kind, Slot};

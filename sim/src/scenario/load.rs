@@ -365,6 +365,66 @@ fn validate(s: &Scenario) -> Result<(), (String, String)> {
             format!("expected 1 to {} payers (population.clients)", p.clients),
         );
     }
+    if let Some(o) = &a.observers {
+        for (name, v) in [
+            ("adversary.observers.bin_ms", o.bin_ms),
+            ("adversary.observers.idle_gap_ms", o.idle_gap_ms),
+            ("adversary.observers.max_lag_ms", o.max_lag_ms),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return err(name, format!("expected a positive number, got {v}"));
+            }
+        }
+        if !(4..=4096).contains(&o.bins) {
+            return err("adversary.observers.bins", "expected 4 to 4096 bins".into());
+        }
+        if !(-1.0..=1.0).contains(&o.threshold) {
+            return err(
+                "adversary.observers.threshold",
+                "expected a correlation score in [-1, 1]".into(),
+            );
+        }
+        if let super::VantageSpec::Endpoints { clients, services } = o.vantage
+            && (clients > p.clients || services > p.ghosts + p.gpus)
+        {
+            return err(
+                "adversary.observers.vantage",
+                format!(
+                    "expected at most {} clients and {} services",
+                    p.clients,
+                    p.ghosts + p.gpus
+                ),
+            );
+        }
+    }
+    let pr = &s.protocol;
+    if !(pr.cover_rate_per_s.is_finite() && pr.cover_rate_per_s >= 0.0) {
+        return err(
+            "protocol.cover_rate_per_s",
+            "expected a non-negative rate".into(),
+        );
+    }
+    if pr.rotate_after_turns == Some(0) {
+        return err(
+            "protocol.rotate_after_turns",
+            "expected at least 1 turn".into(),
+        );
+    }
+    let hold_ok = match pr.wallet.hold {
+        super::HoldSpec::None => true,
+        super::HoldSpec::Fixed { s } => s.is_finite() && s >= 0.0,
+        super::HoldSpec::Uniform { min_s, max_s } => {
+            min_s.is_finite() && max_s.is_finite() && 0.0 <= min_s && min_s <= max_s
+        }
+        super::HoldSpec::Exponential { mean_s } => mean_s.is_finite() && mean_s > 0.0,
+    };
+    if !hold_ok {
+        return err(
+            "protocol.wallet.hold",
+            "expected non-negative seconds (uniform: min_s <= max_s; exponential: mean_s > 0)"
+                .into(),
+        );
+    }
     if !(a.matcher.max_lag_ms > 0.0 && a.matcher.tolerance_ms >= 0.0) {
         return err(
             "adversary.matcher",

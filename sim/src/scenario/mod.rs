@@ -235,6 +235,55 @@ pub struct ProtocolSpec {
     pub turn_timeout_s: f64,
     /// What Lightning reveals to a mint about a client funding its wallet.
     pub lightning: LightningPrivacySpec,
+    /// Clients' wallet privacy switches (whitepaper "Mint-Exit Collusion",
+    /// mitigations).
+    pub wallet: WalletSpec,
+    /// Cover cells per second on each open session's circuit, dropped by
+    /// the last relay (whitepaper "Traffic Analysis Countermeasures"); 0 off.
+    pub cover_rate_per_s: f64,
+    /// Route rotation: a fresh route and service after this many turns
+    /// (unset: one route per conversation, `workload.turns_per_session`).
+    pub rotate_after_turns: Option<u32>,
+    /// Clients fetch a mint's keysets over a second circuit and compare
+    /// before using it (detects per-user key tagging).
+    pub audit_keysets: bool,
+}
+
+/// Wallet privacy switches (whitepaper "Mint-Exit Collusion": swap before
+/// spend, randomized hold periods).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct WalletSpec {
+    /// Swap freshly minted proofs before their first spend.
+    pub swap_before_spend: bool,
+    /// How long minted proofs wait before their first spend.
+    pub hold: HoldSpec,
+}
+
+/// A hold period between minting and first spend, s.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+pub enum HoldSpec {
+    /// Spend at once.
+    #[default]
+    None,
+    /// Always this long.
+    Fixed {
+        /// Seconds.
+        s: f64,
+    },
+    /// Uniform on `[min_s, max_s]`.
+    Uniform {
+        /// Lower bound, s.
+        min_s: f64,
+        /// Upper bound, s.
+        max_s: f64,
+    },
+    /// Exponential with this mean.
+    Exponential {
+        /// Mean, s.
+        mean_s: f64,
+    },
 }
 
 impl Default for ProtocolSpec {
@@ -252,6 +301,10 @@ impl Default for ProtocolSpec {
             price_out_usd_per_mtok: 20.0,
             turn_timeout_s: 20.0,
             lightning: LightningPrivacySpec::Node,
+            wallet: WalletSpec::default(),
+            cover_rate_per_s: 0.0,
+            rotate_after_turns: None,
+            audit_keysets: false,
         }
     }
 }
@@ -295,6 +348,87 @@ pub struct AdversarySpec {
     /// Mint-exit collusion: mints pooling their logs with the adversary's
     /// Ghosts (whitepaper "Mint-Exit Collusion"); none if unset.
     pub mint_exit: Option<MintExitSpec>,
+    /// Passive observers on links (whitepaper "Threat Model", tier 4) and
+    /// their timing-correlation attacker; none if unset.
+    pub observers: Option<ObserverSpec>,
+}
+
+/// Passive observers: where they watch and how their correlation attacker
+/// summarises and scores flows (`sim::adversary::correlation`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObserverSpec {
+    /// The observed vantage points.
+    pub vantage: VantageSpec,
+    /// Width of a summary bin, ms.
+    #[serde(default = "default_bin_ms")]
+    pub bin_ms: f64,
+    /// Bins kept per flow (the summary window is `bins · bin_ms`).
+    #[serde(default = "default_bins")]
+    pub bins: u32,
+    /// A flow between two endpoints ends after this long without packets, ms.
+    #[serde(default = "default_idle_gap_ms")]
+    pub idle_gap_ms: f64,
+    /// Largest shift between a client-side and a service-side flow the
+    /// attacker considers, ms (also the start-time pruning window).
+    #[serde(default = "default_observer_lag_ms")]
+    pub max_lag_ms: f64,
+    /// The operating point: a pair scoring at least this is flagged, and
+    /// `observer_linked` uses it.
+    #[serde(default = "default_observer_threshold")]
+    pub threshold: f64,
+    /// Pair scores kept for `correlation.parquet` per replicate: every true
+    /// pair and a seeded uniform sample of this many false ones (the ROC
+    /// weights the sample back; 0 keeps every pair).
+    #[serde(default = "default_keep_pairs")]
+    pub keep_false_pairs: u32,
+}
+
+fn default_bin_ms() -> f64 {
+    50.0
+}
+fn default_bins() -> u32 {
+    128
+}
+fn default_idle_gap_ms() -> f64 {
+    1000.0
+}
+fn default_observer_lag_ms() -> f64 {
+    1500.0
+}
+fn default_observer_threshold() -> f64 {
+    0.7
+}
+fn default_keep_pairs() -> u32 {
+    0
+}
+
+/// Where passive observers watch (whitepaper "Threat Model", tier 4: "wide
+/// passive observers"). An observed AS sees every packet entering or leaving
+/// a host in it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+pub enum VantageSpec {
+    /// Every link.
+    Global,
+    /// A uniformly drawn share of the autonomous systems.
+    AsFraction {
+        /// Share of ASes observed.
+        share: Probability,
+    },
+    /// These AS numbers.
+    Ases {
+        /// AS numbers (as `p2psim` assigns them: 64512 + region index · 1000 + rank).
+        asns: Vec<u32>,
+    },
+    /// The ASes of the first `clients` clients (their ISPs) and of the first
+    /// `services` Ghosts and GPU nodes (their upstreams).
+    Endpoints {
+        /// Clients whose ISP is observed.
+        clients: u32,
+        /// Services whose upstream is observed.
+        services: u32,
+    },
 }
 
 /// Mints colluding with the adversary's exits.

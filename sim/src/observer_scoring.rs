@@ -1,0 +1,140 @@
+//! Scoring the passive observers' attacker against ground truth (whitepaper
+//! "Threat Model", tier 4). The attacker (`adversary::correlation`) sees
+//! only flow summaries; this module, which knows every session's route,
+//! labels each compared pair and decides `observer_linked` per session.
+//!
+//! A (client-side flow, service-side flow) pair is true when both carry one
+//! session at the same time: the client flow runs between the session's
+//! client and entry, the service flow between its last relay and its exit,
+//! both are active while the session is open, and they are active within
+//! `max_lag` of each other (one turn's flows, not turn 1's client leg
+//! against turn 2's service leg, which share no traffic).
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+
+use crate::adversary::correlation::{self, CorrelationParams};
+use crate::adversary::observer::{FlowSummary, Side};
+use crate::record::CorrelationRecord;
+use crate::scenario::ObserverSpec;
+use crate::world::World;
+
+/// The observers' results for one replicate.
+#[derive(Debug, Default)]
+pub struct ObserverOutcome {
+    /// Per session row: linked at the operating point.
+    pub linked: Vec<bool>,
+    /// Every compared pair with its truth label.
+    pub pairs: Vec<CorrelationRecord>,
+    /// Client-side flows observed.
+    pub client_flows: u64,
+    /// Service-side flows observed.
+    pub service_flows: u64,
+    /// True pairs among all `client_flows × service_flows`, compared or not.
+    pub true_pairs: u64,
+}
+
+/// Runs the attacker over `flows` and scores it.
+pub fn score(
+    w: &World,
+    flows: &[FlowSummary],
+    spec: &ObserverSpec,
+    point: u32,
+    replicate: u32,
+) -> ObserverOutcome {
+    let bin_ns = (spec.bin_ms * 1e6) as u64;
+    let lag_ns = (spec.max_lag_ms * 1e6) as u64;
+    let scores = correlation::correlate(
+        flows,
+        CorrelationParams {
+            bin_ns,
+            bins: spec.bins as usize,
+            max_lag_bins: (spec.max_lag_ms / spec.bin_ms).ceil() as usize,
+        },
+    );
+    let mut by_ends: HashMap<(Side, SocketAddr, SocketAddr), Vec<u32>> = HashMap::new();
+    for (i, f) in flows.iter().enumerate() {
+        by_ends
+            .entry((f.side, f.near, f.far))
+            .or_default()
+            .push(i as u32);
+    }
+    let addr = |i: u32| w.hosts.get(i as usize).map(|h| h.node.addr());
+    let end_of_run = w.now().as_nanos();
+    // Ground truth: the true pairs, and each session's service-side flows.
+    let mut truth: HashSet<(u32, u32)> = HashSet::new();
+    let mut service_flows_of: Vec<Vec<u32>> = vec![Vec::new(); w.sessions.len()];
+    for (row, s) in w.sessions.iter().enumerate() {
+        let (Some(client), Some(entry), Some(last), Some(exit)) =
+            (addr(s.client), addr(s.entry), addr(s.last), addr(s.exit))
+        else {
+            continue;
+        };
+        let from = s.started.as_nanos();
+        let to = s
+            .closed
+            .or(s.completed)
+            .map_or(end_of_run, |t| t.as_nanos());
+        let active = |side, near, far| -> Vec<u32> {
+            by_ends
+                .get(&(side, near, far))
+                .map(|v| {
+                    v.iter()
+                        .copied()
+                        .filter(|&i| {
+                            let f = &flows[i as usize];
+                            f.start_ns <= to && f.end_ns >= from
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let cs = active(Side::Client, client, entry);
+        let gs = active(Side::Service, last, exit);
+        for &c in &cs {
+            let cf = &flows[c as usize];
+            for &g in &gs {
+                let gf = &flows[g as usize];
+                if cf.start_ns <= gf.end_ns + lag_ns && gf.start_ns <= cf.end_ns + lag_ns {
+                    truth.insert((c, g));
+                }
+            }
+        }
+        service_flows_of[row] = gs;
+    }
+    let best = correlation::best_per_service(&scores);
+    let linked = w
+        .sessions
+        .iter()
+        .zip(&service_flows_of)
+        .map(|(s, gs)| {
+            let client = addr(s.client);
+            gs.iter().any(|g| {
+                best.get(g).is_some_and(|b| {
+                    b.score >= spec.threshold && Some(flows[b.client as usize].near) == client
+                })
+            })
+        })
+        .collect();
+    let pairs = scores
+        .iter()
+        .map(|p| CorrelationRecord {
+            point,
+            replicate,
+            client_flow: p.client,
+            service_flow: p.service,
+            client_flow_start_ns: flows[p.client as usize].start_ns,
+            service_flow_start_ns: flows[p.service as usize].start_ns,
+            score: p.score,
+            truth: truth.contains(&(p.client, p.service)),
+        })
+        .collect();
+    let count = |side| flows.iter().filter(|f| f.side == side).count() as u64;
+    ObserverOutcome {
+        linked,
+        pairs,
+        client_flows: count(Side::Client),
+        service_flows: count(Side::Service),
+        true_pairs: truth.len() as u64,
+    }
+}
