@@ -420,6 +420,27 @@ fn relays_that_delay_cells_add_their_delay_to_every_hop() {
 }
 
 #[test]
+fn long_lived_mint_circuits_outlast_reply_block_expiry_and_relay_idle_timeouts() {
+    // Reply blocks expire after 600 s and relays forget circuits idle for
+    // 600 s; a client paying every 200 s for 25 minutes, then once more after
+    // a 700 s pause, must never lose a mint answer to either.
+    let (mut w, c) = World::funded(&Spec::default(), 20_000);
+    for _ in 0..8 {
+        w.ask(c, PROMPT).unwrap();
+        w.run(Duration::from_secs(200));
+    }
+    w.run(Duration::from_secs(700));
+    w.ask(c, PROMPT).unwrap();
+    let failures: Vec<_> = w
+        .client_events(c)
+        .into_iter()
+        .filter(|e| matches!(e, ClientEvent::TurnFailed { .. }))
+        .collect();
+    assert!(failures.is_empty(), "{failures:?}");
+    w.assert_conserved();
+}
+
+#[test]
 fn cover_traffic_reaches_the_last_relay_and_never_the_service() {
     let count_cover = |cover: Option<Duration>| {
         let spec = Spec {

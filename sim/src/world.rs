@@ -900,12 +900,7 @@ impl World {
                 // The client closes a failed session before reporting why.
                 match self.open.get(&c).or(self.last.get(&c)) {
                     Some(&r) => self.sessions[r].outcome = reason.kind().to_owned(),
-                    None => {
-                        self.failed_without_session += 1;
-                        if std::env::var("DBG_NOCONS").is_ok() {
-                            eprintln!("fail {c} {reason:?} {retrying}");
-                        }
-                    }
+                    None => self.failed_without_session += 1,
                 }
                 if !retrying {
                     self.conversation_over(c);

@@ -285,6 +285,8 @@ struct Session {
     context: Vec<u8>,
     next_poll: Option<Instant>,
     next_cover: Option<Instant>,
+    /// Last answer from the service (or the opening).
+    last_active: Instant,
 }
 
 #[derive(Debug)]
@@ -610,6 +612,7 @@ impl ClientRole {
             context: Vec::new(),
             next_poll: None,
             next_cover: None,
+            last_active: ctx.now,
         });
     }
 
@@ -621,6 +624,13 @@ impl ClientRole {
             self.queue.push_front(ask);
             return;
         };
+        if ctx.now.saturating_duration_since(session.last_active) > SESSION_MAX_IDLE {
+            // Relays forget circuits idle for their idle timeout (600 s by
+            // default): a turn on this one could vanish. Start afresh.
+            self.queue.push_front(ask);
+            self.rotate(ctx, "idle");
+            return self.progress(ctx);
+        }
         // The prompt carries the conversation so far: context accumulates.
         let mut prompt = session.context.clone();
         prompt.extend_from_slice(&ask.text);
@@ -979,6 +989,9 @@ impl ClientRole {
 
     fn on_service_reply(&mut self, ctx: &mut Ctx<'_>, r: ServiceResponse) {
         let now = ctx.now;
+        if let Some(s) = self.session.as_mut() {
+            s.last_active = now;
+        }
         match r {
             ServiceResponse::Quote(q) => self.on_quote(ctx, q),
             ServiceResponse::Stream { text } => {
@@ -1379,6 +1392,10 @@ impl ClientRole {
         );
     }
 }
+
+/// A session idle longer than this is rotated before its next turn: half
+/// the relays' default idle timeout.
+const SESSION_MAX_IDLE: Duration = Duration::from_secs(300);
 
 /// An exponential gap of mean `mean` from the decision stream (cover traffic
 /// is a Poisson process, so its timing carries no information).

@@ -12,6 +12,11 @@ use crate::onion::client::ClientEvent as CircuitEvent;
 use crate::onion::route::Candidate;
 use crate::time::{Duration, Instant};
 
+/// A circuit to the mint idle longer than this is rebuilt before use: half
+/// the relays' default idle timeout
+/// ([`RelayConfig::idle_timeout`](crate::onion::relay::RelayConfig)).
+const MAX_IDLE: Duration = Duration::from_secs(300);
+
 /// Access to one mint.
 #[derive(Debug)]
 pub(crate) struct MintAccess {
@@ -21,6 +26,8 @@ pub(crate) struct MintAccess {
     circuit: Option<u32>,
     /// When the current circuit's build started.
     since: Instant,
+    /// When the current circuit last carried a request or an answer.
+    last_active: Instant,
     ready: bool,
     queue: VecDeque<(u64, MintApiRequest)>,
     deadlines: HashMap<u64, Instant>,
@@ -36,6 +43,7 @@ impl MintAccess {
             owner,
             circuit: None,
             since: Instant::ZERO,
+            last_active: Instant::ZERO,
             ready: false,
             queue: VecDeque::new(),
             deadlines: HashMap::new(),
@@ -55,6 +63,11 @@ impl MintAccess {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.deadlines.insert(seq, ctx.now + self.timeout);
+        // Relays forget a circuit idle for their idle timeout (600 s by
+        // default); a request on it would vanish. Rebuild one idle this long.
+        if self.ready && ctx.now.saturating_duration_since(self.last_active) > MAX_IDLE {
+            self.renew(ctx);
+        }
         if self.ready
             && let Some(c) = self.circuit
         {
@@ -80,7 +93,9 @@ impl MintAccess {
         seq: u64,
         request: MintApiRequest,
     ) -> Result<(), OnionError> {
-        ctx.send(circuit, &AppMessage::Mint { seq, request })
+        ctx.send(circuit, &AppMessage::Mint { seq, request })?;
+        self.last_active = ctx.now;
+        Ok(())
     }
 
     fn build(&mut self, ctx: &mut Ctx<'_>) -> Result<(), OnionError> {
@@ -105,6 +120,9 @@ impl MintAccess {
             CircuitEvent::CircuitReady { .. } if self.owns(circuit) => self.on_ready(ctx),
             CircuitEvent::CircuitFailed { .. } if self.owns(circuit) => self.on_failed(),
             CircuitEvent::Reply { .. } => {
+                if self.owns(circuit) {
+                    self.last_active = ctx.now;
+                }
                 if let Some(AppMessage::MintReply { seq, response }) = msg
                     && self.deadlines.remove(&seq).is_some()
                 {

@@ -132,6 +132,8 @@ struct Circuit {
     return_path: ReturnPath,
     mailbox: Option<[u8; 16]>,
     surbs_out: usize,
+    /// When the last batch of reply blocks was made.
+    surbs_at: Instant,
 }
 
 #[derive(Debug)]
@@ -280,6 +282,7 @@ impl OnionClient {
                 return_path: ReturnPath::Reverse,
                 mailbox: None,
                 surbs_out: 0,
+                surbs_at: now,
             },
         );
         self.by_handle.insert(handle, id);
@@ -313,6 +316,18 @@ impl OnionClient {
         if !self.is_ready(circuit) {
             return Err(OnionError::CircuitNotReady(circuit));
         }
+        // Reply blocks expire: past half their lifetime the batch at the
+        // exit may not last the answer, so hand it a fresh one (the exit
+        // discards the old ones as they age).
+        let stale = self.circuits.get(&circuit).is_some_and(|c| {
+            now.saturating_duration_since(c.surbs_at).as_nanos()
+                > self.config.surb_ttl.as_nanos() / 2
+        });
+        if stale && let Some(c) = self.circuits.get_mut(&circuit) {
+            // Count the old ones as gone (an undercount only means an extra
+            // batch when the exit next asks).
+            c.surbs_out = 0;
+        }
         if self.surbs_outstanding(circuit) == 0 {
             self.send_surb_batch(now, circuit)?;
         }
@@ -329,6 +344,7 @@ impl OnionClient {
         self.send_message(now, circuit, &encode_surb_batch(&batch))?;
         if let Some(c) = self.circuits.get_mut(&circuit) {
             c.surbs_out += count;
+            c.surbs_at = now;
         }
         Ok(())
     }

@@ -46,6 +46,10 @@ pub struct RelayConfig {
     pub mailbox_capacity: usize,
     /// The endpoint asks for more reply blocks when fewer than this remain.
     pub surb_low_water: usize,
+    /// The endpoint discards reply blocks held this long: they expire at the
+    /// relays of the return path (the client's `surb_ttl`, 600 s by
+    /// default), and a reply sealed with one would vanish.
+    pub surb_max_age: Duration,
     /// Sessions idle this long are dropped.
     pub idle_timeout: Duration,
     /// Adversarial behaviour (off by default).
@@ -72,6 +76,7 @@ impl Default for RelayConfig {
             max_mailboxes: 10_000,
             mailbox_capacity: 1024,
             surb_low_water: 4,
+            surb_max_age: Duration::from_secs(540),
             idle_timeout: Duration::from_secs(600),
             adversary: RelayAdversary::default(),
         }
@@ -115,7 +120,8 @@ struct Session {
     window: ReplayWindow,
     tags: SurbTags,
     reassembly: Reassembler,
-    surbs: VecDeque<Surb>,
+    /// Reply blocks with when they arrived.
+    surbs: VecDeque<(Instant, Surb)>,
     replies: VecDeque<Vec<u8>>,
     next_msg_id: u32,
     cells: u64,
@@ -707,7 +713,9 @@ impl OnionRelay {
                 }
                 Some((&KIND_SURBS, data)) => {
                     let batch = decode_surb_batch(data)?;
-                    self.session_mut(handle)?.surbs.extend(batch);
+                    self.session_mut(handle)?
+                        .surbs
+                        .extend(batch.into_iter().map(|b| (now, b)));
                     self.flush_replies(now, handle)?;
                 }
                 _ => {
@@ -724,14 +732,22 @@ impl OnionRelay {
     /// Sends queued reply fragments while reply blocks last.
     fn flush_replies(&mut self, now: Instant, handle: u32) -> Result<(), OnionError> {
         let low = self.config.surb_low_water;
+        let max_age = self.config.surb_max_age;
         loop {
             let Some(s) = self.sessions.get_mut(&handle) else {
                 return Ok(());
             };
+            while s
+                .surbs
+                .front()
+                .is_some_and(|(at, _)| now.saturating_duration_since(*at) >= max_age)
+            {
+                s.surbs.pop_front();
+            }
             if s.replies.is_empty() || s.surbs.is_empty() {
                 return Ok(());
             }
-            let (Some(surb), Some(frag)) = (s.surbs.pop_front(), s.replies.pop_front()) else {
+            let (Some((_, surb)), Some(frag)) = (s.surbs.pop_front(), s.replies.pop_front()) else {
                 return Ok(());
             };
             // Ask whenever the supply runs low, not only while replies are
