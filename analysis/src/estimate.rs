@@ -200,7 +200,7 @@ pub fn quantile(xs: &[f64], q: f64) -> f64 {
 }
 
 /// A measured proportion next to an analytic value.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     /// The analytic value.
     pub analytic: f64,

@@ -15,7 +15,7 @@ use crate::estimate::{Comparison, Proportion, compare, wilson};
 pub const LEVEL: f64 = 0.95;
 
 /// One sweep point's estimates.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PointSummary {
     /// Index.
     pub point: u32,
@@ -135,22 +135,26 @@ pub fn points_frame(s: &[PointSummary]) -> PolarsResult<DataFrame> {
         "point".into(),
         s.iter().map(|p| p.point).collect::<Vec<_>>(),
     )];
-    let keys: Vec<String> = s
-        .first()
-        .map(|p| p.params.keys().cloned().collect())
-        .unwrap_or_default();
+    // Every swept key of any point (list sweeps may set different keys per
+    // point); a point without a key has a missing value there.
+    let keys: std::collections::BTreeSet<String> =
+        s.iter().flat_map(|p| p.params.keys().cloned()).collect();
     for k in &keys {
         let name = k.replace('.', "_");
-        let vals: Vec<&serde_json::Value> = s.iter().filter_map(|p| p.params.get(k)).collect();
-        if vals.iter().all(|v| v.is_number()) {
+        let vals: Vec<Option<&serde_json::Value>> = s.iter().map(|p| p.params.get(k)).collect();
+        if vals.iter().flatten().all(|v| v.is_number()) {
             cols.push(Column::new(
                 name.into(),
-                vals.iter().map(|v| v.as_f64()).collect::<Vec<_>>(),
+                vals.iter()
+                    .map(|v| v.and_then(serde_json::Value::as_f64))
+                    .collect::<Vec<_>>(),
             ));
         } else {
             cols.push(Column::new(
                 name.into(),
-                vals.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+                vals.iter()
+                    .map(|v| v.map(|v| v.to_string()))
+                    .collect::<Vec<_>>(),
             ));
         }
     }
@@ -192,4 +196,35 @@ pub fn points_frame(s: &[PointSummary]) -> PolarsResult<DataFrame> {
         .map(|x| x.estimate));
     col!("bytes_per_session", |p| p.bytes_per_session);
     DataFrame::new_infer_height(cols)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn points_with_different_swept_keys_get_a_column_each_with_gaps() {
+        let point = |i: u32, k: &str, v: serde_json::Value| PointSummary {
+            point: i,
+            params: [(k.to_owned(), v)].into(),
+            ..PointSummary::default()
+        };
+        let df = points_frame(&[
+            point(0, "protocol.cover_rate_per_s", serde_json::json!(2.0)),
+            point(1, "protocol.wallet.hold", serde_json::json!({"kind": "none"})),
+        ])
+        .unwrap();
+        assert_eq!(df.height(), 2);
+        let cover: Vec<Option<f64>> = df
+            .column("protocol_cover_rate_per_s")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(cover, vec![Some(2.0), None]);
+        let hold = df.column("protocol_wallet_hold").unwrap();
+        assert_eq!(hold.null_count(), 1);
+    }
 }
