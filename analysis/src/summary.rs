@@ -212,7 +212,11 @@ mod tests {
         };
         let df = points_frame(&[
             point(0, "protocol.cover_rate_per_s", serde_json::json!(2.0)),
-            point(1, "protocol.wallet.hold", serde_json::json!({"kind": "none"})),
+            point(
+                1,
+                "protocol.wallet.hold",
+                serde_json::json!({"kind": "none"}),
+            ),
         ])
         .unwrap();
         assert_eq!(df.height(), 2);

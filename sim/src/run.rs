@@ -165,7 +165,9 @@ fn score(
                 completed_ns: r.completed.map(|t| t.as_nanos()),
                 outcome: r.outcome.clone(),
                 mint_candidates: mint.map(|a| a.candidates as u32),
-                mint_entropy_bits: mint.map(|a| a.entropy_bits),
+                // A payment whose fundings name nobody (Lightning hid every
+                // payer) has no payer distribution: null, with 0 candidates.
+                mint_entropy_bits: mint.filter(|a| a.candidates > 0).map(|a| a.entropy_bits),
                 mint_linked,
                 observer_linked,
                 linked_any: linked || mint_linked == Some(true) || observer_linked == Some(true),
@@ -270,6 +272,7 @@ fn mint_exit_attributions(
         Params {
             window_ns: (spec.window_s * 1e9) as u64,
             depth: spec.depth,
+            recency_ns: spec.recency_s.map(|r| (r * 1e9) as u64),
         },
     );
     let mut out = HashMap::new();

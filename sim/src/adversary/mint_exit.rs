@@ -23,8 +23,12 @@
 //! 3. every issuance reached is tied to its funding (same quote), and the
 //!    funding to what Lightning revealed about the payer.
 //!
-//! Each candidate funding event gets equal weight; a payer's probability is
-//! the weight of the fundings that name it (a candidate set splits its
+//! Each candidate funding event gets a weight: equal, or, with
+//! [`Params::recency_ns`] set, `exp(-(t_payment - t_issuance) / recency)`
+//! (an attacker that knows wallets spend soon after minting, or knows the
+//! hold policy's scale: "tight timing between mint and spend enables
+//! statistical linkage"). A payer's probability is the weight of the
+//! fundings that name it (a candidate set splits its
 //! funding's weight; a hidden payer spreads it over every payer the mint has
 //! seen). The anonymity is the entropy `H` of that distribution (bits) and
 //! `2^H` the effective set size; the guess is the most probable payer.
@@ -57,6 +61,8 @@ pub struct Params {
     pub window_ns: u64,
     /// How many swaps back from a payment the trace follows.
     pub depth: u32,
+    /// Timing scale of the funding weights, ns (`None`: equal weights).
+    pub recency_ns: Option<u64>,
 }
 
 impl Default for Params {
@@ -64,6 +70,7 @@ impl Default for Params {
         Params {
             window_ns: 3_600_000_000_000,
             depth: 64,
+            recency_ns: None,
         }
     }
 }
@@ -188,7 +195,7 @@ impl MintExitAttacker {
 
     /// Attributes one received payment.
     pub fn attribute(&self, r: &GhostReceipt) -> Attribution {
-        let mut quotes: BTreeSet<QuoteId> = BTreeSet::new();
+        let mut quotes: BTreeMap<QuoteId, u64> = BTreeMap::new();
         let mut seen: BTreeSet<usize> = BTreeSet::new();
         // Prefer operations that signed the whole payment; a wallet may pay
         // with proofs from several operations, so fall back to any that
@@ -211,7 +218,7 @@ impl MintExitAttacker {
                 let (t, op) = &self.ops[i];
                 match op {
                     Op::Issue { quote, .. } => {
-                        quotes.insert(*quote);
+                        quotes.insert(*quote, *t);
                     }
                     Op::Swap { inputs, .. } => {
                         next.extend(
@@ -223,18 +230,30 @@ impl MintExitAttacker {
             frontier = next;
         }
         let mut weight: BTreeMap<PayerId, f64> = BTreeMap::new();
-        let funded: Vec<&LightningPayer> =
-            quotes.iter().filter_map(|q| self.fundings.get(q)).collect();
-        for payer in &funded {
+        let funded: Vec<(&LightningPayer, u64)> = quotes
+            .iter()
+            .filter_map(|(q, t)| self.fundings.get(q).map(|p| (p, *t)))
+            .collect();
+        let youngest = funded.iter().map(|(_, t)| *t).max().unwrap_or(0);
+        for (payer, issued) in &funded {
             let share: Vec<PayerId> = match payer {
                 LightningPayer::Node(p) => vec![*p],
                 LightningPayer::Candidates(c) => c.clone(),
                 LightningPayer::Hidden => self.payers.iter().copied().collect(),
             };
+            // Relative to the youngest candidate, so weights never all
+            // underflow.
+            let w = match self.params.recency_ns {
+                Some(scale) if scale > 0 => {
+                    (-(youngest.saturating_sub(*issued) as f64) / scale as f64).exp()
+                }
+                _ => 1.0,
+            };
             for p in &share {
-                *weight.entry(*p).or_default() += 1.0 / share.len().max(1) as f64;
+                *weight.entry(*p).or_default() += w / share.len().max(1) as f64;
             }
         }
+        weight.retain(|_, w| *w > 0.0);
         let total: f64 = weight.values().sum();
         let entropy_bits = if total > 0.0 {
             -weight
@@ -346,6 +365,40 @@ mod tests {
     }
 
     #[test]
+    fn recency_weights_favour_the_funding_just_before_the_payment() {
+        let mut log = Vec::new();
+        funding(&mut log, 100, 1, 64, LightningPayer::Node(PayerId(1)));
+        funding(&mut log, 400, 2, 64, LightningPayer::Node(PayerId(2)));
+        let receipt = GhostReceipt {
+            at: at(410),
+            amounts: vec![Amount::new(64)],
+        };
+        let evidence = Evidence { mint_log: log };
+        // Equal weights: a coin flip between the two (1 bit).
+        let flat = MintExitAttacker::new(&evidence, Params::default()).attribute(&receipt);
+        assert_eq!(flat.candidates, 2);
+        assert!((flat.entropy_bits - 1.0).abs() < 1e-9);
+        // Weighted with a 60 s scale: 300 s apart is a factor e^-5, so the
+        // later payer is the guess and the entropy is that of (1, e^-5).
+        let timed = MintExitAttacker::new(
+            &evidence,
+            Params {
+                recency_ns: Some(60_000_000_000),
+                ..Params::default()
+            },
+        )
+        .attribute(&receipt);
+        assert_eq!(timed.guess, Some(PayerId(2)));
+        let q = (-5f64).exp() / (1.0 + (-5f64).exp());
+        let h = -(q * q.log2() + (1.0 - q) * (1.0 - q).log2());
+        assert!(
+            (timed.entropy_bits - h).abs() < 1e-9,
+            "{}",
+            timed.entropy_bits
+        );
+    }
+
+    #[test]
     fn swap_before_spend_across_many_users_grows_the_set_as_counted() {
         // k users fund the same amount in the window, each swaps, one pays.
         for k in [1u8, 4, 16, 40] {
@@ -404,6 +457,7 @@ mod tests {
         let short = Params {
             window_ns: 60_000_000_000,
             depth: 3,
+            recency_ns: None,
         };
         let r = MintExitAttacker::new(&ev, short).attribute(&GhostReceipt {
             at: at(300),

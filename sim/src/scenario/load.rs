@@ -350,6 +350,12 @@ fn validate(s: &Scenario) -> Result<(), (String, String)> {
                 ),
             );
         }
+        if me.recency_s.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+            return err(
+                "adversary.mint_exit.recency_s",
+                "expected a positive number of seconds".into(),
+            );
+        }
         if !(me.window_s.is_finite() && me.window_s > 0.0) {
             return err(
                 "adversary.mint_exit.window_s",

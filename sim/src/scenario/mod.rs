@@ -443,6 +443,11 @@ pub struct MintExitSpec {
     /// How many swaps back from a payment it traces.
     #[serde(default = "default_depth")]
     pub depth: u32,
+    /// Timing scale, s: candidate fundings are weighted by
+    /// `exp(-(payment − issuance) / recency_s)` relative to the youngest
+    /// (unset: equal weights).
+    #[serde(default)]
+    pub recency_s: Option<f64>,
 }
 
 fn default_window() -> f64 {
