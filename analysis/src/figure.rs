@@ -222,7 +222,9 @@ pub fn csv(fig: &Figure) -> String {
     s
 }
 
-/// Axis ranges covering every point and interval, padded by 5%.
+/// Axis ranges covering every point and interval, padded by 5%; with point
+/// labels, the x axis gets 35% more on the right and the y axis 15% more
+/// on top, so labels and the legend stay inside the plot.
 fn ranges(fig: &Figure) -> Option<((f64, f64), (f64, f64))> {
     let pts = fig.series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
@@ -251,7 +253,16 @@ fn ranges(fig: &Figure) -> Option<((f64, f64), (f64, f64))> {
         };
         (a - d, b + d)
     };
-    Some((pad(x0, x1), pad(y0, y1)))
+    let (xr, yr) = (pad(x0, x1), pad(y0, y1));
+    let noted = fig
+        .series
+        .iter()
+        .any(|s| s.points.iter().any(|p| p.note.is_some()));
+    if noted {
+        let (w, h) = (xr.1 - xr.0, yr.1 - yr.0);
+        return Some(((xr.0, xr.1 + 0.35 * w), (yr.0, yr.1 + 0.15 * h)));
+    }
+    Some((xr, yr))
 }
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Result<(), String> {

@@ -36,12 +36,15 @@ fn fresh(name: &str) -> PathBuf {
     d
 }
 
-const CLAIMS: [&str; 6] = [
+const CLAIMS: [&str; 9] = [
     "Data visibility by role",
     "P(link) ≈ m·g per session",
     "n sessions with re-sampled routes",
     "Sybil capital",
     "Latency overhead of 2 and 3 relays",
+    "Mint-exit collusion and its mitigations",
+    "Tier 4: a wide passive observer",
+    "Combined linkage",
     "Threat model tiers",
 ];
 
@@ -76,7 +79,7 @@ fn report_rebuilds_figures_and_names_every_claim() {
             rest[..rest.find(')').unwrap()].strip_suffix(".png")
         })
         .collect();
-    assert!(figures.len() >= 7, "{figures:?}");
+    assert!(figures.len() >= 13, "{figures:?}");
     for f in &figures {
         let png = std::fs::read(d.join("figures").join(format!("{f}.png"))).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{f}.png");
@@ -92,6 +95,9 @@ fn report_rebuilds_figures_and_names_every_claim() {
         // The HTML page is self-contained: the figure is inlined.
         assert!(html.contains("data:image/png;base64,"));
     }
+    // The new channels were measured: tier 4 and mint-exit rows carry numbers.
+    assert!(md.contains("| 4 | Wide passive observer") && md.contains("of sessions linked, TPR"));
+    assert!(md.contains("| 3b | Mint-exit collusion") && md.contains("effective set"));
     // The visibility matrix was measured, not asserted.
     assert!(md.contains("| Ingress hop | Client IP ("), "{md}");
     // Rebuilding gives the same bytes.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{REPRO_FILE, ReportError};
 use crate::dataset::read_parquet;
 use crate::manifest::Manifest;
+use crate::roc::{RocRow, RocSummary};
 use crate::summary::PointSummary;
 use peer2prompt_sim::audit::AuditedSession;
 
@@ -49,6 +50,18 @@ pub struct Session {
     pub completed_ns: Option<u64>,
     /// Every turn answered.
     pub ok: bool,
+    /// The exit is the adversary's.
+    pub exit_adversarial: bool,
+    /// Mint-exit candidates (null unless attributed).
+    pub mint_candidates: Option<u32>,
+    /// Mint-exit entropy, bits.
+    pub mint_entropy_bits: Option<f64>,
+    /// Mint-exit linked (null unless the exit colludes with a mint).
+    pub mint_linked: Option<bool>,
+    /// Observers linked (null without observers).
+    pub observer_linked: Option<bool>,
+    /// Linked by any channel.
+    pub linked_any: bool,
 }
 
 /// One scenario's outputs.
@@ -64,6 +77,10 @@ pub struct ScenarioData {
     pub manifest: Manifest,
     /// Data-visibility audits (`visibility.json`), if the scenario ran any.
     pub audits: Vec<AuditedSession>,
+    /// The observers' ROC per point (`roc.parquet`), if any.
+    pub roc: Vec<RocRow>,
+    /// The observers' operating points per point (`summary.json`).
+    pub observers: Vec<RocSummary>,
 }
 
 impl Run {
@@ -98,6 +115,8 @@ pub fn load(dir: &Path) -> Result<Run, ReportError> {
         #[derive(Deserialize)]
         struct Summary {
             points: Vec<PointSummary>,
+            #[serde(default)]
+            observers: Vec<RocSummary>,
         }
         let summary: Summary = read_json(&d.join("summary.json"))?;
         #[derive(Deserialize)]
@@ -115,6 +134,8 @@ pub fn load(dir: &Path) -> Result<Run, ReportError> {
             points: summary.points,
             manifest: read_json(&d.join("manifest.json"))?,
             audits: audits.into_iter().map(|a| a.audit).collect(),
+            roc: roc_rows(&d.join("roc.parquet"))?,
+            observers: summary.observers,
             name,
         });
     }
@@ -153,6 +174,30 @@ pub fn sessions(file: &Path) -> Result<Vec<Session>, ReportError> {
             .iter()
             .collect())
     };
+    // Columns later issues added are optional: older outputs lack them.
+    let n = df.height();
+    let opt_u32 = |name: &str| -> Vec<Option<u32>> {
+        df.column(name)
+            .ok()
+            .and_then(|c| c.u32().ok().map(|c| c.iter().collect()))
+            .unwrap_or_else(|| vec![None; n])
+    };
+    let opt_f64 = |name: &str| -> Vec<Option<f64>> {
+        df.column(name)
+            .ok()
+            .and_then(|c| c.f64().ok().map(|c| c.iter().collect()))
+            .unwrap_or_else(|| vec![None; n])
+    };
+    let opt_bool = |name: &str| -> Vec<Option<bool>> {
+        df.column(name)
+            .ok()
+            .and_then(|c| c.bool().ok().map(|c| c.iter().collect()))
+            .unwrap_or_else(|| vec![None; n])
+    };
+    let (mint_candidates, mint_entropy) =
+        (opt_u32("mint_candidates"), opt_f64("mint_entropy_bits"));
+    let (mint_linked, observer_linked) = (opt_bool("mint_linked"), opt_bool("observer_linked"));
+    let (linked_any, exit_adv) = (opt_bool("linked_any"), bools("exit_adversarial")?);
     let (point, replicate, client) = (u32s("point")?, u32s("replicate")?, u32s("client")?);
     let (ends, linked) = (bools("ends_compromised")?, bools("linked")?);
     let (started, first, completed) = (
@@ -179,6 +224,42 @@ pub fn sessions(file: &Path) -> Result<Vec<Session>, ReportError> {
             first_token_ns: first[i],
             completed_ns: completed[i],
             ok: outcome[i].as_deref() == Some("ok"),
+            exit_adversarial: exit_adv[i].unwrap_or(false),
+            mint_candidates: mint_candidates[i],
+            mint_entropy_bits: mint_entropy[i],
+            mint_linked: mint_linked[i],
+            observer_linked: observer_linked[i],
+            linked_any: linked_any[i].unwrap_or(linked[i].unwrap_or(false)),
+        })
+        .collect())
+}
+
+/// Reads `roc.parquet` if present (scenarios with observers).
+fn roc_rows(file: &Path) -> Result<Vec<RocRow>, ReportError> {
+    if !file.is_file() {
+        return Ok(Vec::new());
+    }
+    let err = dataset_err(file);
+    let df = read_parquet(file).map_err(|e| err(e.to_string()))?;
+    let p = |e: PolarsError| err(e.to_string());
+    let col = |name: &str| df.column(name).map_err(p);
+    let point: Vec<Option<u32>> = col("point")?.u32().map_err(p)?.iter().collect();
+    let f64s = |name: &str| -> Result<Vec<Option<f64>>, ReportError> {
+        Ok(col(name)?.f64().map_err(p)?.iter().collect())
+    };
+    let u64s = |name: &str| -> Result<Vec<Option<u64>>, ReportError> {
+        Ok(col(name)?.u64().map_err(p)?.iter().collect())
+    };
+    let (threshold, tpr, fpr) = (f64s("threshold")?, f64s("tpr")?, f64s("fpr")?);
+    let (tp, fp) = (u64s("tp")?, u64s("fp")?);
+    Ok((0..df.height())
+        .map(|i| RocRow {
+            point: point[i].unwrap_or(0),
+            threshold: threshold[i].unwrap_or(f64::NAN),
+            tp: tp[i].unwrap_or(0),
+            fp: fp[i].unwrap_or(0),
+            tpr: tpr[i].unwrap_or(0.0),
+            fpr: fpr[i].unwrap_or(0.0),
         })
         .collect())
 }

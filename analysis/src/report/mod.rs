@@ -9,6 +9,7 @@
 
 mod claims;
 mod data;
+mod linkage;
 mod render;
 
 use std::path::{Path, PathBuf};
