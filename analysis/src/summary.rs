@@ -58,6 +58,10 @@ pub struct PointSummary {
     /// Bytes sent over the network per session (all traffic, mean).
     #[serde(default)]
     pub bytes_per_session: f64,
+    /// Share of clients that caught a key-tagging mint (rejected it after
+    /// their keyset audit); none without key tagging.
+    #[serde(default)]
+    pub key_tagging_detected: Option<Proportion>,
 }
 
 /// Summarises the replicates of each point.
@@ -123,6 +127,13 @@ pub fn summarise(points: &[Point], results: &[ReplicateResult]) -> Vec<PointSumm
                 mint_linked: (mint_n > 0).then(|| wilson(mint, mint_n, LEVEL)),
                 observer_linked: (obs_n > 0).then(|| wilson(obs, obs_n, LEVEL)),
                 bytes_per_session: ratio(rs.iter().map(|r| r.stats.bytes_sent).sum(), n),
+                key_tagging_detected: p.scenario.adversary.key_tagging.is_some().then(|| {
+                    wilson(
+                        rs.iter().map(|r| r.stats.clients_rejecting_a_mint).sum(),
+                        rs.iter().map(|r| r.stats.clients).sum(),
+                        LEVEL,
+                    )
+                }),
             }
         })
         .collect()
@@ -195,6 +206,10 @@ pub fn points_frame(s: &[PointSummary]) -> PolarsResult<DataFrame> {
         .as_ref()
         .map(|x| x.estimate));
     col!("bytes_per_session", |p| p.bytes_per_session);
+    col!("p_key_tagging_detected", |p| p
+        .key_tagging_detected
+        .as_ref()
+        .map(|x| x.estimate));
     DataFrame::new_infer_height(cols)
 }
 

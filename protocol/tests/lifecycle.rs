@@ -686,7 +686,7 @@ fn an_overbilling_ghost_is_detected_and_left() {
 fn a_mint_tagging_its_users_is_caught_by_the_keyset_audit() {
     let spec = Spec {
         mint_adversary: MintAdversary {
-            tag_requesters: true,
+            tag_per_mille: 1000,
             ..MintAdversary::default()
         },
         ..Spec::default()
@@ -715,7 +715,7 @@ fn a_mint_tagging_its_users_is_caught_by_the_keyset_audit() {
 fn without_the_audit_tagged_ecash_is_refused_by_services() {
     let spec = Spec {
         mint_adversary: MintAdversary {
-            tag_requesters: true,
+            tag_per_mille: 1000,
             ..MintAdversary::default()
         },
         audit_keysets: false,

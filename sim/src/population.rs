@@ -185,7 +185,15 @@ pub fn build_node(
                     input_fee_ppk: 100,
                     ..MintConfig::default()
                 },
-                adversary: MintAdversary::default(),
+                adversary: MintAdversary {
+                    tag_per_mille: s
+                        .adversary
+                        .key_tagging
+                        .as_ref()
+                        .filter(|k| slot.nth < k.mints)
+                        .map_or(0, |k| (k.share.get() * 1000.0).round() as u16),
+                    ..MintAdversary::default()
+                },
             });
         }
         Kind::Ghost | Kind::Gpu => {

@@ -142,6 +142,13 @@ pub struct ReplicateStats {
     /// True pairs among all client × service flows (compared or pruned).
     #[serde(default)]
     pub observer_true_pairs: u64,
+    /// Clients simulated.
+    #[serde(default)]
+    pub clients: u64,
+    /// Clients that rejected a mint (its keysets differed between two
+    /// fetches: key tagging detected).
+    #[serde(default)]
+    pub clients_rejecting_a_mint: u64,
 }
 
 /// A replicate's output.

@@ -224,6 +224,8 @@ fn score(
             observer_client_flows: flows_c,
             observer_service_flows: flows_s,
             observer_true_pairs: true_pairs,
+            clients: count(&|h| h.slot.kind == Kind::Client),
+            clients_rejecting_a_mint: w.rejected_a_mint.len() as u64,
         },
     }
 }

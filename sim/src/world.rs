@@ -167,6 +167,8 @@ pub struct World {
     pub bytes_sent: u64,
     /// Passive observers (scenario `adversary.observers`).
     pub observer: Option<Observer>,
+    /// Clients that rejected a mint (keyset audit or refused keys).
+    pub rejected_a_mint: HashSet<u32>,
     /// Turns that failed with no session open.
     pub failed_without_session: u64,
     /// Invariant checks run.
@@ -361,6 +363,7 @@ impl World {
             lost: 0,
             bytes_sent: 0,
             observer,
+            rejected_a_mint: HashSet::new(),
             failed_without_session: 0,
             checks: 0,
             departures: 0,
@@ -894,6 +897,9 @@ impl World {
                     None => self.conversation_over(c),
                 }
             }
+            ClientEvent::MintRejected { .. } => {
+                self.rejected_a_mint.insert(c);
+            }
             ClientEvent::TurnFailed {
                 reason, retrying, ..
             } => {
@@ -978,7 +984,8 @@ impl World {
                 .filter_map(|o| mint.signed_amount(o))
                 .map(|a| a.value())
                 .sum::<u64>();
-            let ids: HashSet<_> = mint.keysets().keysets.iter().map(|k| k.id).collect();
+            // Every keyset the mint signed with, private (tagging) ones too.
+            let ids: HashSet<_> = mint.keyset_ids().into_iter().collect();
             let mine: Vec<_> = proofs
                 .iter()
                 .filter(|p| ids.contains(&p.id))

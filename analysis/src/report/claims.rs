@@ -39,6 +39,7 @@ pub fn all(run: &Run) -> Vec<Claim> {
         mint,
         observers,
         super::linkage::combined(run),
+        super::linkage::key_tagging(run),
         tiers,
     ]
 }
@@ -90,7 +91,7 @@ pub(super) fn missing(id: &str, title: &str, quote: &str, section: &str, scenari
 /// Chi-square goodness of fit of proportions to their analytic values:
 /// the sum of squared z-scores over points with a non-degenerate analytic
 /// value, against k degrees of freedom. Returns (statistic, dof, p-value).
-fn chi_square(pairs: &[(Proportion, f64)]) -> (f64, usize, f64) {
+pub(super) fn chi_square(pairs: &[(Proportion, f64)]) -> (f64, usize, f64) {
     let zs: Vec<f64> = pairs
         .iter()
         .filter(|(p, a)| *a > 0.0 && *a < 1.0 && p.n > 0)

@@ -2,7 +2,7 @@
 //! mint-exit collusion, wide passive observers (tier 4), and all channels
 //! together (whitepaper "Threat Model").
 
-use super::claims::{by_point, ci, missing, param, pct, source};
+use super::claims::{by_point, chi_square, ci, missing, param, pct, source};
 use super::data::{Run, Session};
 use super::{Claim, Table, Verdict};
 use crate::estimate::{bootstrap, quantile, wilson};
@@ -546,6 +546,119 @@ pub fn combined(run: &Run) -> Claim {
                     label: "m·g".into(),
                     style: Style::Dashed,
                     points: mg,
+                },
+            ],
+        }],
+        source: source(d),
+    }
+}
+
+// ----- Key tagging ---------------------------------------------------------------
+
+/// Detection of per-user key tagging by wallets that audit keysets.
+pub fn key_tagging(run: &Run) -> Claim {
+    let (id, title) = (
+        "key_tagging",
+        "Key tagging caught by the keyset audit: 1 - (1 - p)^2",
+    );
+    let quote = "Verify ecash proofs against mint keysets and enforce settlement policy.";
+    let section = "Ghost Node Function; Payment Layer (mint keysets)";
+    let Some(d) = run.scenario("key_tagging") else {
+        return missing(id, title, quote, section, "key_tagging");
+    };
+    let (mut rows, mut pts, mut curve, mut pairs) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for p in &d.points {
+        let Some(det) = p.key_tagging_detected else {
+            continue;
+        };
+        let share: f64 = param(p, "adversary.key_tagging.share")
+            .parse()
+            .unwrap_or(f64::NAN);
+        let analytic = 1.0 - (1.0 - share).powi(2);
+        let cp = crate::estimate::clopper_pearson(det.k, det.n, LEVEL);
+        rows.push(vec![
+            format!("{share}"),
+            pct(analytic),
+            ci(&det),
+            if cp.lo <= analytic && analytic <= cp.hi {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+        ]);
+        pts.push(Point::with_ci(share, det.estimate, det.lo, det.hi));
+        pairs.push((det, analytic));
+    }
+    for i in 0..=50 {
+        let x = f64::from(i) / 50.0;
+        curve.push(Point::at(x, 1.0 - (1.0 - x).powi(2)));
+    }
+    let (stat, dof, pv) = chi_square(&pairs);
+    let covered = rows.iter().filter(|r| r[3] == "yes").count();
+    let verdict = if pairs.is_empty() {
+        Verdict::NotMeasured
+    } else if pv < 0.01 {
+        Verdict::Inconsistent
+    } else {
+        Verdict::Consistent
+    };
+    Claim {
+        id: id.into(),
+        title: title.into(),
+        quote: quote.into(),
+        section: section.into(),
+        analytic: "P(detect) = 1 - (1 - p)^2 for a share p of key requests tagged and two \
+                   fetches compared"
+            .into(),
+        measured: format!(
+            "{covered} of {} points' 95% Clopper–Pearson intervals cover 1 - (1 - p)^2; \
+             χ² = {stat:.2} on {dof} dof, p = {pv:.3}",
+            rows.len()
+        ),
+        verdict,
+        notes: vec![
+            "A tagging mint answers a share p of requests for its keys with a private \
+             keyset (one per requesting circuit), so that ecash it later issues under that \
+             keyset identifies the requester when spent. A wallet with the audit fetches \
+             the keys a second time over a fresh circuit and rejects the mint if the \
+             answers differ; they differ unless both requests were answered honestly. \
+             Without the audit, tagged ecash fails at services, which verify against the \
+             public keysets (a protocol test)."
+                .into(),
+        ],
+        tables: vec![Table {
+            caption: "Per tagged share p: the analytic detection probability and the share \
+                      of clients that rejected the mint (95% Wilson)."
+                .into(),
+            header: [
+                "p",
+                "1 - (1 - p)^2",
+                "clients detecting",
+                "covered (95% CP)",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows,
+        }],
+        figures: vec![Figure {
+            name: "key_tagging".into(),
+            title: "Keyset audit catching a tagging mint".into(),
+            caption: "Share of clients that rejected the mint (95% Wilson) against the \
+                      share of key requests it tagged, with 1 - (1 - p)^2."
+                .into(),
+            x_label: "share of key requests tagged, p".into(),
+            y_label: "P(client detects the tagging)".into(),
+            series: vec![
+                Series {
+                    label: "measured".into(),
+                    style: Style::Points,
+                    points: pts,
+                },
+                Series {
+                    label: "1 - (1 - p)^2".into(),
+                    style: Style::Line,
+                    points: curve,
                 },
             ],
         }],

@@ -7,6 +7,7 @@
 //! driver delivers funding payments and payout outcomes.
 
 use rand_chacha::ChaCha20Rng;
+use rand_core::Rng as _;
 
 use super::observe::Observation;
 use super::wire::{AppMessage, MintApiRequest, MintApiResponse};
@@ -33,11 +34,12 @@ pub struct MintRoleConfig {
 pub struct MintAdversary {
     /// Refuses every swap and melt: ecash already issued cannot be redeemed.
     pub refuse_redemption: bool,
-    /// Serves every circuit that asks for keys its own private active
-    /// keyset, so that the ecash it later issues there identifies that
-    /// requester when spent. Wallets that compare keysets across circuits
-    /// detect it.
-    pub tag_requesters: bool,
+    /// Serves this many per mille of the circuits that ask for keys their
+    /// own private active keyset (drawn per request), so that the ecash it
+    /// later issues there identifies that requester when spent; 0: never,
+    /// 1000: every one. Wallets that compare keysets across circuits detect
+    /// it when their two answers differ.
+    pub tag_per_mille: u16,
 }
 
 /// What the mint role reports.
@@ -133,7 +135,10 @@ impl MintRole {
             return;
         }
         let response = match request {
-            MintApiRequest::Keys if self.adversary.tag_requesters => {
+            MintApiRequest::Keys
+                if self.adversary.tag_per_mille > 0
+                    && self.rng.next_u64() % 1000 < u64::from(self.adversary.tag_per_mille) =>
+            {
                 // One private keyset per circuit that asks: the requester is
                 // identified by its onion session at this mint.
                 let requester = PayerId(u64::from(session) | 1 << 63);

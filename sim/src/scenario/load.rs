@@ -371,6 +371,14 @@ fn validate(s: &Scenario) -> Result<(), (String, String)> {
             format!("expected 1 to {} payers (population.clients)", p.clients),
         );
     }
+    if let Some(k) = &a.key_tagging
+        && (k.mints == 0 || k.mints > p.mints)
+    {
+        return err(
+            "adversary.key_tagging.mints",
+            format!("expected 1 to {} tagging mints (population.mints)", p.mints),
+        );
+    }
     if let Some(o) = &a.observers {
         for (name, v) in [
             ("adversary.observers.bin_ms", o.bin_ms),

@@ -351,6 +351,23 @@ pub struct AdversarySpec {
     /// Passive observers on links (whitepaper "Threat Model", tier 4) and
     /// their timing-correlation attacker; none if unset.
     pub observers: Option<ObserverSpec>,
+    /// Mints giving some requesters a private keyset (per-user key
+    /// tagging); none if unset.
+    pub key_tagging: Option<KeyTaggingSpec>,
+}
+
+/// Per-user key tagging by mints: each request for the mint's keys is
+/// answered with a private keyset with probability `share`, so that ecash
+/// issued under it identifies the requester. Clients with
+/// `protocol.audit_keysets` compare two answers and reject the mint when
+/// they differ.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyTaggingSpec {
+    /// How many mints tag (the first this many).
+    pub mints: u32,
+    /// Share of key requests answered with a private keyset.
+    pub share: Probability,
 }
 
 /// Passive observers: where they watch and how their correlation attacker

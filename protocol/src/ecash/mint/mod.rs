@@ -164,6 +164,12 @@ impl Mint {
         self.keysets_for(None)
     }
 
+    /// Every keyset id the mint has signed with, private (tagging) ones
+    /// included: the operator's view, for audits.
+    pub fn keyset_ids(&self) -> Vec<KeysetId> {
+        self.keysets.keys().copied().collect()
+    }
+
     /// The keysets as served to `viewer`. An honest mint serves everyone the
     /// same; one that tagged `viewer` serves it a private active keyset.
     pub fn keysets_for(&self, viewer: Option<PayerId>) -> KeysResponse {
