@@ -55,9 +55,10 @@ pub struct PointSummary {
     /// P(observer linked), over every session (none without observers).
     #[serde(default)]
     pub observer_linked: Option<Proportion>,
-    /// Bytes sent over the network per session (all traffic, mean).
+    /// Bytes sent over the network per answered turn (all traffic: the
+    /// bandwidth cost of a unit of work, whatever the route rotation).
     #[serde(default)]
-    pub bytes_per_session: f64,
+    pub bytes_per_turn: f64,
     /// Share of clients that caught a key-tagging mint (rejected it after
     /// their keyset audit); none without key tagging.
     #[serde(default)]
@@ -73,7 +74,9 @@ pub fn summarise(points: &[Point], results: &[ReplicateResult]) -> Vec<PointSumm
             let sessions = rs.iter().flat_map(|r| &r.sessions);
             let (mut n, mut ok, mut ends, mut linked, mut guesses, mut right) = (0, 0, 0, 0, 0, 0);
             let (mut any, mut mint, mut mint_n, mut obs, mut obs_n) = (0, 0, 0, 0, 0);
+            let mut turns = 0u64;
             for s in sessions {
+                turns += u64::from(s.turns);
                 any += u64::from(s.linked_any);
                 if let Some(l) = s.mint_linked {
                     mint_n += 1;
@@ -126,7 +129,7 @@ pub fn summarise(points: &[Point], results: &[ReplicateResult]) -> Vec<PointSumm
                 linked_any: wilson(any, n, LEVEL),
                 mint_linked: (mint_n > 0).then(|| wilson(mint, mint_n, LEVEL)),
                 observer_linked: (obs_n > 0).then(|| wilson(obs, obs_n, LEVEL)),
-                bytes_per_session: ratio(rs.iter().map(|r| r.stats.bytes_sent).sum(), n),
+                bytes_per_turn: ratio(rs.iter().map(|r| r.stats.bytes_sent).sum(), turns),
                 key_tagging_detected: p.scenario.adversary.key_tagging.is_some().then(|| {
                     wilson(
                         rs.iter().map(|r| r.stats.clients_rejecting_a_mint).sum(),
@@ -205,7 +208,7 @@ pub fn points_frame(s: &[PointSummary]) -> PolarsResult<DataFrame> {
         .observer_linked
         .as_ref()
         .map(|x| x.estimate));
-    col!("bytes_per_session", |p| p.bytes_per_session);
+    col!("bytes_per_turn", |p| p.bytes_per_turn);
     col!("p_key_tagging_detected", |p| p
         .key_tagging_detected
         .as_ref()

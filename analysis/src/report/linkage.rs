@@ -44,7 +44,10 @@ fn label(p: &crate::summary::PointSummary) -> String {
     let cover = get("protocol.cover_rate_per_s")
         .and_then(|v| v.as_f64())
         .unwrap_or(0.0);
-    if get("protocol.hop_delay_ms").is_some() || get("protocol.cover_rate_per_s").is_some() {
+    let rotate = get("protocol.rotate_after_turns").and_then(|v| v.as_u64());
+    if let Some(k) = rotate {
+        parts.push(format!("route rotation every {k} turn(s)"));
+    } else if get("protocol.hop_delay_ms").is_some() || get("protocol.cover_rate_per_s").is_some() {
         parts.push(match (delay > 0.0, cover > 0.0) {
             (false, false) => "no defence".into(),
             (true, false) => format!("delays ≤{delay} ms/hop"),
@@ -103,7 +106,7 @@ pub fn observers(run: &Run) -> Claim {
         let linked = wilson(k, n, LEVEL);
         let (ttft, ttft_lo, ttft_hi) =
             median_ms(ss, 0x0b5e_0000 + u64::from(p.point), |s| s.first_token_ns);
-        let bytes = p.bytes_per_session;
+        let bytes = p.bytes_per_turn;
         let (b_ttft, b_bytes) = *base.get_or_insert((ttft, bytes));
         let ratio = |x: f64, b: f64| if b > 0.0 { x / b } else { f64::NAN };
         let roc = d.observers.iter().find(|o| o.point == p.point);
@@ -208,16 +211,18 @@ pub fn observers(run: &Run) -> Claim {
              pairs, since only the best candidate needs to be right."
                 .into(),
             "Defences: bounded uniform random delays at every relay hop (both directions), \
-             and client cover cells (Poisson) dropped at the last relay, which pad the \
-             client's upstream only: the streamed answer, which dominates the volume, is \
-             not padded. Costs: median time to first token and bytes sent over the whole \
-             network per session, against no defence."
+             client cover cells (Poisson) dropped at the last relay, which pad the \
+             client's upstream only (the streamed answer, which dominates the volume, is \
+             not padded), and route rotation after every turn (each turn a fresh route \
+             and service, so the observer sees shorter flows). Fixed-size cells are \
+             always on. Costs: median time to first token and bytes sent over the whole \
+             network per answered turn, against no defence."
                 .into(),
         ],
         tables: vec![Table {
             caption: "Per defence: sessions linked at the operating point (95% Wilson), the \
                       pair ROC at FPR = 1e-3, AUC, base rate, median TTFT (ms, 95% \
-                      bootstrap) and bandwidth (kB per session)."
+                      bootstrap) and bandwidth (kB sent over the network per answered turn)."
                 .into(),
             header: [
                 "defence",
@@ -229,7 +234,7 @@ pub fn observers(run: &Run) -> Claim {
                 "base rate",
                 "TTFT median",
                 "TTFT vs none",
-                "kB/session",
+                "kB/turn",
                 "bandwidth vs none",
             ]
             .map(String::from)
