@@ -441,6 +441,33 @@ fn long_lived_mint_circuits_outlast_reply_block_expiry_and_relay_idle_timeouts()
 }
 
 #[test]
+fn a_batching_mint_runs_issuances_and_swaps_only_at_batch_boundaries() {
+    use peer2prompt::ecash::MintObservation;
+    let batch = Duration::from_secs(2);
+    let spec = Spec {
+        mint_batch: Some(batch),
+        ..Spec::default()
+    };
+    let (mut w, c) = World::funded(&spec, 5_000);
+    w.ask(c, PROMPT).unwrap();
+    w.run(Duration::from_secs(30));
+    let m = w.index(Kind::Mint, 0);
+    let times: Vec<u64> = w
+        .observations(m)
+        .iter()
+        .filter_map(|o| match o {
+            Observation::Mint(MintObservation::Issuance { at, .. })
+            | Observation::Mint(MintObservation::Swap { at, .. }) => Some(at.as_nanos()),
+            _ => None,
+        })
+        .collect();
+    // The funding's issuance, the payment's swaps and the Ghost's settlement.
+    assert!(times.len() >= 3, "{times:?}");
+    assert!(times.iter().all(|t| t % batch.as_nanos() == 0), "{times:?}");
+    w.assert_conserved();
+}
+
+#[test]
 fn cover_traffic_reaches_the_last_relay_and_never_the_service() {
     let count_cover = |cover: Option<Duration>| {
         let spec = Spec {

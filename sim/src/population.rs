@@ -194,6 +194,8 @@ pub fn build_node(
                         .map_or(0, |k| (k.share.get() * 1000.0).round() as u16),
                     ..MintAdversary::default()
                 },
+                batch: (s.protocol.mint_batch_s > 0.0)
+                    .then(|| Duration::from_secs_f64(s.protocol.mint_batch_s)),
             });
         }
         Kind::Ghost | Kind::Gpu => {

@@ -26,6 +26,9 @@ fn label(p: &crate::summary::PointSummary) -> String {
     if get("protocol.wallet.swap_before_spend").and_then(|v| v.as_bool()) == Some(true) {
         parts.push("swap before spend".into());
     }
+    if let Some(b) = get("protocol.mint_batch_s").and_then(|v| v.as_f64()) {
+        parts.push(format!("mint batches every {b} s"));
+    }
     if let Some(l) = get("protocol.lightning") {
         match l.get("kind").and_then(|k| k.as_str()) {
             Some("candidates") => parts.push(format!(

@@ -17,6 +17,7 @@ use crate::ecash::{
     EcashError, Invoice, LightningPayment, Mint, MintConfig, PayerId, PayoutOutcome,
     QuoteId as MintQuoteId,
 };
+use crate::time::{Duration, Instant};
 
 /// Mint role setup.
 #[derive(Clone, Debug)]
@@ -25,6 +26,12 @@ pub struct MintRoleConfig {
     pub mint: MintConfig,
     /// Adversarial behaviour (off by default).
     pub adversary: MintAdversary,
+    /// Batching of minting and spending (whitepaper "Mint-Exit Collusion",
+    /// mitigation 2): issuances, swaps and melts wait for the next multiple
+    /// of this interval and run together, so the mint's own log shows the
+    /// batch time, not each request's. Keep it below clients' mint timeout.
+    /// `None`: each request at once.
+    pub batch: Option<Duration>,
 }
 
 /// **Adversarial** behaviour of a mint (whitepaper "Mint Trust and
@@ -60,6 +67,10 @@ pub(crate) struct MintRole {
     mint: Mint,
     available: bool,
     rng: ChaCha20Rng,
+    batch: Option<Duration>,
+    /// Requests waiting for the batch: (session, previous hop, seq, request).
+    queued: Vec<(u32, std::net::SocketAddr, u64, MintApiRequest)>,
+    next_batch: Option<Instant>,
 }
 
 impl MintRole {
@@ -70,6 +81,9 @@ impl MintRole {
             mint: Mint::new(cfg.mint, &mut rng),
             available: true,
             rng,
+            batch: cfg.batch.filter(|b| b.as_nanos() > 0),
+            queued: Vec::new(),
+            next_batch: None,
         }
     }
 
@@ -123,6 +137,47 @@ impl MintRole {
             // An outage: nothing answers.
             return;
         }
+        if let Some(b) = self.batch
+            && matches!(
+                request,
+                MintApiRequest::Mint(_) | MintApiRequest::Swap(_) | MintApiRequest::Melt(_)
+            )
+        {
+            let b = b.as_nanos();
+            let next = Instant::from_nanos((ctx.now.as_nanos() / b + 1) * b);
+            self.next_batch.get_or_insert(next);
+            self.queued.push((session, prev, seq, request));
+            return;
+        }
+        self.execute(ctx, session, prev, seq, request);
+    }
+
+    /// When the waiting batch runs.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_batch
+    }
+
+    /// Runs the waiting batch once its time has come, in arrival order.
+    pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        if self.next_batch.is_none_or(|t| t > ctx.now) {
+            return;
+        }
+        self.next_batch = None;
+        for (session, prev, seq, request) in std::mem::take(&mut self.queued) {
+            if self.available {
+                self.execute(ctx, session, prev, seq, request);
+            }
+        }
+    }
+
+    fn execute(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        session: u32,
+        prev: std::net::SocketAddr,
+        seq: u64,
+        request: MintApiRequest,
+    ) {
         let now = ctx.now;
         tracing::trace!(seq, request = request.kind(), "mint request");
         if self.adversary.refuse_redemption

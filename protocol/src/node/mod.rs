@@ -674,6 +674,9 @@ impl Node {
         if let Some(s) = self.service.as_mut() {
             s.on_timeout(&mut ctx!(self, now));
         }
+        if let Some(m) = self.mint.as_mut() {
+            m.on_timeout(&mut ctx!(self, now));
+        }
         self.pump(now);
     }
 
@@ -694,6 +697,7 @@ impl Node {
             self.onion.poll_timeout(),
             self.client.as_ref().and_then(ClientRole::poll_timeout),
             self.service.as_ref().and_then(ServiceRole::poll_timeout),
+            self.mint.as_ref().and_then(MintRole::poll_timeout),
             next_epoch,
         ]
         .into_iter()

@@ -72,6 +72,8 @@ pub struct Spec {
     pub output_tokens: f64,
     /// Cover traffic mean gap.
     pub cover: Option<Duration>,
+    /// Mint batch interval.
+    pub mint_batch: Option<Duration>,
 }
 
 impl Default for Spec {
@@ -95,6 +97,7 @@ impl Default for Spec {
             chunk_msat: 2_000,
             output_tokens: 300.0,
             cover: None,
+            mint_batch: None,
         }
     }
 }
@@ -225,6 +228,7 @@ impl World {
                             ..MintConfig::default()
                         },
                         adversary: spec.mint_adversary,
+                        batch: spec.mint_batch,
                     });
                 }
                 Kind::Ghost | Kind::Gpu => {

@@ -418,6 +418,12 @@ fn validate(s: &Scenario) -> Result<(), (String, String)> {
             "expected a non-negative rate".into(),
         );
     }
+    if !(pr.mint_batch_s.is_finite() && (0.0..10.0).contains(&pr.mint_batch_s)) {
+        return err(
+            "protocol.mint_batch_s",
+            "expected 0 (off) to under 10 s (the clients' mint timeout)".into(),
+        );
+    }
     if pr.rotate_after_turns == Some(0) {
         return err(
             "protocol.rotate_after_turns",

@@ -247,6 +247,10 @@ pub struct ProtocolSpec {
     /// Clients fetch a mint's keysets over a second circuit and compare
     /// before using it (detects per-user key tagging).
     pub audit_keysets: bool,
+    /// Mints run issuances, swaps and melts in batches at multiples of this
+    /// many seconds (whitepaper "Mint-Exit Collusion": batching of minting
+    /// and spending); 0: each at once. Below the clients' 10 s mint timeout.
+    pub mint_batch_s: f64,
 }
 
 /// Wallet privacy switches (whitepaper "Mint-Exit Collusion": swap before
@@ -305,6 +309,7 @@ impl Default for ProtocolSpec {
             cover_rate_per_s: 0.0,
             rotate_after_turns: None,
             audit_keysets: false,
+            mint_batch_s: 0.0,
         }
     }
 }
