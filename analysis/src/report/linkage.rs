@@ -26,6 +26,9 @@ fn label(p: &crate::summary::PointSummary) -> String {
     if get("protocol.wallet.swap_before_spend").and_then(|v| v.as_bool()) == Some(true) {
         parts.push("swap before spend".into());
     }
+    if let Some(k) = get("population.mints").and_then(|v| v.as_u64()) {
+        parts.push(format!("{k} mints, 1 colluding"));
+    }
     if let Some(b) = get("protocol.mint_batch_s").and_then(|v| v.as_f64()) {
         parts.push(format!("mint batches every {b} s"));
     }
