@@ -6,42 +6,47 @@ use std::path::Path;
 use peer2prompt_sim::record::SessionRecord;
 use polars::prelude::*;
 
+/// A DataFrame with one column per `name => |row| value` over `rows`.
+macro_rules! frame {
+    ($rows:expr; $($name:literal => $f:expr),* $(,)?) => {
+        DataFrame::new_infer_height(vec![
+            $(Column::new($name.into(), $rows.iter().map($f).collect::<Vec<_>>())),*
+        ])
+    };
+}
+pub(crate) use frame;
+
 /// The sessions table, one row per session, in the order given.
 pub fn sessions_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
-    macro_rules! col {
-        ($name:literal, $f:expr) => {
-            Column::new($name.into(), rows.iter().map($f).collect::<Vec<_>>())
-        };
-    }
-    DataFrame::new_infer_height(vec![
-        col!("point", |r| r.point),
-        col!("replicate", |r| r.replicate),
-        col!("session_id", |r| r.session_id),
-        col!("client", |r| r.client),
-        col!("entry", |r| r.entry),
-        col!("exit", |r| r.exit),
-        col!("exit_kind", |r| r.exit_kind.clone()),
-        col!("hops", |r| r.hops),
-        col!("entry_adversarial", |r| r.entry_adversarial),
-        col!("exit_adversarial", |r| r.exit_adversarial),
-        col!("ends_compromised", |r| r.ends_compromised),
-        col!("linked", |r| r.linked),
-        col!("link_guess", |r| r.link_guess),
-        col!("link_guess_correct", |r| r.link_guess_correct),
-        col!("link_score", |r| r.link_score),
-        col!("turns", |r| r.turns),
-        col!("prompt_tokens", |r| r.prompt_tokens),
-        col!("output_tokens", |r| r.output_tokens),
-        col!("started_ns", |r| r.started_ns),
-        col!("first_token_ns", |r| r.first_token_ns),
-        col!("completed_ns", |r| r.completed_ns),
-        col!("outcome", |r| r.outcome.clone()),
-        col!("mint_candidates", |r| r.mint_candidates),
-        col!("mint_entropy_bits", |r| r.mint_entropy_bits),
-        col!("mint_linked", |r| r.mint_linked),
-        col!("observer_linked", |r| r.observer_linked),
-        col!("linked_any", |r| r.linked_any),
-    ])
+    frame!(rows;
+        "point" => |r| r.point,
+        "replicate" => |r| r.replicate,
+        "session_id" => |r| r.session_id,
+        "client" => |r| r.client,
+        "entry" => |r| r.entry,
+        "exit" => |r| r.exit,
+        "exit_kind" => |r| r.exit_kind.clone(),
+        "hops" => |r| r.hops,
+        "entry_adversarial" => |r| r.entry_adversarial,
+        "exit_adversarial" => |r| r.exit_adversarial,
+        "ends_compromised" => |r| r.ends_compromised,
+        "linked" => |r| r.linked,
+        "link_guess" => |r| r.link_guess,
+        "link_guess_correct" => |r| r.link_guess_correct,
+        "link_score" => |r| r.link_score,
+        "turns" => |r| r.turns,
+        "prompt_tokens" => |r| r.prompt_tokens,
+        "output_tokens" => |r| r.output_tokens,
+        "started_ns" => |r| r.started_ns,
+        "first_token_ns" => |r| r.first_token_ns,
+        "completed_ns" => |r| r.completed_ns,
+        "outcome" => |r| r.outcome.clone(),
+        "mint_candidates" => |r| r.mint_candidates,
+        "mint_entropy_bits" => |r| r.mint_entropy_bits,
+        "mint_linked" => |r| r.mint_linked,
+        "observer_linked" => |r| r.observer_linked,
+        "linked_any" => |r| r.linked_any,
+    )
 }
 
 /// `df` as Parquet bytes (zstd); callers write them atomically.

@@ -10,6 +10,8 @@
 
 use peer2prompt_sim::record::{CorrelationRecord, ReplicateResult};
 use polars::prelude::*;
+
+use crate::dataset::frame;
 use serde::{Deserialize, Serialize};
 
 /// One threshold of a point's curve.
@@ -154,39 +156,29 @@ fn one_curve(
 
 /// `roc.parquet`: one row per (point, threshold).
 pub fn roc_frame(rows: &[RocRow]) -> PolarsResult<DataFrame> {
-    macro_rules! col {
-        ($name:literal, $f:expr) => {
-            Column::new($name.into(), rows.iter().map($f).collect::<Vec<_>>())
-        };
-    }
-    DataFrame::new_infer_height(vec![
-        col!("point", |r| r.point),
-        col!("threshold", |r| r.threshold),
-        col!("tp", |r| r.tp),
-        col!("fp", |r| r.fp),
-        col!("tpr", |r| r.tpr),
-        col!("fpr", |r| r.fpr),
-    ])
+    frame!(rows;
+        "point" => |r| r.point,
+        "threshold" => |r| r.threshold,
+        "tp" => |r| r.tp,
+        "fp" => |r| r.fp,
+        "tpr" => |r| r.tpr,
+        "fpr" => |r| r.fpr,
+    )
 }
 
 /// `correlation.parquet`: every compared pair with its truth label.
 pub fn correlation_frame(results: &[ReplicateResult]) -> PolarsResult<DataFrame> {
     let rows: Vec<&CorrelationRecord> = results.iter().flat_map(|r| &r.correlation).collect();
-    macro_rules! col {
-        ($name:literal, $f:expr) => {
-            Column::new($name.into(), rows.iter().map($f).collect::<Vec<_>>())
-        };
-    }
-    DataFrame::new_infer_height(vec![
-        col!("point", |r| r.point),
-        col!("replicate", |r| r.replicate),
-        col!("client_flow", |r| r.client_flow),
-        col!("service_flow", |r| r.service_flow),
-        col!("client_flow_start_ns", |r| r.client_flow_start_ns),
-        col!("service_flow_start_ns", |r| r.service_flow_start_ns),
-        col!("score", |r| r.score),
-        col!("truth", |r| r.truth),
-    ])
+    frame!(rows;
+        "point" => |r| r.point,
+        "replicate" => |r| r.replicate,
+        "client_flow" => |r| r.client_flow,
+        "service_flow" => |r| r.service_flow,
+        "client_flow_start_ns" => |r| r.client_flow_start_ns,
+        "service_flow_start_ns" => |r| r.service_flow_start_ns,
+        "score" => |r| r.score,
+        "truth" => |r| r.truth,
+    )
 }
 
 #[cfg(test)]

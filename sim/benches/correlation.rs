@@ -23,15 +23,9 @@ fn addr(a: u8, b: u8, c: u8) -> SocketAddr {
 fn flows(sessions: u32) -> Vec<FlowSummary> {
     let relays: HashSet<SocketAddr> = (0..64).map(|i| addr(1, 0, i)).collect();
     let services: HashSet<SocketAddr> = (0..32).map(|i| addr(2, 0, i)).collect();
-    let infrastructure = relays.union(&services).copied().collect();
     let mut o = Observer::new(
         None,
-        PublicKnowledge {
-            relays,
-            services,
-            infrastructure,
-            cell_size: 1,
-        },
+        PublicKnowledge::new(relays, services, [], 1),
         SummaryParams {
             bin_ns: 50 * MS,
             idle_gap_ns: 1_000 * MS,

@@ -226,12 +226,12 @@ fn observer_for(
     };
     Observer::new(
         ases,
-        PublicKnowledge {
-            relays: addrs(&|k| k == Kind::Relay),
-            services: addrs(&|k| matches!(k, Kind::Ghost | Kind::Gpu)),
-            infrastructure: pool.infrastructure.clone(),
-            cell_size: (peer2prompt::onion::cell::CELL_LEN + 1) as u32,
-        },
+        PublicKnowledge::new(
+            addrs(&|k| k == Kind::Relay),
+            addrs(&|k| matches!(k, Kind::Ghost | Kind::Gpu)),
+            pool.infrastructure.iter().copied(),
+            (peer2prompt::onion::cell::CELL_LEN + 1) as u32,
+        ),
         SummaryParams {
             bin_ns: (spec.bin_ms * 1e6) as u64,
             idle_gap_ns: (spec.idle_gap_ms * 1e6) as u64,

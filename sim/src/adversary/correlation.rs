@@ -151,7 +151,6 @@ fn pearson(a: &[f64], b: &[f64]) -> f64 {
 mod tests {
     use super::super::observer::{Observer, PublicKnowledge, Sighting, SummaryParams};
     use super::*;
-    use std::collections::HashSet;
     use std::net::SocketAddr;
 
     const MS: u64 = 1_000_000;
@@ -162,17 +161,9 @@ mod tests {
 
     /// Relays 1–4, services 9; clients are 20+.
     fn observer() -> Observer {
-        let relays: HashSet<_> = (1..=4).map(addr).collect();
-        let services: HashSet<_> = [addr(9)].into();
-        let infrastructure = relays.union(&services).copied().collect();
         Observer::new(
             None,
-            PublicKnowledge {
-                relays,
-                services,
-                infrastructure,
-                cell_size: 1,
-            },
+            PublicKnowledge::new((1..=4).map(addr).collect(), [addr(9)].into(), [], 1),
             SummaryParams {
                 bin_ns: 50 * MS,
                 idle_gap_ns: 5_000 * MS,

@@ -118,6 +118,26 @@ pub struct PublicKnowledge {
     pub cell_size: u32,
 }
 
+impl PublicKnowledge {
+    /// Knowledge of these advertised relays, services and other
+    /// infrastructure (mints), with onion datagrams of `cell_size` bytes.
+    pub fn new(
+        relays: HashSet<SocketAddr>,
+        services: HashSet<SocketAddr>,
+        others: impl IntoIterator<Item = SocketAddr>,
+        cell_size: u32,
+    ) -> Self {
+        let mut infrastructure: HashSet<SocketAddr> = relays.union(&services).copied().collect();
+        infrastructure.extend(others);
+        PublicKnowledge {
+            relays,
+            services,
+            infrastructure,
+            cell_size,
+        }
+    }
+}
+
 /// Summary parameters.
 #[derive(Clone, Copy, Debug)]
 pub struct SummaryParams {
@@ -212,17 +232,9 @@ mod tests {
     }
 
     fn observer() -> Observer {
-        let relays: HashSet<_> = [addr(1), addr(2)].into();
-        let services: HashSet<_> = [addr(9)].into();
-        let infrastructure = relays.union(&services).copied().collect();
         Observer::new(
             None,
-            PublicKnowledge {
-                relays,
-                services,
-                infrastructure,
-                cell_size: 100,
-            },
+            PublicKnowledge::new([addr(1), addr(2)].into(), [addr(9)].into(), [], 100),
             SummaryParams {
                 bin_ns: 10,
                 idle_gap_ns: 50,
