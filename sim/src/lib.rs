@@ -9,6 +9,8 @@
 //!   its entry–exit matcher, the mint-exit attacker and passive observers
 //!   with their correlation attacker; [`observer_scoring`] labels the
 //!   observers' pairs with ground truth.
+//! - [`economics`]: the Ghost market's building blocks (calibrated output
+//!   lengths, logit choice, pricing).
 //! - [`world`]: the engine; [`run`]: one replicate to records.
 //! - [`scenario`]: YAML scenarios, sweeps and their JSON Schema.
 //! - [`record`]: the typed rows a run emits.
@@ -18,6 +20,7 @@
 
 pub mod adversary;
 pub mod audit;
+pub mod economics;
 pub mod network;
 pub mod observer_scoring;
 pub mod population;

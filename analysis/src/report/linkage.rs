@@ -418,6 +418,13 @@ pub fn mint_exit(run: &Run) -> Claim {
              resulting payer distribution; a session counts as linked when the most \
              probable payer is its client."
                 .into(),
+            "Multi-mint distribution is modelled across the population: each client \
+             funds and pays at one mint drawn at random, so with k mints the colluding one \
+             sees about 1/k of the clients (and a smaller anonymity set among them). One \
+             wallet splitting its own funds over several mints (wallet-side mint rotation) \
+             is not implemented in the protocol client and is not measured. Standard \
+             denominations are always on: amounts split into powers of two, as in Cashu."
+                .into(),
             "Sessions answered: the hold periods cost availability here, because these \
              wallets are small (60 sat, topped up when low) and a turn whose funds are \
              still held fails instead of waiting; a wallet with a float larger than its \
