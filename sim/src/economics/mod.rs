@@ -5,12 +5,16 @@
 //! - [`lengths`]: heavy-tailed output lengths calibrated to published trace
 //!   statistics (mean, median, P90, P99, max).
 //! - [`choice`]: clients choosing among quoted offers by multinomial logit.
-//! - [`pricing`]: Ghost pricing strategies over the protocol's prices and
-//!   cost models, and the whitepaper's worked example.
+//! - [`pricing`]: markups over the protocol's prices and cost models, and
+//!   the whitepaper's worked example.
+//! - [`ghost`]: a Ghost agent's strategies (fixed markup, cost-plus,
+//!   utilisation-adaptive, undercutting), other costs, account-ban hazard
+//!   and exit by trailing profit.
 //!
 //! The market itself (agents, days, entry and exit) is not built yet
 //! (issue 9, in progress).
 
 pub mod choice;
+pub mod ghost;
 pub mod lengths;
 pub mod pricing;
