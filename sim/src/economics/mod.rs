@@ -5,6 +5,7 @@
 //! - [`lengths`]: heavy-tailed output lengths calibrated to published trace
 //!   statistics (mean, median, P90, P99, max).
 //! - [`choice`]: clients choosing among quoted offers by multinomial logit.
+//! - [`demand`]: diurnal job arrivals and willingness to pay a premium.
 //! - [`pricing`]: markups over the protocol's prices and cost models, and
 //!   the whitepaper's worked example.
 //! - [`ghost`]: a Ghost agent's strategies (fixed markup, cost-plus,
@@ -15,6 +16,7 @@
 //! (issue 9, in progress).
 
 pub mod choice;
+pub mod demand;
 pub mod ghost;
 pub mod lengths;
 pub mod pricing;
