@@ -11,6 +11,8 @@
 //! - [`ghost`]: a Ghost agent's strategies (fixed markup, cost-plus,
 //!   utilisation-adaptive, undercutting), other costs, account-ban hazard
 //!   and exit by trailing profit.
+//! - [`gpu`]: GPU nodes' hardware economics and the open-model quality
+//!   phases (API-dominant, hybrid, inference-dominant).
 //!
 //! The market itself (agents, days, entry and exit) is not built yet
 //! (issue 9, in progress).
@@ -18,5 +20,6 @@
 pub mod choice;
 pub mod demand;
 pub mod ghost;
+pub mod gpu;
 pub mod lengths;
 pub mod pricing;
