@@ -13,6 +13,8 @@
 //!   and exit by trailing profit.
 //! - [`gpu`]: GPU nodes' hardware economics and the open-model quality
 //!   phases (API-dominant, hybrid, inference-dominant).
+//! - [`rail`]: jobs paid through the protocol's quotes, prepaid-chunk
+//!   meters and ecash at a real mint (the long-horizon fidelity level).
 //!
 //! The market itself (agents, days, entry and exit) is not built yet
 //! (issue 9, in progress).
@@ -23,3 +25,4 @@ pub mod ghost;
 pub mod gpu;
 pub mod lengths;
 pub mod pricing;
+pub mod rail;
