@@ -1,0 +1,50 @@
+//! `economics/rail_job`: one market job paid through the protocol's meters
+//! and real ecash (a 1,000-token prompt, a 300-token answer, 2-sat chunks:
+//! the client's change swaps and the service's settlement swaps at the
+//! mint), the unit of the market's cost at the long-horizon fidelity level.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use peer2prompt::ecash::MintConfig;
+use peer2prompt::identity::NodeId;
+use peer2prompt::market::{FxRate, Quote};
+use peer2prompt::time::{Duration, Instant};
+use peer2prompt_sim::economics::rail::Rail;
+
+fn rail_job(c: &mut Criterion) {
+    let fx = FxRate::default();
+    let quote = Quote {
+        service: NodeId([7; 32]),
+        model: "gpt-4o".into(),
+        input: fx.price(5.0),
+        output: fx.price(20.0),
+        max_output_tokens: 2_000,
+        chunk_msat: 2_000,
+        mints: vec!["mint://rail".into()],
+        valid_from: Instant::ZERO,
+        valid_until: Instant::ZERO + Duration::from_secs(86_400),
+        serial: 1,
+    };
+    let mut rail = Rail::new(
+        MintConfig {
+            input_fee_ppk: 100,
+            ..MintConfig::default()
+        },
+        1,
+    );
+    let (client, service) = (rail.open_wallet().unwrap(), rail.open_wallet().unwrap());
+    let mut g = c.benchmark_group("economics");
+    g.sample_size(20);
+    g.bench_function("rail_job", |b| {
+        b.iter(|| {
+            if rail.balance(client) < 100 {
+                rail.fund(client, 100_000).unwrap();
+            }
+            rail.job(client, service, &quote, 1_000, 300, 25).unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, rail_job);
+criterion_main!(benches);
