@@ -15,14 +15,17 @@
 //!   phases (API-dominant, hybrid, inference-dominant).
 //! - [`rail`]: jobs paid through the protocol's quotes, prepaid-chunk
 //!   meters and ecash at a real mint (the long-horizon fidelity level).
+//! - [`market`]: the market day by day (a first version: quotes, logit
+//!   choice within willingness to pay, jobs on the rail, Ghost exits).
 //!
-//! The market itself (agents, days, entry and exit) is not built yet
-//! (issue 9, in progress).
+//! Issue 9 is in progress: entry, the onion-routed equivalence run,
+//! subsidized adversarial Ghosts and the datasets are not built yet.
 
 pub mod choice;
 pub mod demand;
 pub mod ghost;
 pub mod gpu;
 pub mod lengths;
+pub mod market;
 pub mod pricing;
 pub mod rail;
