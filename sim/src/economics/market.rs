@@ -6,8 +6,8 @@
 //! quotes, meters and ecash). Ghosts close each day (profit, ban, exit);
 //! typed per-agent and per-day records come out.
 //!
-//! Not yet here (issue 9 continues): entry of new Ghosts by trailing
-//! profit, GPU exit, the full-fidelity (onion-routed) equivalence run,
+//! Would-be Ghosts enter, one a day, while the active Ghosts' mean trailing
+//! profit clears a bar. Not yet here (issue 9 continues): GPU exit, the full-fidelity (onion-routed) equivalence run,
 //! subsidized adversarial Ghosts, the datasets and figures.
 
 use peer2prompt::ecash::MintConfig;
@@ -46,8 +46,14 @@ pub struct MarketConfig {
     pub days: u32,
     /// Master seed.
     pub seed: u64,
-    /// The Ghosts (all enter on day 0).
+    /// The Ghosts present on day 0.
     pub ghosts: Vec<GhostEconomics>,
+    /// Would-be Ghosts, in order: at the end of a day on which the active
+    /// Ghosts' mean trailing profit exceeds `entry_profit_usd_per_day`,
+    /// the next one enters (at most one a day).
+    pub entrants: Vec<GhostEconomics>,
+    /// The mean daily profit of active Ghosts that draws an entrant, USD.
+    pub entry_profit_usd_per_day: f64,
     /// Quality of the frontier model Ghosts resell (the scale of `Phases`).
     pub ghost_quality: f64,
     /// The GPU nodes.
@@ -90,6 +96,8 @@ pub struct AgentDay {
     pub agent: u32,
     /// `ghost` or `gpu`.
     pub kind: &'static str,
+    /// Day it entered the market.
+    pub entered_day: u32,
     /// Jobs served.
     pub requests: u64,
     /// Input tokens.
@@ -152,6 +160,7 @@ pub struct MarketRun {
 
 struct Agent {
     wallet: usize,
+    entered: u32,
     ghost: Option<GhostEconomics>,
     gpu: Option<GpuAgent>,
     day: AgentDay,
@@ -169,6 +178,7 @@ pub fn run(cfg: &MarketConfig) -> Result<MarketRun, RailError> {
     for g in &cfg.ghosts {
         agents.push(Agent {
             wallet: rail.open_wallet()?,
+            entered: 0,
             ghost: Some(g.clone()),
             gpu: None,
             day: AgentDay::default(),
@@ -177,6 +187,7 @@ pub fn run(cfg: &MarketConfig) -> Result<MarketRun, RailError> {
     for g in &cfg.gpus {
         agents.push(Agent {
             wallet: rail.open_wallet()?,
+            entered: 0,
             ghost: None,
             gpu: Some(*g),
             day: AgentDay::default(),
@@ -192,6 +203,7 @@ pub fn run(cfg: &MarketConfig) -> Result<MarketRun, RailError> {
     let usd = |sat: u64| sat as f64 * 1000.0 / cfg.fx.msat_per_usd as f64;
     let mut out = MarketRun::default();
     let mut t = 0.0;
+    let mut next_entrant = 0;
     for day in 0..cfg.days {
         let end = f64::from(day + 1) * DAY_S;
         rail.set_time(Instant::ZERO + Duration::from_secs_f64(f64::from(day) * DAY_S));
@@ -248,6 +260,7 @@ pub fn run(cfg: &MarketConfig) -> Result<MarketRun, RailError> {
                 day,
                 agent: 0,
                 kind: if a.ghost.is_some() { "ghost" } else { "gpu" },
+                entered_day: a.entered,
                 active: a.ghost.as_ref().is_none_or(|g| g.active),
                 ..AgentDay::default()
             };
@@ -403,6 +416,25 @@ pub fn run(cfg: &MarketConfig) -> Result<MarketRun, RailError> {
             out.agent_days.push(a.day.clone());
         }
         out.days.push(md);
+        // Entry: a profitable market draws the next would-be Ghost.
+        let trailing: Vec<f64> = agents
+            .iter()
+            .filter_map(|a| a.ghost.as_ref().filter(|g| g.active))
+            .map(|g| g.trailing_profit() / g.exit_window_days as f64)
+            .collect();
+        let mean = trailing.iter().sum::<f64>() / trailing.len().max(1) as f64;
+        if mean > cfg.entry_profit_usd_per_day
+            && let Some(g) = cfg.entrants.get(next_entrant)
+        {
+            next_entrant += 1;
+            agents.push(Agent {
+                wallet: rail.open_wallet()?,
+                entered: day + 1,
+                ghost: Some(g.clone()),
+                gpu: None,
+                day: AgentDay::default(),
+            });
+        }
     }
     out.funded_sat = rail.funded_sat();
     out.service_sat = agents.iter().map(|a| rail.balance(a.wallet)).sum();
@@ -446,6 +478,8 @@ mod tests {
             days: 6,
             seed: 4,
             ghosts: vec![ghost(2.0, 0.01), ghost(2.2, 0.01), ghost(1.02, 50.0)],
+            entrants: Vec::new(),
+            entry_profit_usd_per_day: f64::INFINITY,
             ghost_quality: 1.0,
             gpus: vec![GpuAgent {
                 hardware: GpuEconomics {
@@ -527,6 +561,32 @@ mod tests {
         assert_eq!(left_on, 2);
         // Same seed, same market.
         assert_eq!(run(&cfg).unwrap(), r);
+    }
+
+    #[test]
+    fn a_profitable_market_draws_entrants_one_a_day() {
+        let mut cfg = config();
+        cfg.ghosts = vec![ghost(2.5, 0.0)];
+        cfg.entrants = vec![ghost(2.0, 0.0), ghost(2.0, 0.0), ghost(2.0, 0.0)];
+        cfg.entry_profit_usd_per_day = 0.0;
+        let r = run(&cfg).unwrap();
+        // The GPU node is agent 1 (agents are Ghosts, GPU nodes, then
+        // entrants), so entrants are agents 2, 3 and 4.
+        let entrants: Vec<u32> = (2..=4)
+            .map(|a| {
+                r.agent_days
+                    .iter()
+                    .find(|d| d.agent == a)
+                    .map_or(u32::MAX, |d| d.entered_day)
+            })
+            .collect();
+        assert_eq!(entrants, vec![1, 2, 3]);
+        assert_eq!(r.days[4].active_ghosts, 4);
+        assert_eq!(r.service_sat + r.client_sat + r.fees_sat, r.funded_sat);
+        // A market that never clears the bar draws nobody.
+        cfg.entry_profit_usd_per_day = 1e9;
+        let none = run(&cfg).unwrap();
+        assert!(none.agent_days.iter().all(|d| d.agent < 2));
     }
 
     #[test]
