@@ -33,7 +33,7 @@ use crate::ecash::messages::{CheckStateRequest, MintQuoteRequest};
 use crate::ecash::mint::ys_of;
 use crate::ecash::wallet::{
     ExponentialHold, FixedHold, HoldPolicy, NoHold, PendingIssue, PendingSwap, Recovery, SendPlan,
-    UniformHold,
+    UniformHold, exponential,
 };
 use crate::ecash::{
     Amount, CurrencyUnit, MintUrl, Proof, QuoteId as MintQuoteId, Wallet, WalletPolicy,
@@ -624,7 +624,7 @@ impl ClientRole {
             self.queue.push_front(ask);
             return;
         };
-        if ctx.now.saturating_duration_since(session.last_active) > SESSION_MAX_IDLE {
+        if ctx.now.saturating_duration_since(session.last_active) > super::CIRCUIT_MAX_IDLE {
             // Relays forget circuits idle for their idle timeout (600 s by
             // default): a turn on this one could vanish. Start afresh.
             self.queue.push_front(ask);
@@ -918,7 +918,7 @@ impl ClientRole {
         if let (Some(s), Some(mean)) = (self.session.as_mut(), self.cfg.cover_mean_gap)
             && s.next_cover.is_some_and(|t| t <= now)
         {
-            s.next_cover = Some(now + exponential_gap(ctx.decisions, mean));
+            s.next_cover = Some(now + exponential(ctx.decisions, mean));
             // Dropped by the last relay (hop index = relays - 1); a direct
             // circuit (no relays) has no hop to drop it before the service.
             if let Some(last) = s.relays.len().checked_sub(1)
@@ -976,7 +976,7 @@ impl ClientRole {
             s.next_poll = Some(ctx.now + every);
         }
         if let Some(mean) = self.cfg.cover_mean_gap {
-            s.next_cover = Some(ctx.now + exponential_gap(ctx.decisions, mean));
+            s.next_cover = Some(ctx.now + exponential(ctx.decisions, mean));
         }
         let circuit = s.circuit;
         let req = AppMessage::Service(ServiceRequest::GetQuote {
@@ -1391,18 +1391,6 @@ impl ClientRole {
             MintOp::States,
         );
     }
-}
-
-/// A session idle longer than this is rotated before its next turn: half
-/// the relays' default idle timeout.
-const SESSION_MAX_IDLE: Duration = Duration::from_secs(300);
-
-/// An exponential gap of mean `mean` from the decision stream (cover traffic
-/// is a Poisson process, so its timing carries no information).
-fn exponential_gap(rng: &mut ChaCha20Rng, mean: Duration) -> Duration {
-    // u in (0, 1]: 53 random bits, shifted away from zero.
-    let u = ((rng.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
-    Duration::from_secs_f64(-u.ln() * mean.as_secs_f64())
 }
 
 fn quote_id(s: &Session) -> QuoteId {

@@ -12,11 +12,6 @@ use crate::onion::client::ClientEvent as CircuitEvent;
 use crate::onion::route::Candidate;
 use crate::time::{Duration, Instant};
 
-/// A circuit to the mint idle longer than this is rebuilt before use: half
-/// the relays' default idle timeout
-/// ([`RelayConfig::idle_timeout`](crate::onion::relay::RelayConfig)).
-const MAX_IDLE: Duration = Duration::from_secs(300);
-
 /// Access to one mint.
 #[derive(Debug)]
 pub(crate) struct MintAccess {
@@ -65,7 +60,9 @@ impl MintAccess {
         self.deadlines.insert(seq, ctx.now + self.timeout);
         // Relays forget a circuit idle for their idle timeout (600 s by
         // default); a request on it would vanish. Rebuild one idle this long.
-        if self.ready && ctx.now.saturating_duration_since(self.last_active) > MAX_IDLE {
+        if self.ready
+            && ctx.now.saturating_duration_since(self.last_active) > super::CIRCUIT_MAX_IDLE
+        {
             self.renew(ctx);
         }
         if self.ready

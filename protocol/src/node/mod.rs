@@ -63,6 +63,12 @@ pub const TAG_DHT: u8 = 1;
 /// Protocol tag of onion datagrams.
 pub const TAG_ONION: u8 = 2;
 
+/// A circuit idle longer than this is rebuilt before it carries anything
+/// (mint access, a session's next turn): half the relays' default idle
+/// timeout ([`RelayConfig::idle_timeout`](crate::onion::relay::RelayConfig)),
+/// after which they forget it and whatever it carries vanishes.
+pub(crate) const CIRCUIT_MAX_IDLE: Duration = Duration::from_secs(300);
+
 /// What to advertise in the DHT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Advertise {

@@ -22,7 +22,9 @@ use rand_core::CryptoRng;
 use secp256k1::{PublicKey, SecretKey};
 use serde::{Deserialize, Serialize};
 
-pub use policy::{ExponentialHold, FixedHold, HoldPolicy, NoHold, UniformHold, WalletPolicy};
+pub use policy::{
+    ExponentialHold, FixedHold, HoldPolicy, NoHold, UniformHold, WalletPolicy, exponential,
+};
 
 use super::messages::{
     KeysResponse, MeltQuoteResponse, MeltQuoteState, MeltRequest, MintRequest, ProofState,

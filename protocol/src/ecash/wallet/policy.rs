@@ -86,10 +86,16 @@ impl<R: Rng> ExponentialHold<R> {
 
 impl<R: Rng + Send> HoldPolicy for ExponentialHold<R> {
     fn hold_period(&mut self) -> Duration {
-        // u in (0, 1]: 53 random bits, shifted away from zero.
-        let u = ((self.rng.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
-        Duration::from_secs_f64(-u.ln() * self.mean.as_secs_f64())
+        exponential(&mut self.rng, self.mean)
     }
+}
+
+/// An exponentially distributed duration of mean `mean` from `rng` (hold
+/// periods; the client's cover-traffic gaps).
+pub fn exponential(rng: &mut impl Rng, mean: Duration) -> Duration {
+    // u in (0, 1]: 53 random bits, shifted away from zero.
+    let u = ((rng.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+    Duration::from_secs_f64(-u.ln() * mean.as_secs_f64())
 }
 
 #[cfg(test)]
