@@ -57,7 +57,7 @@ pub fn choose(shares: &[f64], rng: &mut impl Rng) -> Option<usize> {
     if shares.is_empty() {
         return None;
     }
-    let mut u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let mut u = crate::rng::unit(rng);
     for (i, s) in shares.iter().enumerate() {
         if u < *s {
             return Some(i);

@@ -5,6 +5,8 @@
 
 use rand_core::Rng;
 
+use crate::rng;
+
 const DAY_S: f64 = 86_400.0;
 
 /// A diurnal arrival rate: `mean · (1 + amplitude · cos(2π (t − peak) / day))`
@@ -17,10 +19,6 @@ pub struct Diurnal {
     pub amplitude: f64,
     /// Time of day of the peak, s after midnight.
     pub peak_s: f64,
-}
-
-fn unit(rng: &mut impl Rng) -> f64 {
-    ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
 }
 
 impl Diurnal {
@@ -40,8 +38,8 @@ impl Diurnal {
         }
         let mut t = t_s;
         loop {
-            t += -unit(rng).ln() / top;
-            if unit(rng) * top <= self.rate(t) {
+            t += rng::exponential(rng, 1.0 / top);
+            if rng::unit(rng) * top <= self.rate(t) {
                 return Some(t);
             }
         }
@@ -63,7 +61,9 @@ impl Willingness {
     /// One client's maximum price multiple.
     pub fn draw(&self, rng: &mut impl Rng) -> f64 {
         // Box–Muller from two uniforms.
-        let z = (-2.0 * unit(rng).ln()).sqrt() * (std::f64::consts::TAU * unit(rng)).cos();
+        // 1 − u is in (0, 1]: its logarithm is finite.
+        let z = (-2.0 * (1.0 - rng::unit(rng)).ln()).sqrt()
+            * (std::f64::consts::TAU * rng::unit(rng)).cos();
         1.0 + self.median_premium.max(0.0) * (self.sigma * z).exp()
     }
 }

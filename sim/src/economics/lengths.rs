@@ -201,8 +201,7 @@ impl OutputLengths {
 
     /// One length, in whole tokens (at least 1).
     pub fn sample(&self, rng: &mut impl Rng) -> u64 {
-        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        self.quantile(u).round().max(1.0) as u64
+        self.quantile(crate::rng::unit(rng)).round().max(1.0) as u64
     }
 }
 

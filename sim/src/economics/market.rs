@@ -166,10 +166,6 @@ struct Agent {
     day: AgentDay,
 }
 
-fn unit(rng: &mut impl Rng) -> f64 {
-    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-}
-
 /// Runs the market.
 pub fn run(cfg: &MarketConfig) -> Result<MarketRun, RailError> {
     let mut rng = ChaCha20Rng::seed_from_u64(cfg.seed);
@@ -200,6 +196,10 @@ pub fn run(cfg: &MarketConfig) -> Result<MarketRun, RailError> {
         clients.push((w, cfg.willingness.draw(&mut rng)));
     }
     let mean_out = cfg.output.mean().min(f64::from(cfg.max_output_tokens));
+    let input = cfg.input_tokens as f64;
+    // What the expected job would cost at the provider directly.
+    let direct_usd =
+        (cfg.direct.input_usd_per_mtok * input + cfg.direct.output_usd_per_mtok * mean_out) / 1e6;
     let usd = |sat: u64| sat as f64 * 1000.0 / cfg.fx.msat_per_usd as f64;
     let mut out = MarketRun::default();
     let mut t = 0.0;
@@ -275,7 +275,6 @@ pub fn run(cfg: &MarketConfig) -> Result<MarketRun, RailError> {
             ..MarketDay::default()
         };
         let (mut premium_sum, mut gpu_out, mut all_out, mut negative) = (0.0, 0u64, 0u64, 0u64);
-        let input = cfg.input_tokens as f64;
         while let Some(next) = cfg.arrivals.next_after(t, &mut rng) {
             t = next;
             if t >= end {
@@ -285,9 +284,6 @@ pub fn run(cfg: &MarketConfig) -> Result<MarketRun, RailError> {
             md.jobs += 1;
             let c = (rng.next_u64() % u64::from(cfg.clients.max(1))) as usize;
             let (wallet, wtp) = clients[c];
-            let direct_usd = (cfg.direct.input_usd_per_mtok * input
-                + cfg.direct.output_usd_per_mtok * mean_out)
-                / 1e6;
             // Offers the client would pay for, with their expected prices.
             let mut idx = Vec::new();
             let mut offers = Vec::new();
@@ -398,7 +394,7 @@ pub fn run(cfg: &MarketConfig) -> Result<MarketRun, RailError> {
                         output_tokens: a.day.output_tokens as f64,
                     };
                     if was_active {
-                        let p = g.end_day(&d, unit(&mut rng));
+                        let p = g.end_day(&d, crate::rng::unit(&mut rng));
                         a.day.profit_usd = p;
                         a.day.other_usd = d.revenue_usd - d.api_usd - p;
                     }
