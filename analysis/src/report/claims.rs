@@ -117,6 +117,15 @@ pub(super) fn by_point(d: &ScenarioData) -> BTreeMap<u32, Vec<&Session>> {
     m
 }
 
+/// Milliseconds from each fully answered session's start to `end` (first
+/// token, completion).
+pub(super) fn latencies_ms(ss: &[&Session], end: impl Fn(&Session) -> Option<u64>) -> Vec<f64> {
+    ss.iter()
+        .filter(|s| s.ok)
+        .filter_map(|s| end(s).map(|t| t.saturating_sub(s.started_ns) as f64 / 1e6))
+        .collect()
+}
+
 pub(super) fn param(p: &PointSummary, key: &str) -> String {
     p.params
         .get(key)
@@ -702,17 +711,8 @@ fn latency(run: &Run) -> Claim {
             .parse()
             .unwrap_or(f64::NAN);
         let ss = points.get(&p.point).map(Vec::as_slice).unwrap_or(&[]);
-        let ms = |t: Option<u64>, s: u64| t.map(|t| t.saturating_sub(s) as f64 / 1e6);
-        let first: Vec<f64> = ss
-            .iter()
-            .filter(|s| s.ok)
-            .filter_map(|s| ms(s.first_token_ns, s.started_ns))
-            .collect();
-        let comp: Vec<f64> = ss
-            .iter()
-            .filter(|s| s.ok)
-            .filter_map(|s| ms(s.completed_ns, s.started_ns))
-            .collect();
+        let first = latencies_ms(ss, |s| s.first_token_ns);
+        let comp = latencies_ms(ss, |s| s.completed_ns);
         let seed = 0x1a7e_0000 + u64::from(p.point);
         let f = bootstrap(&first, median, 1000, LEVEL, seed);
         let c = bootstrap(&comp, median, 1000, LEVEL, seed + 1);

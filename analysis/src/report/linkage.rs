@@ -2,7 +2,7 @@
 //! mint-exit collusion, wide passive observers (tier 4), and all channels
 //! together (whitepaper "Threat Model").
 
-use super::claims::{by_point, chi_square, ci, missing, param, pct, source};
+use super::claims::{by_point, chi_square, ci, latencies_ms, missing, param, pct, source};
 use super::data::{Run, Session};
 use super::{Claim, Table, Verdict};
 use crate::estimate::{bootstrap, quantile, wilson};
@@ -69,12 +69,13 @@ fn label(p: &crate::summary::PointSummary) -> String {
 }
 
 fn median_ms(ss: &[&Session], seed: u64, end: impl Fn(&Session) -> Option<u64>) -> (f64, f64, f64) {
-    let xs: Vec<f64> = ss
-        .iter()
-        .filter(|s| s.ok)
-        .filter_map(|s| end(s).map(|t| t.saturating_sub(s.started_ns) as f64 / 1e6))
-        .collect();
-    let b = bootstrap(&xs, |v| quantile(v, 0.5), 1000, LEVEL, seed);
+    let b = bootstrap(
+        &latencies_ms(ss, end),
+        |v| quantile(v, 0.5),
+        1000,
+        LEVEL,
+        seed,
+    );
     (b.estimate, b.lo, b.hi)
 }
 
