@@ -34,6 +34,14 @@ pub enum Strategy {
         /// Highest markup.
         cap: f64,
     },
+    /// **Adversarial.** Upstream prices times `factor` (below 1: under
+    /// cost), kept whatever the losses: an adversary buying market share,
+    /// and so a larger share of sessions' exits (whitepaper "Attack
+    /// Economics"). Never leaves by trailing profit.
+    Subsidized {
+        /// The factor.
+        factor: f64,
+    },
     /// Just under the cheapest competitor for the same model, never below
     /// its own cost.
     Undercut {
@@ -125,7 +133,7 @@ impl GhostEconomics {
         exit_window_days: usize,
     ) -> Self {
         let markup = match strategy {
-            Strategy::FixedMarkup { factor } => factor,
+            Strategy::FixedMarkup { factor } | Strategy::Subsidized { factor } => factor,
             Strategy::Adaptive { floor, cap, .. } => (floor * cap).sqrt(),
             _ => 1.0,
         };
@@ -159,7 +167,9 @@ impl GhostEconomics {
         let up = self.upstream;
         let (cin, cout) = self.unit_cost_usd_per_mtok();
         match self.strategy {
-            Strategy::FixedMarkup { .. } | Strategy::Adaptive { .. } => (
+            Strategy::FixedMarkup { .. }
+            | Strategy::Adaptive { .. }
+            | Strategy::Subsidized { .. } => (
                 up.input_usd_per_mtok * self.markup,
                 up.output_usd_per_mtok * self.markup,
             ),
@@ -212,7 +222,10 @@ impl GhostEconomics {
         if ban_draw < self.ban.daily_probability(d.input_tokens + d.output_tokens) {
             self.banned = true;
             self.active = false;
-        } else if self.profits.len() == self.exit_window_days && self.trailing_profit() < 0.0 {
+        } else if self.profits.len() == self.exit_window_days
+            && self.trailing_profit() < 0.0
+            && !matches!(self.strategy, Strategy::Subsidized { .. })
+        {
             self.active = false;
         }
         p

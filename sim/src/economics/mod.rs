@@ -21,6 +21,7 @@
 //! Issue 9 is in progress: entry, the onion-routed equivalence run,
 //! subsidized adversarial Ghosts and the datasets are not built yet.
 
+pub mod carrier;
 pub mod choice;
 pub mod demand;
 pub mod ghost;

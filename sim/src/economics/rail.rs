@@ -5,9 +5,11 @@
 //! client's and the service's meters chunk by chunk and every chunk is a
 //! real ecash transfer, settled by the service at the mint.
 //!
-//! This is the long-horizon fidelity level: the rail skips onion routing
-//! (and so the network), which changes who sees what but not what anybody
-//! pays; a scenario chooses it explicitly.
+//! Two fidelity levels, chosen explicitly by a scenario: the rail alone
+//! (the long-horizon level: it skips onion routing, which changes who sees
+//! what but not what anybody pays), or [`Rail::with_onion`], which carries
+//! every message of every job as wire bytes over a real onion circuit and
+//! decodes it at the far end.
 
 use peer2prompt::ecash::messages::MintQuoteRequest;
 use peer2prompt::ecash::wallet::{NoHold, SendPlan};
@@ -15,8 +17,12 @@ use peer2prompt::ecash::{
     Amount, CurrencyUnit, EcashError, LightningPayer, LightningPayment, Mint, MintConfig, MintUrl,
     PayerId, Wallet, WalletPolicy,
 };
+use peer2prompt::ecash::nuts::Proof;
 use peer2prompt::market::billing::{ClientMeter, ServiceMeter};
-use peer2prompt::market::{MarketError, Quote};
+use peer2prompt::market::{MarketError, Quote, tokens};
+use peer2prompt::node::wire::{AppMessage, InferRequest, ServiceRequest, ServiceResponse};
+
+use super::carrier::{CarrierError, OnionCarrier};
 use peer2prompt::time::Instant;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -33,6 +39,34 @@ pub enum RailError {
     /// No such agent.
     #[error("no wallet {0}")]
     NoWallet(usize),
+    /// The onion carrier lost a message (full fidelity only).
+    #[error("{0}")]
+    Carrier(#[from] CarrierError),
+    /// A carried message did not decode as what was sent.
+    #[error("a carried message arrived garbled")]
+    Garbled,
+}
+
+/// Which way a job's message travels.
+enum Carry<'a> {
+    /// Client to service, on the job's circuit; learns the exit's session.
+    Forward {
+        circuit: u32,
+        service: usize,
+        session: &'a mut Option<u32>,
+    },
+    /// Service to client, on the session's reply blocks.
+    Back { service: usize, session: u32 },
+}
+
+impl<'a> Carry<'a> {
+    fn forward(circuit: u32, service: usize, session: &'a mut Option<u32>) -> Self {
+        Carry::Forward {
+            circuit,
+            service,
+            session,
+        }
+    }
 }
 
 /// One mint and the agents' wallets.
@@ -43,6 +77,7 @@ pub struct Rail {
     now: Instant,
     wallets: Vec<Wallet>,
     funded_sat: u64,
+    carrier: Option<OnionCarrier>,
 }
 
 /// What a job cost and served.
@@ -71,7 +106,22 @@ impl Rail {
             now: Instant::ZERO,
             wallets: Vec::new(),
             funded_sat: 0,
+            carrier: None,
         }
+    }
+
+    /// Carries every job's messages over real onion circuits of
+    /// [`carrier::RELAYS`](super::carrier::RELAYS) relays and the service's
+    /// exit (full fidelity; see [`OnionCarrier`]).
+    pub fn with_onion(mut self, relays: usize, seed: u64) -> Self {
+        self.carrier = Some(OnionCarrier::new(relays, seed));
+        self
+    }
+
+    /// Cells moved and circuits built by the onion carrier (zero on the
+    /// rail alone).
+    pub fn onion_stats(&self) -> (u64, u64) {
+        self.carrier.as_ref().map_or((0, 0), |c| (c.cells, c.circuits))
     }
 
     /// Opens a wallet for a new agent; returns its index.
@@ -124,6 +174,13 @@ impl Rail {
     /// (swapping for change when needed), the payee checks and accepts them
     /// and settles them at the mint.
     pub fn transfer(&mut self, from: usize, to: usize, sat: u64) -> Result<(), RailError> {
+        let proofs = self.pay_out(from, sat)?;
+        self.take_in(to, proofs)
+    }
+
+    /// The payer's side of a transfer: proofs worth `sat` from `from`'s
+    /// wallet (swapping for change when needed).
+    fn pay_out(&mut self, from: usize, sat: u64) -> Result<Vec<Proof>, RailError> {
         let (now, url) = (self.now, self.url.clone());
         let plan = {
             let rng = &mut self.rng;
@@ -133,7 +190,7 @@ impl Rail {
                 .ok_or(RailError::NoWallet(from))?;
             w.send(&url, Amount::new(sat), now, rng)?
         };
-        let proofs = match plan {
+        Ok(match plan {
             SendPlan::Ready(p) => p,
             SendPlan::Swap(pending) => match self.mint.swap(now, nobody(), &pending.request()) {
                 Ok(sigs) => self
@@ -144,7 +201,13 @@ impl Rail {
                     return Err(e.into());
                 }
             },
-        };
+        })
+    }
+
+    /// The payee's side: `to` checks and accepts `proofs` and settles them
+    /// at the mint.
+    fn take_in(&mut self, to: usize, proofs: Vec<Proof>) -> Result<(), RailError> {
+        let (now, url) = (self.now, self.url.clone());
         self.wallet(to)?.accept(&url, proofs, now)?;
         let settle = {
             let rng = &mut self.rng;
@@ -171,6 +234,30 @@ impl Rail {
         }
     }
 
+    /// Carries one message of a job: straight through on the rail, or over
+    /// the job's onion circuit (client to service when `session` is
+    /// `None`, back on the service's reply blocks otherwise), decoded at
+    /// the far end from the bytes that arrived.
+    fn carry(&mut self, hop: Carry<'_>, msg: AppMessage) -> Result<AppMessage, RailError> {
+        let Some(c) = self.carrier.as_mut() else {
+            return Ok(msg);
+        };
+        c.set_time(self.now);
+        let bytes = msg.encode();
+        let got = match hop {
+            Carry::Forward {
+                circuit,
+                service,
+                session,
+            } => {
+                let (s, got) = c.forward(circuit, service, &bytes)?;
+                *session = Some(s);
+                got
+            }
+            Carry::Back { service, session } => c.reply(service, session, &bytes)?,
+        };
+        AppMessage::decode(&got).map_err(|_| RailError::Garbled)
+    }
     /// Runs one job of `input` tokens asking `output` tokens under `quote`:
     /// the first chunk with the request, then a chunk whenever the service's
     /// meter is not covered for the next `step` tokens, each claim checked
@@ -187,8 +274,34 @@ impl Rail {
         let step = step.max(1);
         let mut cm = ClientMeter::new(quote.clone(), input);
         let mut sm = ServiceMeter::new(quote.clone(), input);
+        let circuit = match self.carrier.as_mut() {
+            Some(c) => {
+                c.set_time(self.now);
+                c.open(service)?
+            }
+            None => 0,
+        };
+        let mut session = None;
         let first = cm.first_chunk_sat();
-        self.transfer(client, service, first)?;
+        let payment = self.pay_out(client, first)?;
+        let request = AppMessage::Service(ServiceRequest::Infer(InferRequest {
+            quote: quote.id(),
+            prompt: if self.carrier.is_some() {
+                tokens::synthetic(input, input ^ output)
+            } else {
+                Vec::new()
+            },
+            max_output_tokens: quote.max_output_tokens,
+            mint: self.url.0.clone(),
+            payment,
+            probe: None,
+        }));
+        let AppMessage::Service(ServiceRequest::Infer(req)) =
+            self.carry(Carry::forward(circuit, service, &mut session), request)?
+        else {
+            return Err(RailError::Garbled);
+        };
+        self.take_in(service, req.payment)?;
         sm.credit_sat(first);
         let mut chunks = 1;
         let asked = output.min(u64::from(quote.max_output_tokens));
@@ -196,18 +309,53 @@ impl Rail {
             let n = step.min(asked - sm.output_tokens());
             if sm.covers(n) {
                 sm.sent(n);
+                if let Some(s) = session {
+                    let text = tokens::synthetic(n, sm.output_tokens());
+                    let back = Carry::Back {
+                        service,
+                        session: s,
+                    };
+                    self.carry(back, AppMessage::ServiceReply(ServiceResponse::Stream { text }))?;
+                }
                 cm.received(n);
                 continue;
             }
-            let sat = cm.on_payment_request(sm.claimed_msat())?;
+            let ask = AppMessage::ServiceReply(ServiceResponse::NeedPayment {
+                claimed_msat: sm.claimed_msat(),
+            });
+            let ask = match session {
+                Some(s) => self.carry(
+                    Carry::Back {
+                        service,
+                        session: s,
+                    },
+                    ask,
+                )?,
+                None => ask,
+            };
+            let AppMessage::ServiceReply(ServiceResponse::NeedPayment { claimed_msat }) = ask
+            else {
+                return Err(RailError::Garbled);
+            };
+            let sat = cm.on_payment_request(claimed_msat)?;
             if sat == 0 {
                 break;
             }
-            self.transfer(client, service, sat)?;
+            let payment = self.pay_out(client, sat)?;
+            let pay = AppMessage::Service(ServiceRequest::Pay { payment });
+            let AppMessage::Service(ServiceRequest::Pay { payment }) =
+                self.carry(Carry::forward(circuit, service, &mut session), pay)?
+            else {
+                return Err(RailError::Garbled);
+            };
+            self.take_in(service, payment)?;
             sm.credit_sat(sat);
             chunks += 1;
         }
         cm.check_final(sm.claimed_msat())?;
+        if let Some(c) = self.carrier.as_mut() {
+            c.close(circuit)?;
+        }
         Ok(JobPaid {
             paid_sat: cm.paid_msat() / 1000,
             used_msat: sm.used_msat(),
