@@ -15,6 +15,7 @@ pub mod dataset;
 pub mod estimate;
 pub mod figure;
 pub mod manifest;
+pub mod market;
 pub mod report;
 pub mod repro;
 pub mod roc;

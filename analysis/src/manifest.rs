@@ -26,6 +26,11 @@ pub struct Manifest {
     pub replications: u32,
     /// Every (point, replicate) seed, for replay.
     pub replicate_seeds: Vec<(u32, u32, u64)>,
+    /// Market scenarios: whether the market's sessions were onion-routed
+    /// (`onion`) or paid on the rail without routing (`rail`), stated even
+    /// when the scenario leaves it to the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_fidelity: Option<String>,
 }
 
 /// SHA-256 of `text`, hex.

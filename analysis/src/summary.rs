@@ -33,6 +33,10 @@ pub struct PointSummary {
     pub g: f64,
     /// m·g.
     pub m_times_g: f64,
+    /// Under price-driven exit selection: the adversary's share of the
+    /// exit-selection weight (so P(both ends) ≈ m·g_eff).
+    #[serde(default)]
+    pub g_eff: Option<f64>,
     /// P(both ends adversarial).
     pub ends_compromised: Proportion,
     /// It against m·g.
@@ -116,6 +120,11 @@ pub fn summarise(points: &[Point], results: &[ReplicateResult]) -> Vec<PointSumm
                 m,
                 g,
                 m_times_g: m * g,
+                g_eff: rs
+                    .iter()
+                    .map(|r| r.stats.exit_share_adversary)
+                    .sum::<Option<f64>>()
+                    .map(|s| s / k),
                 ends_vs_mg: compare(&e, m * g),
                 ends_compromised: e,
                 linked_vs_mg: compare(&l, m * g),
@@ -186,6 +195,7 @@ pub fn points_frame(s: &[PointSummary]) -> PolarsResult<DataFrame> {
     col!("m", |p| p.m);
     col!("g", |p| p.g);
     col!("m_times_g", |p| p.m_times_g);
+    col!("g_eff", |p| p.g_eff);
     col!("ends_compromised", |p| p.ends_compromised.k);
     col!("p_ends_compromised", |p| p.ends_compromised.estimate);
     col!("p_ends_compromised_lo", |p| p.ends_compromised.lo);

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::manifest::{self, Manifest};
 use crate::summary;
-use crate::{dataset, roc};
+use crate::{dataset, market, roc};
 
 /// Why a sweep stopped.
 #[derive(Debug, thiserror::Error)]
@@ -260,6 +260,11 @@ pub fn run(
                 fail(seed, format!("panicked: {what}"))
             })?
             .map_err(|f| fail(f.seed, f.violation.to_string()))?;
+            let mut result = result;
+            if let Some(m) = result.market.take() {
+                // The tables first: a JSON checkpoint means they are there.
+                write_market_checkpoint(&cp, p, r, &m)?;
+            }
             write_checkpoint(&cp, &result)?;
             let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
             bar.set_message(format!("{n}/{} replicates", todo.len()));
@@ -272,7 +277,12 @@ pub fn run(
     for (p, r) in &jobs {
         results.push(read_checkpoint(&cp, *p, *r)?);
     }
-    let outcome = write_outputs(spec, out, &results)?;
+    let mut outcome = write_outputs(spec, out, &results)?;
+    if let Some(spec_market) = &spec.loaded.base.market {
+        let names: Vec<String> = spec_market.models.iter().map(|m| m.name.clone()).collect();
+        write_market_outputs(spec, out, &cp, &jobs, &names)?;
+        outcome.sessions = 0;
+    }
     std::fs::remove_dir_all(&cp).map_err(io(&cp))?;
     Ok(SweepOutcome {
         ran: todo.len(),
@@ -348,6 +358,122 @@ fn read_checkpoint(cp: &Path, p: u32, r: u32) -> Result<ReplicateResult, SweepEr
         path,
         reason: format!("corrupt checkpoint: {e}"),
     })
+}
+
+fn market_checkpoint_path(cp: &Path, p: u32, r: u32, table: &str) -> PathBuf {
+    cp.join(format!("point{p:05}-rep{r:05}.{table}.parquet"))
+}
+
+fn write_market_checkpoint(
+    cp: &Path,
+    p: u32,
+    r: u32,
+    run: &peer2prompt_sim::economics::market::MarketRun,
+) -> Result<(), SweepError> {
+    let ds = |e: polars::prelude::PolarsError| SweepError::Dataset(e.to_string());
+    let mut days = market::agent_days_frame(run, p, r).map_err(ds)?;
+    let mut jobs = market::jobs_frame(run, p, r).map_err(ds)?;
+    write_atomic(
+        &market_checkpoint_path(cp, p, r, "agent_days"),
+        &dataset::parquet_bytes(&mut days).map_err(ds)?,
+    )?;
+    write_atomic(
+        &market_checkpoint_path(cp, p, r, "jobs"),
+        &dataset::parquet_bytes(&mut jobs).map_err(ds)?,
+    )
+}
+
+/// The market datasets, from the replicates' checkpointed tables in job
+/// order: `ghost_days`, `market_days`, the `jobs` sample, and the per-point
+/// market summary in `market.json`.
+fn write_market_outputs(
+    spec: &SweepSpec,
+    out: &Path,
+    cp: &Path,
+    jobs: &[(u32, u32)],
+    models: &[String],
+) -> Result<(), SweepError> {
+    use polars::prelude::*;
+    let ds = |e: PolarsError| SweepError::Dataset(e.to_string());
+    let read = |table: &str| -> Result<LazyFrame, SweepError> {
+        let frames = jobs
+            .iter()
+            .map(|(p, r)| {
+                let path = market_checkpoint_path(cp, *p, *r, table);
+                dataset::read_parquet(&path)
+                    .map(DataFrame::lazy)
+                    .map_err(|e| SweepError::Io {
+                        path,
+                        reason: e.to_string(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        concat(frames, UnionArgs::default()).map_err(ds)
+    };
+    let agent_days = read("agent_days")?;
+    let job_rows = read("jobs")?;
+    let tables = [
+        ("ghost_days", market::ghost_days(agent_days.clone())),
+        (
+            "market_days",
+            market::market_days(job_rows.clone(), agent_days.clone(), models),
+        ),
+        ("jobs", market::jobs_sample(job_rows.clone())),
+    ];
+    for (name, lf) in tables {
+        let mut df = lf.collect().map_err(ds)?;
+        write_atomic(
+            &out.join(format!("{name}.parquet")),
+            &dataset::parquet_bytes(&mut df).map_err(ds)?,
+        )?;
+        if spec.csv {
+            write_atomic(&out.join(format!("{name}.csv")), &dataset::csv_bytes(&df))?;
+        }
+    }
+    let per_point = market::point_summary(job_rows, agent_days)
+        .collect()
+        .map_err(ds)?;
+    let points = spec.points();
+    let get = |c: &str, i: usize| -> f64 {
+        per_point
+            .column(c)
+            .ok()
+            .and_then(|s| s.get(i).ok())
+            .and_then(|v| v.try_extract::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let level = summary::LEVEL;
+    let rows: Vec<serde_json::Value> = (0..per_point.height())
+        .map(|i| {
+            let point = get("point", i) as u32;
+            let served = get("served", i).max(0.0) as u64;
+            let count = |c: &str| get(c, i).max(0.0) as u64;
+            let exits = count("exits");
+            let adv_exits = count("adversary_exits");
+            serde_json::json!({
+                "point": point,
+                "params": points.iter().find(|p| p.index == point).map(|p| p.params.clone()),
+                "served": served,
+                "g": if exits > 0 { adv_exits as f64 / exits as f64 } else { 0.0 },
+                "g_eff": crate::estimate::wilson(count("adversary_jobs"), served, level),
+                "negative_jobs": crate::estimate::wilson(count("negative_jobs"), served, level),
+                "truncated_jobs": crate::estimate::wilson(count("truncated_jobs"), served, level),
+                "mean_premium": get("mean_premium", i),
+                "ghost_margin": get("ghost_margin", i),
+                "adversary_profit_usd": get("adversary_profit_usd", i),
+            })
+        })
+        .collect();
+    write_atomic(
+        &out.join("market.json"),
+        serde_json::to_string_pretty(&serde_json::json!({
+            "fidelity": spec.loaded.base.market.as_ref().map(|m| m.fidelity),
+            "models": models,
+            "points": rows,
+        }))
+        .unwrap_or_default()
+        .as_bytes(),
+    )
 }
 
 fn write_outputs(
@@ -436,6 +562,13 @@ fn write_outputs(
             .iter()
             .map(|r| (r.point, r.replicate, r.seed))
             .collect(),
+        market_fidelity: spec.loaded.base.market.as_ref().map(|m| {
+            match m.fidelity {
+                peer2prompt_sim::scenario::market::FidelitySpec::Rail => "rail",
+                peer2prompt_sim::scenario::market::FidelitySpec::Onion => "onion",
+            }
+            .to_owned()
+        }),
     };
     write_atomic(
         &out.join("manifest.json"),

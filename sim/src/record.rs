@@ -133,6 +133,10 @@ pub struct ReplicateStats {
     /// Bytes sent over the network (every datagram): the bandwidth cost.
     #[serde(default)]
     pub bytes_sent: u64,
+    /// Under `protocol.exit_pricing`: the adversary's share of the exit
+    /// selection weight (g_eff).
+    #[serde(default)]
+    pub exit_share_adversary: Option<f64>,
     /// Client-side flows the observers saw.
     #[serde(default)]
     pub observer_client_flows: u64,
@@ -170,4 +174,8 @@ pub struct ReplicateResult {
     /// The observers' compared pairs (empty without observers).
     #[serde(default)]
     pub correlation: Vec<CorrelationRecord>,
+    /// A market scenario's records (the runner stores them as tables, not
+    /// in the JSON checkpoint).
+    #[serde(skip)]
+    pub market: Option<crate::economics::market::MarketRun>,
 }

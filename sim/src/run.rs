@@ -61,6 +61,9 @@ pub fn run_replicate(
         violation,
     };
     let s = &point.scenario;
+    if let Some(m) = &s.market {
+        return run_market(m, point.index, replicate, seed, progress);
+    }
     let mut w = World::new(s, seed);
     let end = w.arrivals_until + peer2prompt::time::Duration::from_secs_f64(s.workload.drain_s);
     // Run in slices so progress can be reported.
@@ -79,6 +82,43 @@ pub fn run_replicate(
     w.check_conservation().map_err(fail)?;
     let flows = w.observer.take().map(|o| o.finish());
     Ok(score(&w, flows.as_deref(), point.index, replicate, seed))
+}
+
+/// Runs a market scenario's replicate: the market is checked for value
+/// conservation (client funding = service balances + mint fees + client
+/// balances) before its records are returned.
+fn run_market(
+    spec: &crate::scenario::market::MarketSpec,
+    point: u32,
+    replicate: u32,
+    seed: u64,
+    progress: &dyn Progress,
+) -> Result<ReplicateResult, RunFailure> {
+    let fail = |what: String| RunFailure {
+        point,
+        replicate,
+        seed,
+        violation: Violation { at_ns: 0, what },
+    };
+    let cfg = spec
+        .config(seed)
+        .map_err(|(p, m)| fail(format!("{p}: {m}")))?;
+    let run = crate::economics::market::run_with_progress(&cfg, &|f| progress.advance(f))
+        .map_err(|e| fail(e.to_string()))?;
+    if run.service_sat + run.client_sat + run.fees_sat != run.funded_sat {
+        return Err(fail(format!(
+            "market value not conserved: funded {} sat, services {} + clients {} + fees {}",
+            run.funded_sat, run.service_sat, run.client_sat, run.fees_sat
+        )));
+    }
+    progress.advance(1.0);
+    Ok(ReplicateResult {
+        point,
+        replicate,
+        seed,
+        market: Some(run),
+        ..ReplicateResult::default()
+    })
 }
 
 /// Matches the pool and writes one record per session.
@@ -226,7 +266,9 @@ fn score(
             observer_true_pairs: true_pairs,
             clients: count(&|h| h.slot.kind == Kind::Client),
             clients_rejecting_a_mint: w.rejected_a_mint.len() as u64,
+            exit_share_adversary: w.exit_share_adversary,
         },
+        market: None,
     }
 }
 

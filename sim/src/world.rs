@@ -128,6 +128,9 @@ pub struct Violation {
 pub struct World {
     /// The scenario.
     pub scenario: Scenario,
+    /// Under `protocol.exit_pricing`: the adversary's share of the clients'
+    /// exit-selection weight (g_eff).
+    pub exit_share_adversary: Option<f64>,
     streams: Streams,
     /// Events.
     pub queue: EventQueue<Event>,
@@ -281,6 +284,22 @@ impl World {
                 nat: nat.then(HashSet::new),
             });
         }
+        // Price-driven exit selection: weights from every exit's quote.
+        let exits: Vec<(NodeId, bool)> = hosts
+            .iter()
+            .filter(|h| matches!(h.slot.kind, Kind::Ghost | Kind::Gpu))
+            .map(|h| (h.node.identity().node_id(), h.slot.adversarial))
+            .collect();
+        let priced = population::exit_weights(&s, &exits);
+        let exit_share_adversary = priced.as_ref().map(|(_, g)| *g);
+        if let Some((weights, _)) = priced {
+            let weights = Arc::new(weights);
+            for h in hosts.iter_mut().filter(|h| h.slot.kind == Kind::Client) {
+                if let Err(e) = h.node.set_exit_weights(Some(weights.clone())) {
+                    panic!("client refused exit weights: {e}");
+                }
+            }
+        }
         let by_addr = hosts
             .iter()
             .enumerate()
@@ -332,6 +351,7 @@ impl World {
         let measure_from = Instant::ZERO + secs(w.warmup_s);
         let arrivals_until = measure_from + secs(w.duration_s);
         let mut world = World {
+            exit_share_adversary,
             link: LinkModel {
                 rtt_ms: topo.rtt_ms.clone(),
                 jitter_ms: s.network.jitter_ms,

@@ -106,6 +106,9 @@ pub struct ClientRoleConfig {
     /// with exponential gaps of this mean; the last relay drops them, so
     /// they pad every link but the one into the service. `None`: off.
     pub cover_mean_gap: Option<Duration>,
+    /// Exit-selection weights (e.g. from the market's prices); `None`: every
+    /// exit equally likely.
+    pub exit_weights: Option<std::sync::Arc<crate::onion::route::ExitWeights>>,
 }
 
 /// Why a turn failed.
@@ -347,6 +350,10 @@ pub(crate) struct ClientRole {
 }
 
 impl ClientRole {
+    pub fn set_exit_weights(&mut self, weights: Option<std::sync::Arc<crate::onion::route::ExitWeights>>) {
+        self.cfg.exit_weights = weights;
+    }
+
     pub fn new(cfg: ClientRoleConfig, mut rng: ChaCha20Rng) -> Self {
         let hold: Box<dyn HoldPolicy> = match cfg.hold {
             HoldConfig::None => Box::new(NoHold),
@@ -553,13 +560,14 @@ impl ClientRole {
         let pool = if fresh.is_empty() { exits } else { fresh };
         let candidates: Vec<Candidate> = pool.iter().map(|(c, _)| *c).collect();
         let relays = ctx.relays();
-        let route = match ctx.selector.select(
-            ctx.now,
-            &relays,
-            &candidates,
-            &crate::onion::route::UniformExits,
-            &mut *ctx.decisions,
-        ) {
+        let scorer: &dyn crate::onion::route::ExitScorer = match &self.cfg.exit_weights {
+            Some(w) => &**w,
+            None => &crate::onion::route::UniformExits,
+        };
+        let route = match ctx
+            .selector
+            .select(ctx.now, &relays, &candidates, scorer, &mut *ctx.decisions)
+        {
             Ok(r) => r,
             Err(e) => return self.fail_turn_unstarted(ctx, TurnFailure::NoRoute(e.to_string())),
         };

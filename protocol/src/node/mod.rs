@@ -619,6 +619,16 @@ impl Node {
         Ok(())
     }
 
+    /// Client: weights exits by `weights` from now on (`None`: uniformly).
+    pub fn set_exit_weights(
+        &mut self,
+        weights: Option<Arc<crate::onion::route::ExitWeights>>,
+    ) -> Result<(), Error> {
+        let c = self.client.as_mut().ok_or(Error::Config("not a client"))?;
+        c.set_exit_weights(weights);
+        Ok(())
+    }
+
     /// Turns this node's relay adversarial (or honest again) from now on.
     pub fn set_relay_adversary(&mut self, adversary: crate::onion::relay::RelayAdversary) {
         self.relay.set_adversary(adversary);

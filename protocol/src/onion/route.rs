@@ -154,6 +154,25 @@ impl ExitScorer for UniformExits {
     }
 }
 
+/// Exits weighted by a table the client was given, e.g. market shares
+/// derived from the services' pre-declared prices (whitepaper "GPU Node
+/// Competition": clients choose by price, quality and latency; "Malicious
+/// Service Nodes": pre-declared signed pricing). Exits missing from the
+/// table get `default`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExitWeights {
+    /// Weight per exit.
+    pub weights: std::collections::BTreeMap<NodeId, f64>,
+    /// Weight of an exit not in the table.
+    pub default: f64,
+}
+
+impl ExitScorer for ExitWeights {
+    fn weight(&self, exit: &Candidate) -> f64 {
+        self.weights.get(&exit.node).copied().unwrap_or(self.default)
+    }
+}
+
 /// A chosen route.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {

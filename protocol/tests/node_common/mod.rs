@@ -188,6 +188,7 @@ pub fn client_config(spec: &Spec, double_spend: bool) -> ClientRoleConfig {
         mailbox_poll: spec.mailbox.then(|| Duration::from_millis(250)),
         dangerous_double_spend: double_spend,
         cover_mean_gap: spec.cover,
+        exit_weights: None,
     }
 }
 

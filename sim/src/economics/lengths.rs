@@ -211,37 +211,7 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
-    /// The published rows (../shared/reference/request_lengths.csv, copied
-    /// into tests/data).
-    const CSV: &str = include_str!("../../tests/data/request_lengths.csv");
-
-    fn traces() -> Vec<(String, TraceStats)> {
-        let mut out: Vec<(String, TraceStats)> = Vec::new();
-        for line in CSV.lines().skip(1) {
-            let f: Vec<&str> = line.split(',').collect();
-            let (Some(trace), Some(stat), Some(v)) = (f.first(), f.get(1), f.get(2)) else {
-                continue;
-            };
-            let Ok(v) = v.parse::<f64>() else { continue };
-            let i = match out.iter().position(|(t, _)| t == trace) {
-                Some(i) => i,
-                None => {
-                    out.push(((*trace).to_owned(), TraceStats::default()));
-                    out.len() - 1
-                }
-            };
-            let s = &mut out[i].1;
-            match *stat {
-                "mean" => s.mean = v,
-                "median" => s.median = Some(v),
-                "p90" => s.p90 = v,
-                "p99" => s.p99 = Some(v),
-                "max" => s.max = Some(v),
-                _ => {}
-            }
-        }
-        out
-    }
+    use super::super::reference::traces;
 
     fn empirical(xs: &mut [u64], q: f64) -> f64 {
         xs.sort_unstable();

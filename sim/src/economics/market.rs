@@ -387,6 +387,14 @@ fn ghost_quote_prices(
 
 /// Runs the market.
 pub fn run(cfg: &MarketConfig) -> Result<MarketRun, MarketRunError> {
+    run_with_progress(cfg, &|_| {})
+}
+
+/// Runs the market, telling `progress` the share of days done after each.
+pub fn run_with_progress(
+    cfg: &MarketConfig,
+    progress: &dyn Fn(f64),
+) -> Result<MarketRun, MarketRunError> {
     if cfg.models.is_empty() || cfg.models.iter().all(|m| m.weight <= 0.0) {
         return Err(MarketRunError::Config("no model with a positive weight"));
     }
@@ -711,6 +719,7 @@ pub fn run(cfg: &MarketConfig) -> Result<MarketRun, MarketRunError> {
             }
             out.agent_days.push(a.day.clone());
         }
+        progress(f64::from(day + 1) / f64::from(cfg.days));
         // Entry: a profitable market draws the next would-be Ghost.
         let trailing: Vec<f64> = agents
             .iter()

@@ -214,6 +214,9 @@ fn validate(s: &Scenario) -> Result<(), (String, String)> {
     if s.replications == 0 {
         return err("replications", "expected at least 1 replication".into());
     }
+    if let Some(m) = &s.market {
+        return m.validate();
+    }
     let p = &s.population;
     if p.clients == 0 {
         return err("population.clients", "expected at least 1 client".into());

@@ -7,6 +7,7 @@
 //! and field path.
 
 mod load;
+pub mod market;
 mod sweep;
 pub mod units;
 
@@ -30,12 +31,14 @@ pub struct Scenario {
     /// Independent replicates of every sweep point.
     #[serde(default = "one")]
     pub replications: u32,
-    /// Who takes part.
+    /// Who takes part (not used by market scenarios).
+    #[serde(default)]
     pub population: Population,
     /// The simulated Internet.
     #[serde(default)]
     pub network: NetworkSpec,
-    /// What clients ask for and when.
+    /// What clients ask for and when (not used by market scenarios).
+    #[serde(default)]
     pub workload: Workload,
     /// Protocol options.
     #[serde(default)]
@@ -46,6 +49,10 @@ pub struct Scenario {
     /// Nodes joining and leaving.
     #[serde(default)]
     pub churn: ChurnSpec,
+    /// The Ghost market: a scenario with this block runs the market
+    /// ([`crate::economics::market`]), not the network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market: Option<market::MarketSpec>,
     /// Parameters varied across points (dotted paths into this document).
     #[serde(default)]
     pub sweep: Option<Sweep>,
@@ -83,6 +90,20 @@ pub struct Population {
 
 fn default_pow_bits() -> u8 {
     8
+}
+
+impl Default for Population {
+    /// Nobody (what a market scenario leaves out).
+    fn default() -> Self {
+        Population {
+            relays: 0,
+            ghosts: 0,
+            gpus: 0,
+            mints: 1,
+            clients: 0,
+            identity_pow_bits: default_pow_bits(),
+        }
+    }
 }
 
 /// The simulated Internet: world regions, autonomous systems and access links.
@@ -184,6 +205,27 @@ pub struct Workload {
     pub audit_sessions: u32,
 }
 
+impl Default for Workload {
+    /// No sessions (what a market scenario leaves out).
+    fn default() -> Self {
+        Workload {
+            warmup_s: default_warmup(),
+            duration_s: 0.0,
+            drain_s: default_drain(),
+            sessions_per_client_per_hour: 0.0,
+            turns_per_session: 1,
+            think_time_s: default_think(),
+            prompt_tokens: Distribution::Fixed { value: 1.0 },
+            output_tokens: Distribution::Fixed { value: 1.0 },
+            calibration: String::new(),
+            model: default_model(),
+            max_output_tokens: default_max_output(),
+            funding_sat: default_funding(),
+            audit_sessions: 0,
+        }
+    }
+}
+
 fn default_warmup() -> f64 {
     120.0
 }
@@ -251,6 +293,53 @@ pub struct ProtocolSpec {
     /// many seconds (whitepaper "Mint-Exit Collusion": batching of minting
     /// and spending); 0: each at once. Below the clients' 10 s mint timeout.
     pub mint_batch_s: f64,
+    /// Price-driven exit selection (whitepaper "GPU Node Competition",
+    /// "Attack Economics"): services quote by their markup over cost, and
+    /// clients weight exits by the market's logit share of those prices.
+    /// Unset: exits equally likely.
+    pub exit_pricing: Option<ExitPricingSpec>,
+}
+
+/// Exit selection by price: every exit quotes `honest_factor` times the
+/// upstream cost (the protocol's price is that 2x quote), the adversary's
+/// exits `adversary_factor` times (below 1: subsidized, under cost); each
+/// client weights an exit by `exp(−price_per_usd × price of a reference
+/// job)`, the market's multinomial logit ([`crate::economics::choice`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExitPricingSpec {
+    /// The adversary's price as a multiple of upstream cost.
+    pub adversary_factor: f64,
+    /// Everyone else's (the whitepaper's 2x).
+    #[serde(default = "two")]
+    pub honest_factor: f64,
+    /// Logit weight per USD of the reference job's price.
+    pub price_per_usd: f64,
+    /// Reference job: prompt tokens.
+    #[serde(default = "thousand")]
+    pub job_input_tokens: f64,
+    /// Reference job: output tokens.
+    #[serde(default = "three_hundred")]
+    pub job_output_tokens: f64,
+}
+
+fn two() -> f64 {
+    2.0
+}
+fn thousand() -> f64 {
+    1000.0
+}
+fn three_hundred() -> f64 {
+    300.0
+}
+
+impl ExitPricingSpec {
+    /// The reference job's price at `factor` times upstream cost, USD, when
+    /// `price_in`/`price_out` (USD per Mtok) are the honest quote.
+    pub fn job_price(&self, factor: f64, price_in: f64, price_out: f64) -> f64 {
+        let scale = factor / self.honest_factor.max(1e-12);
+        scale * (price_in * self.job_input_tokens + price_out * self.job_output_tokens) / 1e6
+    }
 }
 
 /// Wallet privacy switches (whitepaper "Mint-Exit Collusion": swap before
@@ -310,6 +399,7 @@ impl Default for ProtocolSpec {
             rotate_after_turns: None,
             audit_keysets: false,
             mint_batch_s: 0.0,
+            exit_pricing: None,
         }
     }
 }
