@@ -189,7 +189,18 @@ fn main() -> ExitCode {
             };
             let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let started = std::time::Instant::now();
+            let is_market = spec.loaded.base.market.is_some();
             match sweep::run(&spec, &out, resume, threads, tty, true) {
+                Ok(o) if is_market => {
+                    let secs = started.elapsed().as_secs_f64();
+                    println!(
+                        "{} market replicate(s) run, {} resumed in {secs:.1} s",
+                        o.ran, o.resumed
+                    );
+                    print_market(&out);
+                    println!("wrote {}", out.display());
+                    ExitCode::SUCCESS
+                }
                 Ok(o) => {
                     let secs = started.elapsed().as_secs_f64();
                     println!(
@@ -227,6 +238,43 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// One line per point of a market run's `market.json`.
+#[allow(clippy::print_stdout)]
+fn print_market(out: &std::path::Path) {
+    let Ok(text) = std::fs::read_to_string(out.join("market.json")) else {
+        return;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return;
+    };
+    let f = |p: &serde_json::Value, k: &str| p.get(k).and_then(|x| x.as_f64()).unwrap_or(f64::NAN);
+    let est = |p: &serde_json::Value, k: &str| {
+        p.get(k)
+            .and_then(|x| x.get("estimate"))
+            .and_then(|x| x.as_f64())
+            .unwrap_or(f64::NAN)
+    };
+    for p in v
+        .get("points")
+        .and_then(|p| p.as_array())
+        .into_iter()
+        .flatten()
+    {
+        println!(
+            "point {:>3} {}: {} jobs served, mean premium {:.2}x, Ghost margin {:.1}%, below cost {:.2}%, truncated {:.2}%, g {:.3} -> g_eff {:.3}",
+            f(p, "point"),
+            p.get("params").map(|x| x.to_string()).unwrap_or_default(),
+            f(p, "served"),
+            f(p, "mean_premium"),
+            100.0 * f(p, "ghost_margin"),
+            100.0 * est(p, "negative_jobs"),
+            100.0 * est(p, "truncated_jobs"),
+            f(p, "g"),
+            est(p, "g_eff"),
+        );
     }
 }
 

@@ -177,7 +177,10 @@ pub fn point_summary(jobs: LazyFrame, agent_days: LazyFrame) -> LazyFrame {
     let served = || col("agent").is_not_null();
     let by_jobs = jobs.group_by([col("point")]).agg([
         served().sum().alias("served"),
-        col("adversary").filter(served()).sum().alias("adversary_jobs"),
+        col("adversary")
+            .filter(served())
+            .sum()
+            .alias("adversary_jobs"),
         col("paid_usd")
             .lt(col("cost_usd"))
             .filter(served())
@@ -280,7 +283,14 @@ mod tests {
             .collect()
             .unwrap();
         assert_eq!(md.height(), 2);
-        let f = |c: &str, i: usize| md.column(c).unwrap().get(i).unwrap().try_extract::<f64>().unwrap();
+        let f = |c: &str, i: usize| {
+            md.column(c)
+                .unwrap()
+                .get(i)
+                .unwrap()
+                .try_extract::<f64>()
+                .unwrap()
+        };
         assert_eq!(f("jobs", 0), 3.0);
         assert_eq!(f("unserved", 0), 1.0);
         assert_eq!(f("gpu_token_share", 0), 0.75);
@@ -298,7 +308,14 @@ mod tests {
         let gd = ghost_days(agent_days_frame(&r, 0, 0).unwrap().lazy())
             .collect()
             .unwrap();
-        let g = |c: &str| gd.column(c).unwrap().get(0).unwrap().try_extract::<f64>().unwrap();
+        let g = |c: &str| {
+            gd.column(c)
+                .unwrap()
+                .get(0)
+                .unwrap()
+                .try_extract::<f64>()
+                .unwrap()
+        };
         assert_eq!(g("margin"), 0.5);
         assert_eq!(g("utilisation"), 0.25);
     }

@@ -40,6 +40,11 @@ pub fn all(run: &Run) -> Vec<Claim> {
         observers,
         super::linkage::combined(run),
         super::linkage::key_tagging(run),
+        super::economics::worked_example(run),
+        super::economics::heavy_tails(run),
+        super::economics::ghost_profits(run),
+        super::economics::phases(run),
+        super::economics::subsidized(run),
         tiers,
     ]
 }

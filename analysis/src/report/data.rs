@@ -81,6 +81,38 @@ pub struct ScenarioData {
     pub roc: Vec<RocRow>,
     /// The observers' operating points per point (`summary.json`).
     pub observers: Vec<RocSummary>,
+    /// A market scenario's outputs.
+    pub market: Option<MarketData>,
+}
+
+/// A market scenario's datasets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MarketData {
+    /// `ghost_days.parquet`.
+    pub ghost_days: DataFrame,
+    /// `market_days.parquet`.
+    pub market_days: DataFrame,
+    /// `market.json`: fidelity, models and per-point summaries.
+    pub summary: serde_json::Value,
+}
+
+fn market(d: &Path) -> Result<Option<MarketData>, ReportError> {
+    let json = d.join("market.json");
+    if !json.is_file() {
+        return Ok(None);
+    }
+    let read = |name: &str| {
+        let f = d.join(name);
+        read_parquet(&f).map_err(|e| ReportError::Dataset {
+            file: f.clone(),
+            message: e.to_string(),
+        })
+    };
+    Ok(Some(MarketData {
+        ghost_days: read("ghost_days.parquet")?,
+        market_days: read("market_days.parquet")?,
+        summary: read_json(&json)?,
+    }))
 }
 
 impl Run {
@@ -136,6 +168,7 @@ pub fn load(dir: &Path) -> Result<Run, ReportError> {
             audits: audits.into_iter().map(|a| a.audit).collect(),
             roc: roc_rows(&d.join("roc.parquet"))?,
             observers: summary.observers,
+            market: market(&d)?,
             name,
         });
     }

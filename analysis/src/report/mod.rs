@@ -9,6 +9,7 @@
 
 mod claims;
 mod data;
+mod economics;
 mod linkage;
 mod render;
 

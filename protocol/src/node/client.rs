@@ -350,7 +350,10 @@ pub(crate) struct ClientRole {
 }
 
 impl ClientRole {
-    pub fn set_exit_weights(&mut self, weights: Option<std::sync::Arc<crate::onion::route::ExitWeights>>) {
+    pub fn set_exit_weights(
+        &mut self,
+        weights: Option<std::sync::Arc<crate::onion::route::ExitWeights>>,
+    ) {
         self.cfg.exit_weights = weights;
     }
 
@@ -564,13 +567,16 @@ impl ClientRole {
             Some(w) => &**w,
             None => &crate::onion::route::UniformExits,
         };
-        let route = match ctx
-            .selector
-            .select(ctx.now, &relays, &candidates, scorer, &mut *ctx.decisions)
-        {
-            Ok(r) => r,
-            Err(e) => return self.fail_turn_unstarted(ctx, TurnFailure::NoRoute(e.to_string())),
-        };
+        let route =
+            match ctx
+                .selector
+                .select(ctx.now, &relays, &candidates, scorer, &mut *ctx.decisions)
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    return self.fail_turn_unstarted(ctx, TurnFailure::NoRoute(e.to_string()));
+                }
+            };
         let exit_role = pool
             .iter()
             .find(|(c, _)| c.node == route.exit.node)

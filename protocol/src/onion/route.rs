@@ -169,7 +169,10 @@ pub struct ExitWeights {
 
 impl ExitScorer for ExitWeights {
     fn weight(&self, exit: &Candidate) -> f64 {
-        self.weights.get(&exit.node).copied().unwrap_or(self.default)
+        self.weights
+            .get(&exit.node)
+            .copied()
+            .unwrap_or(self.default)
     }
 }
 

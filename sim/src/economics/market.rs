@@ -517,20 +517,22 @@ pub fn run_with_progress(
                 _ => None,
             };
             priced.push(p.map(|p| p.0));
-            quotes.push(p.map(|(_, (qi, qo, cap))| Quote {
-                service: NodeId([(i % 251) as u8; 32]),
-                model: a
-                    .ghost
-                    .as_ref()
-                    .map_or("open".into(), |g| cfg.models[g.model].name.clone()),
-                input: cfg.fx.price(qi),
-                output: cfg.fx.price(qo),
-                max_output_tokens: cap,
-                chunk_msat: cfg.chunk_msat,
-                mints: vec!["mint://rail".into()],
-                valid_from: Instant::ZERO + Duration::from_secs_f64(start),
-                valid_until: Instant::ZERO + Duration::from_secs_f64(end),
-                serial: u64::from(day),
+            quotes.push(p.map(|(_, (qi, qo, cap))| {
+                Quote {
+                    service: NodeId([(i % 251) as u8; 32]),
+                    model: a
+                        .ghost
+                        .as_ref()
+                        .map_or("open".into(), |g| cfg.models[g.model].name.clone()),
+                    input: cfg.fx.price(qi),
+                    output: cfg.fx.price(qo),
+                    max_output_tokens: cap,
+                    chunk_msat: cfg.chunk_msat,
+                    mints: vec!["mint://rail".into()],
+                    valid_from: Instant::ZERO + Duration::from_secs_f64(start),
+                    valid_until: Instant::ZERO + Duration::from_secs_f64(end),
+                    serial: u64::from(day),
+                }
             }));
         }
         for (i, a) in agents.iter_mut().enumerate() {
@@ -666,7 +668,10 @@ pub fn run_with_progress(
             rec.output_tokens = s.output_tokens;
             rec.paid_usd = usd(s.paid_sat);
             rec.chunks = s.chunks;
-            rec.direct_usd = job_usd(cfg.models[rec.model as usize].direct, s.output_tokens as f64);
+            rec.direct_usd = job_usd(
+                cfg.models[rec.model as usize].direct,
+                s.output_tokens as f64,
+            );
             let a = &mut agents[i];
             a.day.requests += 1;
             a.day.input_tokens += cfg.input_tokens;

@@ -29,5 +29,5 @@ pub mod gpu;
 pub mod lengths;
 pub mod market;
 pub mod pricing;
-pub mod reference;
 pub mod rail;
+pub mod reference;

@@ -12,12 +12,12 @@
 //! decodes it at the far end.
 
 use peer2prompt::ecash::messages::MintQuoteRequest;
+use peer2prompt::ecash::nuts::Proof;
 use peer2prompt::ecash::wallet::{NoHold, SendPlan};
 use peer2prompt::ecash::{
     Amount, CurrencyUnit, EcashError, LightningPayer, LightningPayment, Mint, MintConfig, MintUrl,
     PayerId, Wallet, WalletPolicy,
 };
-use peer2prompt::ecash::nuts::Proof;
 use peer2prompt::market::billing::{ClientMeter, ServiceMeter};
 use peer2prompt::market::{MarketError, Quote, tokens};
 use peer2prompt::node::wire::{AppMessage, InferRequest, ServiceRequest, ServiceResponse};
@@ -121,7 +121,9 @@ impl Rail {
     /// Cells moved and circuits built by the onion carrier (zero on the
     /// rail alone).
     pub fn onion_stats(&self) -> (u64, u64) {
-        self.carrier.as_ref().map_or((0, 0), |c| (c.cells, c.circuits))
+        self.carrier
+            .as_ref()
+            .map_or((0, 0), |c| (c.cells, c.circuits))
     }
 
     /// Opens a wallet for a new agent; returns its index.
@@ -315,7 +317,10 @@ impl Rail {
                         service,
                         session: s,
                     };
-                    self.carry(back, AppMessage::ServiceReply(ServiceResponse::Stream { text }))?;
+                    self.carry(
+                        back,
+                        AppMessage::ServiceReply(ServiceResponse::Stream { text }),
+                    )?;
                 }
                 cm.received(n);
                 continue;

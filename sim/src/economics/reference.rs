@@ -81,7 +81,10 @@ pub fn traces() -> Vec<(String, TraceStats)> {
 
 /// The statistics of trace `name`, if listed.
 pub fn trace(name: &str) -> Option<TraceStats> {
-    traces().into_iter().find(|(t, _)| t == name).map(|(_, s)| s)
+    traces()
+        .into_iter()
+        .find(|(t, _)| t == name)
+        .map(|(_, s)| s)
 }
 
 #[cfg(test)]
@@ -102,7 +105,10 @@ mod tests {
         );
         assert_eq!(list_price("no-such-model"), None);
         let b = trace("burstgpt").unwrap_or_default();
-        assert_eq!((b.mean, b.p90, b.p99, b.max), (125.0, 276.0, Some(1586.0), Some(12_500.0)));
+        assert_eq!(
+            (b.mean, b.p90, b.p99, b.max),
+            (125.0, 276.0, Some(1586.0), Some(12_500.0))
+        );
         assert_eq!(traces().len(), 4);
     }
 }

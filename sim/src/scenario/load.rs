@@ -474,6 +474,82 @@ pub fn schema_json() -> String {
 /// Finds the line and column of a dotted field path in block-style YAML
 /// (best effort; `(0, 0)` when not found).
 fn locate(text: &str, path: &str) -> (usize, usize) {
+    // A list index (`models[1].name`): find the list, its item, then the
+    // rest of the path inside that item (block or flow style).
+    if let Some(open) = path.find('[')
+        && let Some(close) = path[open..].find(']').map(|c| open + c)
+        && let Ok(index) = path[open + 1..close].parse::<usize>()
+    {
+        let (list_line, _) = locate_keys(text, &path[..open]);
+        if list_line > 0 {
+            return locate_item(
+                text,
+                list_line,
+                index,
+                path[close + 1..].trim_start_matches('.'),
+            )
+            .unwrap_or((list_line, 1));
+        }
+    }
+    locate_keys(text, path)
+}
+
+/// The line and column of item `index` of the list whose key is on
+/// 1-based line `list_line`, or of `rest`'s first key inside that item.
+fn locate_item(text: &str, list_line: usize, index: usize, rest: &str) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut seen = 0;
+    let mut item_indent = None;
+    let mut start = None;
+    for (n, raw) in lines.iter().enumerate().skip(list_line) {
+        let trimmed = raw.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let indent = raw.len() - trimmed.len();
+        if !trimmed.starts_with("- ") {
+            if item_indent.is_none_or(|i| indent <= i) {
+                break;
+            }
+            continue;
+        }
+        match item_indent {
+            None => item_indent = Some(indent),
+            Some(i) if indent < i => break,
+            Some(i) if indent > i => continue,
+            _ => {}
+        }
+        if seen == index {
+            start = Some(n);
+            break;
+        }
+        seen += 1;
+    }
+    let start = start?;
+    let indent = item_indent.unwrap_or(0);
+    let key = rest.split(['.', '[']).next().unwrap_or("");
+    if key.is_empty() {
+        return Some((start + 1, indent + 1));
+    }
+    for (n, raw) in lines.iter().enumerate().skip(start) {
+        let trimmed = raw.trim_start();
+        let this = raw.len() - trimmed.len();
+        if n > start && !trimmed.is_empty() && this <= indent {
+            break;
+        }
+        for pat in [format!("{{{key}:"), format!(" {key}:"), format!("- {key}:")] {
+            if let Some(c) = raw.find(&pat) {
+                return Some((n + 1, c + pat.len() - key.len()));
+            }
+        }
+        if trimmed.starts_with(&format!("{key}:")) {
+            return Some((n + 1, this + 1));
+        }
+    }
+    Some((start + 1, indent + 1))
+}
+
+fn locate_keys(text: &str, path: &str) -> (usize, usize) {
     let want: Vec<&str> = path
         .split('.')
         .filter(|s| !s.is_empty() && *s != "?")
@@ -525,6 +601,11 @@ mod tests {
         assert_eq!(locate(t, "b.d.e"), (5, 5));
         assert_eq!(locate(t, "b.c"), (3, 3));
         assert_eq!(locate(t, "b.zzz"), (2, 1));
+        let l = "m:\n  xs:\n    - {a: 1, name: q}\n    - a: 2\n      name: r\n  y: 1\n";
+        assert_eq!(locate(l, "m.xs[0].name").0, 3);
+        assert_eq!(locate(l, "m.xs[1].name"), (5, 7));
+        assert_eq!(locate(l, "m.xs[1]"), (4, 5));
+        assert_eq!(locate(l, "m.xs[7].name"), (2, 1));
     }
 
     const BASE: &str = r#"name: q

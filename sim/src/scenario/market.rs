@@ -19,6 +19,8 @@ use crate::economics::market::{
     Fidelity, GhostAgent, GpuAgent, MarketConfig, ModelDemand, PriceForm,
 };
 use crate::economics::reference;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
 
 /// The market to simulate.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -262,7 +264,10 @@ pub struct GhostCostsSpec {
     pub normal_tokens_per_day: f64,
     /// Daily ban probability per multiple of normal volume beyond it.
     pub ban_per_excess_multiple: f64,
-    /// Leaves when the profit over this many days is negative.
+    /// Leaves when the profit over its window is negative; each Ghost's
+    /// window is drawn uniformly from half to one and a half times this
+    /// many days (operators differ in patience, so a losing market sheds
+    /// Ghosts gradually rather than all on one day).
     #[serde(default = "window")]
     pub exit_window_days: usize,
 }
@@ -344,7 +349,11 @@ fn ghost(
     c: &GhostCostsSpec,
     upstream: crate::economics::pricing::ModelPrices,
     adversary: bool,
+    rng: &mut ChaCha20Rng,
 ) -> GhostAgent {
+    let base = c.exit_window_days.max(1) as u64;
+    let lo = (base / 2).max(1);
+    let window = lo + rng.next_u64() % (base + base / 2 - lo + 1);
     GhostAgent {
         model,
         economics: GhostEconomics::new(
@@ -360,7 +369,7 @@ fn ghost(
                 per_excess_multiple: c.ban_per_excess_multiple,
             },
             c.capacity_tokens_per_day,
-            c.exit_window_days,
+            window as usize,
         ),
         adversary,
     }
@@ -398,7 +407,10 @@ impl MarketSpec {
             return Err(bad("job_sample", "expected a share in [0, 1]"));
         }
         positive(self.btc_usd, "btc_usd")?;
-        positive(self.willingness.median_premium, "willingness.median_premium")?;
+        positive(
+            self.willingness.median_premium,
+            "willingness.median_premium",
+        )?;
         if self.input_tokens == 0 {
             return Err(bad("input_tokens", "expected at least 1 token"));
         }
@@ -468,20 +480,36 @@ impl MarketSpec {
             }
             Ok(())
         };
+        // Each Ghost's patience (exit window), drawn from the run's seed.
+        let mut rng = ChaCha20Rng::seed_from_u64(seed ^ 0x0e_c0de);
         let mut ghosts = Vec::new();
         for (i, g) in self.ghosts.iter().enumerate() {
             let path = format!("ghosts[{i}]");
             let m = model_of(&g.model, &format!("{path}.model"))?;
             check_costs(&g.costs, &format!("{path}.costs"))?;
             for _ in 0..g.count {
-                ghosts.push(ghost(m, g.strategy, &g.costs, models[m].direct, g.adversary));
+                ghosts.push(ghost(
+                    m,
+                    g.strategy,
+                    &g.costs,
+                    models[m].direct,
+                    g.adversary,
+                    &mut rng,
+                ));
             }
         }
         if let Some(g) = &self.adversary {
             let m = model_of(&g.model, "adversary.model")?;
             check_costs(&g.costs, "adversary.costs")?;
             for _ in 0..g.count {
-                ghosts.push(ghost(m, g.strategy, &g.costs, models[m].direct, true));
+                ghosts.push(ghost(
+                    m,
+                    g.strategy,
+                    &g.costs,
+                    models[m].direct,
+                    true,
+                    &mut rng,
+                ));
             }
         }
         let (entrants, entry_profit) = match &self.entrants {
@@ -490,7 +518,7 @@ impl MarketSpec {
                 let list = (0..e.count as usize)
                     .map(|k| {
                         let m = k % models.len();
-                        ghost(m, e.strategy, &e.costs, models[m].direct, false)
+                        ghost(m, e.strategy, &e.costs, models[m].direct, false, &mut rng)
                     })
                     .collect();
                 (list, e.entry_profit_usd_per_day)
@@ -578,5 +606,104 @@ impl MarketSpec {
                 msat_per_usd: (1e11 / self.btc_usd).round().max(1.0) as u64,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::path::Path;
+
+    use super::super::{ScenarioError, load_str};
+
+    const DOC: &str = "name: m
+seed: 3
+market:
+  days: 3
+  clients: 10
+  jobs_per_client_per_day: 2.0
+  willingness: {median_premium: 2.0, sigma: 0.3}
+  tastes: {quality: 2.0, price_per_usd: 100.0}
+  input_tokens: 500
+  output_trace: sharegpt
+  models:
+    - {name: gpt-4o}
+    - {name: MODEL}
+  ghosts:
+    - count: 4
+      model: gpt-4o
+      strategy: {kind: fixed_markup, factor: 2.0}
+      costs: {bandwidth_usd_per_mtok: 0.0, ops_usd_per_day: 0.0, policy_risk_usd_per_mtok: 0.0, capacity_tokens_per_day: 1.0e6, normal_tokens_per_day: 1.0e6, ban_per_excess_multiple: 0.0, exit_window_days: 8}
+  adversary:
+    count: 2
+    model: gpt-4o
+    strategy: {kind: subsidized, factor: 0.8}
+    costs: {bandwidth_usd_per_mtok: 0.0, ops_usd_per_day: 0.0, policy_risk_usd_per_mtok: 0.0, capacity_tokens_per_day: 1.0e6, normal_tokens_per_day: 1.0e6, ban_per_excess_multiple: 0.0}
+  phases: {start: 0.5, end: 0.9, from_day: 1, to_day: 2}
+sweep:
+  list:
+    - {market.adversary.strategy: {kind: subsidized, factor: 0.8}}
+    - {market.adversary.strategy: {kind: subsidized, factor: 0.6}}
+";
+
+    #[test]
+    fn a_market_scenario_loads_without_a_network_and_sweeps() {
+        let l = load_str(Path::new("m.yaml"), &DOC.replace("MODEL", "gpt-5-mini")).unwrap();
+        assert_eq!(l.points.len(), 2);
+        let m = l.points[1].scenario.market.as_ref().unwrap();
+        let cfg = m.config(7).unwrap();
+        assert_eq!(cfg.ghosts.len(), 6);
+        assert_eq!(cfg.ghosts.iter().filter(|g| g.adversary).count(), 2);
+        assert_eq!(cfg.models[1].direct.output_usd_per_mtok, 2.0);
+        assert!((cfg.arrivals.mean_per_s - 20.0 / 86_400.0).abs() < 1e-12);
+        // Exit windows: uniform on [4, 12] around 8, drawn per Ghost.
+        let windows: Vec<usize> = cfg.ghosts[..4]
+            .iter()
+            .map(|g| g.economics.exit_window_days)
+            .collect();
+        assert!(windows.iter().all(|w| (4..=12).contains(w)), "{windows:?}");
+        assert_eq!(m.config(7).unwrap().ghosts, cfg.ghosts);
+        let r = crate::economics::market::run(&cfg).unwrap();
+        assert_eq!(r.service_sat + r.client_sat + r.fees_sat, r.funded_sat);
+    }
+
+    #[test]
+    fn a_bad_model_is_named_with_its_file_line_and_field() {
+        let e = load_str(Path::new("m.yaml"), DOC).unwrap_err();
+        let ScenarioError::Field {
+            file,
+            line,
+            path,
+            message,
+            ..
+        } = e
+        else {
+            panic!("{e}");
+        };
+        assert_eq!(file, Path::new("m.yaml"));
+        assert_eq!(path, "market.models[1].name");
+        assert_eq!(line, 13, "{message}");
+        assert!(
+            message.contains("MODEL") && message.contains("gpt-4o"),
+            "{message}"
+        );
+        let e = load_str(
+            Path::new("m.yaml"),
+            &DOC.replace("MODEL", "gpt-4o").replace("sharegpt", "nope"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("market.output_trace") && e.contains("burstgpt"),
+            "{e}"
+        );
+        let e = load_str(
+            Path::new("m.yaml"),
+            &DOC.replace("MODEL", "gpt-4o")
+                .replace("  days: 3", "  dayz: 3"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("dayz"), "{e}");
     }
 }
