@@ -301,3 +301,80 @@ fn sessions_have_the_documented_columns_and_sane_values() {
     assert_eq!(manifest["scenario_sha256"].as_str().unwrap().len(), 64);
     std::fs::remove_dir_all(a).unwrap();
 }
+
+#[test]
+fn a_market_run_writes_its_datasets_and_records_its_fidelity() {
+    let out = tmp("market");
+    let o = p2psim(&[
+        "run",
+        "tests/data/tiny_market.yaml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("jobs served"), "{stdout}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["market_fidelity"], "rail");
+    let read = |name: &str| peer2prompt_analysis::dataset::read_parquet(&out.join(name)).unwrap();
+    let days = read("market_days.parquet");
+    assert_eq!(days.height(), 3);
+    for c in [
+        "jobs",
+        "unserved",
+        "active_ghosts",
+        "active_gpus",
+        "gpu_token_share",
+        "mean_premium",
+        "negative_jobs",
+        "consumer_surplus_usd",
+        "price_index_gpt-4o",
+        "price_index_claude-sonnet-4.5",
+    ] {
+        assert!(days.column(c).is_ok(), "market_days lacks {c}");
+    }
+    let ghost_days = read("ghost_days.parquet");
+    assert_eq!(ghost_days.height(), 3 * 7, "7 agents a day");
+    assert!(ghost_days.column("margin").is_ok() && ghost_days.column("utilisation").is_ok());
+    let jobs = read("jobs.parquet");
+    let total: f64 = days
+        .column("jobs")
+        .unwrap()
+        .as_materialized_series()
+        .sum()
+        .unwrap();
+    assert!(jobs.height() > 0 && (jobs.height() as f64) < total);
+    // Claude jobs are frontier-exclusive: no GPU node served one.
+    let served_by = jobs.column("served_by").unwrap().str().unwrap().clone();
+    let model = jobs.column("model").unwrap().str().unwrap().clone();
+    assert!(
+        served_by
+            .iter()
+            .zip(model.iter())
+            .all(|(s, m)| !(s == Some("gpu") && m == Some("claude-sonnet-4.5")))
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("market.json")).unwrap()).unwrap();
+    assert_eq!(summary["points"][0]["negative_jobs"]["k"], 0);
+    // One thread gives byte-identical tables.
+    let again = tmp("market-again");
+    let o = p2psim(&[
+        "run",
+        "tests/data/tiny_market.yaml",
+        "--out",
+        again.to_str().unwrap(),
+        "--threads",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["ghost_days.parquet", "market_days.parquet", "jobs.parquet"] {
+        assert_eq!(
+            std::fs::read(out.join(f)).unwrap(),
+            std::fs::read(again.join(f)).unwrap(),
+            "{f} differs across thread counts"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_dir_all(&again);
+}

@@ -36,7 +36,7 @@ fn fresh(name: &str) -> PathBuf {
     d
 }
 
-const CLAIMS: [&str; 10] = [
+const CLAIMS: [&str; 15] = [
     "Data visibility by role",
     "P(link) ≈ m·g per session",
     "n sessions with re-sampled routes",
@@ -46,6 +46,11 @@ const CLAIMS: [&str; 10] = [
     "Tier 4: a wide passive observer",
     "Combined linkage",
     "Key tagging caught by the keyset audit",
+    "Ghost margin at a 2x markup",
+    "Heavy-tailed outputs need caps or margins",
+    "Ghost profits and early adopters",
+    "Supply over the backend phases",
+    "Subsidized surveillance",
     "Threat model tiers",
 ];
 
@@ -99,6 +104,10 @@ fn report_rebuilds_figures_and_names_every_claim() {
     // The new channels were measured: tier 4 and mint-exit rows carry numbers.
     assert!(md.contains("| 4 | Wide passive observer") && md.contains("of sessions linked, TPR"));
     assert!(md.contains("| 3b | Mint-exit collusion") && md.contains("effective set"));
+    // The market claims were measured from the market datasets.
+    assert!(md.contains("15000 msat quoted against 7500 msat"));
+    assert!(md.contains("![Price index per model](figures/price_index.png)"));
+    assert!(md.contains("figures/subsidized_link.png"));
     // The visibility matrix was measured, not asserted.
     assert!(md.contains("| Ingress hop | Client IP ("), "{md}");
     // Rebuilding gives the same bytes.

@@ -1,7 +1,9 @@
 //! `economics/rail_job`: one market job paid through the protocol's meters
 //! and real ecash (a 1,000-token prompt, a 300-token answer, 2-sat chunks:
 //! the client's change swaps and the service's settlement swaps at the
-//! mint), the unit of the market's cost at the long-horizon fidelity level.
+//! mint), the unit of the market's cost at the long-horizon fidelity level;
+//! `economics/onion_job`: the same job at full fidelity, every message over
+//! a fresh three-hop onion circuit.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -25,24 +27,27 @@ fn rail_job(c: &mut Criterion) {
         valid_until: Instant::ZERO + Duration::from_secs(86_400),
         serial: 1,
     };
-    let mut rail = Rail::new(
-        MintConfig {
-            input_fee_ppk: 100,
-            ..MintConfig::default()
-        },
-        1,
-    );
-    let (client, service) = (rail.open_wallet().unwrap(), rail.open_wallet().unwrap());
     let mut g = c.benchmark_group("economics");
     g.sample_size(20);
-    g.bench_function("rail_job", |b| {
-        b.iter(|| {
-            if rail.balance(client) < 100 {
-                rail.fund(client, 100_000).unwrap();
-            }
-            rail.job(client, service, &quote, 1_000, 300, 25).unwrap()
-        })
-    });
+    for (name, onion) in [("rail_job", false), ("onion_job", true)] {
+        let rail = Rail::new(
+            MintConfig {
+                input_fee_ppk: 100,
+                ..MintConfig::default()
+            },
+            1,
+        );
+        let mut rail = if onion { rail.with_onion(8, 2) } else { rail };
+        let (client, service) = (rail.open_wallet().unwrap(), rail.open_wallet().unwrap());
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                if rail.balance(client) < 100 {
+                    rail.fund(client, 100_000).unwrap();
+                }
+                rail.job(client, service, &quote, 1_000, 300, 25).unwrap()
+            })
+        });
+    }
     g.finish();
 }
 

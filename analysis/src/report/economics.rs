@@ -119,7 +119,9 @@ pub fn worked_example(run: &Run) -> Claim {
                  ${profit:.2}. The documented costs are the scenario's (bandwidth $0.02 and \
                  policy risk $0.25 per million tokens, operations $0.17 a day): operations \
                  dominate at low volume, so the margin after costs depends on how many jobs \
-                 a Ghost wins, not on the markup alone.",
+                 a Ghost wins, not on the markup alone. The margin before other costs can \
+                 exceed 50%: clients prepay in whole chunks and a service keeps the unused \
+                 part of the last one.",
                 g("requests"),
                 g("days"),
                 g("requests") / g("days").max(1.0)
@@ -462,7 +464,10 @@ pub fn phases(run: &Run) -> Claim {
              hybrid, then inference-dominant); GPU nodes price at their hardware break-even \
              at an assumed utilisation times a markup, and serve every request with the \
              open model. The price index of a model is what clients paid for its jobs over \
-             what the same jobs cost at the provider directly (1: the direct price)."
+             what the same jobs cost at the provider directly (1: the direct price). A \
+             cheap model's index is dominated by ecash granularity: a job pays at least its \
+             first prepaid chunk (whole satoshi), and a service keeps an unused chunk, so a \
+             2-sat chunk is several times a small GPT-5-mini job's direct price."
                 .into(),
         ],
         tables: vec![],
@@ -552,7 +557,7 @@ pub fn subsidized(run: &Run) -> Claim {
         ));
         geff_logit.push(Point::at(factor, g_eff));
         ends_pts.push(Point::with_ci(mg_eff, e.estimate, e.lo, e.hi).noted(format!("{factor}x")));
-        mg_line.push(Point::at(p.m_times_g, p.m_times_g));
+        mg_line.push(Point::with_ci(p.m_times_g, e.estimate, e.lo, e.hi));
         pairs.push((e, mg_eff));
     }
     if let Some(m) = run.scenario("subsidized_market").and_then(market_of) {
@@ -654,8 +659,8 @@ pub fn subsidized(run: &Run) -> Claim {
                 name: "subsidized_link".into(),
                 title: "P(both ends adversarial) against m·g_eff".into(),
                 caption: "Measured share of sessions with both ends adversarial (95% \
-                          Wilson) against m·g_eff, with the identity line; the dashed point \
-                          is m·g, what uniform exit selection would give."
+                          Wilson) against m·g_eff, with the identity line, and the same \
+                          measurements against m·g (what uniform exit selection would give)."
                     .into(),
                 x_label: "m·g_eff".into(),
                 y_label: "P(both ends adversarial)".into(),
@@ -671,8 +676,8 @@ pub fn subsidized(run: &Run) -> Claim {
                         points: diag,
                     },
                     Series {
-                        label: "m·g".into(),
-                        style: Style::Dashed,
+                        label: "measured, against m·g".into(),
+                        style: Style::Points,
                         points: mg_line,
                     },
                 ],

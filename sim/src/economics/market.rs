@@ -72,6 +72,10 @@ pub struct ModelDemand {
     pub quality: f64,
     /// Share of jobs asking for it (relative weight).
     pub weight: f64,
+    /// Whether GPU nodes' open model can serve its jobs (false: a
+    /// frontier-exclusive capability, whitepaper "Backend Evolution": Ghost
+    /// nodes retain advantage for frontier-exclusive capabilities).
+    pub open_substitute: bool,
 }
 
 /// A Ghost in the market.
@@ -586,7 +590,11 @@ pub fn run_with_progress(
             offers.clear();
             for (i, p) in priced.iter().enumerate() {
                 let Some(p) = p else { continue };
-                if p.model.is_some_and(|m| m != model) {
+                let serves = match p.model {
+                    Some(m) => m == model,
+                    None => cfg.models[model].open_substitute,
+                };
+                if !serves {
                     continue;
                 }
                 let full = match (&agents[i].ghost, &agents[i].gpu) {
@@ -803,6 +811,7 @@ mod tests {
                 direct: GPT_4O,
                 quality: 1.0,
                 weight: 1.0,
+                open_substitute: true,
             }],
             ghosts: vec![markup(2.0, 0.01), markup(2.2, 0.01), markup(1.02, 50.0)],
             entrants: Vec::new(),

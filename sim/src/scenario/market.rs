@@ -182,6 +182,14 @@ pub struct ModelSpec {
     /// Share of jobs (relative).
     #[serde(default = "unit")]
     pub weight: f64,
+    /// Whether GPU nodes' open model can serve its jobs (false: a
+    /// frontier-exclusive capability only Ghosts sell).
+    #[serde(default = "yes")]
+    pub open_substitute: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn unit() -> f64 {
@@ -451,6 +459,7 @@ impl MarketSpec {
                 direct,
                 quality: m.quality,
                 weight: m.weight,
+                open_substitute: m.open_substitute,
             });
         }
         let model_of = |name: &str, path: &str| {
