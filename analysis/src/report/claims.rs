@@ -96,6 +96,20 @@ pub(super) fn missing(id: &str, title: &str, quote: &str, section: &str, scenari
 /// Chi-square goodness of fit of proportions to their analytic values:
 /// the sum of squared z-scores over points with a non-degenerate analytic
 /// value, against k degrees of freedom. Returns (statistic, dof, p-value).
+/// [`chi_square`] and its verdict: not measured without points, inconsistent
+/// when the points reject the analytic values at p < 0.01.
+pub(super) fn chi_square_verdict(pairs: &[(Proportion, f64)]) -> (f64, usize, f64, Verdict) {
+    let (stat, dof, pv) = chi_square(pairs);
+    let verdict = if pairs.is_empty() {
+        Verdict::NotMeasured
+    } else if pv < REJECT_P {
+        Verdict::Inconsistent
+    } else {
+        Verdict::Consistent
+    };
+    (stat, dof, pv, verdict)
+}
+
 pub(super) fn chi_square(pairs: &[(Proportion, f64)]) -> (f64, usize, f64) {
     let zs: Vec<f64> = pairs
         .iter()

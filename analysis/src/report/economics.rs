@@ -5,7 +5,7 @@
 use polars::prelude::*;
 use serde_json::Value;
 
-use super::claims::{by_point, chi_square, ci, missing, pct, source};
+use super::claims::{by_point, chi_square_verdict, ci, missing, pct, source};
 use super::data::{MarketData, Run, ScenarioData};
 use super::{Claim, Table, Verdict};
 use crate::estimate::{Proportion, wilson};
@@ -574,14 +574,7 @@ pub fn subsidized(run: &Run) -> Claim {
             .fold(0.0, f64::max);
         vec![Point::at(0.0, 0.0), Point::at(hi, hi)]
     };
-    let (stat, dof, pv) = chi_square(&pairs);
-    let verdict = if pairs.is_empty() {
-        Verdict::NotMeasured
-    } else if pv < 0.01 {
-        Verdict::Inconsistent
-    } else {
-        Verdict::Consistent
-    };
+    let (stat, dof, pv, verdict) = chi_square_verdict(&pairs);
     let g = w.points.first().map_or(0.0, |p| p.g);
     Claim {
         id: id.into(),

@@ -2,7 +2,7 @@
 //! mint-exit collusion, wide passive observers (tier 4), and all channels
 //! together (whitepaper "Threat Model").
 
-use super::claims::{by_point, chi_square, ci, latencies_ms, missing, param, pct, source};
+use super::claims::{by_point, chi_square_verdict, ci, latencies_ms, missing, param, pct, source};
 use super::data::{Run, Session};
 use super::{Claim, Table, Verdict};
 use crate::estimate::{bootstrap, quantile, wilson};
@@ -613,15 +613,8 @@ pub fn key_tagging(run: &Run) -> Claim {
         let x = f64::from(i) / 50.0;
         curve.push(Point::at(x, 1.0 - (1.0 - x).powi(2)));
     }
-    let (stat, dof, pv) = chi_square(&pairs);
+    let (stat, dof, pv, verdict) = chi_square_verdict(&pairs);
     let covered = rows.iter().filter(|r| r[3] == "yes").count();
-    let verdict = if pairs.is_empty() {
-        Verdict::NotMeasured
-    } else if pv < 0.01 {
-        Verdict::Inconsistent
-    } else {
-        Verdict::Consistent
-    };
     Claim {
         id: id.into(),
         title: title.into(),

@@ -6,10 +6,15 @@
 
 use std::collections::VecDeque;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 use super::pricing::ModelPrices;
 
-/// How a Ghost sets its per-token prices each day.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// How a Ghost sets its per-token prices each day (in scenarios:
+/// `{kind: fixed_markup, factor: 2.0}` and so on).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Strategy {
     /// Upstream prices times a fixed factor (the whitepaper's 2x).
     FixedMarkup {

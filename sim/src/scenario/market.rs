@@ -196,65 +196,6 @@ fn unit() -> f64 {
     1.0
 }
 
-/// A pricing strategy.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum StrategySpec {
-    /// Upstream × factor.
-    FixedMarkup {
-        /// Factor (the whitepaper's 2).
-        factor: f64,
-    },
-    /// Unit cost × (1 + margin).
-    CostPlus {
-        /// Margin.
-        margin: f64,
-    },
-    /// Markup moving toward a utilisation target.
-    Adaptive {
-        /// Target utilisation.
-        target: f64,
-        /// Relative change per day.
-        step: f64,
-        /// Lowest markup.
-        floor: f64,
-        /// Highest markup.
-        cap: f64,
-    },
-    /// Under the cheapest rival, never under own cost.
-    Undercut {
-        /// Relative.
-        by: f64,
-    },
-    /// **Adversarial**: upstream × factor, losses absorbed.
-    Subsidized {
-        /// Factor (below 1: under cost).
-        factor: f64,
-    },
-}
-
-impl StrategySpec {
-    fn strategy(self) -> Strategy {
-        match self {
-            StrategySpec::FixedMarkup { factor } => Strategy::FixedMarkup { factor },
-            StrategySpec::CostPlus { margin } => Strategy::CostPlus { margin },
-            StrategySpec::Adaptive {
-                target,
-                step,
-                floor,
-                cap,
-            } => Strategy::Adaptive {
-                target,
-                step,
-                floor,
-                cap,
-            },
-            StrategySpec::Undercut { by } => Strategy::Undercut { by },
-            StrategySpec::Subsidized { factor } => Strategy::Subsidized { factor },
-        }
-    }
-}
-
 /// Costs, limits and hazards of a Ghost (whitepaper `C_bandwidth`, `C_ops`,
 /// `C_policy_risk`; "Terms-of-Service and Account Survival").
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -289,7 +230,7 @@ pub struct GhostGroup {
     /// Model resold (a `models` name).
     pub model: String,
     /// Pricing.
-    pub strategy: StrategySpec,
+    pub strategy: Strategy,
     /// Costs and limits.
     pub costs: GhostCostsSpec,
     /// Run by the adversary.
@@ -307,7 +248,7 @@ pub struct EntrantsSpec {
     /// Mean daily profit of the active Ghosts that draws the next one, USD.
     pub entry_profit_usd_per_day: f64,
     /// Pricing.
-    pub strategy: StrategySpec,
+    pub strategy: Strategy,
     /// Costs and limits.
     pub costs: GhostCostsSpec,
 }
@@ -353,7 +294,7 @@ fn bad(path: &str, msg: impl Into<String>) -> Bad {
 
 fn ghost(
     model: usize,
-    strategy: StrategySpec,
+    strategy: Strategy,
     c: &GhostCostsSpec,
     upstream: crate::economics::pricing::ModelPrices,
     adversary: bool,
@@ -366,7 +307,7 @@ fn ghost(
         model,
         economics: GhostEconomics::new(
             upstream,
-            strategy.strategy(),
+            strategy,
             OtherCosts {
                 bandwidth_usd_per_mtok: c.bandwidth_usd_per_mtok,
                 ops_usd_per_day: c.ops_usd_per_day,
