@@ -52,6 +52,7 @@ pub fn jobs_frame(run: &MarketRun, point: u32, replicate: u32) -> PolarsResult<D
         },
         "adversary" => |j| j.adversary,
         "offers" => |j| j.offers,
+        "jurisdiction_match" => |j| j.jurisdiction_match,
         "input_tokens" => |j| j.input_tokens,
         "asked_tokens" => |j| j.asked_tokens,
         "output_tokens" => |j| j.output_tokens,

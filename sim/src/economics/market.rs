@@ -87,6 +87,10 @@ pub struct GhostAgent {
     pub economics: GhostEconomics,
     /// Run by the adversary (its sessions' exits are adversarial).
     pub adversary: bool,
+    /// Expected time to first token through the network, s.
+    pub latency_s: f64,
+    /// Where it operates (clients may prefer their own).
+    pub jurisdiction: u16,
 }
 
 /// A GPU node in the market: its hardware and the markup it asks over its
@@ -100,6 +104,10 @@ pub struct GpuAgent {
     pub markup: f64,
     /// Utilisation assumed when pricing.
     pub utilisation: f64,
+    /// Expected time to first token through the network, s.
+    pub latency_s: f64,
+    /// Where it operates.
+    pub jurisdiction: u16,
 }
 
 /// A market to simulate.
@@ -125,6 +133,8 @@ pub struct MarketConfig {
     pub phases: Phases,
     /// Clients.
     pub clients: u32,
+    /// Jurisdictions; each client is in one, uniformly at random.
+    pub jurisdictions: u16,
     /// Job arrivals, all clients together.
     pub arrivals: Diurnal,
     /// Willingness to pay over the direct price.
@@ -216,6 +226,8 @@ pub struct JobRecord {
     pub adversary: bool,
     /// Offers the client would have paid for.
     pub offers: u32,
+    /// The chosen agent is in the client's jurisdiction.
+    pub jurisdiction_match: bool,
     /// Prompt tokens.
     pub input_tokens: u64,
     /// Output tokens the answer would have had.
@@ -362,6 +374,8 @@ struct Priced {
     output: f64,
     quality: f64,
     model: Option<usize>,
+    latency_s: f64,
+    jurisdiction: u16,
 }
 
 /// The (input, output) USD-per-Mtok prices a Ghost puts in its quote, and
@@ -445,12 +459,14 @@ pub fn run_with_progress(
         .collect();
     // Client c banks at mint c mod M.
     let mut willing = Vec::with_capacity(cfg.clients as usize);
+    let mut home = Vec::with_capacity(cfg.clients as usize);
     for c in 0..cfg.clients as usize {
         let s = &mut shards[c % mints];
         let w = s.rail.open_wallet()?;
         s.rail.fund(w, cfg.funding_sat)?;
         s.clients.push(w);
         willing.push(cfg.willingness.draw(&mut rng));
+        home.push((rng.next_u64() % u64::from(cfg.jurisdictions.max(1))) as u16);
     }
     let weights: Vec<f64> = cfg.models.iter().map(|m| m.weight.max(0.0)).collect();
     let total_weight: f64 = weights.iter().sum();
@@ -499,6 +515,8 @@ pub fn run_with_progress(
                             output: p.1,
                             quality: cfg.models[g.model].quality,
                             model: Some(g.model),
+                            latency_s: g.latency_s,
+                            jurisdiction: g.jurisdiction,
                         },
                         ghost_quote_prices(&g.economics, p, cfg, mean_out),
                     ))
@@ -514,6 +532,8 @@ pub fn run_with_progress(
                             output: po,
                             quality: open_quality,
                             model: None,
+                            latency_s: gpu.latency_s,
+                            jurisdiction: gpu.jurisdiction,
                         },
                         (pi, po, cfg.max_output_tokens),
                     ))
@@ -611,8 +631,8 @@ pub fn run_with_progress(
                     offers.push(Offer {
                         quality: p.quality,
                         price_usd: price,
-                        latency_s: 0.0,
-                        jurisdiction_match: false,
+                        latency_s: p.latency_s,
+                        jurisdiction_match: home.get(c) == Some(&p.jurisdiction),
                     });
                 }
             }
@@ -641,6 +661,7 @@ pub fn run_with_progress(
                     busy_s[i] += gpu.hardware.busy_s(input, served as f64);
                 }
                 rec.agent = Some(i as u32);
+                rec.jurisdiction_match = offers[k].jurisdiction_match;
                 rec.gpu = agents[i].gpu.is_some();
                 rec.adversary = agents[i].ghost.as_ref().is_some_and(|g| g.adversary);
                 rec.quote_input_msat = q.input.msat_per_mtok as f64 / 1e6;
@@ -795,6 +816,8 @@ mod tests {
                 3,
             ),
             adversary: false,
+            latency_s: 1.5,
+            jurisdiction: 0,
         }
     }
 
@@ -824,6 +847,8 @@ mod tests {
                 },
                 markup: 1.5,
                 utilisation: 0.5,
+                latency_s: 1.0,
+                jurisdiction: 1,
             }],
             phases: Phases {
                 start: 0.6,
@@ -832,6 +857,7 @@ mod tests {
                 to_day: 5.0,
             },
             clients: 20,
+            jurisdictions: 2,
             arrivals: Diurnal {
                 mean_per_s: 60.0 / DAY_S,
                 amplitude: 0.5,
@@ -844,8 +870,8 @@ mod tests {
             tastes: Tastes {
                 quality: 3.0,
                 price_per_usd: 300.0,
-                latency_per_s: 0.0,
-                jurisdiction: 0.0,
+                latency_per_s: 0.2,
+                jurisdiction: 0.5,
             },
             input_tokens: 1_000,
             output: OutputLengths::fit(&TraceStats {
@@ -1041,6 +1067,48 @@ mod tests {
         let adv_days: Vec<&AgentDay> = r.agent_days.iter().filter(|d| d.adversary).collect();
         assert!(adv_days.iter().all(|d| d.active));
         assert!(adv_days.iter().map(|d| d.profit_usd).sum::<f64>() < 0.0);
+    }
+
+    #[test]
+    fn clients_prefer_fast_agents_in_their_own_jurisdiction() {
+        let mut cfg = config();
+        cfg.gpus.clear();
+        cfg.days = 3;
+        let mut slow = markup(2.0, 0.0);
+        slow.latency_s = 6.0;
+        let mut abroad = markup(2.0, 0.0);
+        abroad.jurisdiction = 1;
+        cfg.ghosts = vec![markup(2.0, 0.0), slow, abroad];
+        cfg.jurisdictions = 2;
+        cfg.tastes.latency_per_s = 0.5;
+        cfg.tastes.jurisdiction = 1.0;
+        let r = run(&cfg).unwrap();
+        let share = |a: u32| {
+            r.jobs.iter().filter(|j| j.agent == Some(a)).count() as f64
+                / r.jobs.iter().filter(|j| j.agent.is_some()).count() as f64
+        };
+        // Utilities 0, -2.25 and 0 (+1 at home): the slow Ghost gets
+        // e^-2.25 of the fast one's weight.
+        assert!(share(1) < 0.15, "{}", share(1));
+        assert!(share(0) > 0.3 && share(2) > 0.3);
+        // A home agent is worth e^1 more: about 73% of jobs stay at home
+        // (50% without the preference).
+        let served: Vec<&JobRecord> = r.jobs.iter().filter(|j| j.agent.is_some()).collect();
+        let home = served.iter().filter(|j| j.jurisdiction_match).count() as f64;
+        assert!(
+            home / served.len() as f64 > 0.62,
+            "{home} of {}",
+            served.len()
+        );
+        cfg.tastes.jurisdiction = 0.0;
+        let r = run(&cfg).unwrap();
+        let served: Vec<&JobRecord> = r.jobs.iter().filter(|j| j.agent.is_some()).collect();
+        let home = served.iter().filter(|j| j.jurisdiction_match).count() as f64;
+        assert!(
+            home / (served.len() as f64) < 0.6,
+            "{home} of {}",
+            served.len()
+        );
     }
 
     #[test]

@@ -42,6 +42,11 @@ pub struct MarketSpec {
     pub mint_fee_ppk: u64,
     /// Clients.
     pub clients: u32,
+    /// Jurisdictions: clients and agents are each in one (clients at
+    /// random; Ghost groups and GPU nodes as set, or spread in turn), and
+    /// `tastes.jurisdiction` rewards a match.
+    #[serde(default = "one_u16")]
+    pub jurisdictions: u16,
     /// Jobs per client per day, on average.
     pub jobs_per_client_per_day: f64,
     /// Daily cycle of arrivals: relative amplitude (0..1).
@@ -97,6 +102,9 @@ pub struct MarketSpec {
 }
 
 fn one() -> u32 {
+    1
+}
+fn one_u16() -> u16 {
     1
 }
 fn half() -> f64 {
@@ -168,6 +176,12 @@ pub struct TastesSpec {
     pub quality: f64,
     /// Per USD of expected price (a disutility).
     pub price_per_usd: f64,
+    /// Per second of expected time to first token (a disutility).
+    #[serde(default)]
+    pub latency_per_s: f64,
+    /// Bonus of an agent in the client's jurisdiction.
+    #[serde(default)]
+    pub jurisdiction: f64,
 }
 
 /// A model clients ask for.
@@ -236,6 +250,20 @@ pub struct GhostGroup {
     /// Run by the adversary.
     #[serde(default)]
     pub adversary: bool,
+    /// Expected time to first token through the network, s (provider
+    /// latency plus the onion route).
+    #[serde(default = "ghost_latency")]
+    pub latency_s: f64,
+    /// Jurisdiction of the group (unset: Ghosts spread over them in turn).
+    #[serde(default)]
+    pub jurisdiction: Option<u16>,
+}
+
+fn ghost_latency() -> f64 {
+    1.5
+}
+fn gpu_latency() -> f64 {
+    1.0
 }
 
 /// Would-be Ghosts.
@@ -269,6 +297,9 @@ pub struct GpuSpec {
     pub markup: f64,
     /// Utilisation assumed when pricing.
     pub utilisation: f64,
+    /// Expected time to first token through the network, s.
+    #[serde(default = "gpu_latency")]
+    pub latency_s: f64,
 }
 
 /// Open-model quality: `start` until `from_day`, rising linearly to `end`
@@ -292,12 +323,20 @@ fn bad(path: &str, msg: impl Into<String>) -> Bad {
     (format!("market.{path}"), msg.into())
 }
 
+/// Where an agent is and how fast it answers.
+#[derive(Clone, Copy)]
+struct Placement {
+    latency_s: f64,
+    jurisdiction: u16,
+}
+
 fn ghost(
     model: usize,
     strategy: Strategy,
     c: &GhostCostsSpec,
     upstream: crate::economics::pricing::ModelPrices,
     adversary: bool,
+    at: Placement,
     rng: &mut ChaCha20Rng,
 ) -> GhostAgent {
     let base = c.exit_window_days.max(1) as u64;
@@ -321,6 +360,8 @@ fn ghost(
             window as usize,
         ),
         adversary,
+        latency_s: at.latency_s,
+        jurisdiction: at.jurisdiction,
     }
 }
 
@@ -430,6 +471,10 @@ impl MarketSpec {
             }
             Ok(())
         };
+        if self.jurisdictions == 0 {
+            return Err(bad("jurisdictions", "expected at least 1"));
+        }
+        let jurisdictions = self.jurisdictions;
         // Each Ghost's patience (exit window), drawn from the run's seed.
         let mut rng = ChaCha20Rng::seed_from_u64(seed ^ 0x0e_c0de);
         let mut ghosts = Vec::new();
@@ -438,28 +483,28 @@ impl MarketSpec {
             let m = model_of(&g.model, &format!("{path}.model"))?;
             check_costs(&g.costs, &format!("{path}.costs"))?;
             for _ in 0..g.count {
-                ghosts.push(ghost(
-                    m,
-                    g.strategy,
-                    &g.costs,
-                    models[m].direct,
-                    g.adversary,
-                    &mut rng,
-                ));
+                let at = Placement {
+                    latency_s: g.latency_s,
+                    jurisdiction: g
+                        .jurisdiction
+                        .unwrap_or(ghosts.len() as u16 % jurisdictions),
+                };
+                let (s, c, up) = (g.strategy, &g.costs, models[m].direct);
+                ghosts.push(ghost(m, s, c, up, g.adversary, at, &mut rng));
             }
         }
         if let Some(g) = &self.adversary {
             let m = model_of(&g.model, "adversary.model")?;
             check_costs(&g.costs, "adversary.costs")?;
             for _ in 0..g.count {
-                ghosts.push(ghost(
-                    m,
-                    g.strategy,
-                    &g.costs,
-                    models[m].direct,
-                    true,
-                    &mut rng,
-                ));
+                let at = Placement {
+                    latency_s: g.latency_s,
+                    jurisdiction: g
+                        .jurisdiction
+                        .unwrap_or(ghosts.len() as u16 % jurisdictions),
+                };
+                let (s, c, up) = (g.strategy, &g.costs, models[m].direct);
+                ghosts.push(ghost(m, s, c, up, true, at, &mut rng));
             }
         }
         let (entrants, entry_profit) = match &self.entrants {
@@ -468,7 +513,19 @@ impl MarketSpec {
                 let list = (0..e.count as usize)
                     .map(|k| {
                         let m = k % models.len();
-                        ghost(m, e.strategy, &e.costs, models[m].direct, false, &mut rng)
+                        let at = Placement {
+                            latency_s: ghost_latency(),
+                            jurisdiction: (k % usize::from(jurisdictions)) as u16,
+                        };
+                        ghost(
+                            m,
+                            e.strategy,
+                            &e.costs,
+                            models[m].direct,
+                            false,
+                            at,
+                            &mut rng,
+                        )
                     })
                     .collect();
                 (list, e.entry_profit_usd_per_day)
@@ -482,8 +539,8 @@ impl MarketSpec {
                 positive(g.decode_tokens_per_s, "gpus.decode_tokens_per_s")?;
                 positive(g.markup, "gpus.markup")?;
                 positive(g.utilisation, "gpus.utilisation")?;
-                vec![
-                    GpuAgent {
+                (0..g.count)
+                    .map(|k| GpuAgent {
                         hardware: GpuEconomics {
                             usd_per_hour: g.usd_per_hour,
                             prefill_tokens_per_s: g.prefill_tokens_per_s,
@@ -491,9 +548,10 @@ impl MarketSpec {
                         },
                         markup: g.markup,
                         utilisation: g.utilisation,
-                    };
-                    g.count as usize
-                ]
+                        latency_s: g.latency_s,
+                        jurisdiction: (k % u32::from(jurisdictions)) as u16,
+                    })
+                    .collect()
             }
             None => Vec::new(),
         };
@@ -518,6 +576,7 @@ impl MarketSpec {
                 to_day: self.phases.to_day,
             },
             clients: self.clients,
+            jurisdictions,
             arrivals: Diurnal {
                 mean_per_s: f64::from(self.clients) * self.jobs_per_client_per_day / 86_400.0,
                 amplitude: self.diurnal_amplitude,
@@ -530,8 +589,8 @@ impl MarketSpec {
             tastes: Tastes {
                 quality: self.tastes.quality,
                 price_per_usd: self.tastes.price_per_usd,
-                latency_per_s: 0.0,
-                jurisdiction: 0.0,
+                latency_per_s: self.tastes.latency_per_s,
+                jurisdiction: self.tastes.jurisdiction,
             },
             input_tokens: self.input_tokens,
             output,
