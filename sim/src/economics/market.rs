@@ -460,14 +460,22 @@ pub fn run_with_progress(
     // Client c banks at mint c mod M.
     let mut willing = Vec::with_capacity(cfg.clients as usize);
     let mut home = Vec::with_capacity(cfg.clients as usize);
-    for c in 0..cfg.clients as usize {
-        let s = &mut shards[c % mints];
-        let w = s.rail.open_wallet()?;
-        s.rail.fund(w, cfg.funding_sat)?;
-        s.clients.push(w);
+    for _ in 0..cfg.clients {
         willing.push(cfg.willingness.draw(&mut rng));
         home.push((rng.next_u64() % u64::from(cfg.jurisdictions.max(1))) as u16);
     }
+    // Every client's first funding, at its mint (mints in parallel).
+    shards
+        .par_iter_mut()
+        .enumerate()
+        .try_for_each(|(m, s)| -> Result<(), RailError> {
+            for _ in (m..cfg.clients as usize).step_by(mints) {
+                let w = s.rail.open_wallet()?;
+                s.rail.fund(w, cfg.funding_sat)?;
+                s.clients.push(w);
+            }
+            Ok(())
+        })?;
     let weights: Vec<f64> = cfg.models.iter().map(|m| m.weight.max(0.0)).collect();
     let total_weight: f64 = weights.iter().sum();
     let mean_out = cfg.output.mean().min(f64::from(cfg.max_output_tokens));
