@@ -596,6 +596,7 @@ pub fn run_with_progress(
         let first_record = out.jobs.len();
         let mut planned: Vec<Vec<(f64, Planned)>> = (0..mints).map(|_| Vec::new()).collect();
         let mut busy_s = vec![0.0; agents.len()];
+        let mut unserved = vec![0u64; cfg.models.len()];
         let mut tokens = vec![0.0; agents.len()];
         let (mut idx, mut offers) = (Vec::new(), Vec::new());
         while let Some(next) = cfg.arrivals.next_after(t, &mut rng) {
@@ -686,6 +687,9 @@ pub fn run_with_progress(
                     },
                 ));
             }
+            if rec.agent.is_none() {
+                unserved[model] += 1;
+            }
             out.jobs.push(rec);
         }
         // The day's payments, one rail per mint, in parallel.
@@ -762,23 +766,39 @@ pub fn run_with_progress(
             out.agent_days.push(a.day.clone());
         }
         progress(f64::from(day + 1) / f64::from(cfg.days));
-        // Entry: a profitable market draws the next would-be Ghost.
+        // Entry: the next would-be Ghost enters when the active Ghosts' mean
+        // daily profit clears the bar, or when the demand left unserved today
+        // for its model would pay it more than the bar after its own costs
+        // (shared with the Ghosts already selling that model).
         let trailing: Vec<f64> = agents
             .iter()
             .filter_map(|a| a.ghost.as_ref().filter(|g| g.economics.active))
             .map(|g| g.economics.trailing_profit() / g.economics.exit_window_days as f64)
             .collect();
         let mean = trailing.iter().sum::<f64>() / trailing.len().max(1) as f64;
-        if mean > cfg.entry_profit_usd_per_day
-            && let Some(g) = cfg.entrants.get(next_entrant)
-        {
-            next_entrant += 1;
-            agents.push(Agent {
-                entered: day + 1,
-                ghost: Some(g.clone()),
-                gpu: None,
-                day: AgentDay::default(),
-            });
+        if let Some(g) = cfg.entrants.get(next_entrant) {
+            let rivals = agents
+                .iter()
+                .filter_map(|a| a.ghost.as_ref())
+                .filter(|r| r.economics.active && r.model == g.model)
+                .count();
+            let e = &g.economics;
+            let (pi, po) = e.prices(cheapest[g.model]);
+            let (ci, co) = e.unit_cost_usd_per_mtok();
+            let per_job = ((pi - ci) * input + (po - co) * mean_out) / 1e6;
+            let opportunity =
+                unserved[g.model] as f64 * per_job / (rivals + 1) as f64 - e.costs.ops_usd_per_day;
+            if (!trailing.is_empty() && mean > cfg.entry_profit_usd_per_day)
+                || opportunity > cfg.entry_profit_usd_per_day
+            {
+                next_entrant += 1;
+                agents.push(Agent {
+                    entered: day + 1,
+                    ghost: Some(g.clone()),
+                    gpu: None,
+                    day: AgentDay::default(),
+                });
+            }
         }
     }
     for s in &shards {
@@ -1033,6 +1053,38 @@ mod tests {
         cfg.entry_profit_usd_per_day = 1e9;
         let none = run(&cfg).unwrap();
         assert!(none.agent_days.iter().all(|d| d.agent < 2));
+    }
+
+    #[test]
+    fn unserved_demand_draws_an_entrant_into_an_empty_market() {
+        let mut cfg = config();
+        cfg.gpus.clear();
+        // The only Ghost loses $50 a day and leaves; nobody serves GPT-4o.
+        cfg.ghosts = vec![markup(1.02, 50.0)];
+        cfg.entrants = vec![markup(2.0, 0.01)];
+        cfg.entry_profit_usd_per_day = 0.05;
+        cfg.days = 8;
+        let r = run(&cfg).unwrap();
+        let entered = r
+            .agent_days
+            .iter()
+            .find(|d| d.agent == 1)
+            .map(|d| d.entered_day);
+        let left = r
+            .agent_days
+            .iter()
+            .find(|d| d.agent == 0 && !d.active)
+            .map(|d| d.day);
+        assert!(
+            matches!((entered, left), (Some(e), Some(l)) if e == l + 2),
+            "{entered:?} {left:?}"
+        );
+        assert!(
+            r.jobs
+                .iter()
+                .filter(|j| j.day == 7)
+                .all(|j| j.agent == Some(1) || j.offers == 0)
+        );
     }
 
     #[test]
