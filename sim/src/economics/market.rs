@@ -489,7 +489,7 @@ pub fn run_with_progress(
         ..MarketRun::default()
     };
     let mut t = 0.0;
-    let mut next_entrant = 0;
+    let mut entered = vec![false; cfg.entrants.len()];
     for day in 0..cfg.days {
         let start = f64::from(day) * DAY_S;
         let end = start + DAY_S;
@@ -776,7 +776,9 @@ pub fn run_with_progress(
             .map(|g| g.economics.trailing_profit() / g.economics.exit_window_days as f64)
             .collect();
         let mean = trailing.iter().sum::<f64>() / trailing.len().max(1) as f64;
-        if let Some(g) = cfg.entrants.get(next_entrant) {
+        // The first waiting entrant whose model has room enters (at most
+        // one a day).
+        let room = |g: &GhostAgent| {
             let rivals = agents
                 .iter()
                 .filter_map(|a| a.ghost.as_ref())
@@ -788,17 +790,17 @@ pub fn run_with_progress(
             let per_job = ((pi - ci) * input + (po - co) * mean_out) / 1e6;
             let opportunity =
                 unserved[g.model] as f64 * per_job / (rivals + 1) as f64 - e.costs.ops_usd_per_day;
-            if (!trailing.is_empty() && mean > cfg.entry_profit_usd_per_day)
+            (!trailing.is_empty() && mean > cfg.entry_profit_usd_per_day)
                 || opportunity > cfg.entry_profit_usd_per_day
-            {
-                next_entrant += 1;
-                agents.push(Agent {
-                    entered: day + 1,
-                    ghost: Some(g.clone()),
-                    gpu: None,
-                    day: AgentDay::default(),
-                });
-            }
+        };
+        if let Some(k) = (0..cfg.entrants.len()).find(|&k| !entered[k] && room(&cfg.entrants[k])) {
+            entered[k] = true;
+            agents.push(Agent {
+                entered: day + 1,
+                ghost: Some(cfg.entrants[k].clone()),
+                gpu: None,
+                day: AgentDay::default(),
+            });
         }
     }
     for s in &shards {
@@ -1061,10 +1063,28 @@ mod tests {
         cfg.gpus.clear();
         // The only Ghost loses $50 a day and leaves; nobody serves GPT-4o.
         cfg.ghosts = vec![markup(1.02, 50.0)];
-        cfg.entrants = vec![markup(2.0, 0.01)];
+        // The first would-be Ghost resells a model nobody asks for: it
+        // waits, and the GPT-4o one behind it enters.
+        cfg.models.push(ModelDemand {
+            name: "gpt-5-mini".into(),
+            direct: GPT_4O,
+            quality: 1.0,
+            weight: 1e-9,
+            open_substitute: true,
+        });
+        let mut idle = markup(2.0, 0.01);
+        idle.model = 1;
+        cfg.entrants = vec![idle, markup(2.0, 0.01)];
         cfg.entry_profit_usd_per_day = 0.05;
         cfg.days = 8;
         let r = run(&cfg).unwrap();
+        // The GPT-4o entrant came first (agent 1); the other only once the
+        // active Ghosts' profit cleared the bar.
+        let first = r.agent_days.iter().find(|d| d.agent == 1).unwrap();
+        assert_eq!(first.model, "gpt-4o");
+        if let Some(second) = r.agent_days.iter().find(|d| d.agent == 2) {
+            assert!(second.entered_day > first.entered_day);
+        }
         let entered = r
             .agent_days
             .iter()
