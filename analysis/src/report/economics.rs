@@ -104,7 +104,7 @@ pub fn worked_example(run: &Run) -> Claim {
             let (rev, api, other, profit) = (g("revenue"), g("api"), g("other"), g("profit"));
             rows.push(vec![
                 "2x GPT-4o Ghosts in the market, before other costs".into(),
-                "50% less mint fees".into(),
+                "50%".into(),
                 pct((rev - api) / rev),
             ]);
             rows.push(vec![
