@@ -104,6 +104,75 @@ fn publish(net: &mut DhtNet, publisher: usize, seed: u64) -> [u8; 32] {
 }
 
 #[test]
+fn adverts_published_before_the_network_grew_are_still_found() {
+    // 40 founders publish 20 adverts under one key; then 360 nodes join,
+    // most of them closer to the key than the founders that stored the
+    // adverts. Kademlia's transfer on join hands the adverts over, so every
+    // reader, old or new, still finds all of them; without the hand-over a
+    // reader's lookup converges on newcomers that hold nothing.
+    let n = 400;
+    let mut net = DhtNet::new(n, 11, |_| config());
+    net.build_first(40, 11);
+    let publishers: Vec<usize> = (0..20).collect();
+    let keys: Vec<[u8; 32]> = publishers
+        .iter()
+        .map(|&p| publish_shard(&mut net, p, 500 + p as u64))
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] == w[1]), "one shard key");
+    let mut rng = ChaCha20Rng::seed_from_u64(12);
+    let mut joined: Vec<usize> = (0..40).collect();
+    for wave in (40..n).collect::<Vec<_>>().chunks(90) {
+        net.join(wave, &joined, &mut rng);
+        joined.extend(wave);
+    }
+    net.run(Duration::from_secs(120));
+    let mut complete = 0;
+    let readers: Vec<usize> = (0..n).step_by(10).collect();
+    for &r in &readers {
+        let out = net.lookup(r, |d, now| d.find_value(now, keys[0])).unwrap();
+        complete += usize::from(out.adverts.len() == publishers.len());
+    }
+    assert_eq!(complete, readers.len(), "readers with every advert");
+}
+
+/// Publishes a Ghost advert of `publisher` in shard 0 of 1 (every advert
+/// under one key) and returns the key.
+fn publish_shard(net: &mut DhtNet, publisher: usize, seed: u64) -> [u8; 32] {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let policy = config().policy;
+    let node = &net.nodes[publisher];
+    let ring = OnionKeyring::new(
+        &node.identity,
+        policy.epochs,
+        policy.grace,
+        net.now(),
+        &mut rng,
+    );
+    let epoch_end = policy
+        .epochs
+        .start_of(Epoch(policy.epochs.epoch_at(net.now()).0 + 1));
+    let advert = Advert::sign(
+        &node.identity,
+        AdvertFields {
+            role: Role::Ghost,
+            shards: 1,
+            addr: node.addr,
+            family: None,
+            bandwidth: 10,
+            onion: *ring.current_cert(),
+            capabilities: commit_capabilities(&[0; 16], b"caps"),
+            expiry: epoch_end,
+        },
+    );
+    let key = advert.key();
+    let now = net.now();
+    net.nodes[publisher].dht.publish(now, advert).unwrap();
+    net.collect(publisher);
+    net.run(Duration::from_secs(30));
+    key
+}
+
+#[test]
 fn disjoint_lookups_beat_false_answering_sybils() {
     let n = 1000;
     let sybils: Vec<usize> = (0..n).filter(|i| i % 5 == 4).collect();

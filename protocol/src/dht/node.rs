@@ -31,6 +31,12 @@ use crate::identity::{Identity, NodeId, verify_signature};
 use crate::net::Transmit;
 use crate::time::{Duration, Instant};
 
+/// How many of the holders closest to a key hand its adverts to a newly
+/// learned node: a few, so that one lost message or one stale table does
+/// not leave the newcomer empty, and not all k, which would send each
+/// advert k times.
+pub const HAND_OVER_BY: usize = 3;
+
 /// DHT behaviour.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DhtConfig {
@@ -147,6 +153,9 @@ enum Purpose {
         newcomer: Contact,
     },
     Seed,
+    /// Adverts handed to a newly learned contact that is among the k
+    /// closest to their key (answered by `Stored`; nothing waits on it).
+    HandOver,
     Capabilities {
         fetch: CapabilityFetch,
         request: CapabilityRequest,
@@ -663,7 +672,7 @@ impl Dht {
         let matches = matches!(
             (&rpc.purpose, &msg.body),
             (Purpose::Lookup(_), Body::Nodes { .. } | Body::Value { .. })
-                | (Purpose::Store(_), Body::Stored { .. })
+                | (Purpose::Store(_) | Purpose::HandOver, Body::Stored { .. })
                 | (
                     Purpose::Admission | Purpose::Eviction { .. } | Purpose::Seed,
                     Body::Pong
@@ -728,6 +737,7 @@ impl Dht {
             Purpose::Admission => {
                 self.admitting.remove(&sender);
             }
+            Purpose::HandOver => {}
             Purpose::Eviction { lrs, .. } => {
                 self.table.ping_answered(&lrs, now);
             }
@@ -761,18 +771,68 @@ impl Dht {
     // ----- internals ----------------------------------------------------------
 
     /// A verified contact was heard from: put it in the table, pinging the
-    /// least recently seen contact of a full bucket first.
+    /// least recently seen contact of a full bucket first. A contact new to
+    /// the table is handed the adverts it should now hold.
     fn admit(&mut self, now: Instant, c: Contact) {
-        if let Insert::PingNeeded { lrs } = self.table.insert(c, now) {
-            let want_proof = false;
-            self.request(
-                now,
-                lrs.addr,
-                Some(lrs.id),
-                Body::Ping,
-                Purpose::Eviction { lrs, newcomer: c },
-                want_proof,
-            );
+        let new = self.table.get(&c.id).is_none();
+        match self.table.insert(c, now) {
+            Insert::Inserted if new => self.hand_over(now, c),
+            Insert::PingNeeded { lrs } => {
+                let want_proof = false;
+                self.request(
+                    now,
+                    lrs.addr,
+                    Some(lrs.id),
+                    Body::Ping,
+                    Purpose::Eviction { lrs, newcomer: c },
+                    want_proof,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Kademlia's transfer on join (Maymounkov and Mazières, §2.5: "any
+    /// node learning of a new node issues STORE RPCs to transfer relevant
+    /// key-value pairs to the new node"): for every key stored here of
+    /// which `c` is now one of the k closest nodes we know, send `c` its
+    /// adverts, if this node is among the [`HAND_OVER_BY`] closest holders
+    /// we know (so not every replica sends them). Without it, adverts stored
+    /// before many nodes joined end up on nodes no longer among the k
+    /// closest, and readers miss them.
+    fn hand_over(&mut self, now: Instant, c: Contact) {
+        let mut keys: Vec<Key> = self.store.keys().copied().collect();
+        keys.sort_unstable();
+        for key in keys {
+            let near = self.table.closest(&key, self.cfg.k + 1);
+            let mine = distance(&key, &self.me.id.0);
+            let theirs = distance(&key, &c.id.0);
+            let others = near.iter().filter(|o| o.id != c.id);
+            let closer_than_c = others.clone().filter(|o| distance(&key, &o.id.0) < theirs);
+            let rank_c = closer_than_c.count() + usize::from(mine < theirs);
+            let rank_me = others.filter(|o| distance(&key, &o.id.0) < mine).count();
+            if rank_c >= self.cfg.k || rank_me >= HAND_OVER_BY {
+                continue;
+            }
+            let adverts: Vec<Advert> = self
+                .stored(&key)
+                .iter()
+                .filter(|a| a.expiry >= now)
+                .cloned()
+                .collect();
+            for advert in adverts {
+                self.request(
+                    now,
+                    c.addr,
+                    Some(c.id),
+                    Body::Store {
+                        key,
+                        advert: Box::new(advert),
+                    },
+                    Purpose::HandOver,
+                    false,
+                );
+            }
         }
     }
 
@@ -803,9 +863,10 @@ impl Dht {
                     self.admitting.remove(&id);
                 }
             }
+            Purpose::HandOver => {}
             Purpose::Eviction { lrs, newcomer } => {
                 self.table.evict(&lrs);
-                self.table.insert(newcomer, now);
+                self.admit(now, newcomer);
             }
             Purpose::Seed => {
                 if let Some(b) = self.bootstrap.as_mut() {
