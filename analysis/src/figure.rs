@@ -265,6 +265,38 @@ fn ranges(fig: &Figure) -> Option<((f64, f64), (f64, f64))> {
     Some((xr, yr))
 }
 
+/// The corner of the plot the legend covers fewest points (and labels) in:
+/// each corner is a box of 40% of the width and 30% of the height; ties go
+/// to the upper left.
+fn legend_corner(fig: &Figure, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> SeriesLabelPosition {
+    let (w, h) = (x1 - x0, y1 - y0);
+    let corners = [
+        (SeriesLabelPosition::UpperLeft, x0, y1 - 0.3 * h),
+        (SeriesLabelPosition::UpperRight, x1 - 0.4 * w, y1 - 0.3 * h),
+        (SeriesLabelPosition::LowerRight, x1 - 0.4 * w, y0),
+        (SeriesLabelPosition::LowerLeft, x0, y0),
+    ];
+    let inside = |bx: f64, by: f64, x: f64, y: f64| {
+        x >= bx && x <= bx + 0.4 * w && y >= by && y <= by + 0.3 * h
+    };
+    let covered = |bx: f64, by: f64| {
+        fig.series
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .filter(|p| inside(bx, by, p.x, p.y))
+            .map(|p| if p.note.is_some() { 3 } else { 1 })
+            .sum::<usize>()
+    };
+    let mut best = (usize::MAX, SeriesLabelPosition::UpperLeft);
+    for (pos, bx, by) in corners {
+        let n = covered(bx, by);
+        if n < best.0 {
+            best = (n, pos);
+        }
+    }
+    best.1
+}
+
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Result<(), String> {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(e)?;
@@ -357,7 +389,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Resu
         .label_font(("sans-serif", 14))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(legend_corner(fig, (x0, x1), (y0, y1)))
         .draw()
         .map_err(e)?;
     Ok(())

@@ -280,8 +280,21 @@ fn print_market(out: &std::path::Path) {
 
 #[allow(clippy::print_stdout)]
 fn print_claims(b: &report::Built) {
-    for c in &b.claims {
-        println!("{:<45} {}", c.title, c.verdict);
+    use report::Kind;
+    for (kind, heading) in [
+        (Kind::Test, "tests of whitepaper claims"),
+        (
+            Kind::Sanity,
+            "sanity checks of the testbed (hold by construction)",
+        ),
+        (Kind::Finding, "findings (measured, no verdict)"),
+    ] {
+        println!("{heading}:");
+        for r in b.results.iter().filter(|r| r.kind == kind) {
+            let outcome = format!("{:?}", r.outcome).to_lowercase();
+            let measured: String = r.measured.chars().take(90).collect();
+            println!("  {outcome:<13} {:<17} {}: {measured}", r.section, r.name);
+        }
     }
     println!(
         "wrote {} and {} (open the HTML file in a browser)",

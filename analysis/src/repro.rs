@@ -122,6 +122,7 @@ pub fn run(
         tool: format!("p2psim {}", env!("CARGO_PKG_VERSION")),
         git_commit: manifest::git_commit(),
         scenarios: loaded.iter().map(|l| l.base.name.clone()).collect(),
+        results: Vec::new(),
         data: Vec::new(),
     };
     let json = serde_json::to_string_pretty(&run).unwrap_or_default();
@@ -133,6 +134,7 @@ pub fn run(
             continue;
         }
         eprintln!("repro: {name} ({} point(s))", l.points.len());
+        let started = std::time::Instant::now();
         let spec = SweepSpec {
             seed: l.base.seed,
             loaded: l,
@@ -140,8 +142,16 @@ pub fn run(
             only_replicate: None,
             csv,
         };
-        sweep::run(&spec, &out.join(&name), true, threads, progress, true)
-            .map_err(|source| ReproError::Sweep { name, source })?;
+        sweep::run(&spec, &out.join(&name), true, threads, progress, true).map_err(|source| {
+            ReproError::Sweep {
+                name: name.clone(),
+                source,
+            }
+        })?;
+        eprintln!(
+            "repro: {name} done in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(report::build(out)?)
 }

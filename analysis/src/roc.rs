@@ -52,6 +52,29 @@ pub struct RocSummary {
     pub threshold_at_fpr_1e3: Option<f64>,
     /// P(true | flagged) there.
     pub bdr_at_fpr_1e3: Option<f64>,
+    /// The best TPR at each FPR of [`FPR_TARGETS`] that the negatives can
+    /// resolve (at least one false positive allowed: `N · FPR ≥ 1`).
+    #[serde(default)]
+    pub operating: Vec<OperatingPoint>,
+}
+
+/// False-positive rates the flow-correlation literature reports at
+/// (DeepCoFFEA near 10⁻³, ESPRESSO down to 10⁻⁶).
+pub const FPR_TARGETS: [f64; 4] = [1e-3, 1e-4, 1e-5, 1e-6];
+
+/// The best TPR with FPR at most `fpr`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OperatingPoint {
+    /// The FPR bound.
+    pub fpr: f64,
+    /// Best TPR within it.
+    pub tpr: f64,
+    /// False positives there.
+    pub fp: u64,
+    /// The threshold achieving it.
+    pub threshold: Option<f64>,
+    /// P(true | flagged) there.
+    pub bdr: Option<f64>,
 }
 
 /// Most rows kept per curve (all of the first `KEEP_HEAD`, then thinned).
@@ -127,11 +150,29 @@ fn one_curve(
         auc += (r.fpr - x) * (r.tpr + y) / 2.0;
         (x, y) = (r.fpr, r.tpr);
     }
-    let at = full.iter().filter(|r| r.fpr <= 1e-3).max_by(|a, b| {
-        a.tpr
-            .total_cmp(&b.tpr)
-            .then(b.threshold.total_cmp(&a.threshold))
-    });
+    let best = |bound: f64| {
+        full.iter().filter(|r| r.fpr <= bound).max_by(|a, b| {
+            a.tpr
+                .total_cmp(&b.tpr)
+                .then(b.threshold.total_cmp(&a.threshold))
+        })
+    };
+    let bdr = |r: &RocRow| (r.tp + r.fp > 0).then(|| rate(r.tp, r.tp + r.fp));
+    let operating = FPR_TARGETS
+        .iter()
+        .filter(|&&f| neg as f64 * f >= 1.0)
+        .map(|&f| {
+            let r = best(f);
+            OperatingPoint {
+                fpr: f,
+                tpr: r.map_or(0.0, |r| r.tpr),
+                fp: r.map_or(0, |r| r.fp),
+                threshold: r.map(|r| r.threshold),
+                bdr: r.and_then(bdr),
+            }
+        })
+        .collect();
+    let at = best(1e-3);
     let summary = RocSummary {
         point,
         positives: pos,
@@ -141,7 +182,8 @@ fn one_curve(
         auc,
         tpr_at_fpr_1e3: at.map_or(0.0, |r| r.tpr),
         threshold_at_fpr_1e3: at.map(|r| r.threshold),
-        bdr_at_fpr_1e3: at.and_then(|r| (r.tp + r.fp > 0).then(|| rate(r.tp, r.tp + r.fp))),
+        bdr_at_fpr_1e3: at.and_then(bdr),
+        operating,
     };
     let step = (full.len() / MAX_ROWS).max(1);
     let last = full.len().saturating_sub(1);
@@ -212,6 +254,15 @@ mod tests {
         // One false alarm among a million is under 1e-3: still flagged, and
         // the detection rate counts it.
         assert_eq!(s.bdr_at_fpr_1e3, Some(2.0 / 3.0));
+        // A million negatives resolve every target down to 10⁻⁶.
+        let fprs: Vec<f64> = s.operating.iter().map(|o| o.fpr).collect();
+        assert_eq!(fprs, FPR_TARGETS.to_vec());
+        assert!(s.operating.iter().all(|o| o.tpr == 1.0 && o.fp <= 1));
+        // One false positive in a million is exactly 10⁻⁶: within the bound.
+        assert_eq!(s.operating[3].fp, 1);
+        // With 5,000 negatives only 10⁻³ is resolvable.
+        let (_, few) = one_curve(0, &refs, 2, 5_000);
+        assert_eq!(few.operating.len(), 1);
     }
 
     #[test]

@@ -33,10 +33,14 @@ pub struct PointSummary {
     pub g: f64,
     /// m·g.
     pub m_times_g: f64,
-    /// Under price-driven exit selection: the adversary's share of the
-    /// exit-selection weight (so P(both ends) ≈ m·g_eff).
+    /// Under price-driven exit selection: the share of sessions whose exit
+    /// was the adversary's, as the clients' choices made it (measured).
     #[serde(default)]
-    pub g_eff: Option<f64>,
+    pub g_eff: Option<Proportion>,
+    /// Under price-driven exit selection: the share the logit over the
+    /// advertised prices predicts (a model value, not a measurement).
+    #[serde(default)]
+    pub g_eff_logit: Option<f64>,
     /// P(both ends adversarial).
     pub ends_compromised: Proportion,
     /// It against m·g.
@@ -47,6 +51,12 @@ pub struct PointSummary {
     pub linked_vs_mg: Comparison,
     /// Of the adversary's guesses, the share that named the right client.
     pub guess_precision: Proportion,
+    /// Recall: P(linked | ends compromised).
+    #[serde(default)]
+    pub recall: Proportion,
+    /// False links per session: wrong guesses over all sessions.
+    #[serde(default)]
+    pub false_links: Proportion,
     /// Identity proof-of-work hashes the adversary paid (mean per replicate).
     pub adversary_pow_hashes: f64,
     /// P(linked by any channel measured).
@@ -77,6 +87,7 @@ pub fn summarise(points: &[Point], results: &[ReplicateResult]) -> Vec<PointSumm
             let rs: Vec<&ReplicateResult> = results.iter().filter(|r| r.point == p.index).collect();
             let sessions = rs.iter().flat_map(|r| &r.sessions);
             let (mut n, mut ok, mut ends, mut linked, mut guesses, mut right) = (0, 0, 0, 0, 0, 0);
+            let mut at_adversarial_exit = 0;
             let (mut any, mut mint, mut mint_n, mut obs, mut obs_n) = (0, 0, 0, 0, 0);
             let mut turns = 0u64;
             for s in sessions {
@@ -91,6 +102,7 @@ pub fn summarise(points: &[Point], results: &[ReplicateResult]) -> Vec<PointSumm
                     obs += u64::from(l);
                 }
                 n += 1;
+                at_adversarial_exit += u64::from(s.exit_adversarial);
                 ok += u64::from(s.outcome == "ok");
                 ends += u64::from(s.ends_compromised);
                 linked += u64::from(s.linked);
@@ -120,16 +132,30 @@ pub fn summarise(points: &[Point], results: &[ReplicateResult]) -> Vec<PointSumm
                 m,
                 g,
                 m_times_g: m * g,
-                g_eff: rs
-                    .iter()
-                    .map(|r| r.stats.exit_share_adversary)
-                    .sum::<Option<f64>>()
-                    .map(|s| s / k),
+                g_eff: p
+                    .scenario
+                    .protocol
+                    .exit_pricing
+                    .as_ref()
+                    .map(|_| wilson(at_adversarial_exit, n, LEVEL)),
+                g_eff_logit: p.scenario.protocol.exit_pricing.as_ref().map(|x| {
+                    let (a, e) = rs.iter().fold((0, 0), |(a, e), r| {
+                        (a + r.stats.adversarial_exits, e + r.stats.exits)
+                    });
+                    x.logit_share(
+                        a,
+                        e,
+                        p.scenario.protocol.price_in_usd_per_mtok,
+                        p.scenario.protocol.price_out_usd_per_mtok,
+                    )
+                }),
                 ends_vs_mg: compare(&e, m * g),
                 ends_compromised: e,
                 linked_vs_mg: compare(&l, m * g),
                 linked: l,
                 guess_precision: wilson(right, guesses, LEVEL),
+                recall: wilson(linked, ends, LEVEL),
+                false_links: wilson(guesses - right, n, LEVEL),
                 adversary_pow_hashes: rs
                     .iter()
                     .map(|r| r.stats.adversary_pow_hashes as f64)
@@ -195,7 +221,8 @@ pub fn points_frame(s: &[PointSummary]) -> PolarsResult<DataFrame> {
     col!("m", |p| p.m);
     col!("g", |p| p.g);
     col!("m_times_g", |p| p.m_times_g);
-    col!("g_eff", |p| p.g_eff);
+    col!("g_eff", |p| p.g_eff.as_ref().map(|x| x.estimate));
+    col!("g_eff_logit", |p| p.g_eff_logit);
     col!("ends_compromised", |p| p.ends_compromised.k);
     col!("p_ends_compromised", |p| p.ends_compromised.estimate);
     col!("p_ends_compromised_lo", |p| p.ends_compromised.lo);
@@ -206,6 +233,8 @@ pub fn points_frame(s: &[PointSummary]) -> PolarsResult<DataFrame> {
     col!("p_linked_lo", |p| p.linked.lo);
     col!("p_linked_hi", |p| p.linked.hi);
     col!("guess_precision", |p| p.guess_precision.estimate);
+    col!("recall", |p| p.recall.estimate);
+    col!("false_links_per_session", |p| p.false_links.estimate);
     col!("adversary_pow_hashes", |p| p.adversary_pow_hashes);
     col!("p_linked_any", |p| p.linked_any.estimate);
     col!("p_linked_any_lo", |p| p.linked_any.lo);

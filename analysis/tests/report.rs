@@ -4,8 +4,12 @@
 //! when rebuilt; missing or foreign folders exit 2.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use peer2prompt_analysis::dataset::read_parquet;
+use peer2prompt_analysis::report;
 
 const TINY: &str = "tests/data/repro_tiny";
 
@@ -29,30 +33,26 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Per point of a sessions table: (linked, sessions), counted here.
+fn linked_per_point(file: &Path) -> Vec<(u64, u64)> {
+    let df = read_parquet(file).unwrap();
+    let points = df.column("point").unwrap().u32().unwrap();
+    let linked = df.column("linked").unwrap().bool().unwrap();
+    let mut m: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    for (p, l) in points.iter().zip(linked.iter()) {
+        let e = m.entry(p.unwrap()).or_default();
+        e.0 += u64::from(l.unwrap());
+        e.1 += 1;
+    }
+    m.into_values().collect()
+}
+
 fn fresh(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("p2psim-report-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     copy_dir(Path::new(TINY), &d);
     d
 }
-
-const CLAIMS: [&str; 15] = [
-    "Data visibility by role",
-    "P(link) ≈ m·g per session",
-    "n sessions with re-sampled routes",
-    "Sybil capital",
-    "Latency overhead of 2 and 3 relays",
-    "Mint-exit collusion and its mitigations",
-    "Tier 4: a wide passive observer",
-    "Combined linkage",
-    "Key tagging caught by the keyset audit",
-    "Ghost margin at a 2x markup",
-    "Heavy-tailed outputs need caps or margins",
-    "Ghost profits and early adopters",
-    "Supply over the backend phases",
-    "Subsidized surveillance",
-    "Threat model tiers",
-];
 
 #[test]
 fn report_rebuilds_figures_and_names_every_claim() {
@@ -61,21 +61,43 @@ fn report_rebuilds_figures_and_names_every_claim() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let md = std::fs::read_to_string(d.join("report.md")).unwrap();
     let html = std::fs::read_to_string(d.join("report.html")).unwrap();
-    for c in CLAIMS {
-        assert!(md.contains(c), "report.md lacks {c}");
-        assert!(
-            html.contains(c.replace('&', "&amp;").as_str()),
-            "report.html lacks {c}"
-        );
+    let sections = report::sections(&report::Run::default());
+    for s in &sections {
+        let heading = format!("## {}", s.title);
+        assert!(md.contains(&heading), "report.md lacks {heading}");
+        let escaped = s.title.replace('&', "&amp;");
+        assert!(html.contains(&escaped), "report.html lacks {}", s.title);
     }
-    for field in [
-        "**Section:**",
-        "**Analytic value:**",
-        "**Measured:**",
-        "**Verdict:**",
-        "**Produced by:**",
+    assert_eq!(md.matches("- **Produced by:**").count(), sections.len());
+    // The three kinds each have their summary table, in this order.
+    let at = |t: &str| md.find(t).unwrap_or_else(|| panic!("no table {t}"));
+    assert!(
+        at("*Tests of whitepaper claims*") < at("*Sanity checks of the testbed*")
+            && at("*Sanity checks of the testbed*") < at("*Findings*")
+    );
+    // repro.json records every row with its kind; the command line printed
+    // them grouped the same way.
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("repro.json")).unwrap()).unwrap();
+    let results = run["results"].as_array().unwrap();
+    let rows: usize = sections.iter().map(|s| s.rows.len()).sum();
+    assert_eq!(results.len(), rows);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for (kind, heading) in [
+        ("Test", "tests of whitepaper claims:"),
+        ("Sanity", "sanity checks of the testbed"),
+        ("Finding", "findings (measured, no verdict):"),
     ] {
-        assert_eq!(md.matches(field).count(), CLAIMS.len(), "{field}");
+        let n = results.iter().filter(|r| r["kind"] == kind).count();
+        assert!(n >= 3, "{n} rows of kind {kind}");
+        assert!(stdout.contains(heading), "{stdout}");
+    }
+    // The tier-3 table's counts come from the sessions dataset.
+    for (k, n) in linked_per_point(&d.join("link_probability/sessions.parquet")) {
+        assert!(
+            md.contains(&format!("({k} of {n})")),
+            "no ({k} of {n}) in the report"
+        );
     }
     // Every figure the report links exists as a valid PNG and SVG with its CSV.
     let figures: Vec<&str> = md
@@ -101,11 +123,9 @@ fn report_rebuilds_figures_and_names_every_claim() {
         // The HTML page is self-contained: the figure is inlined.
         assert!(html.contains("data:image/png;base64,"));
     }
-    // The new channels were measured: tier 4 and mint-exit rows carry numbers.
-    assert!(md.contains("| 4 | Wide passive observer") && md.contains("of sessions linked, TPR"));
-    assert!(md.contains("| 3b | Mint-exit collusion") && md.contains("effective set"));
-    // The market claims were measured from the market datasets.
-    assert!(md.contains("15000 msat quoted against 7500 msat"));
+    // The tiers table reads the sections: tier 4 and mint-exit carry findings.
+    assert!(md.contains("| 4 | Wide passive observer") && md.contains("finding measured"));
+    assert!(md.contains("Mint-exit collusion (the Mint-Exit Collusion paragraph"));
     assert!(md.contains("![Price index per model](figures/price_index.png)"));
     assert!(md.contains("figures/subsidized_link.png"));
     // The visibility matrix was measured, not asserted.

@@ -13,9 +13,10 @@ use std::collections::{HashMap, HashSet};
 
 use node_common::*;
 use peer2prompt::dht::Role;
+use peer2prompt::ecash::PayerId;
 use peer2prompt::market::tokens;
 use peer2prompt::node::TAG_ONION;
-use peer2prompt::node::visibility::{SessionTruth, VisibilityMatrix};
+use peer2prompt::node::visibility::{IpView, PathRole, SessionTruth, VisibilityMatrix};
 use peer2prompt::node::{
     ClientEvent, MintAdversary, Observation, ServiceAdversary, ServiceEvent, Settlement,
     TurnFailure,
@@ -301,16 +302,34 @@ fn the_visibility_matrix_equals_the_whitepaper_table() {
             .flat_map(|p| p.2)
             .collect(),
         response: r.response,
+        payer: None,
     };
     let observed: HashMap<_, Vec<Observation>> = (0..w.nodes.len())
         .map(|i| (w.nodes[i].node.addr(), w.observations(i)))
         .collect();
     let mint = w.nodes[w.index(Kind::Mint, 0)].node.addr();
-    let matrix = VisibilityMatrix::audit(&truth, mint, |a| {
-        observed.get(&a).map_or(&[], Vec::as_slice)
-    });
+    let audit = |truth: &SessionTruth| {
+        VisibilityMatrix::audit(truth, mint, |a| observed.get(&a).map_or(&[], Vec::as_slice))
+    };
+    let matrix = audit(&truth);
     println!("{}", matrix.to_markdown());
     assert_eq!(matrix, VisibilityMatrix::whitepaper(3));
+    // The harness's Lightning reveals the payer's node to the mint
+    // (whitepaper "Mint-Exit Collusion": "the mint learns the client's
+    // Lightning node identity or IP from the funding invoice"), unlike the
+    // table's Mint row: the audit finds it in the funding record.
+    let known = SessionTruth {
+        payer: Some(PayerId(c as u64)),
+        ..truth
+    };
+    let mint_row = audit(&known).rows.last().copied().unwrap();
+    assert_eq!(mint_row.0, PathRole::Mint);
+    assert_eq!(mint_row.1.ip, IpView::FundingNode);
+    let other = SessionTruth {
+        payer: Some(PayerId(c as u64 + 1000)),
+        ..known
+    };
+    assert_eq!(audit(&other).rows.last().unwrap().1.ip, IpView::No);
 }
 
 #[test]

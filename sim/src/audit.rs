@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use peer2prompt::ecash::{MintObservation, PayerId};
 use peer2prompt::node::Observation;
 use peer2prompt::node::visibility::{SessionTruth, VisibilityMatrix};
 use secp256k1::PublicKey;
@@ -46,6 +47,9 @@ pub struct VisibilityAudit {
     left: u32,
     mints: Vec<u32>,
     recording: HashMap<u32, Vec<Observation>>,
+    /// Every mint's funding records from the start: wallets are funded
+    /// during the warm-up, before the audited sessions open.
+    fundings: HashMap<u32, Vec<Observation>>,
     pending: Vec<Pending>,
     asked: HashMap<u32, Vec<u8>>,
 }
@@ -122,6 +126,10 @@ impl VisibilityAudit {
     pub fn observe(&mut self, h: u32, o: &Observation) {
         if let Some(v) = self.recording.get_mut(&h) {
             v.push(o.clone());
+        } else if matches!(o, Observation::Mint(MintObservation::Funding { .. }))
+            && self.mints.contains(&h)
+        {
+            self.fundings.entry(h).or_default().push(o.clone());
         }
     }
 
@@ -132,11 +140,12 @@ impl VisibilityAudit {
         addr: impl Fn(u32) -> SocketAddr,
         mint: SocketAddr,
     ) -> Vec<AuditedSession> {
-        let by_addr: HashMap<SocketAddr, &[Observation]> = self
-            .recording
-            .iter()
-            .map(|(h, v)| (addr(*h), v.as_slice()))
-            .collect();
+        let mut seen: HashMap<u32, Vec<Observation>> = self.fundings.clone();
+        for (h, v) in &self.recording {
+            seen.entry(*h).or_default().extend(v.iter().cloned());
+        }
+        let by_addr: HashMap<SocketAddr, &[Observation]> =
+            seen.iter().map(|(h, v)| (addr(*h), v.as_slice())).collect();
         let rows = |m: &VisibilityMatrix| -> Vec<[String; 5]> {
             m.rows
                 .iter()
@@ -161,6 +170,8 @@ impl VisibilityAudit {
                     prompt: p.prompt.clone(),
                     payment: p.payment.clone(),
                     response: p.response.clone()?,
+                    // The label the engine's Lightning gives each client.
+                    payer: Some(PayerId(u64::from(p.client))),
                 };
                 let m = VisibilityMatrix::audit(&truth, mint, |a| {
                     by_addr.get(&a).copied().unwrap_or(&[])

@@ -11,7 +11,8 @@
 //!   observers' pairs with ground truth.
 //! - [`economics`]: the Ghost market's building blocks (calibrated output
 //!   lengths, logit choice, pricing).
-//! - [`world`]: the engine; [`run`]: one replicate to records.
+//! - [`world`]: the engine; [`truth`]: its ground truth for scoring only;
+//!   [`run`]: one replicate to records.
 //! - [`scenario`]: YAML scenarios, sweeps and their JSON Schema.
 //! - [`record`]: the typed rows a run emits.
 //!
@@ -30,5 +31,6 @@ pub mod rng;
 pub mod run;
 pub mod scenario;
 pub mod topology;
+pub mod truth;
 pub mod workload;
 pub mod world;

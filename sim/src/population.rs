@@ -284,8 +284,7 @@ pub fn build_node(
                 dangerous_double_spend: false,
                 cover_mean_gap: (s.protocol.cover_rate_per_s > 0.0)
                     .then(|| Duration::from_secs_f64(1.0 / s.protocol.cover_rate_per_s)),
-                // Set by the world once every exit's identity is known.
-                exit_weights: None,
+                price_choice: s.protocol.exit_pricing.as_ref().map(|p| p.choice()),
             });
         }
     }
@@ -316,57 +315,4 @@ fn hold_config(h: &crate::scenario::HoldSpec) -> HoldConfig {
         },
         HoldSpec::Exponential { mean_s } => HoldConfig::Exponential { mean: d(mean_s) },
     }
-}
-
-/// Exit-selection weights under `protocol.exit_pricing`: each exit's logit
-/// weight for its quoted price of the reference job (the market's choice
-/// model, all exits of equal quality). `exits` lists (node, adversarial).
-/// Returns the weights and the adversary's share of the total (g_eff).
-pub fn exit_weights(
-    s: &Scenario,
-    exits: &[(peer2prompt::identity::NodeId, bool)],
-) -> Option<(peer2prompt::onion::route::ExitWeights, f64)> {
-    use crate::economics::choice::{Offer as Choice, Tastes, shares};
-    let p = s.protocol.exit_pricing.as_ref()?;
-    let (pin, pout) = (
-        s.protocol.price_in_usd_per_mtok,
-        s.protocol.price_out_usd_per_mtok,
-    );
-    let offers: Vec<Choice> = exits
-        .iter()
-        .map(|(_, adv)| Choice {
-            quality: 1.0,
-            price_usd: p.job_price(
-                if *adv {
-                    p.adversary_factor
-                } else {
-                    p.honest_factor
-                },
-                pin,
-                pout,
-            ),
-            latency_s: 0.0,
-            jurisdiction_match: false,
-        })
-        .collect();
-    let tastes = Tastes {
-        quality: 0.0,
-        price_per_usd: p.price_per_usd,
-        latency_per_s: 0.0,
-        jurisdiction: 0.0,
-    };
-    let w = shares(&offers, &tastes);
-    let g_eff = exits
-        .iter()
-        .zip(&w)
-        .filter(|((_, adv), _)| *adv)
-        .map(|(_, w)| w)
-        .sum::<f64>();
-    Some((
-        peer2prompt::onion::route::ExitWeights {
-            weights: exits.iter().map(|(n, _)| *n).zip(w).collect(),
-            default: 0.0,
-        },
-        g_eff,
-    ))
 }

@@ -133,10 +133,6 @@ pub struct ReplicateStats {
     /// Bytes sent over the network (every datagram): the bandwidth cost.
     #[serde(default)]
     pub bytes_sent: u64,
-    /// Under `protocol.exit_pricing`: the adversary's share of the exit
-    /// selection weight (g_eff).
-    #[serde(default)]
-    pub exit_share_adversary: Option<f64>,
     /// Client-side flows the observers saw.
     #[serde(default)]
     pub observer_client_flows: u64,

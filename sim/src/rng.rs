@@ -38,6 +38,9 @@ pub enum Purpose {
     Lightning = 11,
     /// Which autonomous systems passive observers watch.
     Observers = 12,
+    /// The adversary's own randomness when it guesses (the random-guess
+    /// matcher, the baseline a real attacker must beat).
+    Guessing = 13,
 }
 
 /// Entity ids for streams that belong to no node.

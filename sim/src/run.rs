@@ -12,9 +12,8 @@ use crate::adversary::observer::FlowSummary;
 use crate::observer_scoring;
 use crate::population::Kind;
 use crate::record::{ReplicateResult, ReplicateStats, SessionRecord};
-use crate::rng::Streams;
-use crate::scenario::Point;
-use crate::workload::parse_marker;
+use crate::rng::{Purpose, Streams, entity};
+use crate::scenario::{GuessKind, Point};
 use crate::world::{Violation, World};
 
 /// Seconds after the drain in which in-flight payments settle before the
@@ -130,25 +129,22 @@ fn score(
     seed: u64,
 ) -> ReplicateResult {
     let m = &w.scenario.adversary.matcher;
-    let guesses = matcher::match_all(
-        &w.pool,
-        MatcherParams {
-            max_lag_ns: (m.max_lag_ms * 1e6) as u64,
-            tolerance_ns: (m.tolerance_ms * 1e6) as u64,
-            min_score: m.min_score.get(),
-        },
-    );
-    // Ground truth: which session each guessed exit flow belongs to.
-    let mut by_conv: HashMap<(u32, u32), Vec<usize>> = HashMap::new();
-    for (i, r) in w.sessions.iter().enumerate() {
-        by_conv.entry((r.client, r.conv)).or_default().push(i);
-    }
+    let params = MatcherParams {
+        max_lag_ns: (m.max_lag_ms * 1e6) as u64,
+        tolerance_ns: (m.tolerance_ms * 1e6) as u64,
+        min_score: m.min_score.get(),
+    };
+    let guesses = match m.guess {
+        GuessKind::Timing => matcher::match_all(&w.pool, params),
+        GuessKind::Random => {
+            let mut rng = Streams::new(seed).stream(entity::WORLD, Purpose::Guessing);
+            matcher::guess_randomly(&w.pool, params, &mut rng)
+        }
+    };
     let mut verdict: HashMap<usize, (u32, bool, f64, (u32, u32))> = HashMap::new();
     for (xk, g) in guesses {
-        let Some(&t0) = w.pool.exits[&xk].times.first() else {
-            continue;
-        };
-        let Some(row) = row_of_flow(w, &by_conv, xk.0, xk.1, t0) else {
+        // Ground truth, from the engine's table: which session it was.
+        let Some(row) = w.truth.row_of(xk) else {
             continue;
         };
         let entry = &w.pool.entries[&g.entry];
@@ -161,7 +157,7 @@ fn score(
         let own_flow = g.entry.0 == r.entry && first >= r.started.as_nanos() && first <= end;
         verdict.insert(row, (guess, own_flow, g.score, g.entry));
     }
-    let mint_exit = mint_exit_attributions(w, &by_conv);
+    let mint_exit = mint_exit_attributions(w);
     let observed = match (flows, &w.scenario.adversary.observers) {
         (Some(f), Some(spec)) => Some(observer_scoring::score(w, f, spec, point, replicate)),
         _ => None,
@@ -266,28 +262,9 @@ fn score(
             observer_true_pairs: true_pairs,
             clients: count(&|h| h.slot.kind == Kind::Client),
             clients_rejecting_a_mint: w.rejected_a_mint.len() as u64,
-            exit_share_adversary: w.exit_share_adversary,
         },
         market: None,
     }
-}
-
-/// The session row an adversarial exit flow `(exit, handle)` belongs to:
-/// ground truth (the prompt's conversation marker), for scoring only.
-fn row_of_flow(
-    w: &World,
-    by_conv: &HashMap<(u32, u32), Vec<usize>>,
-    exit: u32,
-    handle: u32,
-    at_ns: u64,
-) -> Option<usize> {
-    let prompt = w.pool.exits.get(&(exit, handle))?.prompt.as_ref()?;
-    let conv = parse_marker(prompt)?;
-    by_conv.get(&conv).and_then(|rows| {
-        rows.iter()
-            .copied()
-            .rfind(|&i| w.sessions[i].exit == exit && w.sessions[i].started.as_nanos() <= at_ns)
-    })
 }
 
 /// Mint-exit collusion: the attacker attributes each session's first
@@ -295,10 +272,7 @@ fn row_of_flow(
 /// come from the mint's own log (the Ghost's redemption shows each `Y`'s
 /// amount); a payment none of whose proofs reached a colluding mint is not
 /// attributed.
-fn mint_exit_attributions(
-    w: &World,
-    by_conv: &HashMap<(u32, u32), Vec<usize>>,
-) -> HashMap<usize, Attribution> {
+fn mint_exit_attributions(w: &World) -> HashMap<usize, Attribution> {
     let Some(spec) = &w.scenario.adversary.mint_exit else {
         return HashMap::new();
     };
@@ -332,7 +306,7 @@ fn mint_exit_attributions(
         if amounts.is_empty() {
             continue;
         }
-        let Some(row) = row_of_flow(w, by_conv, exit, handle, first.at.as_nanos()) else {
+        let Some(row) = w.truth.row_of((exit, handle)) else {
             continue;
         };
         out.entry(row).or_insert_with(|| {

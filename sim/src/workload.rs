@@ -3,6 +3,10 @@
 //! by think times; prompts and outputs follow the calibrated length
 //! distributions. A client runs one conversation at a time; arrivals while it
 //! is busy wait their turn.
+//!
+//! Prompts carry no marker of who sent them: the scorer learns which
+//! session an exit flow belongs to from the engine's own ground truth
+//! (`crate::truth`), never from anything an attacker could read.
 
 use peer2prompt::market::tokens;
 use rand_chacha::ChaCha20Rng;
@@ -47,53 +51,41 @@ impl ClientWork {
         w.think_time_s.sample(&mut self.rng).max(0.0)
     }
 
-    /// The next user message of conversation `conv` of `client`: a marker
-    /// naming the conversation (ground truth for scoring; the adversary's
-    /// matcher never reads it), then filler up to the drawn token count.
-    pub fn message(&mut self, w: &Workload, client: u32, conv: u32) -> Vec<u8> {
+    /// The next user message: filler text of the drawn token count. The
+    /// text is varied by a draw from the client's stream XORed with
+    /// `text_seed`, so two runs that differ only in `text_seed` send
+    /// prompts of the same lengths with different bytes.
+    pub fn message(&mut self, w: &Workload) -> Vec<u8> {
         let want = w.prompt_tokens.sample(&mut self.rng).round().max(1.0) as u64;
-        let mut text = marker(client, conv).into_bytes();
-        let have = tokens::count(&text);
-        text.resize(have as usize * tokens::BYTES_PER_TOKEN, b' ');
-        let seed = rand_core::Rng::next_u64(&mut self.rng);
-        text.extend(tokens::synthetic(want.saturating_sub(have), seed));
-        text
+        let seed = rand_core::Rng::next_u64(&mut self.rng) ^ w.text_seed.rotate_left(1);
+        tokens::synthetic(want, seed)
     }
-}
-
-/// The conversation marker that starts every prompt of a conversation.
-pub fn marker(client: u32, conv: u32) -> String {
-    format!("<c{client}:v{conv}>")
-}
-
-/// Reads a conversation marker back from the start of a prompt.
-pub fn parse_marker(prompt: &[u8]) -> Option<(u32, u32)> {
-    let end = prompt.iter().position(|&b| b == b'>')?;
-    let s = std::str::from_utf8(prompt.get(2..end)?).ok()?;
-    if !prompt.starts_with(b"<c") {
-        return None;
-    }
-    let (c, v) = s.split_once(":v")?;
-    Some((c.parse().ok()?, v.parse().ok()?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rng::{Purpose, Streams};
-    use crate::scenario::Distribution;
 
     #[test]
-    fn messages_have_the_drawn_length_and_a_readable_marker() {
+    fn messages_have_the_drawn_length_and_text_seed_changes_only_the_bytes() {
         let w: Workload = serde_yaml::from_str(
-            "duration_s: 1\nsessions_per_client_per_hour: 1\nprompt_tokens: {kind: fixed, value: 120}\noutput_tokens: {kind: fixed, value: 1}",
+            "duration_s: 1\nsessions_per_client_per_hour: 1\nprompt_tokens: {kind: log_normal, median: 120, sigma: 0.5}\noutput_tokens: {kind: fixed, value: 1}",
         )
         .unwrap();
-        assert_eq!(w.prompt_tokens, Distribution::Fixed { value: 120.0 });
-        let mut c = ClientWork::new(Streams::new(1).stream(1, Purpose::Workload));
-        let m = c.message(&w, 17, 3);
-        assert_eq!(tokens::count(&m), 120);
-        assert_eq!(parse_marker(&m), Some((17, 3)));
-        assert_eq!(parse_marker(b"hello"), None);
+        let salted = Workload {
+            text_seed: 99,
+            ..w.clone()
+        };
+        let stream = || ClientWork::new(Streams::new(1).stream(1, Purpose::Workload));
+        let (mut a, mut b) = (stream(), stream());
+        for _ in 0..20 {
+            let (x, y) = (a.message(&w), b.message(&salted));
+            assert_eq!(x.len(), y.len());
+            assert_eq!(x.len() % tokens::BYTES_PER_TOKEN, 0);
+            assert_ne!(x, y, "the salt must change the text");
+        }
+        // The streams stayed in step: the next draw agrees.
+        assert_eq!(a.next_arrival_s(&w), b.next_arrival_s(&w));
     }
 }

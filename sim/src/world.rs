@@ -84,8 +84,6 @@ pub struct SessionRow {
     pub id: u64,
     /// Client.
     pub client: u32,
-    /// Conversation of the client.
-    pub conv: u32,
     /// Entry relay.
     pub entry: u32,
     /// Last relay (next to the exit).
@@ -128,9 +126,6 @@ pub struct Violation {
 pub struct World {
     /// The scenario.
     pub scenario: Scenario,
-    /// Under `protocol.exit_pricing`: the adversary's share of the clients'
-    /// exit-selection weight (g_eff).
-    pub exit_share_adversary: Option<f64>,
     streams: Streams,
     /// Events.
     pub queue: EventQueue<Event>,
@@ -148,7 +143,8 @@ pub struct World {
     open: HashMap<u32, usize>,
     last: HashMap<u32, usize>,
     by_session: HashMap<(u32, u64), usize>,
-    conv_of: HashMap<u32, u32>,
+    /// Which session each service-side flow carries (for scoring only).
+    pub truth: crate::truth::GroundTruth,
     client_addrs: HashSet<SocketAddr>,
     client_indices: Vec<u32>,
     service_addrs: HashSet<SocketAddr>,
@@ -284,22 +280,6 @@ impl World {
                 nat: nat.then(HashSet::new),
             });
         }
-        // Price-driven exit selection: weights from every exit's quote.
-        let exits: Vec<(NodeId, bool)> = hosts
-            .iter()
-            .filter(|h| matches!(h.slot.kind, Kind::Ghost | Kind::Gpu))
-            .map(|h| (h.node.identity().node_id(), h.slot.adversarial))
-            .collect();
-        let priced = population::exit_weights(&s, &exits);
-        let exit_share_adversary = priced.as_ref().map(|(_, g)| *g);
-        if let Some((weights, _)) = priced {
-            let weights = Arc::new(weights);
-            for h in hosts.iter_mut().filter(|h| h.slot.kind == Kind::Client) {
-                if let Err(e) = h.node.set_exit_weights(Some(weights.clone())) {
-                    panic!("client refused exit weights: {e}");
-                }
-            }
-        }
         let by_addr = hosts
             .iter()
             .enumerate()
@@ -351,7 +331,6 @@ impl World {
         let measure_from = Instant::ZERO + secs(w.warmup_s);
         let arrivals_until = measure_from + secs(w.duration_s);
         let mut world = World {
-            exit_share_adversary,
             link: LinkModel {
                 rtt_ms: topo.rtt_ms.clone(),
                 jitter_ms: s.network.jitter_ms,
@@ -371,7 +350,7 @@ impl World {
             open: HashMap::new(),
             last: HashMap::new(),
             by_session: HashMap::new(),
-            conv_of: HashMap::new(),
+            truth: crate::truth::GroundTruth::default(),
             client_addrs,
             client_indices,
             service_addrs,
@@ -619,7 +598,6 @@ impl World {
         work.conversations += 1;
         self.conversations += 1;
         work.turns_left = self.scenario.workload.turns_per_session;
-        self.conv_of.insert(c, work.conversations);
         // Top up a wallet running low before the conversation.
         let low = self.scenario.workload.funding_sat / 4;
         let balance = self.hosts[c as usize]
@@ -639,11 +617,10 @@ impl World {
 
     fn ask_turn(&mut self, c: u32) {
         let now = self.now();
-        let conv = self.conv_of.get(&c).copied().unwrap_or(0);
         let Some(work) = self.work.get_mut(&c) else {
             return;
         };
-        let text = work.message(&self.scenario.workload, c, conv);
+        let text = work.message(&self.scenario.workload);
         self.audit.asked(c, &text);
         if self.hosts[c as usize].node.ask(now, text, false).is_ok() {
             self.collect(c);
@@ -770,6 +747,12 @@ impl World {
         if self.audit.active() {
             self.audit.observe(i, o);
         }
+        if let Observation::ServiceRequest {
+            session, payment, ..
+        } = o
+        {
+            self.truth.requested(i, *session, payment);
+        }
         if self.hosts[i as usize].slot.adversarial {
             self.pool.observe(i, o);
             return;
@@ -852,7 +835,6 @@ impl World {
                 let row = SessionRow {
                     id: self.sessions.len() as u64,
                     client: c,
-                    conv: self.conv_of.get(&c).copied().unwrap_or(0),
                     entry,
                     last,
                     hops: relays.len() as u32,
@@ -892,8 +874,16 @@ impl World {
                 }
             }
             ClientEvent::Paid {
-                session, payment, ..
-            } => self.audit.paid(c, session, &payment),
+                session,
+                payment,
+                first,
+                ..
+            } => {
+                if first && let Some(&r) = self.by_session.get(&(c, session)) {
+                    self.truth.paid(r, &payment);
+                }
+                self.audit.paid(c, session, &payment);
+            }
             ClientEvent::TurnDone(rep) => {
                 self.audit.answered(c, rep.session, &rep.response);
                 if let Some(&r) = self.by_session.get(&(c, rep.session)) {

@@ -13,8 +13,9 @@ use crate::roc::{RocRow, RocSummary};
 use crate::summary::PointSummary;
 use peer2prompt_sim::audit::AuditedSession;
 
-/// `repro.json`: what a reproduction ran.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// `repro.json`: what a reproduction ran, and once the report is built,
+/// every row's result.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Run {
     /// Quick variant (`--quick`) or the full set.
     pub quick: bool,
@@ -24,6 +25,9 @@ pub struct Run {
     pub git_commit: String,
     /// Scenario folders, in order (each holds one scenario's datasets).
     pub scenarios: Vec<String>,
+    /// Every report row's kind and result (written by the report).
+    #[serde(default)]
+    pub results: Vec<super::ResultLine>,
     /// Loaded per scenario (not stored).
     #[serde(skip)]
     pub data: Vec<ScenarioData>,
@@ -42,6 +46,10 @@ pub struct Session {
     pub ends: bool,
     /// The adversary's matcher linked it.
     pub linked: bool,
+    /// The matcher made a guess for it.
+    pub guessed: bool,
+    /// The guess named the session's client.
+    pub guess_correct: bool,
     /// Start, ns.
     pub started_ns: u64,
     /// First token, ns.
@@ -75,8 +83,9 @@ pub struct ScenarioData {
     pub points: Vec<PointSummary>,
     /// The manifest.
     pub manifest: Manifest,
-    /// Data-visibility audits (`visibility.json`), if the scenario ran any.
-    pub audits: Vec<AuditedSession>,
+    /// Data-visibility audits (`visibility.json`) with their sweep point,
+    /// if the scenario ran any.
+    pub audits: Vec<(u32, AuditedSession)>,
     /// The observers' ROC per point (`roc.parquet`), if any.
     pub roc: Vec<RocRow>,
     /// The observers' operating points per point (`summary.json`).
@@ -153,6 +162,7 @@ pub fn load(dir: &Path) -> Result<Run, ReportError> {
         let summary: Summary = read_json(&d.join("summary.json"))?;
         #[derive(Deserialize)]
         struct Audit {
+            point: u32,
             audit: AuditedSession,
         }
         let vis = d.join("visibility.json");
@@ -165,7 +175,7 @@ pub fn load(dir: &Path) -> Result<Run, ReportError> {
             sessions: sessions(&d.join("sessions.parquet"))?,
             points: summary.points,
             manifest: read_json(&d.join("manifest.json"))?,
-            audits: audits.into_iter().map(|a| a.audit).collect(),
+            audits: audits.into_iter().map(|a| (a.point, a.audit)).collect(),
             roc: roc_rows(&d.join("roc.parquet"))?,
             observers: summary.observers,
             market: market(&d)?,
@@ -233,6 +243,14 @@ pub fn sessions(file: &Path) -> Result<Vec<Session>, ReportError> {
     let (linked_any, exit_adv) = (opt_bool("linked_any"), bools("exit_adversarial")?);
     let (point, replicate, client) = (u32s("point")?, u32s("replicate")?, u32s("client")?);
     let (ends, linked) = (bools("ends_compromised")?, bools("linked")?);
+    let guess_correct = bools("link_guess_correct")?;
+    let guessed: Vec<bool> = df
+        .column("link_guess")
+        .map_err(p)?
+        .is_not_null()
+        .iter()
+        .map(|v| v.unwrap_or(false))
+        .collect();
     let (started, first, completed) = (
         u64s("started_ns")?,
         u64s("first_token_ns")?,
@@ -253,6 +271,8 @@ pub fn sessions(file: &Path) -> Result<Vec<Session>, ReportError> {
             client: client[i].unwrap_or(0),
             ends: ends[i].unwrap_or(false),
             linked: linked[i].unwrap_or(false),
+            guessed: guessed[i],
+            guess_correct: guess_correct[i].unwrap_or(false),
             started_ns: started[i].unwrap_or(0),
             first_token_ns: first[i],
             completed_ns: completed[i],

@@ -1,16 +1,25 @@
-//! The whitepaper reproduction report: one section per quantitative claim
-//! with the claim quoted, its section, the analytic value, the measured
-//! estimate with its confidence interval, a verdict, figures, and the
-//! scenario and seed that produced it. Written as `report.md` and a
-//! self-contained `report.html` (figures inlined).
+//! The whitepaper reproduction report. Every section is about one claim and
+//! holds rows of three kinds, which the code keeps apart:
+//! - a **test** of a whitepaper claim: a quantity the protocol and its
+//!   adversary produced, compared with the whitepaper's value through a
+//!   confidence interval; it can fail;
+//! - a **sanity check** of the testbed: something that holds by
+//!   construction when the code is right (a sampler, an identity, an
+//!   arithmetic); never a reproduction;
+//! - a **finding**: a measurement with intervals and no closed form, with a
+//!   sentence on what it means and no verdict.
+//!
+//! Each section cites the whitepaper (or the design notes, labelled so)
+//! with words the text contains and the heading they stand under; a test
+//! checks every citation against copies of the texts.
 //!
 //! [`build`] works from the datasets of a `repro` folder alone, so
-//! `p2psim report DIR` rebuilds everything without simulating.
+//! `p2psim report DIR` rebuilds everything without simulating. Values are
+//! typed ([`Value`]) and rendered only in `render.rs`.
 
 mod claims;
+mod common;
 mod data;
-mod economics;
-mod linkage;
 mod render;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::estimate::{Mean, Proportion};
 use crate::figure::{self, Figure, FigureError};
 pub use data::{Run, ScenarioData, Session};
 
@@ -54,59 +64,242 @@ pub enum ReportError {
     },
 }
 
-/// Whether a measurement agrees with the whitepaper.
+/// Which text a citation quotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Verdict {
-    /// The analytic value is within what the data allow.
+pub enum Source {
+    /// The whitepaper (seed 002).
+    Whitepaper,
+    /// The design notes behind it (seed 001), not the whitepaper.
+    DesignNotes,
+}
+
+/// Words quoted from a text, with the heading they stand under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Citation {
+    /// Which text.
+    pub source: Source,
+    /// The section heading, verbatim.
+    pub section: &'static str,
+    /// A bold paragraph title within the section, verbatim, if any.
+    pub paragraph: Option<&'static str>,
+    /// The quoted words, verbatim up to whitespace and typst markup.
+    pub quote: &'static str,
+}
+
+/// The three kinds of report rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kind {
+    /// A test of a whitepaper claim: it can fail.
+    Test,
+    /// A sanity check of the testbed: holds by construction.
+    Sanity,
+    /// A measurement with no closed form: no verdict.
+    Finding,
+}
+
+/// A row's result. Tests are consistent or not, sanity checks hold or
+/// break, findings are measured; anything may be not measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The data do not reject the whitepaper's value.
     Consistent,
-    /// The data reject the analytic value.
+    /// The data reject it.
     Inconsistent,
-    /// The whitepaper makes no numeric claim here; the measurement is reported.
-    NotAnalytic,
-    /// Not measured by this version of the testbed (the section says why).
+    /// The identity holds.
+    Holds,
+    /// The identity fails: a bug in the testbed.
+    Broken,
+    /// A finding was measured.
+    Measured,
+    /// Not measured (no usable data in this run).
     NotMeasured,
 }
 
-impl std::fmt::Display for Verdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Verdict::Consistent => "consistent",
-            Verdict::Inconsistent => "inconsistent",
-            Verdict::NotAnalytic => "not an analytic claim",
-            Verdict::NotMeasured => "not measured yet",
-        })
+/// A typed value, rendered only in `render.rs`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    /// Nothing (rendered as a dash).
+    None,
+    /// Free text.
+    Text(String),
+    /// A number with `digits` decimals and a unit suffix.
+    Number {
+        /// The value.
+        value: f64,
+        /// Decimals shown.
+        digits: usize,
+        /// Unit after the number ("" for none).
+        unit: String,
+    },
+    /// A share, shown as a percentage.
+    Percent(f64),
+    /// A proportion with its interval and counts.
+    Proportion(Proportion),
+    /// An estimate with its interval.
+    Interval {
+        /// The estimate and its bounds.
+        mean: Mean,
+        /// Decimals shown.
+        digits: usize,
+        /// Unit after the numbers.
+        unit: String,
+    },
+    /// A chi-square goodness of fit.
+    ChiSquare {
+        /// The statistic.
+        stat: f64,
+        /// Degrees of freedom.
+        dof: usize,
+        /// Its p-value.
+        p: f64,
+    },
+    /// A multiple of a reference ("1.23x").
+    Ratio(f64),
+    /// Labelled values, in order.
+    List(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// Free text.
+    pub fn text(s: impl Into<String>) -> Self {
+        Value::Text(s.into())
+    }
+
+    /// A number with `digits` decimals and `unit`.
+    pub fn num(value: f64, digits: usize, unit: &str) -> Self {
+        Value::Number {
+            value,
+            digits,
+            unit: unit.to_owned(),
+        }
+    }
+
+    /// An interval estimate with `digits` decimals and `unit`.
+    pub fn interval(mean: Mean, digits: usize, unit: &str) -> Self {
+        Value::Interval {
+            mean,
+            digits,
+            unit: unit.to_owned(),
+        }
+    }
+
+    /// A count.
+    pub fn count(n: u64) -> Self {
+        Value::num(n as f64, 0, "")
     }
 }
 
-/// A table in a claim's section.
+/// One row of a section.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Test, sanity check or finding.
+    pub kind: Kind,
+    /// What is tested, checked or measured.
+    pub name: String,
+    /// The whitepaper's value (tests), what construction implies (sanity
+    /// checks), or nothing (findings).
+    pub expected: Value,
+    /// What the run gave.
+    pub measured: Value,
+    /// The interval and the test used (tests and sanity checks), or what
+    /// the finding means.
+    pub method: String,
+    /// The result.
+    pub outcome: Outcome,
+}
+
+impl Row {
+    /// A test of a claim: `agrees` when the data do not reject it.
+    pub fn test(name: &str, expected: Value, measured: Value, method: &str, agrees: bool) -> Self {
+        Row {
+            kind: Kind::Test,
+            name: name.to_owned(),
+            expected,
+            measured,
+            method: method.to_owned(),
+            outcome: if agrees {
+                Outcome::Consistent
+            } else {
+                Outcome::Inconsistent
+            },
+        }
+    }
+
+    /// A sanity check: `holds` when the identity holds.
+    pub fn sanity(name: &str, expected: Value, measured: Value, method: &str, holds: bool) -> Self {
+        Row {
+            kind: Kind::Sanity,
+            name: name.to_owned(),
+            expected,
+            measured,
+            method: method.to_owned(),
+            outcome: if holds {
+                Outcome::Holds
+            } else {
+                Outcome::Broken
+            },
+        }
+    }
+
+    /// A finding: `meaning` says what it means.
+    pub fn finding(name: &str, measured: Value, meaning: &str) -> Self {
+        Row {
+            kind: Kind::Finding,
+            name: name.to_owned(),
+            expected: Value::None,
+            measured,
+            method: meaning.to_owned(),
+            outcome: Outcome::Measured,
+        }
+    }
+
+    /// A row of `kind` that this run could not measure, and why.
+    pub fn not_measured(kind: Kind, name: &str, why: &str) -> Self {
+        Row {
+            kind,
+            name: name.to_owned(),
+            expected: Value::None,
+            measured: Value::None,
+            method: why.to_owned(),
+            outcome: Outcome::NotMeasured,
+        }
+    }
+}
+
+/// A table in a section: typed cells.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Table {
     /// Caption.
     pub caption: String,
     /// Column headers.
     pub header: Vec<String>,
     /// Rows.
-    pub rows: Vec<Vec<String>>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl Table {
+    /// A table with `header`.
+    pub fn new(caption: &str, header: &[&str]) -> Self {
+        Table {
+            caption: caption.to_owned(),
+            header: header.iter().map(|h| (*h).to_owned()).collect(),
+            rows: Vec::new(),
+        }
+    }
 }
 
 /// One claim's section.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Claim {
+#[derive(Clone, Debug, PartialEq)]
+pub struct Section {
     /// Short id (anchor).
-    pub id: String,
+    pub id: &'static str,
     /// Title.
-    pub title: String,
-    /// The claim, quoted from the whitepaper.
-    pub quote: String,
-    /// Its whitepaper section.
-    pub section: String,
-    /// The analytic value (or "none").
-    pub analytic: String,
-    /// The measured estimate with its interval.
-    pub measured: String,
-    /// The verdict.
-    pub verdict: Verdict,
-    /// Paragraphs: method, caveats, findings.
+    pub title: &'static str,
+    /// What it cites.
+    pub citations: Vec<Citation>,
+    /// Its tests, sanity checks and findings.
+    pub rows: Vec<Row>,
+    /// Paragraphs: method, caveats.
     pub notes: Vec<String>,
     /// Tables.
     pub tables: Vec<Table>,
@@ -116,40 +309,76 @@ pub struct Claim {
     pub source: String,
 }
 
+/// One row of the results list in `repro.json` and on the command line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultLine {
+    /// Section id.
+    pub section: String,
+    /// Kind of row.
+    pub kind: Kind,
+    /// What it is.
+    pub name: String,
+    /// Its result.
+    pub outcome: Outcome,
+    /// The measured value, rendered.
+    pub measured: String,
+}
+
 /// What [`build`] wrote.
 #[derive(Clone, Debug)]
 pub struct Built {
-    /// The claims, in report order.
-    pub claims: Vec<Claim>,
+    /// The sections, in report order.
+    pub sections: Vec<Section>,
+    /// Every row, flattened, for `repro.json` and the command line.
+    pub results: Vec<ResultLine>,
     /// `report.md`.
     pub markdown: PathBuf,
     /// `report.html`.
     pub html: PathBuf,
 }
 
-/// Builds figures, `report.md` and `report.html` in `dir` from its datasets.
+/// Every section, in report order: the claims of the registry
+/// ([`claims::REGISTRY`]), then the threat-tiers summary that reads them.
+pub fn sections(run: &Run) -> Vec<Section> {
+    let mut v: Vec<Section> = claims::REGISTRY.iter().map(|f| f(run)).collect();
+    let tiers = claims::tiers::section(&v);
+    v.push(tiers);
+    v
+}
+
+/// Builds figures, `report.md` and `report.html` in `dir` from its
+/// datasets, and records every row's result in `repro.json`.
 pub fn build(dir: &Path) -> Result<Built, ReportError> {
     if !dir.is_dir() {
         return Err(ReportError::Missing(dir.to_owned()));
     }
-    let run = data::load(dir)?;
-    let claims = claims::all(&run);
+    let mut run = data::load(dir)?;
+    let sections = sections(&run);
     let figures = dir.join("figures");
     std::fs::create_dir_all(&figures).map_err(|source| ReportError::Io {
         file: figures.clone(),
         source,
     })?;
-    for c in &claims {
-        for f in &c.figures {
+    for s in &sections {
+        for f in &s.figures {
             figure::write(f, &figures)?;
         }
     }
+    let results = render::results(&sections);
     let markdown = dir.join("report.md");
     let html = dir.join("report.html");
-    write(&markdown, render::markdown(&run, &claims).as_bytes())?;
-    write(&html, render::html(&run, &claims, &figures).as_bytes())?;
+    write(&markdown, render::markdown(&run, &sections).as_bytes())?;
+    write(&html, render::html(&run, &sections, &figures).as_bytes())?;
+    run.results = results.clone();
+    let marker = dir.join(REPRO_FILE);
+    let json = serde_json::to_string_pretty(&run).map_err(|e| ReportError::Io {
+        file: marker.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    write(&marker, json.as_bytes())?;
     Ok(Built {
-        claims,
+        sections,
+        results,
         markdown,
         html,
     })
@@ -163,4 +392,35 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
             file: path.to_owned(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_run_measures_nothing_and_claims_nothing() {
+        let run = Run::default();
+        let all = sections(&run);
+        assert!(all.len() >= 15);
+        for s in &all {
+            assert!(!s.citations.is_empty(), "{} cites nothing", s.id);
+            for r in &s.rows {
+                // Without data no test may pass and no finding be measured;
+                // sanity checks of pure arithmetic may still hold.
+                assert!(
+                    r.outcome == Outcome::NotMeasured
+                        || (r.kind == Kind::Sanity && r.outcome == Outcome::Holds),
+                    "{}: {} is {:?} without data",
+                    s.id,
+                    r.name,
+                    r.outcome
+                );
+            }
+        }
+        let kinds: Vec<Kind> = all.iter().flat_map(|s| &s.rows).map(|r| r.kind).collect();
+        for k in [Kind::Test, Kind::Sanity, Kind::Finding] {
+            assert!(kinds.contains(&k), "no {k:?} row declared");
+        }
+    }
 }

@@ -23,6 +23,7 @@ use secp256k1::PublicKey;
 
 use super::directory::{candidate, mint_url};
 use super::mint_access::MintAccess;
+use super::pricing::{ExitPrices, PriceChoice};
 use super::wire::{
     AppMessage, InferRequest, MintApiRequest, MintApiResponse, Refusal, ServiceRequest,
     ServiceResponse,
@@ -106,9 +107,10 @@ pub struct ClientRoleConfig {
     /// with exponential gaps of this mean; the last relay drops them, so
     /// they pad every link but the one into the service. `None`: off.
     pub cover_mean_gap: Option<Duration>,
-    /// Exit-selection weights (e.g. from the market's prices); `None`: every
-    /// exit equally likely.
-    pub exit_weights: Option<std::sync::Arc<crate::onion::route::ExitWeights>>,
+    /// Choose exits by the prices behind their adverts (fetched, checked
+    /// against the commitment, weighted by a logit); `None`: every exit
+    /// equally likely.
+    pub price_choice: Option<PriceChoice>,
 }
 
 /// Why a turn failed.
@@ -231,6 +233,8 @@ pub enum ClientEvent {
         amount: u64,
         /// `Y = hash_to_curve(secret)` of each proof.
         payment: Vec<PublicKey>,
+        /// The turn's first chunk (sent with the prompt), not a later one.
+        first: bool,
     },
     /// A mint failed the keyset audit and will not be used.
     MintRejected {
@@ -345,18 +349,13 @@ pub(crate) struct ClientRole {
     queue: VecDeque<Ask>,
     outstanding: Vec<(u64, Vec<Proof>)>,
     bad_exits: HashSet<NodeId>,
+    /// Under price choice: the prices fetched this epoch.
+    prices: Option<ExitPrices>,
     next_id: u64,
     next_session: u64,
 }
 
 impl ClientRole {
-    pub fn set_exit_weights(
-        &mut self,
-        weights: Option<std::sync::Arc<crate::onion::route::ExitWeights>>,
-    ) {
-        self.cfg.exit_weights = weights;
-    }
-
     pub fn new(cfg: ClientRoleConfig, mut rng: ChaCha20Rng) -> Self {
         let hold: Box<dyn HoldPolicy> = match cfg.hold {
             HoldConfig::None => Box::new(NoHold),
@@ -370,6 +369,9 @@ impl ClientRole {
         };
         ClientRole {
             wallet: Wallet::new(cfg.wallet, hold),
+            prices: cfg
+                .price_choice
+                .map(|c| ExitPrices::new(c, cfg.model.clone())),
             cfg,
             rng,
             mint: None,
@@ -543,6 +545,10 @@ impl ClientRole {
     }
 
     fn open_session(&mut self, ctx: &mut Ctx<'_>) {
+        if self.prices.as_ref().is_some_and(ExitPrices::waiting) {
+            // The answers come back as events, which call `progress` again.
+            return;
+        }
         let mut exits: Vec<(Candidate, Role)> = Vec::new();
         for role in &self.cfg.services {
             exits.extend(
@@ -563,8 +569,9 @@ impl ClientRole {
         let pool = if fresh.is_empty() { exits } else { fresh };
         let candidates: Vec<Candidate> = pool.iter().map(|(c, _)| *c).collect();
         let relays = ctx.relays();
-        let scorer: &dyn crate::onion::route::ExitScorer = match &self.cfg.exit_weights {
-            Some(w) => &**w,
+        let priced = self.prices.as_ref().map(ExitPrices::scorer);
+        let scorer: &dyn crate::onion::route::ExitScorer = match &priced {
+            Some(p) => p,
             None => &crate::onion::route::UniformExits,
         };
         let route =
@@ -740,6 +747,7 @@ impl ClientRole {
             session: session.id,
             amount: proofs.iter().map(|p| p.amount.value()).sum(),
             payment: ys_of(&proofs).unwrap_or_default(),
+            first,
         }));
         self.outstanding.push((session.id, proofs.clone()));
         let req = if first {
@@ -866,6 +874,19 @@ impl ClientRole {
     // ----- inputs -------------------------------------------------------------
 
     pub fn on_directory(&mut self, ctx: &mut Ctx<'_>) {
+        if let Some(p) = self.prices.as_mut() {
+            let roles = &self.cfg.services;
+            let adverts = roles.iter().flat_map(|r| ctx.directory.adverts(*r));
+            p.on_directory(ctx.now, ctx.epoch, ctx.dht, adverts);
+        }
+        self.progress(ctx);
+    }
+
+    /// A capability fetch finished (verified bytes, or `None`).
+    pub fn on_capabilities(&mut self, ctx: &mut Ctx<'_>, node: NodeId, caps: Option<&[u8]>) {
+        if let Some(p) = self.prices.as_mut() {
+            p.on_capabilities(node, caps);
+        }
         self.progress(ctx);
     }
 

@@ -19,6 +19,7 @@ pub mod directory;
 mod mint;
 mod mint_access;
 pub mod observe;
+mod pricing;
 pub mod service;
 pub mod visibility;
 pub mod wire;
@@ -48,6 +49,7 @@ pub use client::{ClientEvent, ClientRoleConfig, HoldConfig, TurnFailure, TurnRep
 pub use directory::{Directory, NetworkInfo, PrefixAsAsn, mint_url};
 pub use mint::{MintAdversary, MintEvent, MintRoleConfig};
 pub use observe::Observation;
+pub use pricing::PriceChoice;
 pub use service::{
     HarvestedPrompt, Offer, ServiceAdversary, ServiceConfig, ServiceEvent, ServiceKind, Settlement,
 };
@@ -619,16 +621,6 @@ impl Node {
         Ok(())
     }
 
-    /// Client: weights exits by `weights` from now on (`None`: uniformly).
-    pub fn set_exit_weights(
-        &mut self,
-        weights: Option<Arc<crate::onion::route::ExitWeights>>,
-    ) -> Result<(), Error> {
-        let c = self.client.as_mut().ok_or(Error::Config("not a client"))?;
-        c.set_exit_weights(weights);
-        Ok(())
-    }
-
     /// Turns this node's relay adversarial (or honest again) from now on.
     pub fn set_relay_adversary(&mut self, adversary: crate::onion::relay::RelayAdversary) {
         self.relay.set_adversary(adversary);
@@ -801,7 +793,15 @@ impl Node {
                     }
                 }
             }
-            DhtEvent::Stored { .. } | DhtEvent::Capabilities { .. } => {}
+            DhtEvent::Capabilities { node, result } => {
+                if let Err(e) = &result {
+                    tracing::debug!("capability fetch failed: {e}");
+                }
+                if let Some(c) = self.client.as_mut() {
+                    c.on_capabilities(&mut ctx!(self, now), node, result.as_deref().ok());
+                }
+            }
+            DhtEvent::Stored { .. } => {}
         }
     }
 

@@ -17,7 +17,7 @@ use secp256k1::PublicKey;
 
 use super::observe::Observation;
 use crate::backend::ProviderSaw;
-use crate::ecash::MintObservation;
+use crate::ecash::{LightningPayer, MintObservation, PayerId};
 use crate::onion::observe::{HopObservation, ObservedCell, ObservedNext};
 
 /// A role on a session's path.
@@ -48,6 +48,13 @@ pub enum IpView {
     PrevHop,
     /// The Ghost's address (as the account holder).
     GhostIp,
+    /// The client's Lightning node, from the funding record (the mint:
+    /// whitepaper "Mint-Exit Collusion", "the mint learns the client's
+    /// Lightning node identity or IP from the funding invoice").
+    FundingNode,
+    /// One of this many Lightning payers, from the funding record (payment
+    /// privacy narrowed the mint's view to a candidate set).
+    FundingCandidates(u32),
 }
 
 /// Which payment identifiers a role learns.
@@ -102,6 +109,8 @@ pub struct SessionTruth {
     pub payment: Vec<PublicKey>,
     /// The response as received.
     pub response: Vec<u8>,
+    /// The label Lightning gives the client's node, if it funded a wallet.
+    pub payer: Option<PayerId>,
 }
 
 /// The matrix: one row per role on the path (one per mid relay).
@@ -237,6 +246,8 @@ impl fmt::Display for IpView {
             IpView::PrevNext => "Prev/next",
             IpView::PrevHop => "Prev hop",
             IpView::GhostIp => "Ghost IP",
+            IpView::FundingNode => "Lightning node (funding)",
+            IpView::FundingCandidates(k) => return write!(f, "one of {k} payers (funding)"),
         })
     }
 }
@@ -310,6 +321,9 @@ fn view(truth: &SessionTruth, seen: &[&Observation]) -> RoleView {
     let (mut has_prev, mut has_next) = (false, false);
     let (mut prompt, mut payment, mut response) = (false, PaymentView::No, ResponseView::No);
     let mut ghost_account = false;
+    // What funding records reveal of the client: its node, or the smallest
+    // candidate set that holds it.
+    let (mut funding_node, mut funding_set) = (false, None::<u32>);
     for o in seen {
         match o {
             Observation::Hop(HopObservation {
@@ -372,7 +386,17 @@ fn view(truth: &SessionTruth, seen: &[&Observation]) -> RoleView {
                     } => (Some(*presenter), inputs.iter().map(|r| r.y).collect()),
                     MintObservation::Issuance { presenter, .. }
                     | MintObservation::Restore { presenter, .. } => (Some(*presenter), Vec::new()),
-                    MintObservation::Funding { .. } => (None, Vec::new()),
+                    MintObservation::Funding { payer, .. } => {
+                        match (payer, truth.payer) {
+                            (LightningPayer::Node(p), Some(me)) if *p == me => funding_node = true,
+                            (LightningPayer::Candidates(set), Some(me)) if set.contains(&me) => {
+                                let k = u32::try_from(set.len()).unwrap_or(u32::MAX);
+                                funding_set = Some(funding_set.map_or(k, |s| s.min(k)));
+                            }
+                            _ => {}
+                        }
+                        (None, Vec::new())
+                    }
                 };
                 if pays(&ys) {
                     payment = PaymentView::MintLedger;
@@ -390,6 +414,10 @@ fn view(truth: &SessionTruth, seen: &[&Observation]) -> RoleView {
         IpView::ClientIp
     } else if ghost_account || (!has_prev && addrs.contains(&truth.exit)) {
         IpView::GhostIp
+    } else if funding_node {
+        IpView::FundingNode
+    } else if let Some(k) = funding_set {
+        IpView::FundingCandidates(k)
     } else if has_prev && has_next {
         IpView::PrevNext
     } else if has_prev {

@@ -188,7 +188,7 @@ pub fn client_config(spec: &Spec, double_spend: bool) -> ClientRoleConfig {
         mailbox_poll: spec.mailbox.then(|| Duration::from_millis(250)),
         dangerous_double_spend: double_spend,
         cover_mean_gap: spec.cover,
-        exit_weights: None,
+        price_choice: None,
     }
 }
 
@@ -605,6 +605,7 @@ impl World {
                     session,
                     amount,
                     payment,
+                    ..
                 } if r == request => Some((session, amount, payment)),
                 _ => None,
             })

@@ -41,17 +41,42 @@ const SCORED_CELLS: usize = 64;
 /// Candidate lags tried per entry flow.
 const LAGS_PER_FLOW: usize = 16;
 
+/// Every entry cell by time, and the flows they belong to.
+struct EntryIndex<'a> {
+    keys: Vec<FlowKey>,
+    cells: Vec<(u64, u32)>,
+    pool: &'a Pool,
+}
+
+impl<'a> EntryIndex<'a> {
+    fn new(pool: &'a Pool) -> Self {
+        let keys: Vec<FlowKey> = pool.entries.keys().copied().collect();
+        let mut cells: Vec<(u64, u32)> = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            for &t in &pool.entries[k].times {
+                cells.push((t, i as u32));
+            }
+        }
+        cells.sort_unstable();
+        EntryIndex { keys, cells, pool }
+    }
+
+    /// Entry flows with a cell in `[x0 - max_lag, x0]`, in key order.
+    fn candidates(&self, x0: u64, max_lag_ns: u64) -> BTreeSet<u32> {
+        let lo = x0.saturating_sub(max_lag_ns);
+        let from = self.cells.partition_point(|c| c.0 < lo);
+        let to = self.cells.partition_point(|c| c.0 <= x0);
+        self.cells[from..to].iter().map(|c| c.1).collect()
+    }
+
+    fn times(&self, fi: u32) -> &'a [u64] {
+        &self.pool.entries[&self.keys[fi as usize]].times
+    }
+}
+
 /// Matches every exit flow; exit flows with no guess are absent.
 pub fn match_all(pool: &Pool, p: MatcherParams) -> Vec<(FlowKey, Guess)> {
-    // Every entry cell, by time, to find candidates in a window.
-    let keys: Vec<FlowKey> = pool.entries.keys().copied().collect();
-    let mut cells: Vec<(u64, u32)> = Vec::new();
-    for (i, k) in keys.iter().enumerate() {
-        for &t in &pool.entries[k].times {
-            cells.push((t, i as u32));
-        }
-    }
-    cells.sort_unstable();
+    let index = EntryIndex::new(pool);
     let mut out = Vec::new();
     for (xk, x) in &pool.exits {
         let Some(&x0) = x.times.first() else {
@@ -59,12 +84,9 @@ pub fn match_all(pool: &Pool, p: MatcherParams) -> Vec<(FlowKey, Guess)> {
         };
         let xs = &x.times[..x.times.len().min(SCORED_CELLS)];
         let lo = x0.saturating_sub(p.max_lag_ns);
-        let from = cells.partition_point(|c| c.0 < lo);
-        let to = cells.partition_point(|c| c.0 <= x0);
-        let candidates: BTreeSet<u32> = cells[from..to].iter().map(|c| c.1).collect();
         let mut best: Option<(f64, u64, u32)> = None;
-        for fi in candidates {
-            let e = &pool.entries[&keys[fi as usize]].times;
+        for fi in index.candidates(x0, p.max_lag_ns) {
+            let e = index.times(fi);
             let start = e.partition_point(|&t| t < lo);
             let end = e.partition_point(|&t| t <= x0);
             for &ej in e[start..end].iter().take(LAGS_PER_FLOW) {
@@ -89,11 +111,42 @@ pub fn match_all(pool: &Pool, p: MatcherParams) -> Vec<(FlowKey, Guess)> {
             out.push((
                 *xk,
                 Guess {
-                    entry: keys[fi as usize],
+                    entry: index.keys[fi as usize],
                     score,
                 },
             ));
         }
+    }
+    out
+}
+
+/// The random-guess baseline: for every exit flow, a uniformly random
+/// entry flow among those active in the lag window before it (the same
+/// candidates the timing matcher weighs), scored 1/candidates. It uses the
+/// pool and its own randomness, nothing else.
+pub fn guess_randomly(
+    pool: &Pool,
+    p: MatcherParams,
+    rng: &mut impl rand_core::Rng,
+) -> Vec<(FlowKey, Guess)> {
+    let index = EntryIndex::new(pool);
+    let mut out = Vec::new();
+    for (xk, x) in &pool.exits {
+        let Some(&x0) = x.times.first() else {
+            continue;
+        };
+        let cands: Vec<u32> = index.candidates(x0, p.max_lag_ns).into_iter().collect();
+        if cands.is_empty() {
+            continue;
+        }
+        let fi = cands[crate::rng::index(rng, cands.len())];
+        out.push((
+            *xk,
+            Guess {
+                entry: index.keys[fi as usize],
+                score: 1.0 / cands.len() as f64,
+            },
+        ));
     }
     out
 }
@@ -148,7 +201,6 @@ mod tests {
                     .enumerate()
                     .map(|(i, t)| (1150 + t) * MS + (i as u64 % 2) * MS)
                     .collect(),
-                prompt: None,
             },
         );
         let p = MatcherParams {

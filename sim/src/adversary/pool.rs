@@ -1,8 +1,10 @@
 //! Observations the adversary's nodes pool (GUIDE "Nodes report what they
 //! see"): per entry flow, the client's address and the times of the cells it
-//! sent; per exit flow, the times of the cells that reached the service and
-//! the prompt it carried; the payments adversarial services received; the
-//! colluding mints' logs. Nothing else enters the pool.
+//! sent; per exit flow, the times of the cells that reached the service;
+//! the payments adversarial services received; the colluding mints' logs.
+//! Nothing else enters the pool: no attacker reads content, so no prompt
+//! is kept, and which session a flow is stays with the engine
+//! (`crate::truth`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
@@ -31,9 +33,6 @@ pub struct EntryFlow {
 pub struct ExitFlow {
     /// Times of cells delivered to the service, ns.
     pub times: Vec<u64>,
-    /// The first prompt seen on it (plaintext, as the whitepaper's table
-    /// says the service sees it).
-    pub prompt: Option<Vec<u8>>,
 }
 
 /// A payment an adversarial service received: when, and the proofs' `Y`s.
@@ -88,14 +87,10 @@ impl Pool {
             Observation::ServiceRequest {
                 at,
                 session,
-                prompt,
                 payment,
                 ..
             } => {
-                let f = self.exits.entry((node, *session)).or_default();
-                if f.prompt.is_none() {
-                    f.prompt = Some(prompt.clone());
-                }
+                self.exits.entry((node, *session)).or_default();
                 self.receipts
                     .entry((node, *session))
                     .or_default()

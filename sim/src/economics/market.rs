@@ -73,7 +73,7 @@ pub struct ModelDemand {
     /// Share of jobs asking for it (relative weight).
     pub weight: f64,
     /// Whether GPU nodes' open model can serve its jobs (false: a
-    /// frontier-exclusive capability, whitepaper "Backend Evolution": Ghost
+    /// frontier-exclusive capability, whitepaper "Network Heterogeneity and Hardware Transitions": Ghost
     /// nodes retain advantage for frontier-exclusive capabilities).
     pub open_substitute: bool,
 }

@@ -170,6 +170,13 @@ pub fn quick_variant(loaded: &Loaded) -> Result<Loaded, ScenarioError> {
                 .filter(|g| g.contains_key(axis))
                 .ok_or_else(|| field(at.clone(), format!("the sweep has no grid axis {axis:?}")))?;
             grid.insert(axis.to_owned(), value.clone());
+        } else if path == "sweep.list" {
+            let sweep = doc
+                .pointer_mut("/sweep")
+                .and_then(|g| g.as_object_mut())
+                .filter(|g| g.get("list").is_some_and(serde_json::Value::is_array))
+                .ok_or_else(|| field(at.clone(), "the sweep has no list".into()))?;
+            sweep.insert("list".to_owned(), value.clone());
         } else {
             sweep::apply(&mut doc, path, value.clone()).map_err(|m| field(at, m))?;
         }
@@ -657,5 +664,26 @@ sweep:
         let l = load_str(Path::new("q.yaml"), &text).unwrap();
         let e = quick_variant(&l).unwrap_err().to_string();
         assert!(e.contains("no grid axis"), "{e}");
+        // A list can be replaced only where the sweep is a list.
+        let text = format!("{BASE}quick:\n  sweep.list: [{{workload.duration_s: 5}}]\n");
+        let l = load_str(Path::new("q.yaml"), &text).unwrap();
+        let e = quick_variant(&l).unwrap_err().to_string();
+        assert!(e.contains("the sweep has no list"), "{e}");
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_quick_variant_can_replace_a_sweep_list() {
+        let listed = BASE.replace(
+            "  grid:\n    adversary.entry_fraction_m: [0.1, 0.2, 0.3]\n",
+            "  list:\n    - {adversary.entry_fraction_m: 0.1}\n    - {adversary.entry_fraction_m: 0.2}\n",
+        );
+        let text =
+            format!("{listed}quick:\n  sweep.list:\n    - {{adversary.entry_fraction_m: 0.4}}\n");
+        let l = load_str(Path::new("q.yaml"), &text).unwrap();
+        assert_eq!(l.points.len(), 2);
+        let q = quick_variant(&l).unwrap();
+        assert_eq!(q.points.len(), 1);
+        assert_eq!(q.points[0].scenario.adversary.entry_fraction_m.get(), 0.4);
     }
 }

@@ -203,6 +203,11 @@ pub struct Workload {
     /// keep it small).
     #[serde(default)]
     pub audit_sessions: u32,
+    /// Varies the prompts' text and nothing else: lengths and every other
+    /// draw stay the same (what the test that attackers never read
+    /// content relies on).
+    #[serde(default)]
+    pub text_seed: u64,
 }
 
 impl Default for Workload {
@@ -222,6 +227,7 @@ impl Default for Workload {
             max_output_tokens: default_max_output(),
             funding_sat: default_funding(),
             audit_sessions: 0,
+            text_seed: 0,
         }
     }
 }
@@ -339,6 +345,28 @@ impl ExitPricingSpec {
     pub fn job_price(&self, factor: f64, price_in: f64, price_out: f64) -> f64 {
         let scale = factor / self.honest_factor.max(1e-12);
         scale * (price_in * self.job_input_tokens + price_out * self.job_output_tokens) / 1e6
+    }
+
+    /// The clients' price choice in the protocol's units (the logit per
+    /// millisatoshi at the protocol's default exchange rate).
+    pub fn choice(&self) -> peer2prompt::node::PriceChoice {
+        let fx = peer2prompt::market::FxRate::default();
+        peer2prompt::node::PriceChoice {
+            job_input_tokens: self.job_input_tokens.round().max(0.0) as u64,
+            job_output_tokens: self.job_output_tokens.round().max(0.0) as u64,
+            per_msat: self.price_per_usd / fx.msat_per_usd.max(1) as f64,
+        }
+    }
+
+    /// What the logit predicts for the adversary's share of exit choices
+    /// when it holds `adversarial` of `exits` equally good exits (the
+    /// report's model curve; the runs measure the share from sessions).
+    pub fn logit_share(&self, adversarial: u64, exits: u64, price_in: f64, price_out: f64) -> f64 {
+        let w =
+            |factor: f64| (-self.price_per_usd * self.job_price(factor, price_in, price_out)).exp();
+        let (a, h) = (adversarial as f64, exits.saturating_sub(adversarial) as f64);
+        let (wa, wh) = (a * w(self.adversary_factor), h * w(self.honest_factor));
+        if wa + wh > 0.0 { wa / (wa + wh) } else { 0.0 }
     }
 }
 
@@ -608,6 +636,21 @@ pub struct MatcherSpec {
     pub tolerance_ms: f64,
     /// Least fraction of the exit's cells that must align for a guess.
     pub min_score: Probability,
+    /// How it guesses: by timing (the attack), or at random among the
+    /// entry flows active before the exit flow (the baseline the tier-3
+    /// test must tell apart from a real attack).
+    pub guess: GuessKind,
+}
+
+/// The matcher's guessing rule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GuessKind {
+    /// Align cell times at a constant lag (`adversary::matcher`).
+    #[default]
+    Timing,
+    /// Name a uniformly random candidate entry flow.
+    Random,
 }
 
 impl Default for MatcherSpec {
@@ -616,6 +659,7 @@ impl Default for MatcherSpec {
             max_lag_ms: 2_000.0,
             tolerance_ms: 30.0,
             min_score: Probability::new(0.8).unwrap_or(Probability::ZERO),
+            guess: GuessKind::Timing,
         }
     }
 }

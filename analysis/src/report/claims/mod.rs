@@ -1,0 +1,40 @@
+//! One module per claim of the reproduction set (scenarios/whitepaper/),
+//! each a function from the run's datasets to its [`Section`]. They share
+//! helpers through `report::common` and never import each other; the
+//! threat-tiers summary reads the finished sections.
+
+use super::{Run, Section};
+
+pub mod combined;
+pub mod ghost_profits;
+pub mod heavy_tails;
+pub mod key_tagging;
+pub mod latency;
+pub mod link_probability;
+pub mod margins;
+pub mod mint_exit;
+pub mod observers;
+pub mod phases;
+pub mod sessions_n;
+pub mod subsidized;
+pub mod sybil;
+pub mod tiers;
+pub mod visibility;
+
+/// The claims, in report order (the tiers summary follows them).
+pub const REGISTRY: &[fn(&Run) -> Section] = &[
+    visibility::section,
+    link_probability::section,
+    combined::section,
+    sessions_n::section,
+    sybil::section,
+    latency::section,
+    mint_exit::section,
+    observers::section,
+    key_tagging::section,
+    margins::section,
+    heavy_tails::section,
+    ghost_profits::section,
+    phases::section,
+    subsidized::section,
+];

@@ -1,0 +1,287 @@
+//! Helpers every claim uses: sessions by point, counts, the chi-square
+//! verdict, Bonferroni, a point's label, the scenario behind a dataset,
+//! latencies, and reading the market's tables. Claims import this module
+//! and `data`, never each other.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+use serde_json::Value as Json;
+use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
+
+use super::data::{MarketData, ScenarioData, Session};
+use super::{Citation, Kind, Row, Section, Value};
+use crate::estimate::{Proportion, bootstrap, compare, quantile};
+use crate::summary::{LEVEL, PointSummary};
+use peer2prompt_sim::scenario::{Loaded, load_str};
+
+/// p-value below which the data reject a whitepaper value.
+pub const REJECT_P: f64 = 0.01;
+
+/// How the chi-square verdicts decide, for the rows' method column.
+pub const CHI_SQUARE_METHOD: &str = "χ² over the points' z-scores of the measured proportion \
+     against the whitepaper's value (binomial standard error under that value), \
+     rejected at p < 0.01; each point's interval is a 95% Wilson interval";
+
+/// A section for a scenario this run did not include: its rows, not measured.
+pub fn missing(
+    id: &'static str,
+    title: &'static str,
+    citations: Vec<Citation>,
+    scenario: &str,
+    rows: &[(Kind, &str)],
+) -> Section {
+    let why = format!("the scenario `{scenario}` is not part of this run's output folder");
+    Section {
+        id,
+        title,
+        citations,
+        rows: rows
+            .iter()
+            .map(|(k, n)| Row::not_measured(*k, n, &why))
+            .collect(),
+        notes: vec![format!("Not measured: {why}.")],
+        tables: vec![],
+        figures: vec![],
+        source: "-".into(),
+    }
+}
+
+/// The scenario(s) and seed behind a section.
+pub fn source(d: &ScenarioData) -> String {
+    format!(
+        "`{}` (scenarios/whitepaper), seed {}, {} point(s) x {} replicate(s), git {}",
+        d.name,
+        d.manifest.seed,
+        d.manifest.points,
+        d.manifest.replications,
+        &d.manifest.git_commit[..d.manifest.git_commit.len().min(12)]
+    )
+}
+
+/// The scenario a dataset was produced from (its manifest holds the text
+/// that ran, quick variants included).
+pub fn loaded(d: &ScenarioData) -> Option<Loaded> {
+    load_str(
+        std::path::Path::new(&d.manifest.scenario_file),
+        &d.manifest.scenario,
+    )
+    .ok()
+}
+
+/// Sessions grouped by sweep point.
+pub fn by_point(d: &ScenarioData) -> BTreeMap<u32, Vec<&Session>> {
+    let mut m: BTreeMap<u32, Vec<&Session>> = BTreeMap::new();
+    for s in &d.sessions {
+        m.entry(s.point).or_default().push(s);
+    }
+    m
+}
+
+/// The sessions of `point`.
+pub fn of_point<'a>(m: &'a BTreeMap<u32, Vec<&'a Session>>, point: u32) -> &'a [&'a Session] {
+    m.get(&point).map_or(&[], Vec::as_slice)
+}
+
+/// (sessions with `f`, sessions).
+pub fn count(ss: &[&Session], f: impl Fn(&Session) -> bool) -> (u64, u64) {
+    (ss.iter().filter(|s| f(s)).count() as u64, ss.len() as u64)
+}
+
+/// A chi-square goodness of fit of proportions to analytic values: the
+/// sum of squared z-scores over the points whose analytic value is inside
+/// (0, 1) and that have sessions. `None` when no point is usable (then
+/// nothing was measured, and nothing may read "consistent").
+pub fn chi_square(pairs: &[(Proportion, f64)]) -> Option<(f64, usize, f64)> {
+    let zs: Vec<f64> = pairs
+        .iter()
+        .filter(|(p, a)| *a > 0.0 && *a < 1.0 && p.n > 0)
+        .map(|(p, a)| compare(p, *a).z)
+        .collect();
+    if zs.is_empty() {
+        return None;
+    }
+    let stat: f64 = zs.iter().map(|z| z * z).sum();
+    let pv = ChiSquared::new(zs.len() as f64)
+        .map(|d| 1.0 - d.cdf(stat))
+        .unwrap_or(f64::NAN);
+    Some((stat, zs.len(), pv))
+}
+
+/// A test row from [`chi_square`]: not measured without usable points.
+pub fn chi_square_test(name: &str, expected: Value, pairs: &[(Proportion, f64)]) -> Row {
+    match chi_square(pairs) {
+        None => Row::not_measured(Kind::Test, name, "no point with sessions"),
+        Some((stat, dof, p)) => Row::test(
+            name,
+            expected,
+            Value::ChiSquare { stat, dof, p },
+            CHI_SQUARE_METHOD,
+            p >= REJECT_P,
+        ),
+    }
+}
+
+/// A sanity row from [`chi_square`].
+pub fn chi_square_sanity(name: &str, expected: Value, pairs: &[(Proportion, f64)]) -> Row {
+    match chi_square(pairs) {
+        None => Row::not_measured(Kind::Sanity, name, "no point with sessions"),
+        Some((stat, dof, p)) => Row::sanity(
+            name,
+            expected,
+            Value::ChiSquare { stat, dof, p },
+            CHI_SQUARE_METHOD,
+            p >= REJECT_P,
+        ),
+    }
+}
+
+/// Two-sided p-value of a z-score.
+pub fn two_sided_p(z: f64) -> f64 {
+    let n = Normal::standard();
+    2.0 * (1.0 - n.cdf(z.abs()))
+}
+
+/// The swept parameter `key` of a point.
+pub fn param<'a>(p: &'a PointSummary, key: &str) -> Option<&'a Json> {
+    p.params.get(key)
+}
+
+/// A point's swept parameter as a number.
+pub fn param_f64(p: &PointSummary, key: &str) -> Option<f64> {
+    param(p, key).and_then(Json::as_f64)
+}
+
+/// Milliseconds from each fully answered session's start to `end` (first
+/// token, completion).
+pub fn latencies_ms(ss: &[&Session], end: impl Fn(&Session) -> Option<u64>) -> Vec<f64> {
+    ss.iter()
+        .filter(|s| s.ok)
+        .filter_map(|s| end(s).map(|t| t.saturating_sub(s.started_ns) as f64 / 1e6))
+        .collect()
+}
+
+/// The median of `end` latencies with a 95% percentile-bootstrap interval.
+pub fn median_ms(
+    ss: &[&Session],
+    seed: u64,
+    end: impl Fn(&Session) -> Option<u64>,
+) -> crate::estimate::Mean {
+    bootstrap(
+        &latencies_ms(ss, end),
+        |v| quantile(v, 0.5),
+        1000,
+        LEVEL,
+        seed,
+    )
+}
+
+/// A human label for a point from the parameters its scenario sweeps.
+pub fn point_label(p: &PointSummary) -> String {
+    let get = |k: &str| p.params.get(k);
+    let mut parts = Vec::new();
+    if let Some(h) = get("protocol.wallet.hold") {
+        match h.get("kind").and_then(Json::as_str) {
+            Some("exponential") => parts.push(format!(
+                "hold ~exp({} s)",
+                h.get("mean_s").map(|v| v.to_string()).unwrap_or_default()
+            )),
+            Some("none") | None => parts.push("no mitigation".into()),
+            Some(k) => parts.push(format!("hold {k}")),
+        }
+    }
+    if get("protocol.wallet.swap_before_spend").and_then(Json::as_bool) == Some(true) {
+        parts.push("swap before spend".into());
+    }
+    if let Some(k) = get("population.mints").and_then(Json::as_u64) {
+        parts.push(format!("{k} mints, 1 colluding"));
+    }
+    if let Some(b) = get("protocol.mint_batch_s").and_then(Json::as_f64) {
+        parts.push(format!("mint batches every {b} s"));
+    }
+    if let Some(l) = get("protocol.lightning") {
+        parts.push(lightning_label(l));
+    }
+    let delay = get("protocol.hop_delay_ms")
+        .and_then(Json::as_array)
+        .and_then(|a| a.get(1))
+        .and_then(Json::as_f64)
+        .unwrap_or(0.0);
+    let cover = get("protocol.cover_rate_per_s")
+        .and_then(Json::as_f64)
+        .unwrap_or(0.0);
+    if let Some(k) = get("protocol.rotate_after_turns").and_then(Json::as_u64) {
+        parts.push(format!("route rotation every {k} turn(s)"));
+    } else if get("protocol.hop_delay_ms").is_some() || get("protocol.cover_rate_per_s").is_some() {
+        parts.push(match (delay > 0.0, cover > 0.0) {
+            (false, false) => "no defence".into(),
+            (true, false) => format!("delays ≤{delay} ms/hop"),
+            (false, true) => format!("cover {cover}/s"),
+            (true, true) => format!("delays ≤{delay} ms + cover {cover}/s"),
+        });
+    }
+    if parts.is_empty() {
+        format!("point {}", p.point)
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// A Lightning privacy setting as a reader says it.
+pub fn lightning_label(l: &Json) -> String {
+    match l.get("kind").and_then(Json::as_str) {
+        Some("candidates") => format!(
+            "Lightning set of {}",
+            l.get("size").map(|v| v.to_string()).unwrap_or_default()
+        ),
+        Some(k) => format!("Lightning {k}"),
+        None => "Lightning".into(),
+    }
+}
+
+// ----- the market's tables -------------------------------------------------
+
+/// A column of `df` as floats (missing or mistyped: empty).
+pub fn f64s(df: &DataFrame, c: &str) -> Vec<Option<f64>> {
+    df.column(c)
+        .ok()
+        .and_then(|s| s.cast(&DataType::Float64).ok())
+        .and_then(|s| s.f64().ok().map(|a| a.iter().collect()))
+        .unwrap_or_default()
+}
+
+/// The per-point summaries of `market.json`.
+pub fn market_points(m: &MarketData) -> Vec<Json> {
+    m.summary
+        .get("points")
+        .and_then(Json::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A proportion stored under `key` of a `market.json` point.
+pub fn market_proportion(v: &Json, key: &str) -> Proportion {
+    v.get(key)
+        .and_then(|p| serde_json::from_value(p.clone()).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimate::wilson;
+
+    #[test]
+    fn no_usable_point_is_not_measured_and_a_bad_fit_is_rejected() {
+        assert!(chi_square(&[]).is_none());
+        // An analytic value of 0 or 1 has no variance to test against.
+        assert!(chi_square(&[(wilson(0, 10, 0.95), 0.0)]).is_none());
+        let row = chi_square_test("x", Value::None, &[]);
+        assert_eq!(row.outcome, super::super::Outcome::NotMeasured);
+        let good = chi_square_test("x", Value::None, &[(wilson(25, 100, 0.95), 0.25)]);
+        assert_eq!(good.outcome, super::super::Outcome::Consistent);
+        let bad = chi_square_test("x", Value::None, &[(wilson(5, 100, 0.95), 0.25)]);
+        assert_eq!(bad.outcome, super::super::Outcome::Inconsistent);
+        assert!((two_sided_p(1.959964) - 0.05).abs() < 1e-5);
+    }
+}

@@ -1,0 +1,82 @@
+//! Engine-side ground truth for scoring (ARCHITECTURE.md, "nodes report
+//! what they see"): which session each service-side flow belongs to.
+//!
+//! A client reports the `Y`s of the first payment of each turn when it
+//! sends it (`ClientEvent::Paid`, an event of the client's driver, not an
+//! observation); the service reports the same `Y`s when the request
+//! arrives on one of its onion sessions. Joining the two gives the table
+//! (service node, its session handle) -> session row. The table lives in
+//! the engine and goes only to the scorer: no attacker, pool or observer
+//! ever reads it, and prompts carry no marker.
+
+use std::collections::HashMap;
+
+use secp256k1::PublicKey;
+
+/// A service-side flow: (service node, that node's onion session handle).
+pub type ServiceFlow = (u32, u32);
+
+/// The join of clients' payments and services' requests.
+#[derive(Debug, Default)]
+pub struct GroundTruth {
+    /// First `Y` of a turn's first payment -> session row, until the
+    /// service reports it.
+    in_flight: HashMap<[u8; 33], usize>,
+    /// Service flow -> session row.
+    flows: HashMap<ServiceFlow, usize>,
+}
+
+impl GroundTruth {
+    /// Session `row`'s client sent the first payment of a turn, `ys`.
+    pub fn paid(&mut self, row: usize, ys: &[PublicKey]) {
+        if let Some(y) = ys.first() {
+            self.in_flight.insert(y.serialize(), row);
+        }
+    }
+
+    /// Service `node` received a request on its session `handle`, paid
+    /// with `ys`.
+    pub fn requested(&mut self, node: u32, handle: u32, ys: &[PublicKey]) {
+        let row = ys
+            .iter()
+            .find_map(|y| self.in_flight.remove(&y.serialize()));
+        if let Some(row) = row {
+            self.flows.entry((node, handle)).or_insert(row);
+        }
+    }
+
+    /// The session row of a service-side flow, if its request arrived.
+    pub fn row_of(&self, flow: ServiceFlow) -> Option<usize> {
+        self.flows.get(&flow).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secp256k1::SecretKey;
+
+    fn y(i: u8) -> PublicKey {
+        let s = SecretKey::from_secret_bytes([i; 32]).expect("valid key");
+        PublicKey::from_secret_key(&s)
+    }
+
+    #[test]
+    fn a_flow_maps_to_the_session_whose_payment_it_carried() {
+        let mut t = GroundTruth::default();
+        t.paid(4, &[y(1), y(2)]);
+        t.paid(7, &[y(3)]);
+        // The service sees the proofs in another order.
+        t.requested(9, 1, &[y(2), y(1)]);
+        t.requested(9, 2, &[y(3)]);
+        assert_eq!(t.row_of((9, 1)), Some(4));
+        assert_eq!(t.row_of((9, 2)), Some(7));
+        // A later turn on the same flow keeps the first mapping.
+        t.paid(8, &[y(5)]);
+        t.requested(9, 1, &[y(5)]);
+        assert_eq!(t.row_of((9, 1)), Some(4));
+        // Unknown payments map nothing.
+        t.requested(9, 3, &[y(6)]);
+        assert_eq!(t.row_of((9, 3)), None);
+    }
+}
