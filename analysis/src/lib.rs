@@ -8,12 +8,14 @@
 //! - [`sweep`]: runs every (point, replicate) on a rayon pool, checkpoints
 //!   each finished replicate, resumes, and assembles the outputs.
 //! - [`summary`], [`manifest`]: `summary.json` and `manifest.json`.
+//! - [`lock`]: one run per output folder.
 //! - [`roc`]: the passive observers' ROC, `correlation.parquet` and
 //!   `roc.parquet`.
 
 pub mod dataset;
 pub mod estimate;
 pub mod figure;
+pub mod lock;
 pub mod manifest;
 pub mod market;
 pub mod report;

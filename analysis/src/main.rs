@@ -65,9 +65,10 @@ enum Command {
         /// The quick variant of every scenario (a few minutes; what CI runs).
         #[arg(long)]
         quick: bool,
-        /// Scenario folder.
-        #[arg(long, default_value = "scenarios/whitepaper")]
-        scenarios: PathBuf,
+        /// Scenario folder (default: the set built into this binary, the
+        /// checkout's scenarios/whitepaper).
+        #[arg(long)]
+        scenarios: Option<PathBuf>,
         /// Worker threads.
         #[arg(long, default_value_t = default_threads())]
         threads: usize,
@@ -99,9 +100,17 @@ fn main() -> ExitCode {
             threads,
             csv,
         } => {
-            let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let started = std::time::Instant::now();
-            match repro::run(&scenarios, &out, quick, threads, tty, csv) {
+            let opts = repro::ReproOptions {
+                scenarios: scenarios
+                    .as_deref()
+                    .map_or(repro::ScenarioSet::Embedded, repro::ScenarioSet::Dir),
+                quick,
+                threads,
+                progress: sweep::ProgressStyleKind::for_stderr(),
+                csv,
+            };
+            match repro::run(&out, opts) {
                 Ok(b) => {
                     println!(
                         "reproduction finished in {:.1} s",
@@ -187,10 +196,14 @@ fn main() -> ExitCode {
                 only_replicate: replicate,
                 csv,
             };
-            let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let started = std::time::Instant::now();
             let is_market = spec.loaded.base.market.is_some();
-            match sweep::run(&spec, &out, resume, threads, tty, true) {
+            let opts = sweep::RunOptions {
+                resume,
+                threads,
+                progress: sweep::ProgressStyleKind::for_stderr(),
+            };
+            match sweep::run(&spec, &out, opts) {
                 Ok(o) if is_market => {
                     let secs = started.elapsed().as_secs_f64();
                     println!(

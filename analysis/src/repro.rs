@@ -1,17 +1,49 @@
 //! `p2psim repro`: runs the reproduction set (scenarios/whitepaper/*.yaml,
-//! or their quick variants) into one folder, one sub-folder per scenario,
+//! embedded in the binary, or another folder; or their quick variants) into one folder, one sub-folder per scenario,
 //! then builds the report. Finished replicates are checkpointed and
 //! finished scenarios are kept, so an interrupted reproduction resumes
 //! where it stopped, and a rerun only simulates scenarios that changed.
 
 use std::path::{Path, PathBuf};
 
-use peer2prompt_sim::scenario::{ScenarioError, load_file, quick_variant};
+use peer2prompt_sim::scenario::{Loaded, ScenarioError, load_file, load_str, quick_variant};
 use thiserror::Error;
 
 use crate::manifest;
 use crate::report::{self, Built, REPRO_FILE, ReportError, Run};
-use crate::sweep::{self, SweepError, SweepSpec};
+use crate::sweep::{self, ProgressStyleKind, RunOptions, SweepError, SweepSpec};
+
+include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+
+/// Where the reproduction set comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum ScenarioSet<'a> {
+    /// The set embedded in the binary at build time (scenarios/whitepaper).
+    Embedded,
+    /// Every `*.yaml` of a folder.
+    Dir(&'a Path),
+}
+
+impl ScenarioSet<'_> {
+    /// Loads and validates every scenario of the set, in name order.
+    pub fn load(self) -> Result<Vec<Loaded>, ReproError> {
+        match self {
+            ScenarioSet::Embedded => WHITEPAPER
+                .iter()
+                .map(|(name, text)| {
+                    Ok(load_str(
+                        &Path::new("scenarios/whitepaper").join(name),
+                        text,
+                    )?)
+                })
+                .collect(),
+            ScenarioSet::Dir(dir) => scenario_files(dir)?
+                .iter()
+                .map(|f| Ok(load_file(f)?))
+                .collect(),
+        }
+    }
+}
 
 /// Failures of a reproduction.
 #[derive(Debug, Error)]
@@ -36,6 +68,9 @@ pub enum ReproError {
     /// The report failed.
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// Another run writes into the output folder.
+    #[error(transparent)]
+    Locked(#[from] crate::lock::LockError),
     /// Writing failed.
     #[error("writing {file}: {source}")]
     Io {
@@ -87,28 +122,43 @@ fn finished(dir: &Path, text: &str) -> bool {
         && dir.join("summary.json").is_file()
 }
 
-/// Runs the set in `scenarios` into `out` and builds the report; with
-/// `csv`, every table is also written as CSV.
-pub fn run(
-    scenarios: &Path,
-    out: &Path,
-    quick: bool,
-    threads: usize,
-    progress: bool,
-    csv: bool,
-) -> Result<Built, ReproError> {
+/// What a reproduction runs.
+#[derive(Clone, Copy, Debug)]
+pub struct ReproOptions<'a> {
+    /// The scenarios.
+    pub scenarios: ScenarioSet<'a>,
+    /// Their quick variants.
+    pub quick: bool,
+    /// Worker threads.
+    pub threads: usize,
+    /// Progress display.
+    pub progress: ProgressStyleKind,
+    /// Also write every table as CSV.
+    pub csv: bool,
+}
+
+/// Runs the set into `out` and builds the report.
+pub fn run(out: &Path, opts: ReproOptions<'_>) -> Result<Built, ReproError> {
+    let ReproOptions {
+        scenarios,
+        quick,
+        threads,
+        progress,
+        csv,
+    } = opts;
     // Validate everything before creating anything.
     let mut loaded = Vec::new();
-    for f in scenario_files(scenarios)? {
-        let l = load_file(&f)?;
+    for l in scenarios.load()? {
         loaded.push(if quick { quick_variant(&l)? } else { l });
     }
     let marker = out.join(REPRO_FILE);
+    let holds_something = |d: std::fs::ReadDir| {
+        d.filter_map(Result::ok)
+            .any(|e| e.file_name() != crate::lock::LOCK_FILE)
+    };
     if out.exists()
         && !marker.is_file()
-        && std::fs::read_dir(out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
+        && std::fs::read_dir(out).map(holds_something).unwrap_or(true)
     {
         return Err(ReproError::Foreign(out.to_owned()));
     }
@@ -117,6 +167,7 @@ pub fn run(
         move |source| ReproError::Io { file, source }
     };
     std::fs::create_dir_all(out).map_err(io(out))?;
+    let _lock = crate::lock::take(out)?;
     let run = Run {
         quick,
         tool: format!("p2psim {}", env!("CARGO_PKG_VERSION")),
@@ -125,7 +176,10 @@ pub fn run(
         results: Vec::new(),
         data: Vec::new(),
     };
-    let json = serde_json::to_string_pretty(&run).unwrap_or_default();
+    let json = serde_json::to_string_pretty(&run).map_err(|e| ReproError::Io {
+        file: marker.clone(),
+        source: std::io::Error::other(e),
+    })?;
     std::fs::write(&marker, json).map_err(io(&marker))?;
     for l in loaded {
         let name = l.base.name.clone();
@@ -142,11 +196,14 @@ pub fn run(
             only_replicate: None,
             csv,
         };
-        sweep::run(&spec, &out.join(&name), true, threads, progress, true).map_err(|source| {
-            ReproError::Sweep {
-                name: name.clone(),
-                source,
-            }
+        let opts = RunOptions {
+            resume: true,
+            threads,
+            progress,
+        };
+        sweep::run(&spec, &out.join(&name), opts).map_err(|source| ReproError::Sweep {
+            name: name.clone(),
+            source,
         })?;
         eprintln!(
             "repro: {name} done in {:.1} s",
@@ -154,4 +211,23 @@ pub fn run(
         );
     }
     Ok(report::build(out)?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_embedded_set_is_the_checkouts_scenarios_folder() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/whitepaper");
+        let files = scenario_files(&dir).unwrap();
+        assert_eq!(files.len(), WHITEPAPER.len());
+        for (f, (name, text)) in files.iter().zip(WHITEPAPER) {
+            assert_eq!(f.file_name().unwrap().to_str().unwrap(), *name);
+            assert_eq!(std::fs::read_to_string(f).unwrap(), *text);
+        }
+        let loaded = ScenarioSet::Embedded.load().unwrap();
+        assert!(loaded.iter().any(|l| l.base.name == "link_probability"));
+    }
 }

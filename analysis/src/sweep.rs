@@ -60,6 +60,9 @@ pub enum SweepError {
     /// Building a dataset failed.
     #[error("writing datasets: {0}")]
     Dataset(String),
+    /// Another run writes into the output folder.
+    #[error(transparent)]
+    Locked(#[from] crate::lock::LockError),
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> SweepError + '_ {
@@ -174,18 +177,50 @@ impl Progress for Bar<'_> {
 
 const CHECKPOINTS: &str = "checkpoints";
 
+/// How progress is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressStyleKind {
+    /// A bar (on a terminal).
+    Bar,
+    /// A line on stderr at every tenth of the work (batch jobs, CI logs).
+    Lines,
+    /// Nothing.
+    Quiet,
+}
+
+impl ProgressStyleKind {
+    /// A bar on a terminal, lines otherwise.
+    pub fn for_stderr() -> Self {
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            ProgressStyleKind::Bar
+        } else {
+            ProgressStyleKind::Lines
+        }
+    }
+}
+
+/// How a sweep runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Keep the finished replicates of an earlier, interrupted run.
+    pub resume: bool,
+    /// Worker threads.
+    pub threads: usize,
+    /// Progress display.
+    pub progress: ProgressStyleKind,
+}
+
 /// Runs `spec` into `out` (created if missing). With `resume`, finished
 /// replicates in `out/checkpoints` are kept; without it, a folder holding
-/// an earlier run is refused. `show_progress` draws a bar (on a terminal);
-/// otherwise `log_progress` prints a line at every tenth of the work.
-pub fn run(
-    spec: &SweepSpec,
-    out: &Path,
-    resume: bool,
-    threads: usize,
-    show_progress: bool,
-    log_progress: bool,
-) -> Result<SweepOutcome, SweepError> {
+/// an earlier run is refused. The folder is locked for the run.
+pub fn run(spec: &SweepSpec, out: &Path, opts: RunOptions) -> Result<SweepOutcome, SweepError> {
+    let RunOptions {
+        resume,
+        threads,
+        progress,
+    } = opts;
+    let show_progress = progress == ProgressStyleKind::Bar;
+    let log_progress = progress == ProgressStyleKind::Lines;
     let key = RunKey {
         scenario_sha256: manifest::sha256_hex(&spec.loaded.text),
         seed: spec.seed,
@@ -194,6 +229,13 @@ pub fn run(
     };
     let cp = out.join(CHECKPOINTS);
     let key_file = cp.join("run.json");
+    if out.exists() && !out.is_dir() {
+        return Err(SweepError::Occupied {
+            path: out.to_owned(),
+            reason: "exists and is not a folder".into(),
+        });
+    }
+    let _lock = crate::lock::take(out)?;
     prepare(out, &cp, &key_file, &key, resume)?;
     let jobs = spec.jobs();
     let done: Vec<(u32, u32)> = jobs
@@ -237,7 +279,7 @@ pub fn run(
             let progress = Bar {
                 bar: &bar,
                 shown: std::cell::Cell::new(0),
-                log: (!show_progress && log_progress).then_some(&log),
+                log: log_progress.then_some(&log),
             };
             let fail = |seed: u64, what: String| SweepError::Replicate {
                 point: p,
@@ -268,7 +310,7 @@ pub fn run(
             write_checkpoint(&cp, &result)?;
             let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
             bar.set_message(format!("{n}/{} replicates", todo.len()));
-            Ok(())
+            Ok::<(), SweepError>(())
         })
     })?;
     bar.finish_and_clear();
@@ -298,12 +340,6 @@ fn prepare(
     key: &RunKey,
     resume: bool,
 ) -> Result<(), SweepError> {
-    if out.exists() && !out.is_dir() {
-        return Err(SweepError::Occupied {
-            path: out.to_owned(),
-            reason: "exists and is not a folder".into(),
-        });
-    }
     let earlier = key_file.exists();
     if earlier && !resume {
         return Err(SweepError::Occupied {
@@ -328,12 +364,8 @@ fn prepare(
         return Ok(());
     }
     std::fs::create_dir_all(cp).map_err(io(out))?;
-    write_atomic(
-        key_file,
-        serde_json::to_string_pretty(key)
-            .unwrap_or_default()
-            .as_bytes(),
-    )
+    let json = serde_json::to_string_pretty(key).map_err(|e| SweepError::Dataset(e.to_string()))?;
+    write_atomic(key_file, json.as_bytes())
 }
 
 fn checkpoint_path(cp: &Path, p: u32, r: u32) -> PathBuf {

@@ -378,3 +378,27 @@ fn a_market_run_writes_its_datasets_and_records_its_fidelity() {
     let _ = std::fs::remove_dir_all(&out);
     let _ = std::fs::remove_dir_all(&again);
 }
+
+#[test]
+fn a_second_run_into_a_folder_in_use_is_refused_naming_the_holder() {
+    let out = tmp("locked");
+    let _ = std::fs::remove_dir_all(&out);
+    // This test process holds the folder, as a running p2psim would.
+    let held = peer2prompt_analysis::lock::take(&out).unwrap();
+    let o = p2psim(&["run", TINY, "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "in use by another p2psim run (pid {})",
+            std::process::id()
+        )),
+        "{err}"
+    );
+    assert!(!out.join("sessions.parquet").exists());
+    // Once the holder lets go, the run goes ahead.
+    drop(held);
+    let o = p2psim(&["run", TINY, "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.join("sessions.parquet").exists());
+}

@@ -86,6 +86,18 @@ pub enum OnionError {
         /// Why.
         reason: &'static str,
     },
+    /// Whole messages are waiting for an earlier one that never arrived
+    /// (a lost message, or a peer skipping ids): the bounded buffer of a
+    /// session's in-order delivery is full.
+    #[error("message {missing} never arrived and {waiting} later ones wait for it (limit {limit})")]
+    OutOfOrderBacklog {
+        /// The message id delivery is waiting for.
+        missing: u32,
+        /// Whole messages waiting behind it.
+        waiting: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// Too many messages are being reassembled at once.
     #[error("too many partial messages (limit {limit})")]
     TooManyPartialMessages {

@@ -157,8 +157,18 @@ impl Reassembler {
             && !self.partial.contains_key(&f.msg_id)
             && self.partial.len() + self.ready.len() >= self.limits.max_partial
         {
-            return Err(OnionError::TooManyPartialMessages {
-                limit: self.limits.max_partial,
+            // Name what fills the buffer: whole messages stuck behind a
+            // missing one, or messages still being reassembled.
+            return Err(if self.ready.is_empty() {
+                OnionError::TooManyPartialMessages {
+                    limit: self.limits.max_partial,
+                }
+            } else {
+                OnionError::OutOfOrderBacklog {
+                    missing: self.next,
+                    waiting: self.ready.len(),
+                    limit: self.limits.max_partial,
+                }
             });
         }
         let Some(whole) = self.push(f, capacity)? else {
@@ -387,5 +397,34 @@ mod tests {
         // A message already delivered is refused.
         let f = parse(&frags[0][0]).unwrap();
         assert!(r.push_ordered(&f, 10).is_err());
+    }
+
+    #[test]
+    fn whole_messages_behind_a_lost_one_are_named_as_such() {
+        let mut r = Reassembler::new(ReassemblyLimits {
+            max_message: 1 << 20,
+            max_partial: 2,
+        });
+        // Message 0 is lost; single-cell messages 1 and 2 wait for it, and
+        // message 3 finds the buffer full of whole messages, not partial ones.
+        let one = |id: u32| split(id, &[id as u8; 5], 20).unwrap().remove(0);
+        for id in [1, 2] {
+            assert!(
+                r.push_ordered(&parse(&one(id)).unwrap(), 20)
+                    .unwrap()
+                    .is_empty()
+            );
+        }
+        assert_eq!(
+            r.push_ordered(&parse(&one(3)).unwrap(), 20),
+            Err(OnionError::OutOfOrderBacklog {
+                missing: 0,
+                waiting: 2,
+                limit: 2
+            })
+        );
+        // Message 0 arriving releases everything waiting.
+        let out = r.push_ordered(&parse(&one(0)).unwrap(), 20).unwrap();
+        assert_eq!(out.len(), 3);
     }
 }

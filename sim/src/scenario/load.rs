@@ -70,7 +70,7 @@ pub fn load_file(path: &Path) -> Result<Loaded, ScenarioError> {
 /// Loads and validates scenario `text`, reporting errors against `file`.
 pub fn load_str(file: &Path, text: &str) -> Result<Loaded, ScenarioError> {
     let field = |path: String, message: String| {
-        let (line, column) = locate(text, &path);
+        let (line, column) = locate_value(text, &path);
         ScenarioError::Field {
             file: file.to_owned(),
             line,
@@ -83,15 +83,19 @@ pub fn load_str(file: &Path, text: &str) -> Result<Loaded, ScenarioError> {
     let base: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let (line, column) = inner
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or_else(|| locate(text, &path));
+        // A value its type refused (a range check) is reported by the YAML
+        // parser at its parent mapping: point at the value itself instead.
+        let message = inner.to_string();
+        let refused = message.contains("invalid value:");
+        let (path, (line, column)) = match inner.location() {
+            Some(l) if !refused => (path, (l.line(), l.column())),
+            _ => refused_value(text, &path, &message),
+        };
         ScenarioError::Field {
             file: file.to_owned(),
             line,
             column,
-            message: strip_prefix(&path, &strip_location(&inner.to_string())),
+            message: strip_prefix(&path, &strip_location(&message)),
             path,
         }
     })?;
@@ -499,6 +503,93 @@ fn locate(text: &str, path: &str) -> (usize, usize) {
         }
     }
     locate_keys(text, path)
+}
+
+/// Where a value its type refused sits: at `path`, or, when `path` names a
+/// mapping (serde loses the inner path inside internally tagged enums such
+/// as `vantage: {kind: as_fraction, share: 7}`), at the one field under it
+/// holding the refused number quoted in `message`; that field joins the
+/// path.
+fn refused_value(text: &str, path: &str, message: &str) -> (String, (usize, usize)) {
+    let here = locate_value(text, path);
+    let quoted = message
+        .split('`')
+        .nth(1)
+        .and_then(|q| q.parse::<f64>().ok());
+    let Some(want) = quoted else {
+        return (path.to_owned(), here);
+    };
+    let same = |v: &str| {
+        let v = v.trim().trim_end_matches(['}', ',']).trim();
+        let v = match v {
+            ".nan" | ".NaN" | ".NAN" => "NaN",
+            ".inf" | ".Inf" | "+.inf" => "inf",
+            "-.inf" | "-.Inf" => "-inf",
+            other => other,
+        };
+        v.parse::<f64>()
+            .is_ok_and(|x| x == want || (x.is_nan() && want.is_nan()))
+    };
+    let (key_line, key_col) = locate(text, path);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut hits = Vec::new();
+    for (n, raw) in lines.iter().enumerate().skip(key_line.saturating_sub(1)) {
+        let indent = raw.len() - raw.trim_start().len();
+        if n + 1 > key_line && !raw.trim().is_empty() && indent < key_col {
+            break;
+        }
+        let from = if n + 1 == key_line { key_col } else { 0 };
+        for (i, _) in raw.match_indices(':').filter(|(i, _)| *i >= from) {
+            let before = &raw[..i];
+            let key = before
+                .rsplit(|c: char| c == '{' || c == ',' || c.is_whitespace())
+                .next()
+                .unwrap_or("");
+            let value = raw[i + 1..].split(',').next().unwrap_or("");
+            if !key.is_empty() && same(value) {
+                let col = i + 2 + (raw[i + 1..].len() - raw[i + 1..].trim_start().len());
+                hits.push((key.to_owned(), (n + 1, col)));
+            }
+        }
+    }
+    match hits.as_slice() {
+        [(key, at)] if !path.ends_with(key.as_str()) => (format!("{path}.{key}"), *at),
+        [(_, at)] => (path.to_owned(), *at),
+        _ => (path.to_owned(), here),
+    }
+}
+
+/// The line and column of the value at `path`: the column after `key:` on
+/// the key's line (block or flow style), or the key's position when the
+/// value is a block below it.
+fn locate_value(text: &str, path: &str) -> (usize, usize) {
+    let (line, column) = locate(text, path);
+    let key = path
+        .rsplit('.')
+        .next()
+        .unwrap_or("")
+        .split('[')
+        .next()
+        .unwrap_or("");
+    let Some(raw) = line.checked_sub(1).and_then(|l| text.lines().nth(l)) else {
+        return (line, column);
+    };
+    let raw = raw.split(" #").next().unwrap_or(raw);
+    let pat = format!("{key}:");
+    let from = column.saturating_sub(1).min(raw.len());
+    let found = raw[from..]
+        .match_indices(&pat)
+        .map(|(i, _)| from + i)
+        .find(|&i| i == 0 || matches!(raw.as_bytes()[i - 1], b' ' | b'{' | b',' | b'-'));
+    let Some(at) = found.filter(|_| !key.is_empty()) else {
+        return (line, column);
+    };
+    let rest = &raw[at + pat.len()..];
+    let value = at + pat.len() + (rest.len() - rest.trim_start().len());
+    if value >= raw.trim_end().len() {
+        return (line, at + 1);
+    }
+    (line, value + 1)
 }
 
 /// The line and column of item `index` of the list whose key is on

@@ -1,0 +1,119 @@
+//! Datasets stay byte-identical unless a change means them to move: the
+//! tiny reproduction's network scenarios, rerun from the scenario text and
+//! seed their manifests recorded, give exactly the fixture's bytes
+//! (tests/data/repro_tiny), and the quickstart gives the pinned digests
+//! below. A change that alters results on purpose regenerates the fixture
+//! (`python3 tools/repro_tiny.py`) and the digests, and says so in its
+//! commit; a refactor must leave both alone.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+const TINY: &str = "tests/data/repro_tiny";
+
+/// The fixture's network scenarios rerun here: every engine component
+/// (audit, Lightning privacy, observers, mint-exit, guards, price choice,
+/// the loaded matcher) without the slowest two (link_probability, sybil),
+/// which the same code paths cover.
+const RERUN: [&str; 9] = [
+    "visibility",
+    "sessions_n",
+    "latency",
+    "observers",
+    "mint_exit",
+    "combined",
+    "key_tagging",
+    "subsidized_exits",
+    "link_probability_load",
+];
+
+/// The files compared (manifests hold the commit and are not).
+const DATASETS: [&str; 4] = [
+    "sessions.parquet",
+    "points.parquet",
+    "summary.json",
+    "roc.parquet",
+];
+
+/// SHA-256 of the quickstart's datasets (scenarios/quickstart.yaml, its own
+/// seed), as of the commit that last changed results on purpose.
+const QUICKSTART: [(&str, &str); 3] = [
+    (
+        "sessions.parquet",
+        "b4229a36a7f61125309eab12a743972776e0f48641f0621480dc5122d320b976",
+    ),
+    (
+        "points.parquet",
+        "08bc04552b0bdd93a1a866e8c4324bb05a4572b3c54724c2ae417b11d9ec6152",
+    ),
+    (
+        "summary.json",
+        "58f1433eb78d98fcf1faca1ec9bbe26f3238e4d4ed71bdbffb991c844f8a21f5",
+    ),
+];
+
+fn out_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("p2psim-golden-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn run(scenario: &Path, seed: Option<u64>, out: &Path) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_p2psim"));
+    cmd.args([
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    if let Some(s) = seed {
+        cmd.args(["--seed", &s.to_string()]);
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn the_tiny_reproductions_network_datasets_are_byte_identical() {
+    for name in RERUN {
+        let fixture = Path::new(TINY).join(name);
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(fixture.join("manifest.json")).unwrap()).unwrap();
+        let out = out_dir(name);
+        std::fs::create_dir_all(&out).unwrap();
+        let yaml = out.join("scenario.yaml");
+        std::fs::write(&yaml, manifest["scenario"].as_str().unwrap()).unwrap();
+        let result = out.join("result");
+        run(&yaml, manifest["seed"].as_u64(), &result);
+        for f in DATASETS {
+            let want = fixture.join(f);
+            if !want.exists() {
+                continue;
+            }
+            let got = std::fs::read(result.join(f)).unwrap();
+            assert!(
+                got == std::fs::read(&want).unwrap(),
+                "{name}/{f} differs from the fixture: results changed"
+            );
+        }
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}
+
+#[test]
+fn the_quickstarts_datasets_match_their_pinned_digests() {
+    let out = out_dir("quickstart");
+    run(Path::new("../scenarios/quickstart.yaml"), None, &out);
+    for (f, digest) in QUICKSTART {
+        let bytes = std::fs::read(out.join(f)).unwrap();
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            digest,
+            "quickstart {f} changed"
+        );
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}
