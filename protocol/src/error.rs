@@ -36,6 +36,29 @@ pub enum Error {
     /// An onion-routing failure.
     #[error(transparent)]
     Onion(#[from] OnionError),
+    /// A datagram with no bytes at all.
+    #[error("empty datagram")]
+    EmptyDatagram,
+    /// A datagram whose first byte names no protocol (DHT or onion).
+    #[error("unknown protocol tag {0}")]
+    UnknownProtocolTag(u8),
+}
+
+impl Error {
+    /// The layer that failed, and a short name of the kind of failure, safe
+    /// to log and to count (the simulator counts peer errors by these).
+    pub fn kind(&self) -> (&'static str, &'static str) {
+        match self {
+            Error::Ecash(_) => ("ecash", "ecash"),
+            Error::Identity(_) => ("identity", "identity"),
+            Error::Config(_) => ("config", "config"),
+            Error::Dht(e) => ("dht", e.kind()),
+            Error::Market(_) => ("market", "market"),
+            Error::Onion(e) => ("onion", e.kind()),
+            Error::EmptyDatagram => ("datagram", "empty"),
+            Error::UnknownProtocolTag(_) => ("datagram", "unknown_protocol_tag"),
+        }
+    }
 }
 
 /// `Result` with the crate-level [`Error`].

@@ -9,9 +9,11 @@ mod vnet;
 use std::net::SocketAddr;
 
 use dht_common::{DhtNet, EPOCH, config};
+#[cfg(feature = "adversary")]
+use peer2prompt::dht::Contact;
 use peer2prompt::dht::advert::{advert_key, commit_capabilities};
 use peer2prompt::dht::wire::{Body, Message};
-use peer2prompt::dht::{Advert, AdvertFields, Contact, DhtError, QueryKind, Role};
+use peer2prompt::dht::{Advert, AdvertFields, DhtError, QueryKind, Role};
 use peer2prompt::identity::{Epoch, Identity, IdentityClaim, IdentityProof, OnionKeyring};
 use peer2prompt::time::Duration;
 use rand_chacha::ChaCha20Rng;
@@ -173,6 +175,7 @@ fn publish_shard(net: &mut DhtNet, publisher: usize, seed: u64) -> [u8; 32] {
 }
 
 #[test]
+#[cfg(feature = "adversary")]
 fn disjoint_lookups_beat_false_answering_sybils() {
     let n = 1000;
     let sybils: Vec<usize> = (0..n).filter(|i| i % 5 == 4).collect();
@@ -262,6 +265,7 @@ fn adverts_expire_and_rotate_with_epochs() {
 }
 
 #[test]
+#[cfg(feature = "adversary")]
 fn bootstrapping_from_several_lists_survives_an_eclipsing_list() {
     let n = 200;
     let sybils: Vec<usize> = (100..120).collect();

@@ -394,6 +394,7 @@ fn failed_and_missing_dleq_are_detected() {
 }
 
 #[test]
+#[cfg(feature = "adversary")]
 fn per_user_key_tagging_is_detected() {
     let mut b = bank();
     let alice = PayerId(7);

@@ -190,7 +190,7 @@ pub fn build_node(
                     input_fee_ppk: 100,
                     ..MintConfig::default()
                 },
-                adversary: MintAdversary {
+                dangerous_behaviour: MintAdversary {
                     tag_per_mille: s
                         .adversary
                         .key_tagging
@@ -240,7 +240,7 @@ pub fn build_node(
                         decode_tokens_per_s: 40.0,
                     }
                 },
-                adversary: ServiceAdversary::default(),
+                dangerous_behaviour: ServiceAdversary::default(),
             });
             let params = SimulatedParams {
                 models: vec![s.workload.model.clone()],

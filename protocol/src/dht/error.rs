@@ -86,3 +86,23 @@ impl From<crate::codec::Truncated> for DhtError {
         }
     }
 }
+
+impl DhtError {
+    /// A short name of the kind of failure, safe to log and to count.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DhtError::Malformed { .. } => "malformed",
+            DhtError::Oversized { .. } => "oversized",
+            DhtError::Identity(_) => "identity",
+            DhtError::ForgedAdvert => "forged_advert",
+            DhtError::ExpiredAdvert { .. } => "expired_advert",
+            DhtError::WrongEpoch { .. } => "wrong_epoch",
+            DhtError::WrongKey => "wrong_key",
+            DhtError::UnexpectedResponse { .. } => "unexpected_response",
+            DhtError::InvalidProof => "invalid_proof",
+            DhtError::NodeIdMismatch => "node_id_mismatch",
+            DhtError::CapabilityFetch { .. } => "capability_fetch",
+            DhtError::NoContacts => "no_contacts",
+        }
+    }
+}

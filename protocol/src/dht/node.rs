@@ -361,7 +361,9 @@ impl Dht {
 
     /// **Adversarial.** Answers every lookup with the `k` of `accomplices`
     /// closest to the target, never with honest nodes or values, and refuses
-    /// stores (the false-answer Sybil of "DHT Sybil and Eclipse Attacks").
+    /// stores (the false-answer Sybil of "DHT Sybil and Eclipse Attacks";
+    /// the `adversary` feature).
+    #[cfg(feature = "adversary")]
     pub fn dangerous_answer_falsely(&mut self, accomplices: Vec<Contact>) {
         self.false_answers = Some(accomplices);
     }

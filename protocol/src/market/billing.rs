@@ -40,7 +40,9 @@ impl ServiceMeter {
         }
     }
 
-    /// **Adversarial.** Claims `ppm / 1e6` times the true usage.
+    /// **Adversarial.** Claims `ppm / 1e6` times the true usage (the
+    /// `adversary` feature).
+    #[cfg(feature = "adversary")]
     pub fn dangerous_overbill(&mut self, ppm: u64) {
         self.overbill_factor_ppm = ppm;
     }
@@ -234,7 +236,13 @@ mod tests {
         let q = quote(chunk, cap);
         let mut client = ClientMeter::new(q.clone(), input);
         let mut service = ServiceMeter::new(q, input);
+        #[cfg(feature = "adversary")]
         service.dangerous_overbill(overbill_ppm);
+        #[cfg(not(feature = "adversary"))]
+        assert_eq!(
+            overbill_ppm, 1_000_000,
+            "overbilling needs the adversary feature"
+        );
         service.credit_sat(client.first_chunk_sat());
         let mut sent = 0;
         while sent < tokens.min(u64::from(cap)) {
@@ -266,6 +274,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "adversary")]
     fn overbilling_is_detected_at_the_first_payment_request() {
         let err = run(10_000, 4096, 1000, 2000, 1_100_000).unwrap_err();
         assert!(matches!(err, MarketError::Overbilling { .. }), "{err}");

@@ -48,6 +48,17 @@ pub enum MarketError {
     /// A challenge probe was not answered correctly.
     #[error("challenge probe failed")]
     ProbeFailed,
+    /// A quote is for another model than the one asked for.
+    #[error("quote for model {quoted:?}, asked for {asked:?}")]
+    QuoteForAnotherModel {
+        /// What the quote names.
+        quoted: String,
+        /// What the client asked for.
+        asked: String,
+    },
+    /// A quote does not accept the client's mint.
+    #[error("quote does not accept our mint")]
+    MintNotAccepted,
     /// A message does not decode.
     #[error("cannot decode {what}")]
     Decode {

@@ -25,7 +25,7 @@ use super::directory::{candidate, mint_url};
 use super::mint_access::MintAccess;
 use super::pricing::{ExitPrices, PriceChoice};
 use super::wire::{
-    AppMessage, InferRequest, MintApiRequest, MintApiResponse, Refusal, ServiceRequest,
+    AppMessage, InferRequest, MintApiRequest, MintApiResponse, MintError, Refusal, ServiceRequest,
     ServiceResponse,
 };
 use super::{Ctx, NodeEvent, Owner, swap_inputs};
@@ -37,14 +37,15 @@ use crate::ecash::wallet::{
     UniformHold, exponential,
 };
 use crate::ecash::{
-    Amount, CurrencyUnit, MintUrl, Proof, QuoteId as MintQuoteId, Wallet, WalletPolicy,
+    Amount, CurrencyUnit, EcashError, MintUrl, Proof, QuoteId as MintQuoteId, Wallet, WalletPolicy,
 };
 use crate::error::Error;
 use crate::identity::NodeId;
 use crate::market::billing::ClientMeter;
 use crate::market::receipt::{ResponseHasher, probe_passed};
 use crate::market::{MarketError, QuoteId, SignedQuote, SignedReceipt, tokens};
-use crate::onion::client::{ClientEvent as CircuitEvent, ReturnPath};
+use crate::onion::OnionError;
+use crate::onion::client::{CircuitFailure, ClientEvent as CircuitEvent, ReturnPath};
 use crate::onion::route::Candidate;
 use crate::time::{Duration, Instant};
 
@@ -100,7 +101,8 @@ pub struct ClientRoleConfig {
     /// behind NAT), polling this often.
     pub mailbox_poll: Option<Duration>,
     /// **Adversarial.** Reclaims every payment right after making it (a
-    /// double spend against the service).
+    /// double spend against the service; the `adversary` feature).
+    #[cfg(feature = "adversary")]
     pub dangerous_double_spend: bool,
     /// Cover traffic (whitepaper "Traffic Analysis Countermeasures": cover
     /// packets): while a session's circuit is open, send cover cells on it
@@ -117,9 +119,9 @@ pub struct ClientRoleConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TurnFailure {
     /// No usable route or service.
-    NoRoute(String),
+    NoRoute(OnionError),
     /// The circuit failed.
-    Circuit(String),
+    Circuit(CircuitFailure),
     /// The service refused.
     Refused(Refusal),
     /// No progress within the turn timeout.
@@ -133,9 +135,20 @@ pub enum TurnFailure {
     /// A challenge probe was not answered.
     ProbeFailed,
     /// Paying failed.
-    Payment(String),
+    Payment(PaymentFailure),
     /// No acceptable mint is known.
     NoMint,
+}
+
+/// Why a payment could not be made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PaymentFailure {
+    /// The wallet could not make it (funds, held proofs, a bad answer).
+    Wallet(EcashError),
+    /// The mint refused the swap that would have made it.
+    Mint(MintError),
+    /// The mint did not answer in time (the swap is being recovered).
+    MintSilent,
 }
 
 impl TurnFailure {
@@ -581,7 +594,7 @@ impl ClientRole {
             {
                 Ok(r) => r,
                 Err(e) => {
-                    return self.fail_turn_unstarted(ctx, TurnFailure::NoRoute(e.to_string()));
+                    return self.fail_turn_unstarted(ctx, TurnFailure::NoRoute(e));
                 }
             };
         let exit_role = pool
@@ -594,7 +607,7 @@ impl ClientRole {
         let identity_key = advert.claim.identity_key;
         let circuit = match ctx.build(route.hops(), Owner::Session(self.next_session)) {
             Ok(c) => c,
-            Err(e) => return self.fail_turn_unstarted(ctx, TurnFailure::NoRoute(e.to_string())),
+            Err(e) => return self.fail_turn_unstarted(ctx, TurnFailure::NoRoute(e)),
         };
         if self.cfg.mailbox_poll.is_some() {
             let mut mailbox = [0u8; 16];
@@ -710,7 +723,7 @@ impl ClientRole {
                     },
                 );
             }
-            Err(e) => self.fail_turn(ctx, TurnFailure::Payment(e.to_string()), false),
+            Err(e) => self.fail_turn(ctx, TurnFailure::Payment(PaymentFailure::Wallet(e)), false),
         }
     }
 
@@ -766,13 +779,22 @@ impl ClientRole {
         };
         let circuit = session.circuit;
         if let Err(e) = ctx.send(circuit, &AppMessage::Service(req)) {
-            return self.fail_turn(ctx, TurnFailure::Circuit(e.to_string()), true);
+            return self.fail_turn(ctx, TurnFailure::Circuit(CircuitFailure::Error(e)), true);
         }
+        self.after_payment(ctx);
+    }
+
+    /// What follows a payment sent: nothing, unless the client is a
+    /// double spender (the `adversary` feature), which takes it back at
+    /// once, racing the service's settlement.
+    fn after_payment(&mut self, ctx: &mut Ctx<'_>) {
+        #[cfg(feature = "adversary")]
         if self.cfg.dangerous_double_spend {
-            // Take the payment back at once: a race against the service's settlement.
             let session = self.session.as_ref().map(|s| s.id);
             self.reclaim(ctx, session);
         }
+        #[cfg(not(feature = "adversary"))]
+        let _ = ctx;
     }
 
     /// Reclaims payments of `session` (or all) that were never acknowledged.
@@ -901,7 +923,7 @@ impl ClientRole {
                         self.recover_swap(ctx, pending);
                         self.fail_turn(
                             ctx,
-                            TurnFailure::Payment("mint did not answer".into()),
+                            TurnFailure::Payment(PaymentFailure::MintSilent),
                             false,
                         );
                     }
@@ -990,7 +1012,7 @@ impl ClientRole {
                 match e {
                     CircuitEvent::CircuitReady { .. } => self.on_session_ready(ctx),
                     CircuitEvent::CircuitFailed { reason, .. } => {
-                        self.fail_turn(ctx, TurnFailure::Circuit(format!("{reason:?}")), true);
+                        self.fail_turn(ctx, TurnFailure::Circuit(reason.clone()), true);
                     }
                     CircuitEvent::Reply { .. } => match msg {
                         Some(AppMessage::ServiceReply(r)) => self.on_service_reply(ctx, r),
@@ -1018,7 +1040,7 @@ impl ClientRole {
             model: self.cfg.model.clone(),
         });
         if let Err(e) = ctx.send(circuit, &req) {
-            self.fail_turn(ctx, TurnFailure::Circuit(e.to_string()), true);
+            self.fail_turn(ctx, TurnFailure::Circuit(CircuitFailure::Error(e)), true);
         }
     }
 
@@ -1078,13 +1100,12 @@ impl ClientRole {
             if q.quote.service != s.exit.node || q.identity_key != s.identity_key {
                 Err(MarketError::ForgedQuote)
             } else if q.quote.model != self.cfg.model {
-                Err(MarketError::Decode {
-                    what: "quote for another model",
+                Err(MarketError::QuoteForAnotherModel {
+                    quoted: q.quote.model.clone(),
+                    asked: self.cfg.model.clone(),
                 })
             } else if url.is_none_or(|u| !q.quote.mints.contains(&u)) {
-                Err(MarketError::Decode {
-                    what: "quote does not accept our mint",
-                })
+                Err(MarketError::MintNotAccepted)
             } else {
                 Ok(())
             }
@@ -1233,11 +1254,13 @@ impl ClientRole {
                 MintApiResponse::Signatures(sigs),
             ) => match self.wallet.complete_swap(pending, &sigs.signatures, now) {
                 Ok(proofs) => self.send_payment(ctx, request, first, proofs),
-                Err(e) => self.fail_turn(ctx, TurnFailure::Payment(e.to_string()), false),
+                Err(e) => {
+                    self.fail_turn(ctx, TurnFailure::Payment(PaymentFailure::Wallet(e)), false)
+                }
             },
             (Some(MintOp::Pay { pending, .. }), MintApiResponse::Error(e)) => {
                 self.after_refused_swap(ctx, pending);
-                self.fail_turn(ctx, TurnFailure::Payment(e), false);
+                self.fail_turn(ctx, TurnFailure::Payment(PaymentFailure::Mint(e)), false);
             }
             (Some(MintOp::Reclaim(pending)), MintApiResponse::Signatures(sigs)) => {
                 if let Err(e) = self.wallet.complete_swap(pending, &sigs.signatures, now) {

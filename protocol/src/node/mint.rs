@@ -7,15 +7,19 @@
 //! driver delivers funding payments and payout outcomes.
 
 use rand_chacha::ChaCha20Rng;
+#[cfg(feature = "adversary")]
 use rand_core::Rng as _;
 
 use super::observe::Observation;
-use super::wire::{AppMessage, MintApiRequest, MintApiResponse};
+#[cfg(feature = "adversary")]
+use super::wire::MintErrorCode;
+use super::wire::{AppMessage, MintApiRequest, MintApiResponse, MintError};
 use super::{Ctx, NodeEvent, sub_stream};
+#[cfg(feature = "adversary")]
+use crate::ecash::PayerId;
 use crate::ecash::messages::MeltQuoteState;
 use crate::ecash::{
-    EcashError, Invoice, LightningPayment, Mint, MintConfig, PayerId, PayoutOutcome,
-    QuoteId as MintQuoteId,
+    EcashError, Invoice, LightningPayment, Mint, MintConfig, PayoutOutcome, QuoteId as MintQuoteId,
 };
 use crate::time::{Duration, Instant};
 
@@ -24,8 +28,9 @@ use crate::time::{Duration, Instant};
 pub struct MintRoleConfig {
     /// The mint's parameters (keysets, fees, limits).
     pub mint: MintConfig,
-    /// Adversarial behaviour (off by default).
-    pub adversary: MintAdversary,
+    /// **Adversarial** behaviour (off by default; the `adversary` feature).
+    #[cfg(feature = "adversary")]
+    pub dangerous_behaviour: MintAdversary,
     /// Batching of minting and spending (whitepaper "Mint-Exit Collusion",
     /// mitigation 2): issuances, swaps and melts wait for the next multiple
     /// of this interval and run together, so the mint's own log shows the
@@ -37,6 +42,7 @@ pub struct MintRoleConfig {
 /// **Adversarial** behaviour of a mint (whitepaper "Mint Trust and
 /// Federation": mints can censor redemption; "Payment Layer": per-user key
 /// tagging).
+#[cfg(feature = "adversary")]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MintAdversary {
     /// Refuses every swap and melt: ecash already issued cannot be redeemed.
@@ -63,6 +69,7 @@ pub enum MintEvent {
 }
 
 pub(crate) struct MintRole {
+    #[cfg(feature = "adversary")]
     adversary: MintAdversary,
     mint: Mint,
     available: bool,
@@ -77,7 +84,8 @@ impl MintRole {
     pub fn new(cfg: MintRoleConfig, crypto: &mut ChaCha20Rng) -> Self {
         let mut rng = sub_stream(crypto);
         MintRole {
-            adversary: cfg.adversary,
+            #[cfg(feature = "adversary")]
+            adversary: cfg.dangerous_behaviour,
             mint: Mint::new(cfg.mint, &mut rng),
             available: true,
             rng,
@@ -180,28 +188,14 @@ impl MintRole {
     ) {
         let now = ctx.now;
         tracing::trace!(seq, request = request.kind(), "mint request");
-        if self.adversary.refuse_redemption
-            && matches!(request, MintApiRequest::Swap(_) | MintApiRequest::Melt(_))
-        {
-            let response = MintApiResponse::Error("redemption refused".into());
+        #[cfg(feature = "adversary")]
+        if let Some(response) = self.dangerous_answer(session, &request) {
             if let Err(e) = ctx.reply(session, &AppMessage::MintReply { seq, response }) {
                 tracing::debug!("mint reply not sent: {e}");
             }
             return;
         }
         let response = match request {
-            MintApiRequest::Keys
-                if self.adversary.tag_per_mille > 0
-                    && self.rng.next_u64() % 1000 < u64::from(self.adversary.tag_per_mille) =>
-            {
-                // One private keyset per circuit that asks: the requester is
-                // identified by its onion session at this mint.
-                let requester = PayerId(u64::from(session) | 1 << 63);
-                self.mint.dangerous_tag_payer(requester, &mut self.rng);
-                Ok(MintApiResponse::Keys(
-                    self.mint.keysets_for(Some(requester)),
-                ))
-            }
             MintApiRequest::Keys => Ok(MintApiResponse::Keys(self.mint.keysets())),
             MintApiRequest::MintQuote(q) => self
                 .mint
@@ -244,10 +238,43 @@ impl MintRole {
                 .restore(now, prev, &r)
                 .map(MintApiResponse::Restored),
         };
-        let response = response.unwrap_or_else(|e| MintApiResponse::Error(e.to_string()));
+        let response = response.unwrap_or_else(|e| MintApiResponse::Error(MintError::from(&e)));
         self.drain(ctx);
         if let Err(e) = ctx.reply(session, &AppMessage::MintReply { seq, response }) {
             tracing::debug!("mint reply not sent: {e}");
         }
+    }
+
+    /// **Adversarial.** What a misbehaving mint answers instead of serving
+    /// `request`: a refused redemption, or the keys of a keyset private to
+    /// the asking circuit (per-user key tagging). `None`: serve it.
+    #[cfg(feature = "adversary")]
+    fn dangerous_answer(
+        &mut self,
+        session: u32,
+        request: &MintApiRequest,
+    ) -> Option<MintApiResponse> {
+        let a = self.adversary;
+        if a.refuse_redemption
+            && matches!(request, MintApiRequest::Swap(_) | MintApiRequest::Melt(_))
+        {
+            return Some(MintApiResponse::Error(MintError {
+                code: MintErrorCode::RedemptionRefused,
+                detail: "redemption refused".into(),
+            }));
+        }
+        if matches!(request, MintApiRequest::Keys)
+            && a.tag_per_mille > 0
+            && self.rng.next_u64() % 1000 < u64::from(a.tag_per_mille)
+        {
+            // One private keyset per circuit that asks: the requester is
+            // identified by its onion session at this mint.
+            let requester = PayerId(u64::from(session) | 1 << 63);
+            self.mint.dangerous_tag_payer(requester, &mut self.rng);
+            return Some(MintApiResponse::Keys(
+                self.mint.keysets_for(Some(requester)),
+            ));
+        }
+        None
     }
 }

@@ -45,14 +45,18 @@ use crate::onion::relay::{OnionRelay, RelayConfig, RelayEvent};
 use crate::onion::route::{Candidate, Route, RoutePolicy, RouteSelector, UniformExits};
 use crate::time::{Duration, Instant};
 
-pub use client::{ClientEvent, ClientRoleConfig, HoldConfig, TurnFailure, TurnReport};
+pub use client::{
+    ClientEvent, ClientRoleConfig, HoldConfig, PaymentFailure, TurnFailure, TurnReport,
+};
 pub use directory::{Directory, NetworkInfo, PrefixAsAsn, mint_url};
-pub use mint::{MintAdversary, MintEvent, MintRoleConfig};
+#[cfg(feature = "adversary")]
+pub use mint::MintAdversary;
+pub use mint::{MintEvent, MintRoleConfig};
 pub use observe::Observation;
 pub use pricing::PriceChoice;
-pub use service::{
-    HarvestedPrompt, Offer, ServiceAdversary, ServiceConfig, ServiceEvent, ServiceKind, Settlement,
-};
+#[cfg(feature = "adversary")]
+pub use service::{HarvestedPrompt, ServiceAdversary};
+pub use service::{Offer, ServiceConfig, ServiceEvent, ServiceKind, Settlement};
 pub use wire::AppMessage;
 
 use client::ClientRole;
@@ -145,13 +149,37 @@ pub enum NodeEvent {
     Mint(MintEvent),
     /// The DHT finished bootstrapping.
     Bootstrapped,
-    /// Input from a peer was refused (typed error, rendered).
-    PeerError {
-        /// The layer that refused it.
-        layer: &'static str,
-        /// The error.
-        error: String,
-    },
+    /// An application message from a peer was refused.
+    PeerError(AppRefusal),
+}
+
+/// Why an application message a peer sent end to end was refused (the
+/// layers below refuse bytes through [`Node::handle`]'s typed errors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppRefusal {
+    /// The bytes delivered at the end of a circuit do not decode.
+    MalformedMessage,
+    /// A reply on one of our circuits does not decode.
+    MalformedReply,
+    /// A service request reached a node without a service role.
+    ServiceRequestAtNonService,
+    /// A mint request reached a node that is no mint.
+    MintRequestAtNonMint,
+    /// A reply arrived where requests do.
+    ReplyAsRequest,
+}
+
+impl AppRefusal {
+    /// A short name of the refusal, safe to log and to count.
+    pub fn kind(self) -> &'static str {
+        match self {
+            AppRefusal::MalformedMessage => "malformed_message",
+            AppRefusal::MalformedReply => "malformed_reply",
+            AppRefusal::ServiceRequestAtNonService => "service_request_at_non_service",
+            AppRefusal::MintRequestAtNonMint => "mint_request_at_non_mint",
+            AppRefusal::ReplyAsRequest => "reply_as_request",
+        }
+    }
 }
 
 /// Who owns a circuit this node built.
@@ -497,8 +525,9 @@ impl Node {
         self.service.as_ref().map(ServiceRole::wallet)
     }
 
-    /// Prompts kept by a harvesting service (empty unless
+    /// **Adversarial.** Prompts kept by a harvesting service (empty unless
     /// [`ServiceAdversary::harvest_prompts`]).
+    #[cfg(feature = "adversary")]
     pub fn harvested(&self) -> &[HarvestedPrompt] {
         self.service.as_ref().map_or(&[], ServiceRole::harvested)
     }
@@ -621,9 +650,14 @@ impl Node {
         Ok(())
     }
 
-    /// Turns this node's relay adversarial (or honest again) from now on.
-    pub fn set_relay_adversary(&mut self, adversary: crate::onion::relay::RelayAdversary) {
-        self.relay.set_adversary(adversary);
+    /// **Adversarial.** Turns this node's relay adversarial (or honest
+    /// again) from now on.
+    #[cfg(feature = "adversary")]
+    pub fn dangerous_set_relay_behaviour(
+        &mut self,
+        adversary: crate::onion::relay::RelayAdversary,
+    ) {
+        self.relay.dangerous_set_behaviour(adversary);
     }
 
     /// Refreshes the directory (adverts of the current epoch).
@@ -636,11 +670,11 @@ impl Node {
 
     /// Handles one datagram from `from`.
     pub fn handle(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Result<(), Error> {
-        let (tag, rest) = bytes.split_first().ok_or(Error::Config("empty datagram"))?;
+        let (tag, rest) = bytes.split_first().ok_or(Error::EmptyDatagram)?;
         let result = match *tag {
             TAG_DHT => self.dht.handle(now, from, rest).map_err(Error::from),
             TAG_ONION => self.handle_cell(now, from, rest),
-            _ => Err(Error::Config("unknown protocol tag")),
+            t => Err(Error::UnknownProtocolTag(t)),
         };
         if let Err(e) = &result {
             tracing::debug!(layer = tag, "peer input refused: {e}");
@@ -821,22 +855,19 @@ impl Node {
                 message,
             } => {
                 let Ok(msg) = AppMessage::decode(&message) else {
-                    self.events.push_back(NodeEvent::PeerError {
-                        layer: "application",
-                        error: "malformed message".into(),
-                    });
+                    self.peer_error(AppRefusal::MalformedMessage);
                     return;
                 };
                 match msg {
                     AppMessage::Service(req) => match self.service.as_mut() {
                         Some(s) => s.on_request(&mut ctx!(self, now), session, prev, req),
-                        None => self.peer_error("service request at a non-service node"),
+                        None => self.peer_error(AppRefusal::ServiceRequestAtNonService),
                     },
                     AppMessage::Mint { seq, request } => match self.mint.as_mut() {
                         Some(m) => m.on_request(&mut ctx!(self, now), session, prev, seq, request),
-                        None => self.peer_error("mint request at a non-mint node"),
+                        None => self.peer_error(AppRefusal::MintRequestAtNonMint),
                     },
-                    _ => self.peer_error("reply delivered as a request"),
+                    _ => self.peer_error(AppRefusal::ReplyAsRequest),
                 }
             }
         }
@@ -870,7 +901,7 @@ impl Node {
             CircuitEvent::Reply { message, .. } => match AppMessage::decode(message) {
                 Ok(m) => Some(m),
                 Err(_) => {
-                    self.peer_error("malformed reply");
+                    self.peer_error(AppRefusal::MalformedReply);
                     return;
                 }
             },
@@ -890,11 +921,8 @@ impl Node {
         }
     }
 
-    fn peer_error(&mut self, what: &str) {
-        self.events.push_back(NodeEvent::PeerError {
-            layer: "application",
-            error: what.to_owned(),
-        });
+    fn peer_error(&mut self, why: AppRefusal) {
+        self.events.push_back(NodeEvent::PeerError(why));
     }
 }
 

@@ -75,7 +75,9 @@ pub enum Settlement {
     },
 }
 
-/// **Adversarial** behaviour of a service (off by default).
+/// **Adversarial** behaviour of a service (off by default; the
+/// `adversary` feature).
+#[cfg(feature = "adversary")]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ServiceAdversary {
     /// Claims this many parts per million of true usage (e.g. 1,200,000 = +20%).
@@ -89,6 +91,7 @@ pub struct ServiceAdversary {
 }
 
 /// One prompt kept by a harvesting service.
+#[cfg(feature = "adversary")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HarvestedPrompt {
     /// When it arrived.
@@ -118,8 +121,9 @@ pub struct ServiceConfig {
     pub mint_timeout: Duration,
     /// What serving costs it.
     pub cost: CostModel,
-    /// Adversarial behaviour.
-    pub adversary: ServiceAdversary,
+    /// **Adversarial** behaviour (the `adversary` feature).
+    #[cfg(feature = "adversary")]
+    pub dangerous_behaviour: ServiceAdversary,
 }
 
 /// What a service publishes behind its advert's commitment.
@@ -213,6 +217,7 @@ pub(crate) struct ServiceRole {
     next_job: u64,
     serial: u64,
     next_settle: Option<Instant>,
+    #[cfg(feature = "adversary")]
     harvested: Vec<HarvestedPrompt>,
 }
 
@@ -231,6 +236,7 @@ impl ServiceRole {
             next_job: 1,
             serial: 0,
             next_settle: None,
+            #[cfg(feature = "adversary")]
             harvested: Vec::new(),
         }
     }
@@ -239,6 +245,7 @@ impl ServiceRole {
         &self.wallet
     }
 
+    #[cfg(feature = "adversary")]
     pub fn harvested(&self) -> &[HarvestedPrompt] {
         &self.harvested
     }
@@ -414,7 +421,8 @@ impl ServiceRole {
             }
         };
         let mut meter = ServiceMeter::new(quote.clone(), input_tokens);
-        if let Some(ppm) = self.cfg.adversary.overbill_ppm {
+        #[cfg(feature = "adversary")]
+        if let Some(ppm) = self.cfg.dangerous_behaviour.overbill_ppm {
             meter.dangerous_overbill(ppm);
         }
         meter.credit_sat(sat);
@@ -453,7 +461,8 @@ impl ServiceRole {
             .map_err(|e| Refusal::BadPayment(e.to_string()))?;
         let obs = match first {
             Some((prev, prompt)) => {
-                if self.cfg.adversary.harvest_prompts {
+                #[cfg(feature = "adversary")]
+                if self.cfg.dangerous_behaviour.harvest_prompts {
                     self.harvested.push(HarvestedPrompt {
                         at: ctx.now,
                         prev,
@@ -502,7 +511,8 @@ impl ServiceRole {
     }
 
     fn send(&mut self, ctx: &mut Ctx<'_>, session: u32, msg: ServiceResponse) {
-        if self.cfg.adversary.drop_replies && !matches!(msg, ServiceResponse::Quote(_)) {
+        #[cfg(feature = "adversary")]
+        if self.cfg.dangerous_behaviour.drop_replies && !matches!(msg, ServiceResponse::Quote(_)) {
             return;
         }
         if let Err(e) = ctx.reply(session, &AppMessage::ServiceReply(msg)) {
@@ -771,7 +781,7 @@ impl ServiceRole {
                 self.wallet.abort_swap(pending);
                 ctx.emit(NodeEvent::Service(ServiceEvent::SettlementFailed {
                     mint: url.to_owned(),
-                    reason,
+                    reason: reason.to_string(),
                 }));
                 let req = MintApiRequest::CheckState(CheckStateRequest { ys });
                 self.mint_request(ctx, url, req, MintOp::States);

@@ -14,7 +14,7 @@ use crate::ecash::messages::{
     MeltRequest, MintQuoteRequest, MintQuoteResponse, MintRequest, RestoreRequest, RestoreResponse,
     SignaturesResponse, SwapRequest,
 };
-use crate::ecash::{Proof, QuoteId as MintQuoteId};
+use crate::ecash::{EcashError, Proof, QuoteId as MintQuoteId};
 use crate::market::{QuoteId, SignedQuote, SignedReceipt};
 
 /// Client to service (whitepaper "Ghost Node Function").
@@ -166,8 +166,109 @@ pub enum MintApiResponse {
     States(#[serde(with = "nut")] CheckStateResponse),
     /// Restored signatures.
     Restored(#[serde(with = "nut")] RestoreResponse),
-    /// The mint refused (its typed error, as text).
-    Error(String),
+    /// The mint refused.
+    Error(MintError),
+}
+
+/// Why a mint refused a request, as it crosses the wire: a code (NUT-00's
+/// where Cashu defines one) and the mint's own description.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MintError {
+    /// What kind of refusal.
+    pub code: MintErrorCode,
+    /// The mint's description (for logs; never parsed).
+    pub detail: String,
+}
+
+impl std::fmt::Display for MintError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code.nut() {
+            Some(n) => write!(f, "mint error {n} ({:?}): {}", self.code, self.detail),
+            None => write!(f, "mint error ({:?}): {}", self.code, self.detail),
+        }
+    }
+}
+
+/// Kinds of mint refusal (Cashu NUT-00 error codes in the comments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MintErrorCode {
+    /// 10002: a blinded message was already signed.
+    OutputAlreadySigned,
+    /// 11001: a proof was already spent.
+    ProofAlreadySpent,
+    /// A proof is pending in another operation.
+    ProofPending,
+    /// 11002: inputs, fees and outputs do not balance.
+    Unbalanced,
+    /// 11005: the unit is not supported.
+    UnitNotSupported,
+    /// 12001: the keyset is not known.
+    UnknownKeyset,
+    /// 12002: the keyset is inactive.
+    KeysetInactive,
+    /// 20001: the quote is not paid.
+    QuoteNotPaid,
+    /// 20002: the quote's ecash was already issued.
+    QuoteAlreadyIssued,
+    /// 20005: the quote is pending or paid.
+    QuotePending,
+    /// 20007: the quote expired.
+    QuoteExpired,
+    /// The quote is not known.
+    UnknownQuote,
+    /// A proof's signature or DLEQ proof does not verify.
+    InvalidProof,
+    /// The mint refuses redemption (a misbehaving mint).
+    RedemptionRefused,
+    /// The request is malformed or breaks a limit.
+    InvalidRequest,
+}
+
+impl MintErrorCode {
+    /// The NUT-00 error code, where Cashu defines one.
+    pub fn nut(self) -> Option<u32> {
+        Some(match self {
+            MintErrorCode::OutputAlreadySigned => 10002,
+            MintErrorCode::ProofAlreadySpent => 11001,
+            MintErrorCode::Unbalanced => 11002,
+            MintErrorCode::UnitNotSupported => 11005,
+            MintErrorCode::UnknownKeyset => 12001,
+            MintErrorCode::KeysetInactive => 12002,
+            MintErrorCode::QuoteNotPaid => 20001,
+            MintErrorCode::QuoteAlreadyIssued => 20002,
+            MintErrorCode::QuotePending => 20005,
+            MintErrorCode::QuoteExpired => 20007,
+            _ => return None,
+        })
+    }
+}
+
+impl From<&EcashError> for MintError {
+    fn from(e: &EcashError) -> Self {
+        use EcashError as E;
+        let code = match e {
+            E::DuplicateOutput { .. } => MintErrorCode::OutputAlreadySigned,
+            E::ProofAlreadySpent { .. } => MintErrorCode::ProofAlreadySpent,
+            E::ProofPending { .. } => MintErrorCode::ProofPending,
+            E::FeeMismatch { .. } | E::QuoteAmountMismatch { .. } => MintErrorCode::Unbalanced,
+            E::UnsupportedUnit(_) => MintErrorCode::UnitNotSupported,
+            E::UnknownKeyset(_) => MintErrorCode::UnknownKeyset,
+            E::RetiredKeyset(_) => MintErrorCode::KeysetInactive,
+            E::QuoteNotPaid(_) => MintErrorCode::QuoteNotPaid,
+            E::QuoteAlreadyIssued(_) => MintErrorCode::QuoteAlreadyIssued,
+            E::QuoteInUse(_) => MintErrorCode::QuotePending,
+            E::QuoteExpired(_) => MintErrorCode::QuoteExpired,
+            E::UnknownQuote(_) => MintErrorCode::UnknownQuote,
+            E::InvalidProofSignature { .. } | E::DleqMissing { .. } | E::DleqInvalid { .. } => {
+                MintErrorCode::InvalidProof
+            }
+            _ => MintErrorCode::InvalidRequest,
+        };
+        MintError {
+            code,
+            detail: e.to_string(),
+        }
+    }
 }
 
 /// Every message a node sends end to end.

@@ -146,3 +146,33 @@ pub enum OnionError {
     #[error(transparent)]
     Identity(#[from] IdentityError),
 }
+
+impl OnionError {
+    /// A short name of the kind of failure, safe to log and to count.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OnionError::CellLength { .. } => "cell_length",
+            OnionError::UnknownCommand(_) => "unknown_command",
+            OnionError::Malformed { .. } => "malformed",
+            OnionError::BadMac { .. } => "bad_mac",
+            OnionError::Expired { .. } => "expired",
+            OnionError::ReplayedCell { .. } => "replayed_cell",
+            OnionError::ReplayedSurb => "replayed_surb",
+            OnionError::UnknownSession { .. } => "unknown_session",
+            OnionError::UnknownOnionKey => "unknown_onion_key",
+            OnionError::HandshakeFailed { .. } => "handshake_failed",
+            OnionError::OversizedMessage { .. } => "oversized_message",
+            OnionError::InconsistentFragment { .. } => "inconsistent_fragment",
+            OnionError::OutOfOrderBacklog { .. } => "out_of_order_backlog",
+            OnionError::TooManyPartialMessages { .. } => "too_many_partial_messages",
+            OnionError::CircuitNotReady(_) => "circuit_not_ready",
+            OnionError::Unexpected { .. } => "unexpected",
+            OnionError::InvalidPath { .. } => "invalid_path",
+            OnionError::NoSurbs => "no_surbs",
+            OnionError::Mailbox { .. } => "mailbox",
+            OnionError::PayloadTooLarge { .. } => "payload_too_large",
+            OnionError::NoRoute { .. } => "no_route",
+            OnionError::Identity(_) => "identity",
+        }
+    }
+}

@@ -52,13 +52,15 @@ pub struct RelayConfig {
     pub surb_max_age: Duration,
     /// Sessions idle this long are dropped.
     pub idle_timeout: Duration,
-    /// Adversarial behaviour (off by default).
-    pub adversary: RelayAdversary,
+    /// **Adversarial** behaviour (off by default; the `adversary` feature).
+    #[cfg(feature = "adversary")]
+    pub dangerous_behaviour: RelayAdversary,
 }
 
 /// **Adversarial** behaviour of a relay (whitepaper "Adversary and Network
 /// Assumptions": packets can be delayed or dropped). The hop still processes
 /// and observes every cell; the adversary acts on what it sends on.
+#[cfg(feature = "adversary")]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RelayAdversary {
     /// Drops this many parts per million of the cells it would send.
@@ -78,7 +80,8 @@ impl Default for RelayConfig {
             surb_low_water: 4,
             surb_max_age: Duration::from_secs(540),
             idle_timeout: Duration::from_secs(600),
-            adversary: RelayAdversary::default(),
+            #[cfg(feature = "adversary")]
+            dangerous_behaviour: RelayAdversary::default(),
         }
     }
 }
@@ -272,8 +275,9 @@ impl OnionRelay {
     }
 
     /// Changes the adversarial behaviour from now on.
-    pub fn set_adversary(&mut self, adversary: RelayAdversary) {
-        self.config.adversary = adversary;
+    #[cfg(feature = "adversary")]
+    pub fn dangerous_set_behaviour(&mut self, adversary: RelayAdversary) {
+        self.config.dangerous_behaviour = adversary;
     }
 
     /// Rotates onion keys at epoch boundaries (see [`OnionKeyring::maintain`]).
@@ -789,13 +793,16 @@ impl OnionRelay {
     }
 
     fn send_delayed(&mut self, now: Instant, to: SocketAddr, cell: &Cell) {
-        let adversary = self.config.adversary;
-        if adversary.drop_ppm > 0
-            && self.decisions.next_u64() % 1_000_000 < u64::from(adversary.drop_ppm)
-        {
-            return;
-        }
-        let now = now + adversary.extra_delay;
+        #[cfg(feature = "adversary")]
+        let now = {
+            let adversary = self.config.dangerous_behaviour;
+            if adversary.drop_ppm > 0
+                && self.decisions.next_u64() % 1_000_000 < u64::from(adversary.drop_ppm)
+            {
+                return;
+            }
+            now + adversary.extra_delay
+        };
         let at = match self.config.delay {
             None => now,
             Some((min, max)) => {

@@ -21,12 +21,16 @@ use peer2prompt::ecash::{
 use peer2prompt::identity::{EpochClock, Identity, IdentityParams, NodeId};
 use peer2prompt::market::{CostModel, FxRate};
 use peer2prompt::node::{
-    Advertise, ClientEvent, ClientRoleConfig, HoldConfig, MintAdversary, MintEvent, MintRoleConfig,
-    Node, NodeConfig, NodeEvent, Observation, Offer, PrefixAsAsn, ServiceAdversary, ServiceConfig,
-    ServiceEvent, ServiceKind, Settlement, TurnFailure, TurnReport,
+    Advertise, ClientEvent, ClientRoleConfig, HoldConfig, MintEvent, MintRoleConfig, Node,
+    NodeConfig, NodeEvent, Observation, Offer, PrefixAsAsn, ServiceConfig, ServiceEvent,
+    ServiceKind, Settlement, TurnFailure, TurnReport,
 };
+#[cfg(feature = "adversary")]
+use peer2prompt::node::{MintAdversary, ServiceAdversary};
 use peer2prompt::onion::client::ClientConfig;
-use peer2prompt::onion::relay::{RelayAdversary, RelayConfig};
+#[cfg(feature = "adversary")]
+use peer2prompt::onion::relay::RelayAdversary;
+use peer2prompt::onion::relay::RelayConfig;
 use peer2prompt::onion::route::RoutePolicy;
 use peer2prompt::time::{Duration, Instant};
 use rand_chacha::ChaCha20Rng;
@@ -58,14 +62,18 @@ pub struct Spec {
     pub seed: u64,
     pub settlement: Settlement,
     /// Adversarial services, by node index.
+    #[cfg(feature = "adversary")]
     pub adversary: HashMap<usize, ServiceAdversary>,
     /// Adversarial relays, by node index.
+    #[cfg(feature = "adversary")]
     pub relay_adversary: HashMap<usize, RelayAdversary>,
+    #[cfg(feature = "adversary")]
     pub mint_adversary: MintAdversary,
     pub audit_keysets: bool,
     pub context_window: u64,
     pub turns_per_session: u32,
     pub services: Vec<Role>,
+    #[cfg(feature = "adversary")]
     pub double_spender: Option<usize>,
     pub mailbox: bool,
     pub chunk_msat: u64,
@@ -85,13 +93,17 @@ impl Default for Spec {
             clients: 1,
             seed: 1,
             settlement: Settlement::Immediate,
+            #[cfg(feature = "adversary")]
             adversary: HashMap::new(),
+            #[cfg(feature = "adversary")]
             relay_adversary: HashMap::new(),
+            #[cfg(feature = "adversary")]
             mint_adversary: MintAdversary::default(),
             audit_keysets: true,
             context_window: 128_000,
             turns_per_session: 10,
             services: vec![Role::Ghost, Role::Gpu],
+            #[cfg(feature = "adversary")]
             double_spender: None,
             mailbox: false,
             chunk_msat: 2_000,
@@ -173,6 +185,8 @@ fn base_config() -> NodeConfig {
 }
 
 pub fn client_config(spec: &Spec, double_spend: bool) -> ClientRoleConfig {
+    #[cfg(not(feature = "adversary"))]
+    assert!(!double_spend, "double spenders need the adversary feature");
     ClientRoleConfig {
         model: "gpt-4o".into(),
         max_output_tokens: 1000,
@@ -186,6 +200,7 @@ pub fn client_config(spec: &Spec, double_spend: bool) -> ClientRoleConfig {
         hold: HoldConfig::None,
         audit_keysets: spec.audit_keysets,
         mailbox_poll: spec.mailbox.then(|| Duration::from_millis(250)),
+        #[cfg(feature = "adversary")]
         dangerous_double_spend: double_spend,
         cover_mean_gap: spec.cover,
         price_choice: None,
@@ -210,7 +225,11 @@ impl World {
             let mut backend: Option<Box<dyn InferenceBackend>> = None;
             match kind {
                 Kind::Relay => {
-                    cfg.relay.adversary = spec.relay_adversary.get(&i).copied().unwrap_or_default();
+                    #[cfg(feature = "adversary")]
+                    {
+                        cfg.relay.dangerous_behaviour =
+                            spec.relay_adversary.get(&i).copied().unwrap_or_default();
+                    }
                     cfg.advertise = Some(Advertise {
                         role: Role::Relay,
                         bandwidth: 1_000_000,
@@ -228,7 +247,8 @@ impl World {
                             input_fee_ppk: 100,
                             ..MintConfig::default()
                         },
-                        adversary: spec.mint_adversary,
+                        #[cfg(feature = "adversary")]
+                        dangerous_behaviour: spec.mint_adversary,
                         batch: spec.mint_batch,
                     });
                 }
@@ -266,7 +286,8 @@ impl World {
                                 decode_tokens_per_s: 40.0,
                             }
                         },
-                        adversary: spec.adversary.get(&i).copied().unwrap_or_default(),
+                        #[cfg(feature = "adversary")]
+                        dangerous_behaviour: spec.adversary.get(&i).copied().unwrap_or_default(),
                     });
                     let params = SimulatedParams {
                         ttft_s: Dist::Fixed { value: 0.4 },
@@ -283,7 +304,14 @@ impl World {
                     )));
                 }
                 Kind::Client => {
+                    #[cfg(feature = "adversary")]
                     let cheat = spec.double_spender == Some(client_idx);
+                    // Without the feature no client can double-spend.
+                    #[cfg(not(feature = "adversary"))]
+                    let cheat = {
+                        let _ = client_idx;
+                        false
+                    };
                     client_idx += 1;
                     cfg.client = Some(client_config(spec, cheat));
                 }

@@ -224,7 +224,9 @@ impl Mint {
 
     /// **Adversarial.** Gives `payer` a private active keyset, so that every
     /// proof it later spends identifies it (the per-user key tagging attack).
-    /// Wallets that check keyset consistency detect this.
+    /// Wallets that check keyset consistency detect this (the `adversary`
+    /// feature).
+    #[cfg(feature = "adversary")]
     pub fn dangerous_tag_payer(&mut self, payer: PayerId, rng: &mut impl CryptoRng) -> KeysetId {
         let id = self.add_keyset(rng);
         self.tagged.insert(payer, id);
