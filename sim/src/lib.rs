@@ -11,8 +11,11 @@
 //!   observers' pairs with ground truth.
 //! - [`economics`]: the Ghost market's building blocks (calibrated output
 //!   lengths, logit choice, pricing).
-//! - [`world`]: the engine; [`truth`]: its ground truth for scoring only;
-//!   [`run`]: one replicate to records.
+//! - [`engine`]: queue, hosts, delivery and timers; [`world`]: the engine
+//!   with the [`drivers`] (conversations, Lightning, churn), the watchers
+//!   and the [`checks`]; [`sessions`], [`truth`]: ground truth for scoring
+//!   only; [`scoring`]: attackers' decisions joined to it; [`run`]: one
+//!   replicate to records.
 //! - [`scenario`]: YAML scenarios, sweeps and their JSON Schema.
 //! - [`record`]: the typed rows a run emits.
 //!
@@ -21,7 +24,10 @@
 
 pub mod adversary;
 pub mod audit;
+pub mod checks;
+pub mod drivers;
 pub mod economics;
+pub mod engine;
 pub mod network;
 pub mod observer_scoring;
 pub mod population;
@@ -30,6 +36,8 @@ pub mod record;
 pub mod rng;
 pub mod run;
 pub mod scenario;
+pub mod scoring;
+pub mod sessions;
 pub mod topology;
 pub mod truth;
 pub mod workload;

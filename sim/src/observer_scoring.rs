@@ -59,12 +59,12 @@ pub fn score(
             .or_default()
             .push(i as u32);
     }
-    let addr = |i: u32| w.hosts.get(i as usize).map(|h| h.node.addr());
+    let addr = |i: u32| w.hosts().get(i as usize).map(|h| h.node.addr());
     let end_of_run = w.now().as_nanos();
     // Ground truth: the true pairs, and each session's service-side flows.
     let mut truth: HashSet<(u32, u32)> = HashSet::new();
-    let mut service_flows_of: Vec<Vec<u32>> = vec![Vec::new(); w.sessions.len()];
-    for (row, s) in w.sessions.iter().enumerate() {
+    let mut service_flows_of: Vec<Vec<u32>> = vec![Vec::new(); w.sessions.rows.len()];
+    for (row, s) in w.sessions.rows.iter().enumerate() {
         let (Some(client), Some(entry), Some(last), Some(exit)) =
             (addr(s.client), addr(s.entry), addr(s.last), addr(s.exit))
         else {
@@ -105,6 +105,7 @@ pub fn score(
     let best = correlation::best_per_service(&scores);
     let linked = w
         .sessions
+        .rows
         .iter()
         .zip(&service_flows_of)
         .map(|(s, gs)| {

@@ -15,7 +15,7 @@ use peer2prompt::identity::{EpochClock, Identity, IdentityParams};
 use peer2prompt::market::{CostModel, FxRate};
 use peer2prompt::node::{
     Advertise, ClientRoleConfig, HoldConfig, MintAdversary, MintRoleConfig, NetworkInfo, Node,
-    NodeConfig, Offer, ServiceAdversary, ServiceConfig, ServiceKind, Settlement,
+    NodeConfig, Offer, ServiceAdversary, ServiceConfig, ServiceKind, Settlement, TopUp,
 };
 use peer2prompt::onion::client::ClientConfig;
 use peer2prompt::onion::relay::RelayConfig;
@@ -41,6 +41,11 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// A Ghost or a GPU node: a service at the end of circuits.
+    pub fn is_service(self) -> bool {
+        matches!(self, Kind::Ghost | Kind::Gpu)
+    }
+
     /// The name used in datasets.
     pub fn name(self) -> &'static str {
         match self {
@@ -284,6 +289,10 @@ pub fn build_node(
                 dangerous_double_spend: false,
                 cover_mean_gap: (s.protocol.cover_rate_per_s > 0.0)
                     .then(|| Duration::from_secs_f64(1.0 / s.protocol.cover_rate_per_s)),
+                top_up: Some(TopUp {
+                    below_sat: s.workload.funding_sat / 4,
+                    amount_sat: s.workload.funding_sat,
+                }),
                 price_choice: s.protocol.exit_pricing.as_ref().map(|p| p.choice()),
             });
         }

@@ -149,6 +149,10 @@ pub struct ReplicateStats {
     /// fetches: key tagging detected).
     #[serde(default)]
     pub clients_rejecting_a_mint: u64,
+    /// Peer input the nodes refused, by `layer/kind` (e.g.
+    /// `onion/bad_mac`): counted, never silently dropped.
+    #[serde(default)]
+    pub peer_errors: std::collections::BTreeMap<String, u64>,
 }
 
 /// A replicate's output.

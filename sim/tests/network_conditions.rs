@@ -45,31 +45,38 @@ churn:
 #[test]
 fn sessions_survive_churn_nat_and_departures() {
     let w = run_world(HARSH);
-    let n = w.sessions.len();
-    let ok = w.sessions.iter().filter(|s| s.outcome == "ok").count();
+    let n = w.sessions.rows.len();
+    let ok = w.sessions.rows.iter().filter(|s| s.outcome == "ok").count();
     assert!(n > 30, "only {n} sessions");
     // Two of six services leave for 100 s and relays churn: many sessions
     // fail over, but a good share is answered.
     assert!(ok * 5 >= n * 2, "{ok} of {n} sessions answered");
     assert!(
         w.sessions
+            .rows
             .iter()
             .any(|s| s.outcome != "ok" && s.outcome != "unfinished")
     );
-    assert!(w.departures >= 2, "no churn happened");
-    assert!(w.lost > 0, "nothing was sent to an offline node");
+    assert!(w.departures() >= 2, "no churn happened");
     assert!(
-        w.sessions.iter().any(|s| s.turns == 2),
+        w.engine.traffic.lost > 0,
+        "nothing was sent to an offline node"
+    );
+    assert!(
+        w.sessions.rows.iter().any(|s| s.turns == 2),
         "no two-turn session"
     );
-    for s in &w.sessions {
+    for s in &w.sessions.rows {
         if let (Some(f), Some(c)) = (s.first_token, s.completed) {
             assert!(s.started < f && f <= c, "{s:?}");
         }
     }
     // Same seed, same sessions.
     let again = run_world(HARSH);
-    assert_eq!(format!("{:?}", w.sessions), format!("{:?}", again.sessions));
+    assert_eq!(
+        format!("{:?}", w.sessions.rows),
+        format!("{:?}", again.sessions.rows)
+    );
 }
 
 /// Value is conserved under churn and datagram loss. This property found

@@ -109,10 +109,23 @@ pub struct ClientRoleConfig {
     /// with exponential gaps of this mean; the last relay drops them, so
     /// they pad every link but the one into the service. `None`: off.
     pub cover_mean_gap: Option<Duration>,
+    /// Top the wallet up when a conversation starts with less than this in
+    /// it; `None`: only the driver funds it.
+    pub top_up: Option<TopUp>,
     /// Choose exits by the prices behind their adverts (fetched, checked
     /// against the commitment, weighted by a logit); `None`: every exit
     /// equally likely.
     pub price_choice: Option<PriceChoice>,
+}
+
+/// The client's funding policy: when a conversation starts with the
+/// wallet below `below_sat`, fund `amount_sat` first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TopUp {
+    /// The balance under which the wallet is topped up, sat.
+    pub below_sat: u64,
+    /// How much to fund, sat.
+    pub amount_sat: u64,
 }
 
 /// Why a turn failed.
@@ -453,6 +466,18 @@ impl ClientRole {
     pub fn fund(&mut self, ctx: &mut Ctx<'_>, amount: u64) {
         self.fund_queue.push(amount);
         self.progress(ctx);
+    }
+
+    /// Applies the top-up policy; true when it funded.
+    pub fn top_up_if_low(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        let Some(t) = self.cfg.top_up else {
+            return false;
+        };
+        if self.wallet.total_balance().value() >= t.below_sat {
+            return false;
+        }
+        self.fund(ctx, t.amount_sat);
+        true
     }
 
     pub fn invoice_paid(&mut self, ctx: &mut Ctx<'_>, quote: MintQuoteId) -> Result<(), Error> {

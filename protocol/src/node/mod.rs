@@ -46,7 +46,7 @@ use crate::onion::route::{Candidate, Route, RoutePolicy, RouteSelector, UniformE
 use crate::time::{Duration, Instant};
 
 pub use client::{
-    ClientEvent, ClientRoleConfig, HoldConfig, PaymentFailure, TurnFailure, TurnReport,
+    ClientEvent, ClientRoleConfig, HoldConfig, PaymentFailure, TopUp, TurnFailure, TurnReport,
 };
 pub use directory::{Directory, NetworkInfo, PrefixAsAsn, mint_url};
 #[cfg(feature = "adversary")]
@@ -590,6 +590,17 @@ impl Node {
         let id = c.ask(&mut ctx!(self, now), text, probe);
         self.pump(now);
         Ok(id)
+    }
+
+    /// Client: a new conversation is about to start; the client applies its
+    /// funding policy ([`ClientRoleConfig::top_up`]): a wallet running low
+    /// is funded before the conversation. Returns whether it asked for
+    /// funds (a Lightning invoice follows as [`ClientEvent::PayInvoice`]).
+    pub fn conversation_starting(&mut self, now: Instant) -> Result<bool, Error> {
+        let c = self.client.as_mut().ok_or(Error::Config("not a client"))?;
+        let funding = c.top_up_if_low(&mut ctx!(self, now));
+        self.pump(now);
+        Ok(funding)
     }
 
     /// Client: funds the wallet with `amount` sat at its mint (a Lightning

@@ -203,6 +203,7 @@ pub fn client_config(spec: &Spec, double_spend: bool) -> ClientRoleConfig {
         #[cfg(feature = "adversary")]
         dangerous_double_spend: double_spend,
         cover_mean_gap: spec.cover,
+        top_up: None,
         price_choice: None,
     }
 }

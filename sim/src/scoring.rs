@@ -1,0 +1,241 @@
+//! Scoring one replicate: the attackers decide from their pooled
+//! observations (`crate::adversary`), and only here are their decisions
+//! joined to ground truth (`crate::truth`, the session book) to give one
+//! record per session.
+
+use std::collections::HashMap;
+
+use peer2prompt::ecash::{Amount, MintObservation, PayerId};
+
+use crate::adversary::matcher::{self, Guess, MatcherParams};
+use crate::adversary::mint_exit::{Attribution, GhostReceipt, MintExitAttacker, Params};
+use crate::adversary::observer::FlowSummary;
+use crate::adversary::pool::FlowKey;
+use crate::observer_scoring::{self, ObserverOutcome};
+use crate::record::{CorrelationRecord, SessionRecord};
+use crate::rng::{Purpose, Streams, entity};
+use crate::scenario::GuessKind;
+use crate::sessions::SessionRow;
+use crate::world::World;
+
+/// The entry–exit matcher's guess for one session, scored.
+#[derive(Clone, Copy, Debug)]
+struct LinkGuess {
+    /// The client host it named.
+    client: u32,
+    /// The entry flow it matched is the session's own (its entry relay,
+    /// active while the session was open).
+    own_flow: bool,
+    /// The matcher's score.
+    score: f64,
+}
+
+/// What every attacker decided, scored per session row.
+pub struct Scored {
+    /// One record per session.
+    pub sessions: Vec<SessionRecord>,
+    /// The observers' compared pairs, labelled.
+    pub correlation: Vec<CorrelationRecord>,
+    /// Client-side and service-side flows observed, and true pairs among them.
+    pub observer_flows: (u64, u64, u64),
+}
+
+/// The entry–exit matcher's guesses, in the scenario's guessing rule.
+fn guesses(w: &World, seed: u64) -> Vec<(FlowKey, Guess)> {
+    let m = &w.scenario.adversary.matcher;
+    let params = MatcherParams {
+        max_lag_ns: (m.max_lag_ms * 1e6) as u64,
+        tolerance_ns: (m.tolerance_ms * 1e6) as u64,
+        min_score: m.min_score.get(),
+    };
+    match m.guess {
+        GuessKind::Timing => matcher::match_all(&w.pool, params),
+        GuessKind::Random => {
+            let mut rng = Streams::new(seed).stream(entity::WORLD, Purpose::Guessing);
+            matcher::guess_randomly(&w.pool, params, &mut rng)
+        }
+    }
+}
+
+/// Each guessed exit flow's session row and what the guess named.
+fn link_guesses(w: &World, seed: u64) -> HashMap<usize, LinkGuess> {
+    let mut out = HashMap::new();
+    for (xk, g) in guesses(w, seed) {
+        // Ground truth, from the engine's table: which session it was.
+        let Some(row) = w.truth.row_of(xk) else {
+            continue;
+        };
+        let entry = &w.pool.entries[&g.entry];
+        let Some(client) = entry.client.and_then(|a| w.index_of(&a)) else {
+            continue;
+        };
+        let r = &w.sessions.rows[row];
+        let first = entry.times.first().copied().unwrap_or(0);
+        let end = r.closed.map_or(u64::MAX, |t| t.as_nanos());
+        let own_flow = g.entry.0 == r.entry && first >= r.started.as_nanos() && first <= end;
+        out.insert(
+            row,
+            LinkGuess {
+                client,
+                own_flow,
+                score: g.score,
+            },
+        );
+    }
+    out
+}
+
+/// Mint-exit collusion: the attacker attributes each session's first
+/// payment at a colluding exit from the pooled mint logs. Denominations
+/// come from the mint's own log (the Ghost's redemption shows each `Y`'s
+/// amount); a payment none of whose proofs reached a colluding mint is not
+/// attributed.
+fn mint_exit_attributions(w: &World) -> HashMap<usize, Attribution> {
+    let Some(spec) = &w.scenario.adversary.mint_exit else {
+        return HashMap::new();
+    };
+    let evidence = &w.pool.mint;
+    let mut amount_of: HashMap<[u8; 33], Amount> = HashMap::new();
+    for o in &evidence.mint_log {
+        if let MintObservation::Swap { inputs, .. } | MintObservation::Melt { inputs, .. } = o {
+            for p in inputs {
+                amount_of.insert(p.y.serialize(), p.amount);
+            }
+        }
+    }
+    let attacker = MintExitAttacker::new(
+        evidence,
+        Params {
+            window_ns: (spec.window_s * 1e9) as u64,
+            depth: spec.depth,
+            recency_ns: spec.recency_s.map(|r| (r * 1e9) as u64),
+        },
+    );
+    let mut out = HashMap::new();
+    for (&flow, receipts) in &w.pool.receipts {
+        let Some(first) = receipts.first() else {
+            continue;
+        };
+        let amounts: Vec<Amount> = first
+            .ys
+            .iter()
+            .filter_map(|y| amount_of.get(&y.serialize()).copied())
+            .collect();
+        if amounts.is_empty() {
+            continue;
+        }
+        let Some(row) = w.truth.row_of(flow) else {
+            continue;
+        };
+        out.entry(row).or_insert_with(|| {
+            attacker.attribute(&GhostReceipt {
+                at: first.at,
+                amounts,
+            })
+        });
+    }
+    out
+}
+
+/// Scores every attacker of `w` (observers from their `flows`).
+pub fn score(
+    w: &World,
+    flows: Option<&[FlowSummary]>,
+    point: u32,
+    replicate: u32,
+    seed: u64,
+) -> Scored {
+    let links = link_guesses(w, seed);
+    let mint_exit = mint_exit_attributions(w);
+    let observed = match (flows, &w.scenario.adversary.observers) {
+        (Some(f), Some(spec)) => Some(observer_scoring::score(w, f, spec, point, replicate)),
+        _ => None,
+    };
+    let sessions = w
+        .sessions
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let verdicts = Verdicts {
+                link: links.get(&i).copied(),
+                mint: mint_exit.get(&i),
+                observer_linked: observed.as_ref().map(|o| o.linked[i]),
+            };
+            record(w, r, &verdicts, (point, replicate))
+        })
+        .collect();
+    let (correlation, flows) = match observed {
+        Some(ObserverOutcome {
+            pairs,
+            client_flows,
+            service_flows,
+            true_pairs,
+            ..
+        }) => (pairs, (client_flows, service_flows, true_pairs)),
+        None => (Vec::new(), (0, 0, 0)),
+    };
+    Scored {
+        sessions,
+        correlation,
+        observer_flows: flows,
+    }
+}
+
+/// Every attacker's decision about one session.
+struct Verdicts<'a> {
+    link: Option<LinkGuess>,
+    mint: Option<&'a Attribution>,
+    observer_linked: Option<bool>,
+}
+
+fn record(
+    w: &World,
+    r: &SessionRow,
+    v: &Verdicts<'_>,
+    (point, replicate): (u32, u32),
+) -> SessionRecord {
+    let adv = |i: u32| {
+        w.hosts()
+            .get(i as usize)
+            .is_some_and(|h| h.slot.adversarial)
+    };
+    let correct = v.link.is_some_and(|g| g.client == r.client);
+    let (entry_adversarial, exit_adversarial) = (adv(r.entry), adv(r.exit));
+    let linked = correct && v.link.is_some_and(|g| g.own_flow);
+    let mint_linked = (w.scenario.adversary.mint_exit.is_some() && exit_adversarial).then(|| {
+        v.mint
+            .is_some_and(|a| a.guess == Some(PayerId(u64::from(r.client))))
+    });
+    SessionRecord {
+        point,
+        replicate,
+        session_id: r.id,
+        client: r.client,
+        entry: r.entry,
+        exit: r.exit,
+        exit_kind: r.exit_kind.name().to_owned(),
+        hops: r.hops,
+        entry_adversarial,
+        exit_adversarial,
+        ends_compromised: entry_adversarial && exit_adversarial,
+        linked,
+        link_guess: v.link.map(|g| g.client),
+        link_guess_correct: correct,
+        link_score: v.link.map(|g| g.score),
+        turns: r.turns,
+        prompt_tokens: r.prompt_tokens,
+        output_tokens: r.output_tokens,
+        started_ns: r.started.as_nanos(),
+        first_token_ns: r.first_token.map(|t| t.as_nanos()),
+        completed_ns: r.completed.map(|t| t.as_nanos()),
+        outcome: r.outcome.clone(),
+        mint_candidates: v.mint.map(|a| a.candidates as u32),
+        // A payment whose fundings name nobody (Lightning hid every payer)
+        // has no payer distribution: null, with 0 candidates.
+        mint_entropy_bits: v.mint.filter(|a| a.candidates > 0).map(|a| a.entropy_bits),
+        mint_linked,
+        observer_linked: v.observer_linked,
+        linked_any: linked || mint_linked == Some(true) || v.observer_linked == Some(true),
+    }
+}
