@@ -3,6 +3,7 @@
 //! topology. Adversarial nodes are ordinary nodes whose observations the
 //! adversary pools (this adversary is passive inside the protocol).
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -20,10 +21,13 @@ use peer2prompt::node::{
 use peer2prompt::onion::client::ClientConfig;
 use peer2prompt::onion::relay::RelayConfig;
 use peer2prompt::onion::route::{GuardPolicy, RoutePolicy};
-use peer2prompt::time::Duration;
+use peer2prompt::time::{Duration, Instant};
 
-use crate::rng::{Purpose, Streams};
+use crate::engine::Host;
+use crate::network::Attachment;
+use crate::rng::{self, Purpose, Streams};
 use crate::scenario::Scenario;
+use crate::topology::Topology;
 
 /// A node's role in the population.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -133,22 +137,10 @@ fn ms(v: f64) -> Duration {
     Duration::from_secs_f64(v / 1_000.0)
 }
 
-/// Builds the protocol node for `slot` at `addr`.
-pub fn build_node(
-    s: &Scenario,
-    streams: &Streams,
-    slot: Slot,
-    addr: SocketAddr,
-    nat: bool,
-    net: Arc<dyn NetworkInfo>,
-) -> Node {
-    let e = slot.entity();
-    let identity = Identity::generate_with(
-        &mut streams.stream(e, Purpose::Identity),
-        identity_params(s),
-    );
+/// What every node runs: DHT, relay, route policy.
+fn base_config(s: &Scenario, net: Arc<dyn NetworkInfo>) -> NodeConfig {
     let [lo, hi] = s.protocol.hop_delay_ms;
-    let mut cfg = NodeConfig {
+    NodeConfig {
         dht: dht_config(s),
         relay: RelayConfig {
             delay: (hi > 0.0).then(|| (ms(lo), ms(hi))),
@@ -174,128 +166,164 @@ pub fn build_node(
         service: None,
         mint: None,
         net,
+    }
+}
+
+fn advertise(role: Role, bandwidth: u64) -> Option<Advertise> {
+    Some(Advertise {
+        role,
+        bandwidth,
+        family: None,
+    })
+}
+
+/// The mint role: 10% input fee, the scenario's batching and key tagging.
+fn mint_config(s: &Scenario, slot: Slot) -> MintRoleConfig {
+    MintRoleConfig {
+        mint: MintConfig {
+            input_fee_ppk: 100,
+            ..MintConfig::default()
+        },
+        dangerous_behaviour: MintAdversary {
+            tag_per_mille: s
+                .adversary
+                .key_tagging
+                .as_ref()
+                .filter(|k| slot.nth < k.mints)
+                .map_or(0, |k| (k.share.get() * 1000.0).round() as u16),
+            ..MintAdversary::default()
+        },
+        batch: (s.protocol.mint_batch_s > 0.0)
+            .then(|| Duration::from_secs_f64(s.protocol.mint_batch_s)),
+    }
+}
+
+/// A Ghost (provider costs: half the quoted price) or a GPU node (hardware
+/// costs), selling the scenario's offer.
+fn service_config(s: &Scenario, slot: Slot) -> ServiceConfig {
+    let ghost = slot.kind == Kind::Ghost;
+    let fx = FxRate::default();
+    ServiceConfig {
+        kind: if ghost {
+            ServiceKind::Ghost
+        } else {
+            ServiceKind::Gpu { quality: 0.8 }
+        },
+        offers: vec![offer(s, slot.adversarial)],
+        quote_ttl: Duration::from_secs(3600),
+        settlement: if s.protocol.immediate_settlement {
+            Settlement::Immediate
+        } else {
+            Settlement::Batch {
+                every: Duration::from_secs(60),
+            }
+        },
+        max_concurrent: 64,
+        mint_timeout: Duration::from_secs(5),
+        cost: if ghost {
+            CostModel::PerToken {
+                input: fx.price(s.protocol.price_in_usd_per_mtok / 2.0),
+                output: fx.price(s.protocol.price_out_usd_per_mtok / 2.0),
+            }
+        } else {
+            CostModel::Hardware {
+                msat_per_hour: 1_800_000,
+                prefill_tokens_per_s: 2000.0,
+                decode_tokens_per_s: 40.0,
+            }
+        },
+        dangerous_behaviour: ServiceAdversary::default(),
+    }
+}
+
+/// The simulated provider (or local model) behind a service.
+fn backend(s: &Scenario, streams: &Streams, slot: Slot, addr: SocketAddr) -> SimulatedBackend {
+    let params = SimulatedParams {
+        models: vec![s.workload.model.clone()],
+        ttft_s: Dist::Uniform {
+            low: 0.2,
+            high: 0.8,
+        },
+        tokens_per_s: if slot.kind == Kind::Ghost { 80.0 } else { 40.0 },
+        output_tokens: s.workload.output_tokens.to_protocol(),
+        rate_limit_per_min: 100_000,
+        transient_error_p: 0.0,
+        normal_tokens_per_day: u64::MAX / 2,
+        ban_hazard_per_mtok: 0.0,
+        ..SimulatedParams::default()
     };
-    let mut backend: Option<Box<dyn InferenceBackend>> = None;
+    SimulatedBackend::new(
+        params,
+        addr,
+        streams.stream(slot.entity(), Purpose::Provider),
+    )
+}
+
+/// The client role: the scenario's model, rotation, wallet policy and
+/// defences; behind NAT it polls a mailbox.
+fn client_config(s: &Scenario, nat: bool) -> ClientRoleConfig {
+    ClientRoleConfig {
+        model: s.workload.model.clone(),
+        max_output_tokens: u32::try_from(s.workload.max_output_tokens).unwrap_or(u32::MAX),
+        services: vec![Role::Ghost, Role::Gpu],
+        turns_per_session: s
+            .protocol
+            .rotate_after_turns
+            .unwrap_or(s.workload.turns_per_session),
+        context_window: 128_000,
+        turn_timeout: Duration::from_secs_f64(s.protocol.turn_timeout_s),
+        max_attempts: 3,
+        mint_timeout: Duration::from_secs(10),
+        wallet: WalletPolicy {
+            swap_before_spend: s.protocol.wallet.swap_before_spend,
+        },
+        hold: hold_config(&s.protocol.wallet.hold),
+        audit_keysets: s.protocol.audit_keysets,
+        mailbox_poll: nat.then(|| Duration::from_millis(250)),
+        dangerous_double_spend: false,
+        cover_mean_gap: (s.protocol.cover_rate_per_s > 0.0)
+            .then(|| Duration::from_secs_f64(1.0 / s.protocol.cover_rate_per_s)),
+        top_up: Some(TopUp {
+            below_sat: s.workload.funding_sat / 4,
+            amount_sat: s.workload.funding_sat,
+        }),
+        price_choice: s.protocol.exit_pricing.as_ref().map(|p| p.choice()),
+    }
+}
+
+/// Builds the protocol node for `slot` at `addr`.
+pub fn build_node(
+    s: &Scenario,
+    streams: &Streams,
+    slot: Slot,
+    addr: SocketAddr,
+    nat: bool,
+    net: Arc<dyn NetworkInfo>,
+) -> Node {
+    let e = slot.entity();
+    let identity = Identity::generate_with(
+        &mut streams.stream(e, Purpose::Identity),
+        identity_params(s),
+    );
+    let mut cfg = base_config(s, net);
+    let mut backend_box: Option<Box<dyn InferenceBackend>> = None;
     match slot.kind {
-        Kind::Relay => {
-            cfg.advertise = Some(Advertise {
-                role: Role::Relay,
-                bandwidth: 1_000_000,
-                family: None,
-            });
-        }
+        Kind::Relay => cfg.advertise = advertise(Role::Relay, 1_000_000),
         Kind::Mint => {
-            cfg.advertise = Some(Advertise {
-                role: Role::Mint,
-                bandwidth: 1,
-                family: None,
-            });
-            cfg.mint = Some(MintRoleConfig {
-                mint: MintConfig {
-                    input_fee_ppk: 100,
-                    ..MintConfig::default()
-                },
-                dangerous_behaviour: MintAdversary {
-                    tag_per_mille: s
-                        .adversary
-                        .key_tagging
-                        .as_ref()
-                        .filter(|k| slot.nth < k.mints)
-                        .map_or(0, |k| (k.share.get() * 1000.0).round() as u16),
-                    ..MintAdversary::default()
-                },
-                batch: (s.protocol.mint_batch_s > 0.0)
-                    .then(|| Duration::from_secs_f64(s.protocol.mint_batch_s)),
-            });
+            cfg.advertise = advertise(Role::Mint, 1);
+            cfg.mint = Some(mint_config(s, slot));
         }
         Kind::Ghost | Kind::Gpu => {
-            let ghost = slot.kind == Kind::Ghost;
-            cfg.advertise = Some(Advertise {
-                role: if ghost { Role::Ghost } else { Role::Gpu },
-                bandwidth: 1,
-                family: None,
-            });
-            let fx = FxRate::default();
-            cfg.service = Some(ServiceConfig {
-                kind: if ghost {
-                    ServiceKind::Ghost
-                } else {
-                    ServiceKind::Gpu { quality: 0.8 }
-                },
-                offers: vec![offer(s, slot.adversarial)],
-                quote_ttl: Duration::from_secs(3600),
-                settlement: if s.protocol.immediate_settlement {
-                    Settlement::Immediate
-                } else {
-                    Settlement::Batch {
-                        every: Duration::from_secs(60),
-                    }
-                },
-                max_concurrent: 64,
-                mint_timeout: Duration::from_secs(5),
-                cost: if ghost {
-                    CostModel::PerToken {
-                        input: fx.price(s.protocol.price_in_usd_per_mtok / 2.0),
-                        output: fx.price(s.protocol.price_out_usd_per_mtok / 2.0),
-                    }
-                } else {
-                    CostModel::Hardware {
-                        msat_per_hour: 1_800_000,
-                        prefill_tokens_per_s: 2000.0,
-                        decode_tokens_per_s: 40.0,
-                    }
-                },
-                dangerous_behaviour: ServiceAdversary::default(),
-            });
-            let params = SimulatedParams {
-                models: vec![s.workload.model.clone()],
-                ttft_s: Dist::Uniform {
-                    low: 0.2,
-                    high: 0.8,
-                },
-                tokens_per_s: if ghost { 80.0 } else { 40.0 },
-                output_tokens: s.workload.output_tokens.to_protocol(),
-                rate_limit_per_min: 100_000,
-                transient_error_p: 0.0,
-                normal_tokens_per_day: u64::MAX / 2,
-                ban_hazard_per_mtok: 0.0,
-                ..SimulatedParams::default()
+            let role = if slot.kind == Kind::Ghost {
+                Role::Ghost
+            } else {
+                Role::Gpu
             };
-            backend = Some(Box::new(SimulatedBackend::new(
-                params,
-                addr,
-                streams.stream(e, Purpose::Provider),
-            )));
+            cfg.advertise = advertise(role, 1);
+            cfg.service = Some(service_config(s, slot));
+            backend_box = Some(Box::new(backend(s, streams, slot, addr)));
         }
-        Kind::Client => {
-            cfg.client = Some(ClientRoleConfig {
-                model: s.workload.model.clone(),
-                max_output_tokens: u32::try_from(s.workload.max_output_tokens).unwrap_or(u32::MAX),
-                services: vec![Role::Ghost, Role::Gpu],
-                turns_per_session: s
-                    .protocol
-                    .rotate_after_turns
-                    .unwrap_or(s.workload.turns_per_session),
-                context_window: 128_000,
-                turn_timeout: Duration::from_secs_f64(s.protocol.turn_timeout_s),
-                max_attempts: 3,
-                mint_timeout: Duration::from_secs(10),
-                wallet: WalletPolicy {
-                    swap_before_spend: s.protocol.wallet.swap_before_spend,
-                },
-                hold: hold_config(&s.protocol.wallet.hold),
-                audit_keysets: s.protocol.audit_keysets,
-                mailbox_poll: nat.then(|| Duration::from_millis(250)),
-                dangerous_double_spend: false,
-                cover_mean_gap: (s.protocol.cover_rate_per_s > 0.0)
-                    .then(|| Duration::from_secs_f64(1.0 / s.protocol.cover_rate_per_s)),
-                top_up: Some(TopUp {
-                    below_sat: s.workload.funding_sat / 4,
-                    amount_sat: s.workload.funding_sat,
-                }),
-                price_choice: s.protocol.exit_pricing.as_ref().map(|p| p.choice()),
-            });
-        }
+        Kind::Client => cfg.client = Some(client_config(s, nat)),
     }
     let node = Node::new(
         Arc::new(identity),
@@ -303,7 +331,7 @@ pub fn build_node(
         cfg,
         streams.stream(e, Purpose::Crypto),
         streams.stream(e, Purpose::Decisions),
-        backend,
+        backend_box,
     );
     match node {
         Ok(n) => n,
@@ -324,4 +352,42 @@ fn hold_config(h: &crate::scenario::HoldSpec) -> HoldConfig {
         },
         HoldSpec::Exponential { mean_s } => HoldConfig::Exponential { mean: d(mean_s) },
     }
+}
+
+/// Every node of `s`, placed in `topo`.
+pub fn hosts(s: &Scenario, streams: &Streams, topo: &mut Topology) -> Vec<Host> {
+    let slots = crate::adversary::plan(s, streams);
+    let net: Arc<dyn NetworkInfo> = Arc::new(topo.asn_table());
+    let mut hosts = Vec::with_capacity(slots.len());
+    for slot in &slots {
+        let mut r = streams.stream(slot.entity(), Purpose::Placement);
+        let (region, asn, addr) = topo.place(&mut r);
+        let latency = s.network.access_latency_ms.sample(&mut r);
+        let mbps = s.network.access_bandwidth_mbps.sample(&mut r).max(0.1);
+        let nat = slot.kind == Kind::Client && rng::unit(&mut r) < s.network.nat_clients.get();
+        let node = build_node(s, streams, *slot, addr, nat, net.clone());
+        let att = Attachment {
+            region,
+            access_latency: secs(latency / 1_000.0),
+            bandwidth_bps: mbps * 1e6,
+            link_free_at: Instant::ZERO,
+        };
+        let net_rng = streams.stream(slot.entity(), Purpose::Network);
+        hosts.push(Host::new(*slot, node, att, asn, net_rng, nat));
+    }
+    hosts
+}
+
+/// The addresses of the hosts whose kind passes `k`.
+pub fn addrs_of(hosts: &[Host], k: impl Fn(Kind) -> bool) -> HashSet<SocketAddr> {
+    hosts
+        .iter()
+        .filter(|h| k(h.slot.kind))
+        .map(|h| h.node.addr())
+        .collect()
+}
+
+/// Seconds as a virtual-time duration; negative values clamp to zero.
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.0))
 }

@@ -8,13 +8,12 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use peer2prompt::ecash::{Amount, LightningPayment, PayoutOutcome};
 use peer2prompt::node::{ClientEvent, MintEvent, NodeEvent, Observation};
 use peer2prompt::time::{Duration, Instant};
 
-use crate::adversary::observer::{Observer, PublicKnowledge, SummaryParams};
+use crate::adversary::observer::observer_for;
 use crate::adversary::pool::Pool;
 use crate::audit::VisibilityAudit;
 use crate::checks::{self, CONSERVATION_EVERY_S, HonestViews, Violation};
@@ -22,10 +21,10 @@ use crate::drivers::churn::Churn;
 use crate::drivers::conversations::Conversations;
 use crate::drivers::lightning::Lightning;
 use crate::engine::{Engine, Event, Host};
-use crate::network::{Attachment, LinkModel};
-use crate::population::{self, Kind};
+use crate::network::LinkModel;
+use crate::population::{self, Kind, addrs_of};
 use crate::rng::{self, Purpose, Streams, entity};
-use crate::scenario::{ObserverSpec, Scenario, VantageSpec};
+use crate::scenario::Scenario;
 use crate::sessions::{Route, SessionBook};
 use crate::topology::Topology;
 use crate::truth::GroundTruth;
@@ -96,92 +95,8 @@ pub struct World {
     violation: Option<Violation>,
 }
 
-/// The passive observer of `spec`: which ASes it watches, and the public
-/// knowledge it starts from (advertised relays and services, cell size).
-fn observer_for(
-    spec: &ObserverSpec,
-    topo: &Topology,
-    hosts: &[Host],
-    streams: &Streams,
-    infrastructure: &HashSet<SocketAddr>,
-) -> Observer {
-    let ases = match &spec.vantage {
-        VantageSpec::Global => None,
-        VantageSpec::AsFraction { share } => {
-            let all: Vec<u32> = topo.ases.iter().map(|a| a.asn).collect();
-            let mut r = streams.stream(entity::WORLD, Purpose::Observers);
-            let n = (share.get() * all.len() as f64).round() as usize;
-            Some(
-                rng::choose(&mut r, all.len(), n)
-                    .into_iter()
-                    .map(|i| all[i])
-                    .collect(),
-            )
-        }
-        VantageSpec::Ases { asns } => Some(asns.iter().copied().collect()),
-        VantageSpec::Endpoints { clients, services } => {
-            let of = |k: &dyn Fn(Kind) -> bool, n: u32| {
-                hosts
-                    .iter()
-                    .filter(|h| k(h.slot.kind))
-                    .take(n as usize)
-                    .map(|h| h.asn)
-                    .collect::<Vec<_>>()
-            };
-            let mut set: HashSet<u32> = of(&|k| k == Kind::Client, *clients).into_iter().collect();
-            set.extend(of(&|k| k.is_service(), *services));
-            Some(set)
-        }
-    };
-    Observer::new(
-        ases,
-        PublicKnowledge::new(
-            addrs_of(hosts, |k| k == Kind::Relay),
-            addrs_of(hosts, Kind::is_service),
-            infrastructure.iter().copied(),
-            (peer2prompt::onion::cell::CELL_LEN + 1) as u32,
-        ),
-        SummaryParams {
-            bin_ns: (spec.bin_ms * 1e6) as u64,
-            idle_gap_ns: (spec.idle_gap_ms * 1e6) as u64,
-        },
-    )
-}
-
-fn addrs_of(hosts: &[Host], k: impl Fn(Kind) -> bool) -> HashSet<SocketAddr> {
-    hosts
-        .iter()
-        .filter(|h| k(h.slot.kind))
-        .map(|h| h.node.addr())
-        .collect()
-}
-
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.max(0.0))
-}
-
-/// Every node of `s`, placed in `topo`.
-fn hosts_of(s: &Scenario, streams: &Streams, topo: &mut Topology) -> Vec<Host> {
-    let slots = crate::adversary::plan(s, streams);
-    let net: Arc<dyn peer2prompt::node::NetworkInfo> = Arc::new(topo.asn_table());
-    let mut hosts = Vec::with_capacity(slots.len());
-    for slot in &slots {
-        let mut r = streams.stream(slot.entity(), Purpose::Placement);
-        let (region, asn, addr) = topo.place(&mut r);
-        let latency = s.network.access_latency_ms.sample(&mut r);
-        let mbps = s.network.access_bandwidth_mbps.sample(&mut r).max(0.1);
-        let nat = slot.kind == Kind::Client && rng::unit(&mut r) < s.network.nat_clients.get();
-        let node = population::build_node(s, streams, *slot, addr, nat, net.clone());
-        let att = Attachment {
-            region,
-            access_latency: secs(latency / 1_000.0),
-            bandwidth_bps: mbps * 1e6,
-            link_free_at: Instant::ZERO,
-        };
-        let net_rng = streams.stream(slot.entity(), Purpose::Network);
-        hosts.push(Host::new(*slot, node, att, asn, net_rng, nat));
-    }
-    hosts
 }
 
 impl World {
@@ -196,7 +111,7 @@ impl World {
             s.network.ases_per_region,
             s.network.as_zipf_exponent,
         );
-        let mut hosts = hosts_of(&s, &streams, &mut topo);
+        let mut hosts = population::hosts(&s, &streams, &mut topo);
         let mut pool = Pool::default();
         for h in hosts.iter().filter(|h| h.slot.kind != Kind::Client) {
             pool.infrastructure.insert(h.node.addr());

@@ -15,6 +15,12 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
+use crate::engine::Host;
+use crate::population::{Kind, addrs_of};
+use crate::rng::{self, Purpose, Streams, entity};
+use crate::scenario::{ObserverSpec, VantageSpec};
+use crate::topology::Topology;
+
 /// One packet as an observer on its path sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sighting {
@@ -221,6 +227,58 @@ impl Observer {
 
         self.done
     }
+}
+
+/// The passive observer of `spec`: which ASes it watches, and the public
+/// knowledge it starts from (advertised relays and services, cell size).
+pub fn observer_for(
+    spec: &ObserverSpec,
+    topo: &Topology,
+    hosts: &[Host],
+    streams: &Streams,
+    infrastructure: &HashSet<SocketAddr>,
+) -> Observer {
+    let ases = match &spec.vantage {
+        VantageSpec::Global => None,
+        VantageSpec::AsFraction { share } => {
+            let all: Vec<u32> = topo.ases.iter().map(|a| a.asn).collect();
+            let mut r = streams.stream(entity::WORLD, Purpose::Observers);
+            let n = (share.get() * all.len() as f64).round() as usize;
+            Some(
+                rng::choose(&mut r, all.len(), n)
+                    .into_iter()
+                    .map(|i| all[i])
+                    .collect(),
+            )
+        }
+        VantageSpec::Ases { asns } => Some(asns.iter().copied().collect()),
+        VantageSpec::Endpoints { clients, services } => {
+            let of = |k: &dyn Fn(Kind) -> bool, n: u32| {
+                hosts
+                    .iter()
+                    .filter(|h| k(h.slot.kind))
+                    .take(n as usize)
+                    .map(|h| h.asn)
+                    .collect::<Vec<_>>()
+            };
+            let mut set: HashSet<u32> = of(&|k| k == Kind::Client, *clients).into_iter().collect();
+            set.extend(of(&|k| k.is_service(), *services));
+            Some(set)
+        }
+    };
+    Observer::new(
+        ases,
+        PublicKnowledge::new(
+            addrs_of(hosts, |k| k == Kind::Relay),
+            addrs_of(hosts, Kind::is_service),
+            infrastructure.iter().copied(),
+            (peer2prompt::onion::cell::CELL_LEN + 1) as u32,
+        ),
+        SummaryParams {
+            bin_ns: (spec.bin_ms * 1e6) as u64,
+            idle_gap_ns: (spec.idle_gap_ms * 1e6) as u64,
+        },
+    )
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! and field path.
 
 mod load;
+mod locate;
 pub mod market;
 mod sweep;
 pub mod units;
