@@ -169,6 +169,18 @@ pub struct AdvertPolicy {
     pub grace: Duration,
 }
 
+impl Default for AdvertPolicy {
+    /// No identity puzzle, six-hour epochs, adverts accepted ten minutes
+    /// past their epoch.
+    fn default() -> Self {
+        AdvertPolicy {
+            identity: IdentityParams::default(),
+            epochs: EpochClock::default(),
+            grace: Duration::from_secs(600),
+        }
+    }
+}
+
 impl Advert {
     /// Signs `fields` with `identity`.
     pub fn sign(identity: &Identity, fields: AdvertFields) -> Self {

@@ -62,6 +62,25 @@ pub struct DhtConfig {
     pub max_keys: usize,
 }
 
+impl Default for DhtConfig {
+    /// Kademlia's k = 20 and α = 3 on one path, a two-second RPC timeout,
+    /// hourly bucket refresh and adverts stored again every 20 minutes.
+    fn default() -> Self {
+        DhtConfig {
+            k: 20,
+            alpha: 3,
+            paths: 1,
+            rpc_timeout: Duration::from_secs(2),
+            fail_limit: 3,
+            refresh_interval: Duration::from_secs(3_600),
+            republish_interval: Duration::from_secs(1_200),
+            policy: AdvertPolicy::default(),
+            max_adverts_per_key: 64,
+            max_keys: 1_024,
+        }
+    }
+}
+
 /// Which request a node received.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum QueryKind {

@@ -222,6 +222,16 @@ pub struct EpochClock {
     pub length: Duration,
 }
 
+impl Default for EpochClock {
+    /// Six-hour epochs (whitepaper "Route Construction": onion keys and
+    /// adverts rotate per epoch).
+    fn default() -> Self {
+        EpochClock {
+            length: Duration::from_secs(6 * 3_600),
+        }
+    }
+}
+
 impl EpochClock {
     /// The epoch containing `now`.
     pub fn epoch_at(&self, now: Instant) -> Epoch {

@@ -23,21 +23,20 @@ use secp256k1::PublicKey;
 
 use super::directory::{candidate, mint_url};
 use super::mint_access::MintAccess;
+use super::payments::{MintLink, Outcome, Payments, Spend};
 use super::pricing::{ExitPrices, PriceChoice};
 use super::wire::{
     AppMessage, InferRequest, MintApiRequest, MintApiResponse, MintError, Refusal, ServiceRequest,
     ServiceResponse,
 };
-use super::{Ctx, NodeEvent, Owner, swap_inputs};
+use super::{Ctx, NodeEvent, Owner};
 use crate::dht::Role;
-use crate::ecash::messages::{CheckStateRequest, MintQuoteRequest};
 use crate::ecash::mint::ys_of;
 use crate::ecash::wallet::{
-    ExponentialHold, FixedHold, HoldPolicy, NoHold, PendingIssue, PendingSwap, Recovery, SendPlan,
-    UniformHold, exponential,
+    ExponentialHold, FixedHold, HoldPolicy, NoHold, UniformHold, exponential,
 };
 use crate::ecash::{
-    Amount, CurrencyUnit, EcashError, MintUrl, Proof, QuoteId as MintQuoteId, Wallet, WalletPolicy,
+    Amount, EcashError, MintUrl, Proof, QuoteId as MintQuoteId, Wallet, WalletPolicy,
 };
 use crate::error::Error;
 use crate::identity::NodeId;
@@ -336,38 +335,42 @@ struct Turn {
     paying: bool,
 }
 
-#[derive(Debug)]
-enum MintOp {
-    Keys,
-    KeysAudit,
-    Quote,
-    Issue(PendingIssue),
-    Pay {
-        /// The request the payment is for.
-        request: u64,
-        first: bool,
-        pending: PendingSwap,
-    },
-    Reclaim(PendingSwap),
-    States,
-    /// A swap whose answer was lost, being recovered (NUT-09).
-    RecoverSwap(PendingSwap),
-    /// An issuance whose answer was lost; `after_error` if the mint refused
-    /// the request (then a failed restore gives it up).
-    RecoverIssue {
-        pending: PendingIssue,
-        after_error: bool,
-    },
+/// What a swap of the client's is for.
+#[derive(Clone, Copy, Debug)]
+enum SwapFor {
+    /// Change for a chunk of request `request` (`first`: sent with the prompt).
+    Pay { request: u64, first: bool },
+    /// Payments never acknowledged, swapped back.
+    Reclaim,
+}
+
+/// The client's link to its mint: its one mint access, if it has one.
+struct Link<'a, 'b> {
+    access: Option<&'a mut MintAccess>,
+    ctx: &'a mut Ctx<'b>,
+}
+
+impl MintLink for Link<'_, '_> {
+    fn send(&mut self, _mint: &MintUrl, request: MintApiRequest) -> Option<u64> {
+        let m = self.access.as_mut()?;
+        Some(m.request(self.ctx, request))
+    }
+}
+
+fn link<'a, 'b>(access: &'a mut Option<MintAccess>, ctx: &'a mut Ctx<'b>) -> Link<'a, 'b> {
+    Link {
+        access: access.as_mut(),
+        ctx,
+    }
 }
 
 pub(crate) struct ClientRole {
     cfg: ClientRoleConfig,
-    wallet: Wallet,
+    payments: Payments<SwapFor>,
     rng: ChaCha20Rng,
     mint: Option<MintAccess>,
     mint_audited: bool,
     bad_mints: HashSet<NodeId>,
-    ops: HashMap<u64, MintOp>,
     fund_queue: Vec<u64>,
     quotes: HashMap<MintQuoteId, u64>,
     session: Option<Session>,
@@ -394,7 +397,7 @@ impl ClientRole {
             }
         };
         ClientRole {
-            wallet: Wallet::new(cfg.wallet, hold),
+            payments: Payments::new(Wallet::new(cfg.wallet, hold)),
             prices: cfg
                 .price_choice
                 .map(|c| ExitPrices::new(c, cfg.model.clone())),
@@ -403,7 +406,6 @@ impl ClientRole {
             mint: None,
             mint_audited: false,
             bad_mints: HashSet::new(),
-            ops: HashMap::new(),
             fund_queue: Vec::new(),
             quotes: HashMap::new(),
             session: None,
@@ -417,7 +419,7 @@ impl ClientRole {
     }
 
     pub fn wallet(&self) -> &Wallet {
-        &self.wallet
+        self.payments.wallet()
     }
 
     pub fn outstanding(&self) -> Vec<Proof> {
@@ -473,7 +475,7 @@ impl ClientRole {
         let Some(t) = self.cfg.top_up else {
             return false;
         };
-        if self.wallet.total_balance().value() >= t.below_sat {
+        if self.payments.wallet().total_balance().value() >= t.below_sat {
             return false;
         }
         self.fund(ctx, t.amount_sat);
@@ -486,14 +488,11 @@ impl ClientRole {
             .remove(&quote)
             .ok_or(Error::Config("unknown mint quote"))?;
         let url = self.mint_url().ok_or(Error::Config("no mint"))?;
-        let pending =
-            self.wallet
+        let prepared =
+            self.payments
                 .prepare_issue(&url, quote, Amount::new(amount), &mut *ctx.crypto)?;
-        self.mint_request(
-            ctx,
-            MintApiRequest::Mint(pending.request()),
-            MintOp::Issue(pending),
-        );
+        self.payments
+            .submit(&mut link(&mut self.mint, ctx), prepared);
         Ok(())
     }
 
@@ -522,15 +521,12 @@ impl ClientRole {
         let Some(url) = self.mint_url() else {
             return;
         };
-        if self.wallet.mints().all(|m| *m != url) || !self.mint_audited {
+        if self.payments.wallet().mints().all(|m| *m != url) || !self.mint_audited {
             return;
         }
         for amount in std::mem::take(&mut self.fund_queue) {
-            let req = MintApiRequest::MintQuote(MintQuoteRequest {
-                amount: Amount::new(amount),
-                unit: CurrencyUnit::default(),
-            });
-            self.mint_request(ctx, req, MintOp::Quote);
+            let l = &mut link(&mut self.mint, ctx);
+            self.payments.request_quote(l, &url, Amount::new(amount));
         }
         if self.turn.is_some() || self.queue.is_empty() {
             return;
@@ -561,25 +557,14 @@ impl ClientRole {
         self.mint = Some(MintAccess::new(
             url.clone(),
             pick,
-            Owner::ClientMint(url),
+            Owner::ClientMint(url.clone()),
             self.cfg.mint_timeout,
         ));
         self.mint_audited = !self.cfg.audit_keysets;
-        self.mint_request(ctx, MintApiRequest::Keys, MintOp::Keys);
+        let url = MintUrl(url);
+        self.payments
+            .fetch_keys(&mut link(&mut self.mint, ctx), &url, false);
         true
-    }
-
-    fn mint_request(&mut self, ctx: &mut Ctx<'_>, req: MintApiRequest, op: MintOp) {
-        if let Some(m) = self.mint.as_mut() {
-            let seq = m.request(ctx, req);
-            self.ops.insert(seq, op);
-        } else if let MintOp::Pay { pending, .. }
-        | MintOp::Reclaim(pending)
-        | MintOp::RecoverSwap(pending) = op
-        {
-            // No mint to ask: the inputs stay in the wallet.
-            self.wallet.abort_swap(pending);
-        }
     }
 
     fn open_session(&mut self, ctx: &mut Ctx<'_>) {
@@ -732,21 +717,15 @@ impl ClientRole {
         else {
             return;
         };
-        match self
-            .wallet
-            .send(&url, Amount::new(sat), ctx.now, &mut *ctx.crypto)
-        {
-            Ok(SendPlan::Ready(proofs)) => self.send_payment(ctx, request, first, proofs),
-            Ok(SendPlan::Swap(pending)) => {
-                self.mint_request(
-                    ctx,
-                    MintApiRequest::Swap(pending.request()),
-                    MintOp::Pay {
-                        request,
-                        first,
-                        pending,
-                    },
-                );
+        let purpose = SwapFor::Pay { request, first };
+        let spend =
+            self.payments
+                .prepare_spend(&url, Amount::new(sat), ctx.now, &mut *ctx.crypto, purpose);
+        match spend {
+            Ok(Spend::Ready(proofs)) => self.send_payment(ctx, request, first, proofs),
+            Ok(Spend::Swap(prepared)) => {
+                self.payments
+                    .submit(&mut link(&mut self.mint, ctx), prepared);
             }
             Err(e) => self.fail_turn(ctx, TurnFailure::Payment(PaymentFailure::Wallet(e)), false),
         }
@@ -845,16 +824,17 @@ impl ClientRole {
             return;
         };
         for proofs in payments {
-            if let Err(e) = self.wallet.accept(&url, proofs, ctx.now) {
+            if let Err(e) = self.payments.take_back(&url, proofs, ctx.now) {
                 tracing::debug!("reclaim refused by the wallet: {e}");
             }
         }
-        match self.wallet.settle_received(&url, ctx.now, &mut *ctx.crypto) {
-            Ok(Some(pending)) => self.mint_request(
-                ctx,
-                MintApiRequest::Swap(pending.request()),
-                MintOp::Reclaim(pending),
-            ),
+        let settle =
+            self.payments
+                .prepare_settle(&url, ctx.now, &mut *ctx.crypto, SwapFor::Reclaim);
+        match settle {
+            Ok(Some(prepared)) => self
+                .payments
+                .submit(&mut link(&mut self.mint, ctx), prepared),
             Ok(None) => {}
             Err(e) => tracing::debug!("reclaim not settled: {e}"),
         }
@@ -939,40 +919,13 @@ impl ClientRole {
 
     pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now;
-        if let Some(m) = self.mint.as_mut() {
-            for seq in m.expired(ctx) {
-                // An unanswered swap or issuance may have been executed:
-                // ask the mint (NUT-09) before giving anything up.
-                match self.ops.remove(&seq) {
-                    Some(MintOp::Pay { pending, .. }) => {
-                        self.recover_swap(ctx, pending);
-                        self.fail_turn(
-                            ctx,
-                            TurnFailure::Payment(PaymentFailure::MintSilent),
-                            false,
-                        );
-                    }
-                    Some(MintOp::Reclaim(pending) | MintOp::RecoverSwap(pending)) => {
-                        self.recover_swap(ctx, pending)
-                    }
-                    Some(op @ (MintOp::Keys | MintOp::KeysAudit)) => {
-                        if self.holds_mint_value() {
-                            // Swaps or issuances at this mint are unresolved:
-                            // keep asking it (from a fresh circuit) rather
-                            // than give up what it may have signed.
-                            self.mint_request(ctx, MintApiRequest::Keys, op);
-                        } else {
-                            self.drop_mint();
-                        }
-                    }
-                    Some(MintOp::Issue(pending)) => self.recover_issue(ctx, pending, false),
-                    Some(MintOp::RecoverIssue {
-                        pending,
-                        after_error,
-                    }) => self.recover_issue(ctx, pending, after_error),
-                    Some(MintOp::Quote | MintOp::States) | None => {}
-                }
-            }
+        let late = self
+            .mint
+            .as_mut()
+            .map(|m| m.expired(ctx))
+            .unwrap_or_default();
+        for seq in late {
+            self.on_mint_silent(ctx, seq);
         }
         if self
             .turn
@@ -1223,43 +1176,21 @@ impl ClientRole {
             return;
         };
         let now = ctx.now;
-        match (self.ops.remove(&seq), response) {
-            (Some(MintOp::Keys), MintApiResponse::Keys(keys)) => {
-                match self.wallet.add_mint(url, &keys) {
-                    Ok(()) if !self.mint_audited => {
-                        // A second look from another circuit.
-                        if let Some(m) = self.mint.as_mut() {
-                            m.renew(ctx);
-                        }
-                        self.mint_request(ctx, MintApiRequest::Keys, MintOp::KeysAudit);
-                    }
-                    Ok(()) => {}
-                    Err(e) => self.reject_mint(ctx, e.to_string()),
-                }
-                self.progress(ctx);
-            }
-            (Some(MintOp::KeysAudit), MintApiResponse::Keys(keys)) => {
-                match self.wallet.check_keyset_consistency(&url, &keys) {
-                    Ok(()) => self.mint_audited = true,
-                    Err(e) => self.reject_mint(ctx, e.to_string()),
-                }
-                self.progress(ctx);
-            }
-            (Some(MintOp::Quote), MintApiResponse::MintQuote(q)) => {
+        let l = &mut link(&mut self.mint, ctx);
+        match self.payments.answer(l, &url, seq, response, now) {
+            Outcome::Keys { audit, result } => self.on_keys(ctx, &url, audit, result),
+            Outcome::Quoted(q) => {
                 self.quotes.insert(q.quote, q.amount.value());
-                let mint = self
-                    .mint
-                    .as_ref()
-                    .map(|m| m.mint.node)
-                    .unwrap_or(NodeId([0; 32]));
-                ctx.emit(NodeEvent::Client(ClientEvent::PayInvoice {
-                    mint,
-                    quote: q.quote,
-                    amount: q.amount.value(),
-                }));
+                if let Some(m) = self.mint.as_ref() {
+                    ctx.emit(NodeEvent::Client(ClientEvent::PayInvoice {
+                        mint: m.mint.node,
+                        quote: q.quote,
+                        amount: q.amount.value(),
+                    }));
+                }
             }
-            (Some(MintOp::Issue(pending)), MintApiResponse::Signatures(sigs)) => {
-                match self.wallet.complete_issue(pending, &sigs.signatures, now) {
+            Outcome::Issued(result) => {
+                match result {
                     Ok(amount) => {
                         tracing::debug!(amount = amount.value(), "wallet funded");
                         ctx.emit(NodeEvent::Client(ClientEvent::Funded {
@@ -1270,183 +1201,128 @@ impl ClientRole {
                 }
                 self.progress(ctx);
             }
-            (
-                Some(MintOp::Pay {
-                    request,
-                    first,
-                    pending,
-                }),
-                MintApiResponse::Signatures(sigs),
-            ) => match self.wallet.complete_swap(pending, &sigs.signatures, now) {
-                Ok(proofs) => self.send_payment(ctx, request, first, proofs),
-                Err(e) => {
-                    self.fail_turn(ctx, TurnFailure::Payment(PaymentFailure::Wallet(e)), false)
-                }
-            },
-            (Some(MintOp::Pay { pending, .. }), MintApiResponse::Error(e)) => {
-                self.after_refused_swap(ctx, pending);
-                self.fail_turn(ctx, TurnFailure::Payment(PaymentFailure::Mint(e)), false);
-            }
-            (Some(MintOp::Reclaim(pending)), MintApiResponse::Signatures(sigs)) => {
-                if let Err(e) = self.wallet.complete_swap(pending, &sigs.signatures, now) {
-                    tracing::debug!("reclaim not completed: {e}");
+            Outcome::Swapped {
+                purpose, result, ..
+            } => self.on_swapped(ctx, purpose, result),
+            Outcome::SwapRefused { purpose, error } => {
+                if let SwapFor::Pay { .. } = purpose {
+                    let failure = TurnFailure::Payment(PaymentFailure::Mint(error));
+                    self.fail_turn(ctx, failure, false);
                 }
             }
-            (Some(MintOp::Reclaim(pending)), MintApiResponse::Error(_)) => {
-                // The service redeemed them first: they are its now.
-                self.after_refused_swap(ctx, pending);
-            }
-            (Some(MintOp::States), MintApiResponse::States(states)) => {
-                self.wallet.apply_states(&url, &states.states);
+            Outcome::States(_) => {
                 // What is still unspent and received gets swapped in.
-                if let Ok(Some(p)) = self.wallet.settle_received(&url, now, &mut *ctx.crypto) {
-                    self.mint_request(ctx, MintApiRequest::Swap(p.request()), MintOp::Reclaim(p));
+                let settle =
+                    self.payments
+                        .prepare_settle(&url, ctx.now, &mut *ctx.crypto, SwapFor::Reclaim);
+                if let Ok(Some(prepared)) = settle {
+                    self.payments
+                        .submit(&mut link(&mut self.mint, ctx), prepared);
                 }
             }
-            (Some(MintOp::Issue(pending)), MintApiResponse::Error(_)) => {
-                // Perhaps an earlier copy of this request was executed.
-                self.recover_issue(ctx, pending, true);
+            Outcome::SwapRecovered { amount, .. } => {
+                tracing::debug!(amount = amount.value(), "swap recovered")
             }
-            (Some(MintOp::RecoverSwap(pending)), MintApiResponse::Restored(r)) => {
-                match self.wallet.recover_swap(pending, &r, now) {
-                    Ok(Recovery::Completed(amount)) => {
-                        tracing::debug!(amount = amount.value(), "swap recovered")
-                    }
-                    Ok(Recovery::NotExecuted(pending)) => self.wallet.abort_swap(pending),
-                    Err(e) => tracing::debug!("swap recovery failed: {e}"),
-                }
-            }
-            (
-                Some(MintOp::RecoverIssue {
-                    pending,
-                    after_error,
-                }),
-                MintApiResponse::Restored(r),
-            ) => match self.wallet.recover_issue(pending, &r, now) {
-                Ok(Recovery::Completed(amount)) => {
-                    tracing::debug!(amount = amount.value(), "wallet funded (recovered)");
-                    ctx.emit(NodeEvent::Client(ClientEvent::Funded {
-                        amount: amount.value(),
-                    }));
-                    self.progress(ctx);
-                }
-                Ok(Recovery::NotExecuted(pending)) if !after_error => {
-                    self.mint_request(
-                        ctx,
-                        MintApiRequest::Mint(pending.request()),
-                        MintOp::Issue(pending),
-                    );
-                }
-                Ok(Recovery::NotExecuted(_)) => tracing::debug!("issuance refused by the mint"),
-                Err(e) => tracing::debug!("issuance recovery failed: {e}"),
-            },
-            (Some(op), _) => {
-                tracing::debug!("unexpected mint answer");
-                match op {
-                    MintOp::Pay { pending, .. } | MintOp::Reclaim(pending) => {
-                        self.recover_swap(ctx, pending)
-                    }
-                    MintOp::RecoverSwap(pending) => self.wallet.abort_swap(pending),
-                    MintOp::Issue(pending) => self.recover_issue(ctx, pending, true),
-                    MintOp::RecoverIssue { .. }
-                    | MintOp::Keys
-                    | MintOp::KeysAudit
-                    | MintOp::Quote
-                    | MintOp::States => {}
-                }
-            }
-            (None, _) => {}
+            Outcome::Quiet
+            | Outcome::KeysSilent { .. }
+            | Outcome::SwapSilent { .. }
+            | Outcome::SwapUndone { .. } => {}
         }
     }
 
-    /// Asks the mint whether a swap whose answer never came was executed.
-    fn recover_swap(&mut self, ctx: &mut Ctx<'_>, pending: PendingSwap) {
-        let req = MintApiRequest::Restore(pending.restore_request());
-        self.mint_request(ctx, req, MintOp::RecoverSwap(pending));
+    /// The mint's keysets arrived: the first look is followed by a second
+    /// from another circuit when keysets are audited.
+    fn on_keys(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        url: &MintUrl,
+        audit: bool,
+        result: Result<(), EcashError>,
+    ) {
+        match (audit, result) {
+            (false, Ok(())) if !self.mint_audited => {
+                if let Some(m) = self.mint.as_mut() {
+                    m.renew(ctx);
+                }
+                self.payments
+                    .fetch_keys(&mut link(&mut self.mint, ctx), url, true);
+            }
+            (false, Ok(())) => {}
+            (true, Ok(())) => self.mint_audited = true,
+            (_, Err(e)) => self.reject_mint(ctx, e.to_string()),
+        }
+        self.progress(ctx);
     }
 
-    /// Asks the mint whether an issuance whose answer never came was executed.
-    fn recover_issue(&mut self, ctx: &mut Ctx<'_>, pending: PendingIssue, after_error: bool) {
-        let req = MintApiRequest::Restore(pending.restore_request());
-        self.mint_request(
-            ctx,
-            req,
-            MintOp::RecoverIssue {
-                pending,
-                after_error,
-            },
-        );
+    /// A swap answered: a payment's change goes out, a reclaim is done.
+    fn on_swapped(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        purpose: SwapFor,
+        result: Result<Vec<Proof>, EcashError>,
+    ) {
+        match (purpose, result) {
+            (SwapFor::Pay { request, first }, Ok(proofs)) => {
+                self.send_payment(ctx, request, first, proofs)
+            }
+            (SwapFor::Pay { .. }, Err(e)) => {
+                self.fail_turn(ctx, TurnFailure::Payment(PaymentFailure::Wallet(e)), false)
+            }
+            (SwapFor::Reclaim, Ok(_)) => {}
+            (SwapFor::Reclaim, Err(e)) => tracing::debug!("reclaim not completed: {e}"),
+        }
     }
 
-    /// Whether a swap or an issuance at the current mint awaits an answer
-    /// (value the mint may have signed that only its answer or a NUT-09
-    /// restore can bring back).
-    fn holds_mint_value(&self) -> bool {
-        self.ops.values().any(|op| {
-            matches!(
-                op,
-                MintOp::Pay { .. }
-                    | MintOp::Reclaim(_)
-                    | MintOp::RecoverSwap(_)
-                    | MintOp::Issue(_)
-                    | MintOp::RecoverIssue { .. }
-            )
-        })
+    /// A mint request went unanswered.
+    fn on_mint_silent(&mut self, ctx: &mut Ctx<'_>, seq: u64) {
+        let Some(url) = self.mint_url() else {
+            return;
+        };
+        let l = &mut link(&mut self.mint, ctx);
+        match self.payments.expired(l, &url, seq) {
+            Outcome::SwapSilent {
+                purpose: SwapFor::Pay { .. },
+            } => {
+                let failure = TurnFailure::Payment(PaymentFailure::MintSilent);
+                self.fail_turn(ctx, failure, false);
+            }
+            Outcome::KeysSilent { audit } => {
+                if self.payments.holds_mint_value() {
+                    // Swaps or issuances at this mint are unresolved: keep
+                    // asking it (from a fresh circuit) rather than give up
+                    // what it may have signed.
+                    self.payments
+                        .fetch_keys(&mut link(&mut self.mint, ctx), &url, audit);
+                } else {
+                    self.drop_mint();
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Quotes whose issuance awaits an answer.
     pub fn pending_issues(&self) -> Vec<crate::ecash::QuoteId> {
-        self.ops
-            .values()
-            .filter_map(|op| match op {
-                MintOp::Issue(pending) | MintOp::RecoverIssue { pending, .. } => {
-                    Some(pending.request().quote)
-                }
-                _ => None,
-            })
-            .collect()
+        self.payments.pending_issues()
     }
 
     /// Blinded outputs of swaps and issuances awaiting an answer.
     pub fn pending_outputs(&self) -> Vec<crate::ecash::BlindedMessage> {
-        self.ops
-            .values()
-            .flat_map(|op| match op {
-                MintOp::Pay { pending, .. }
-                | MintOp::Reclaim(pending)
-                | MintOp::RecoverSwap(pending) => pending.restore_request().outputs,
-                MintOp::Issue(pending) | MintOp::RecoverIssue { pending, .. } => {
-                    pending.restore_request().outputs
-                }
-                _ => Vec::new(),
-            })
-            .collect()
+        self.payments.pending_outputs()
     }
 
     /// Proofs that are inputs of swaps in flight (still this wallet's until
     /// the mint answers).
     pub fn in_flight(&self) -> Vec<Proof> {
-        swap_inputs(self.ops.values().filter_map(|op| match op {
-            MintOp::Pay { pending, .. }
-            | MintOp::Reclaim(pending)
-            | MintOp::RecoverSwap(pending) => Some(pending),
-            _ => None,
-        }))
+        self.payments.in_flight()
     }
 
     /// Forgets the current mint access and every request made through it
-    /// (sequence numbers restart with the next access). Swaps still waiting
-    /// hand their inputs back: an abandoned mint's answers are never read,
-    /// so a swap it executed after this is lost to the client. Only a mint
+    /// (sequence numbers restart with the next access). Only a mint
     /// rejected for inconsistent keysets can have swaps pending here.
     fn drop_mint(&mut self) -> Option<MintAccess> {
-        for (_, op) in std::mem::take(&mut self.ops) {
-            if let MintOp::Pay { pending, .. }
-            | MintOp::Reclaim(pending)
-            | MintOp::RecoverSwap(pending) = op
-            {
-                self.wallet.abort_swap(pending);
-            }
+        if let Some(url) = self.mint_url() {
+            self.payments.forget_mint(&url);
         }
         self.mint.take()
     }
@@ -1462,17 +1338,6 @@ impl ClientRole {
             }));
         }
         self.mint_audited = false;
-    }
-
-    /// A swap was refused: put its inputs back and ask the mint which are spent.
-    fn after_refused_swap(&mut self, ctx: &mut Ctx<'_>, pending: PendingSwap) {
-        let ys = ys_of(&pending.request().inputs).unwrap_or_default();
-        self.wallet.abort_swap(pending);
-        self.mint_request(
-            ctx,
-            MintApiRequest::CheckState(CheckStateRequest { ys }),
-            MintOp::States,
-        );
     }
 }
 

@@ -68,6 +68,59 @@ pub enum MintEvent {
     },
 }
 
+/// What a mint answers to one request, and the Lightning payout a melt
+/// asks for.
+#[derive(Debug)]
+pub struct Served {
+    /// The answer (a refusal as [`MintApiResponse::Error`]).
+    pub response: MintApiResponse,
+    /// A melt's invoice, to pay over Lightning.
+    pub payout: Option<(MintQuoteId, Invoice)>,
+}
+
+/// The mint's NUT endpoints over one [`Mint`] (whitepaper "Token
+/// Lifecycle"): what the mint node runs for each request, and what the
+/// market's rail runs without a network. `prev` is the presenter the mint
+/// sees (the circuit's last hop).
+pub fn serve(
+    mint: &mut Mint,
+    now: Instant,
+    prev: std::net::SocketAddr,
+    request: MintApiRequest,
+    rng: &mut ChaCha20Rng,
+) -> Served {
+    let mut payout = None;
+    let response = match request {
+        MintApiRequest::Keys => Ok(MintApiResponse::Keys(mint.keysets())),
+        MintApiRequest::MintQuote(q) => mint
+            .create_mint_quote(now, &q, rng)
+            .map(MintApiResponse::MintQuote),
+        MintApiRequest::Mint(r) => mint.mint(now, prev, &r).map(MintApiResponse::Signatures),
+        MintApiRequest::Swap(r) => mint.swap(now, prev, &r).map(MintApiResponse::Signatures),
+        MintApiRequest::MeltQuote(q) => mint
+            .create_melt_quote(now, &q, rng)
+            .map(MintApiResponse::MeltQuote),
+        MintApiRequest::Melt(r) => mint.begin_melt(now, prev, &r).and_then(|invoice| {
+            payout = Some((r.quote, invoice));
+            mint.melt_quote_state(&r.quote)
+                .map(MintApiResponse::MeltQuote)
+        }),
+        MintApiRequest::MeltState(q) => mint.melt_quote_state(&q).map(|s| {
+            debug_assert!(matches!(
+                s.state,
+                MeltQuoteState::Unpaid | MeltQuoteState::Pending | MeltQuoteState::Paid
+            ));
+            MintApiResponse::MeltQuote(s)
+        }),
+        MintApiRequest::CheckState(r) => Ok(MintApiResponse::States(mint.check_state(&r))),
+        MintApiRequest::Restore(r) => mint.restore(now, prev, &r).map(MintApiResponse::Restored),
+    };
+    Served {
+        response: response.unwrap_or_else(|e| MintApiResponse::Error(MintError::from(&e))),
+        payout,
+    }
+}
+
 pub(crate) struct MintRole {
     #[cfg(feature = "adversary")]
     adversary: MintAdversary,
@@ -195,50 +248,14 @@ impl MintRole {
             }
             return;
         }
-        let response = match request {
-            MintApiRequest::Keys => Ok(MintApiResponse::Keys(self.mint.keysets())),
-            MintApiRequest::MintQuote(q) => self
-                .mint
-                .create_mint_quote(now, &q, &mut self.rng)
-                .map(MintApiResponse::MintQuote),
-            MintApiRequest::Mint(r) => self
-                .mint
-                .mint(now, prev, &r)
-                .map(MintApiResponse::Signatures),
-            MintApiRequest::Swap(r) => self
-                .mint
-                .swap(now, prev, &r)
-                .map(MintApiResponse::Signatures),
-            MintApiRequest::MeltQuote(q) => self
-                .mint
-                .create_melt_quote(now, &q, &mut self.rng)
-                .map(MintApiResponse::MeltQuote),
-            MintApiRequest::Melt(r) => {
-                let quote = r.quote;
-                self.mint.begin_melt(now, prev, &r).and_then(|invoice| {
-                    ctx.emit(NodeEvent::Mint(MintEvent::PayoutRequested {
-                        quote,
-                        invoice,
-                    }));
-                    self.mint
-                        .melt_quote_state(&quote)
-                        .map(MintApiResponse::MeltQuote)
-                })
-            }
-            MintApiRequest::MeltState(q) => self.mint.melt_quote_state(&q).map(|s| {
-                debug_assert!(matches!(
-                    s.state,
-                    MeltQuoteState::Unpaid | MeltQuoteState::Pending | MeltQuoteState::Paid
-                ));
-                MintApiResponse::MeltQuote(s)
-            }),
-            MintApiRequest::CheckState(r) => Ok(MintApiResponse::States(self.mint.check_state(&r))),
-            MintApiRequest::Restore(r) => self
-                .mint
-                .restore(now, prev, &r)
-                .map(MintApiResponse::Restored),
-        };
-        let response = response.unwrap_or_else(|e| MintApiResponse::Error(MintError::from(&e)));
+        let served = serve(&mut self.mint, now, prev, request, &mut self.rng);
+        if let Some((quote, invoice)) = served.payout {
+            ctx.emit(NodeEvent::Mint(MintEvent::PayoutRequested {
+                quote,
+                invoice,
+            }));
+        }
+        let response = served.response;
         self.drain(ctx);
         if let Err(e) = ctx.reply(session, &AppMessage::MintReply { seq, response }) {
             tracing::debug!("mint reply not sent: {e}");

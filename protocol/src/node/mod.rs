@@ -19,6 +19,7 @@ pub mod directory;
 mod mint;
 mod mint_access;
 pub mod observe;
+pub mod payments;
 mod pricing;
 pub mod service;
 pub mod visibility;
@@ -51,7 +52,7 @@ pub use client::{
 pub use directory::{Directory, NetworkInfo, PrefixAsAsn, mint_url};
 #[cfg(feature = "adversary")]
 pub use mint::MintAdversary;
-pub use mint::{MintEvent, MintRoleConfig};
+pub use mint::{MintEvent, MintRoleConfig, Served, serve};
 pub use observe::Observation;
 pub use pricing::PriceChoice;
 #[cfg(feature = "adversary")]
@@ -123,6 +124,29 @@ pub struct NodeConfig {
     pub mint: Option<MintRoleConfig>,
     /// Where ASNs come from.
     pub net: Arc<dyn NetworkInfo>,
+}
+
+impl Default for NodeConfig {
+    /// A relay that does not advertise, with every layer at its defaults,
+    /// two relay and service shards, and ASNs from address prefixes.
+    fn default() -> Self {
+        NodeConfig {
+            dht: DhtConfig::default(),
+            relay: RelayConfig::default(),
+            onion: ClientConfig::default(),
+            route: RoutePolicy::default(),
+            onion_grace: Duration::from_secs(600),
+            suspect_for: Duration::from_secs(600),
+            shards: 2,
+            service_shards: 2,
+            relay_shards_read: None,
+            advertise: None,
+            client: None,
+            service: None,
+            mint: None,
+            net: Arc::new(PrefixAsAsn),
+        }
+    }
 }
 
 impl core::fmt::Debug for NodeConfig {
@@ -346,13 +370,6 @@ impl core::fmt::Debug for Node {
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
-}
-
-/// The inputs of swaps in flight (still their wallet's until the mint answers).
-fn swap_inputs<'a>(
-    swaps: impl Iterator<Item = &'a crate::ecash::wallet::PendingSwap>,
-) -> Vec<crate::ecash::Proof> {
-    swaps.flat_map(|p| p.inputs().cloned()).collect()
 }
 
 /// Derives a named sub-stream from a node's stream, so engines draw from

@@ -17,17 +17,17 @@ use serde::{Deserialize, Serialize};
 use super::directory::{candidate, mint_url};
 use super::mint_access::MintAccess;
 use super::observe::Observation;
+use super::payments::{MintLink, Outcome, Payments, Received};
 use super::wire::{
     AppMessage, InferRequest, MintApiRequest, MintApiResponse, Refusal, ServiceRequest,
     ServiceResponse,
 };
-use super::{Ctx, NodeEvent, Owner, swap_inputs};
+use super::{Ctx, NodeEvent, Owner};
 use crate::backend::{BackendOutput, InferenceBackend, Job};
 use crate::dht::Role;
-use crate::ecash::messages::{CheckStateRequest, ProofState};
-use crate::ecash::mint::ys_of;
-use crate::ecash::wallet::{NoHold, PendingSwap, Recovery};
-use crate::ecash::{MintUrl, Proof, Wallet, WalletPolicy};
+use crate::ecash::messages::{CheckStateResponse, ProofState};
+use crate::ecash::wallet::NoHold;
+use crate::ecash::{Amount, MintUrl, Proof, Wallet, WalletPolicy};
 use crate::market::billing::ServiceMeter;
 use crate::market::receipt::ResponseHasher;
 use crate::market::{
@@ -195,22 +195,33 @@ struct ActiveJob {
     paid_ys: Vec<PublicKey>,
 }
 
-#[derive(Debug)]
-enum MintOp {
-    Keys,
-    Settle(PendingSwap),
-    States,
-    /// A settlement whose answer was lost, being recovered (NUT-09).
-    Recover(PendingSwap),
+/// What a service's swaps are for: settling what it was paid.
+#[derive(Clone, Copy, Debug)]
+struct Settle;
+
+/// The service's link to the mints it accepts: one access each.
+struct Link<'a, 'b> {
+    mints: &'a mut BTreeMap<String, MintAccess>,
+    ctx: &'a mut Ctx<'b>,
+}
+
+impl MintLink for Link<'_, '_> {
+    fn send(&mut self, mint: &MintUrl, request: MintApiRequest) -> Option<u64> {
+        let access = self.mints.get_mut(&mint.0)?;
+        Some(access.request(self.ctx, request))
+    }
+}
+
+fn link<'a, 'b>(mints: &'a mut BTreeMap<String, MintAccess>, ctx: &'a mut Ctx<'b>) -> Link<'a, 'b> {
+    Link { mints, ctx }
 }
 
 pub(crate) struct ServiceRole {
     cfg: ServiceConfig,
     backend: Box<dyn InferenceBackend>,
-    wallet: Wallet,
+    payments: Payments<Settle>,
     salt: [u8; 16],
     mints: BTreeMap<String, MintAccess>,
-    ops: HashMap<(String, u64), MintOp>,
     quotes: HashMap<QuoteId, Quote>,
     jobs: HashMap<u32, ActiveJob>,
     by_backend: HashMap<u64, u32>,
@@ -226,10 +237,9 @@ impl ServiceRole {
         ServiceRole {
             cfg,
             backend,
-            wallet: Wallet::new(WalletPolicy::default(), Box::new(NoHold)),
+            payments: Payments::new(Wallet::new(WalletPolicy::default(), Box::new(NoHold))),
             salt: [0; 16],
             mints: BTreeMap::new(),
-            ops: HashMap::new(),
             quotes: HashMap::new(),
             jobs: HashMap::new(),
             by_backend: HashMap::new(),
@@ -242,7 +252,7 @@ impl ServiceRole {
     }
 
     pub fn wallet(&self) -> &Wallet {
-        &self.wallet
+        self.payments.wallet()
     }
 
     #[cfg(feature = "adversary")]
@@ -294,28 +304,18 @@ impl ServiceRole {
                 self.cfg.mint_timeout,
             );
             self.mints.insert(url.clone(), access);
-            self.mint_request(ctx, &url, MintApiRequest::Keys, MintOp::Keys);
-        }
-    }
-
-    /// Sends `req` to `mint` and remembers `op` for its answer. Without
-    /// access to that mint, a swap's inputs go back to the wallet.
-    fn mint_request(&mut self, ctx: &mut Ctx<'_>, mint: &str, req: MintApiRequest, op: MintOp) {
-        match self.mints.get_mut(mint) {
-            Some(access) => {
-                let seq = access.request(ctx, req);
-                self.ops.insert((mint.to_owned(), seq), op);
-            }
-            None => {
-                if let MintOp::Settle(pending) | MintOp::Recover(pending) = op {
-                    self.wallet.abort_swap(pending);
-                }
-            }
+            let url = MintUrl(url);
+            self.payments
+                .fetch_keys(&mut link(&mut self.mints, ctx), &url, false);
         }
     }
 
     fn accepted_mints(&self) -> Vec<String> {
-        self.wallet.mints().map(|m| m.0.clone()).collect()
+        self.payments
+            .wallet()
+            .mints()
+            .map(|m| m.0.clone())
+            .collect()
     }
 
     pub fn on_request(
@@ -396,7 +396,7 @@ impl ServiceRole {
         }
         // Check the payment offline before using the backend; keep it only
         // once the backend accepted the job.
-        if let Err(e) = self.wallet.verify_offline(&MintUrl(mint.clone()), &payment) {
+        if let Err(e) = self.payments.verify(&MintUrl(mint.clone()), &payment) {
             return self.refuse(ctx, session, Refusal::BadPayment(e.to_string()));
         }
         let job_id = self.next_job;
@@ -454,10 +454,9 @@ impl ServiceRole {
         payment: Vec<Proof>,
         first: Option<(SocketAddr, Vec<u8>)>,
     ) -> Result<(u64, Vec<PublicKey>), Refusal> {
-        let ys = ys_of(&payment).map_err(|e| Refusal::BadPayment(e.to_string()))?;
-        let amount = self
-            .wallet
-            .accept(&MintUrl(mint.to_owned()), payment, ctx.now)
+        let Received { amount, ys } = self
+            .payments
+            .receive(&MintUrl(mint.to_owned()), payment, ctx.now)
             .map_err(|e| Refusal::BadPayment(e.to_string()))?;
         let obs = match first {
             Some((prev, prompt)) => {
@@ -655,7 +654,7 @@ impl ServiceRole {
                 .map(|m| m.expired(ctx))
                 .unwrap_or_default();
             for seq in late {
-                self.fail_op(ctx, &url, seq, "mint did not answer");
+                self.on_mint_silent(ctx, &url, seq);
             }
         }
     }
@@ -663,41 +662,39 @@ impl ServiceRole {
     /// Redeems everything received and not yet redeemed at `mint`.
     fn settle(&mut self, ctx: &mut Ctx<'_>, mint: &str) {
         let url = MintUrl(mint.to_owned());
-        let pending = match self.wallet.settle_received(&url, ctx.now, &mut *ctx.crypto) {
-            Ok(Some(p)) => p,
-            Ok(None) => return,
-            Err(e) => {
-                ctx.emit(NodeEvent::Service(ServiceEvent::SettlementFailed {
-                    mint: mint.to_owned(),
-                    reason: e.to_string(),
-                }));
-                return;
-            }
-        };
-        let req = MintApiRequest::Swap(pending.request());
-        self.mint_request(ctx, mint, req, MintOp::Settle(pending));
-    }
-
-    fn fail_op(&mut self, ctx: &mut Ctx<'_>, mint: &str, seq: u64, reason: &str) {
-        match self.ops.remove(&(mint.to_owned(), seq)) {
-            Some(MintOp::Settle(pending)) => {
-                ctx.emit(NodeEvent::Service(ServiceEvent::SettlementFailed {
-                    mint: mint.to_owned(),
-                    reason: reason.to_owned(),
-                }));
-                // It may have been executed: ask before trying again.
-                self.recover(ctx, mint, pending);
-            }
-            Some(MintOp::Recover(pending)) => self.recover(ctx, mint, pending),
-            Some(MintOp::Keys) => self.mint_request(ctx, mint, MintApiRequest::Keys, MintOp::Keys),
-            Some(MintOp::States) | None => {}
+        match self
+            .payments
+            .prepare_settle(&url, ctx.now, &mut *ctx.crypto, Settle)
+        {
+            Ok(Some(prepared)) => self
+                .payments
+                .submit(&mut link(&mut self.mints, ctx), prepared),
+            Ok(None) => {}
+            Err(e) => ctx.emit(NodeEvent::Service(ServiceEvent::SettlementFailed {
+                mint: mint.to_owned(),
+                reason: e.to_string(),
+            })),
         }
     }
 
-    /// Asks `mint` whether a settlement whose answer never came was executed.
-    fn recover(&mut self, ctx: &mut Ctx<'_>, mint: &str, pending: PendingSwap) {
-        let req = MintApiRequest::Restore(pending.restore_request());
-        self.mint_request(ctx, mint, req, MintOp::Recover(pending));
+    /// A request to `mint` went unanswered.
+    fn on_mint_silent(&mut self, ctx: &mut Ctx<'_>, mint: &str, seq: u64) {
+        let url = MintUrl(mint.to_owned());
+        let l = &mut link(&mut self.mints, ctx);
+        match self.payments.expired(l, &url, seq) {
+            Outcome::SwapSilent { .. } => {
+                // It may have been executed: the engine asks before trying again.
+                ctx.emit(NodeEvent::Service(ServiceEvent::SettlementFailed {
+                    mint: mint.to_owned(),
+                    reason: "mint did not answer".to_owned(),
+                }));
+            }
+            Outcome::KeysSilent { audit } => {
+                self.payments
+                    .fetch_keys(&mut link(&mut self.mints, ctx), &url, audit);
+            }
+            _ => {}
+        }
     }
 
     /// Settles again later (after the batch period, or the mint timeout).
@@ -711,21 +708,12 @@ impl ServiceRole {
 
     /// Blinded outputs of settlements awaiting an answer.
     pub fn pending_outputs(&self) -> Vec<crate::ecash::BlindedMessage> {
-        self.ops
-            .values()
-            .flat_map(|op| match op {
-                MintOp::Settle(p) | MintOp::Recover(p) => p.restore_request().outputs,
-                _ => Vec::new(),
-            })
-            .collect()
+        self.payments.pending_outputs()
     }
 
     /// Proofs that are inputs of settlements in flight.
     pub fn in_flight(&self) -> Vec<Proof> {
-        swap_inputs(self.ops.values().filter_map(|op| match op {
-            MintOp::Settle(p) | MintOp::Recover(p) => Some(p),
-            _ => None,
-        }))
+        self.payments.in_flight()
     }
 
     pub fn on_circuit(
@@ -750,96 +738,68 @@ impl ServiceRole {
 
     fn on_mint_reply(&mut self, ctx: &mut Ctx<'_>, url: &str, seq: u64, response: MintApiResponse) {
         let mint = MintUrl(url.to_owned());
-        match (self.ops.remove(&(url.to_owned(), seq)), response) {
-            (Some(MintOp::Keys), MintApiResponse::Keys(keys)) => {
-                if let Err(e) = self.wallet.add_mint(mint, &keys) {
-                    tracing::debug!("mint keysets refused: {e}");
+        let now = ctx.now;
+        let l = &mut link(&mut self.mints, ctx);
+        let settled = |amount: Amount| {
+            NodeEvent::Service(ServiceEvent::Settled {
+                mint: url.to_owned(),
+                amount: amount.value(),
+            })
+        };
+        let failed = |reason: String| {
+            NodeEvent::Service(ServiceEvent::SettlementFailed {
+                mint: url.to_owned(),
+                reason,
+            })
+        };
+        match self.payments.answer(l, &mint, seq, response, now) {
+            Outcome::Keys { result: Err(e), .. } => tracing::debug!("mint keysets refused: {e}"),
+            Outcome::Swapped { amount, result, .. } => match result {
+                Ok(_) => {
+                    tracing::debug!(amount = amount.value(), "settled at the mint");
+                    ctx.emit(settled(amount));
                 }
+                Err(e) => ctx.emit(failed(e.to_string())),
+            },
+            // A payer may have double-spent: the engine asks which proofs are gone.
+            Outcome::SwapRefused { error, .. } => ctx.emit(failed(error.to_string())),
+            Outcome::SwapRecovered { amount, .. } => {
+                tracing::debug!(amount = amount.value(), "settlement recovered");
+                ctx.emit(settled(amount));
             }
-            (Some(MintOp::Settle(pending)), MintApiResponse::Signatures(sigs)) => {
-                let amount = pending.output_total().value();
-                match self
-                    .wallet
-                    .complete_swap(pending, &sigs.signatures, ctx.now)
-                {
-                    Ok(_) => {
-                        tracing::debug!(amount, "settled at the mint");
-                        ctx.emit(NodeEvent::Service(ServiceEvent::Settled {
-                            mint: url.to_owned(),
-                            amount,
-                        }));
-                    }
-                    Err(e) => ctx.emit(NodeEvent::Service(ServiceEvent::SettlementFailed {
-                        mint: url.to_owned(),
-                        reason: e.to_string(),
-                    })),
-                }
-            }
-            (Some(MintOp::Settle(pending)), MintApiResponse::Error(reason)) => {
-                // A payer may have double-spent: find out which proofs are gone.
-                let ys = ys_of(&pending.request().inputs).unwrap_or_default();
-                self.wallet.abort_swap(pending);
-                ctx.emit(NodeEvent::Service(ServiceEvent::SettlementFailed {
-                    mint: url.to_owned(),
-                    reason: reason.to_string(),
-                }));
-                let req = MintApiRequest::CheckState(CheckStateRequest { ys });
-                self.mint_request(ctx, url, req, MintOp::States);
-            }
-            (Some(MintOp::Recover(pending)), MintApiResponse::Restored(r)) => {
-                let amount = pending.output_total().value();
-                match self.wallet.recover_swap(pending, &r, ctx.now) {
-                    Ok(Recovery::Completed(_)) => {
-                        tracing::debug!(amount, "settlement recovered");
-                        ctx.emit(NodeEvent::Service(ServiceEvent::Settled {
-                            mint: url.to_owned(),
-                            amount,
-                        }));
-                    }
-                    Ok(Recovery::NotExecuted(pending)) => {
-                        self.wallet.abort_swap(pending);
-                        self.retry_settlement(ctx.now);
-                    }
-                    Err(e) => tracing::debug!("settlement recovery failed: {e}"),
-                }
-            }
-            (Some(MintOp::States), MintApiResponse::States(states)) => {
-                self.wallet.apply_states(&mint, &states.states);
-                // The failed settlement spent nothing of ours (swaps are
-                // atomic): a spent input was spent by its payer. Stop serving
-                // whoever did it, which bounds the loss to what was served
-                // since that payment (with immediate settlement, one chunk).
-                let spent: Vec<PublicKey> = states
-                    .states
-                    .iter()
-                    .filter(|s| s.state != ProofState::Unspent)
-                    .map(|s| s.y)
-                    .collect();
-                let mut cheats: Vec<u32> = self
-                    .jobs
-                    .iter()
-                    .filter(|(_, j)| j.paid_ys.iter().any(|y| spent.contains(y)))
-                    .map(|(s, _)| *s)
-                    .collect();
-                cheats.sort_unstable();
-                for session in cheats {
-                    self.refuse(ctx, session, Refusal::DoubleSpent);
-                }
-                // Whatever is still unspent is settled next time.
-                self.settle(ctx, url);
-            }
-            (Some(op), _) => {
-                tracing::debug!("unexpected mint answer");
-                match op {
-                    MintOp::Settle(pending) => self.recover(ctx, url, pending),
-                    MintOp::Recover(pending) => {
-                        self.wallet.abort_swap(pending);
-                        self.retry_settlement(ctx.now);
-                    }
-                    MintOp::Keys | MintOp::States => {}
-                }
-            }
-            (None, _) => {}
+            Outcome::SwapUndone { .. } => self.retry_settlement(now),
+            Outcome::States(states) => self.on_states(ctx, url, &states),
+            Outcome::Keys { result: Ok(()), .. }
+            | Outcome::Quiet
+            | Outcome::KeysSilent { .. }
+            | Outcome::Quoted(_)
+            | Outcome::Issued(_)
+            | Outcome::SwapSilent { .. } => {}
         }
+    }
+
+    /// The states of a refused settlement's proofs. The failed settlement
+    /// spent nothing of ours (swaps are atomic): a spent input was spent by
+    /// its payer. Stop serving whoever did it, which bounds the loss to what
+    /// was served since that payment (with immediate settlement, one chunk).
+    fn on_states(&mut self, ctx: &mut Ctx<'_>, url: &str, states: &CheckStateResponse) {
+        let spent: Vec<PublicKey> = states
+            .states
+            .iter()
+            .filter(|s| s.state != ProofState::Unspent)
+            .map(|s| s.y)
+            .collect();
+        let mut cheats: Vec<u32> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.paid_ys.iter().any(|y| spent.contains(y)))
+            .map(|(s, _)| *s)
+            .collect();
+        cheats.sort_unstable();
+        for session in cheats {
+            self.refuse(ctx, session, Refusal::DoubleSpent);
+        }
+        // Whatever is still unspent is settled next time.
+        self.settle(ctx, url);
     }
 }

@@ -128,6 +128,8 @@ pub struct World {
     pub paid_out: u64,
     /// Every datagram: (from, to, protocol tag, size).
     pub sizes: Vec<(usize, usize, u8, usize)>,
+    /// Every datagram's bytes, when capturing (the fuzz seed corpus).
+    pub capture: Option<Vec<Vec<u8>>>,
 }
 
 pub fn dht_config() -> DhtConfig {
@@ -210,6 +212,15 @@ pub fn client_config(spec: &Spec, double_spend: bool) -> ClientRoleConfig {
 
 impl World {
     pub fn new(spec: &Spec) -> Self {
+        Self::build(spec, false)
+    }
+
+    /// A world that keeps every datagram's bytes from the first one on.
+    pub fn capturing(spec: &Spec) -> Self {
+        Self::build(spec, true)
+    }
+
+    fn build(spec: &Spec, capture: bool) -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(spec.seed);
         let mut kinds = vec![Kind::Mint];
         kinds.extend(std::iter::repeat_n(Kind::Relay, spec.relays));
@@ -345,6 +356,7 @@ impl World {
             funded: 0,
             paid_out: 0,
             sizes: Vec::new(),
+            capture: capture.then(Vec::new),
         };
         w.bootstrap();
         w
@@ -420,6 +432,9 @@ impl World {
             if let Some(&to) = self.by_addr.get(&t.to) {
                 self.sizes
                     .push((i, to, t.bytes.first().copied().unwrap_or(0), t.bytes.len()));
+                if let Some(c) = self.capture.as_mut() {
+                    c.push(t.bytes.clone());
+                }
                 self.net.send(i, to, t.bytes);
             }
         }

@@ -122,6 +122,11 @@ pub struct PendingIssue {
 }
 
 impl PendingIssue {
+    /// The mint it is at.
+    pub fn mint(&self) -> &MintUrl {
+        &self.mint
+    }
+
     /// The request body.
     pub fn request(&self) -> MintRequest {
         MintRequest {
@@ -159,6 +164,11 @@ pub struct PendingSwap {
 }
 
 impl PendingSwap {
+    /// The mint it is at.
+    pub fn mint(&self) -> &MintUrl {
+        &self.mint
+    }
+
     /// The request body.
     pub fn request(&self) -> SwapRequest {
         SwapRequest {
