@@ -38,12 +38,13 @@ pub fn encode_addr(addr: SocketAddr) -> [u8; ADDR_LEN] {
     out
 }
 
-/// Decodes [`encode_addr`]'s bytes; `None` for a short input or an unknown
-/// family. Bytes past [`ADDR_LEN`] are ignored.
+/// Decodes [`encode_addr`]'s bytes; `None` for a short input, an unknown
+/// family, or an IPv4 address whose unused bytes are not zero (one value has
+/// one encoding). Bytes past [`ADDR_LEN`] are ignored.
 pub fn decode_addr(b: &[u8]) -> Option<SocketAddr> {
     let b = b.get(..ADDR_LEN)?;
     let ip = match b[0] {
-        4 => IpAddr::V4(Ipv4Addr::new(b[1], b[2], b[3], b[4])),
+        4 if b[5..17].iter().all(|x| *x == 0) => IpAddr::V4(Ipv4Addr::new(b[1], b[2], b[3], b[4])),
         6 => {
             let mut o = [0u8; 16];
             o.copy_from_slice(&b[1..17]);
@@ -58,6 +59,16 @@ pub fn decode_addr(b: &[u8]) -> Option<SocketAddr> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_ipv4_address_has_one_encoding() {
+        // Found by fuzzing (reply_block): padding bytes were ignored, so one
+        // reply block had many encodings.
+        let mut b = encode_addr(SocketAddr::from(([10, 1, 0, 1], 9000)));
+        assert!(decode_addr(&b).is_some());
+        b[16] = 250;
+        assert_eq!(decode_addr(&b), None);
+    }
 
     proptest! {
         #[test]

@@ -3,7 +3,11 @@
 //! "Ghost Node Unit Economics"), not through a parallel ledger. A real
 //! [`Mint`] with its fees, a real [`Wallet`] per agent; a job runs the
 //! client's and the service's meters chunk by chunk and every chunk is a
-//! real ecash transfer, settled by the service at the mint.
+//! real ecash transfer, settled by the service at the mint. Every wallet
+//! runs the protocol's own payment engine ([`Payments`]), and the mint
+//! answers through the protocol's own endpoints ([`serve`]): the rail pays
+//! through the code the network pays through, with the mint in reach
+//! instead of at the end of a circuit.
 //!
 //! Two fidelity levels, chosen explicitly by a scenario: the rail alone
 //! (the long-horizon level: it skips onion routing, which changes who sees
@@ -11,16 +15,21 @@
 //! every message of every job as wire bytes over a real onion circuit and
 //! decodes it at the far end.
 
-use peer2prompt::ecash::messages::MintQuoteRequest;
+use std::collections::VecDeque;
+
 use peer2prompt::ecash::nuts::Proof;
-use peer2prompt::ecash::wallet::{NoHold, SendPlan};
+use peer2prompt::ecash::wallet::NoHold;
 use peer2prompt::ecash::{
-    Amount, CurrencyUnit, EcashError, LightningPayer, LightningPayment, Mint, MintConfig, MintUrl,
-    PayerId, Wallet, WalletPolicy,
+    Amount, EcashError, LightningPayer, LightningPayment, Mint, MintConfig, MintUrl, PayerId,
+    Wallet, WalletPolicy,
 };
 use peer2prompt::market::billing::{ClientMeter, ServiceMeter};
 use peer2prompt::market::{MarketError, Quote, tokens};
-use peer2prompt::node::wire::{AppMessage, InferRequest, ServiceRequest, ServiceResponse};
+use peer2prompt::node::payments::{MintLink, Outcome, Payments, Spend};
+use peer2prompt::node::serve;
+use peer2prompt::node::wire::{
+    AppMessage, InferRequest, MintApiRequest, MintError, ServiceRequest, ServiceResponse,
+};
 
 use super::carrier::{CarrierError, OnionCarrier};
 use peer2prompt::time::Instant;
@@ -30,9 +39,15 @@ use rand_core::SeedableRng;
 /// Why a job could not be paid.
 #[derive(Debug, thiserror::Error)]
 pub enum RailError {
-    /// The ecash layer refused (insufficient funds, a refused swap...).
+    /// The wallet refused (insufficient funds, unusable signatures...).
     #[error("ecash: {0}")]
     Ecash(#[from] EcashError),
+    /// The mint refused a request.
+    #[error("mint: {0}")]
+    Mint(MintError),
+    /// The mint's answer was not the one the request asks for.
+    #[error("the mint answered a {0} request with something else")]
+    Unanswered(&'static str),
     /// The meters disagreed (an overbilling claim).
     #[error("billing: {0}")]
     Billing(#[from] MarketError),
@@ -69,13 +84,30 @@ impl<'a> Carry<'a> {
     }
 }
 
+/// Requests waiting for the rail's mint, in the order they were sent: the
+/// rail's [`MintLink`] (the mint is in reach, so nothing is lost).
+#[derive(Debug, Default)]
+struct MintQueue {
+    next_seq: u64,
+    waiting: VecDeque<(u64, MintApiRequest)>,
+}
+
+impl MintLink for MintQueue {
+    fn send(&mut self, _mint: &MintUrl, request: MintApiRequest) -> Option<u64> {
+        self.next_seq += 1;
+        self.waiting.push_back((self.next_seq, request));
+        Some(self.next_seq)
+    }
+}
+
 /// One mint and the agents' wallets.
 pub struct Rail {
     mint: Mint,
     url: MintUrl,
     rng: ChaCha20Rng,
     now: Instant,
-    wallets: Vec<Wallet>,
+    wallets: Vec<Payments<()>>,
+    queue: MintQueue,
     funded_sat: u64,
     carrier: Option<OnionCarrier>,
 }
@@ -105,6 +137,7 @@ impl Rail {
             rng,
             now: Instant::ZERO,
             wallets: Vec::new(),
+            queue: MintQueue::default(),
             funded_sat: 0,
             carrier: None,
         }
@@ -126,12 +159,19 @@ impl Rail {
             .map_or((0, 0), |c| (c.cells, c.circuits))
     }
 
-    /// Opens a wallet for a new agent; returns its index.
+    /// Opens a wallet for a new agent (fetching the mint's keysets);
+    /// returns its index.
     pub fn open_wallet(&mut self) -> Result<usize, RailError> {
-        let mut w = Wallet::new(WalletPolicy::default(), Box::new(NoHold));
-        w.add_mint(self.url.clone(), &self.mint.keysets())?;
+        let w = Payments::new(Wallet::new(WalletPolicy::default(), Box::new(NoHold)));
         self.wallets.push(w);
-        Ok(self.wallets.len() - 1)
+        let i = self.wallets.len() - 1;
+        let url = self.url.clone();
+        self.with_wallet(i, |w, q, _| w.fetch_keys(q, &url, false))?;
+        match self.answers(i)? {
+            Outcome::Keys { result, .. } => result?,
+            _ => return Err(RailError::Unanswered("keys")),
+        }
+        Ok(i)
     }
 
     /// Moves the clock.
@@ -139,18 +179,40 @@ impl Rail {
         self.now = self.now.max(now);
     }
 
-    fn wallet(&mut self, i: usize) -> Result<&mut Wallet, RailError> {
-        self.wallets.get_mut(i).ok_or(RailError::NoWallet(i))
+    /// Runs `f` on wallet `i` with the mint queue and the rail's stream.
+    fn with_wallet<R>(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&mut Payments<()>, &mut MintQueue, &mut ChaCha20Rng) -> R,
+    ) -> Result<R, RailError> {
+        let w = self.wallets.get_mut(i).ok_or(RailError::NoWallet(i))?;
+        Ok(f(w, &mut self.queue, &mut self.rng))
+    }
+
+    /// Serves every waiting request of wallet `i` at the mint (with any
+    /// request an answer leads to) and returns the last outcome the
+    /// wallet's engine reported for the caller.
+    fn answers(&mut self, i: usize) -> Result<Outcome<()>, RailError> {
+        let mut last = Outcome::Quiet;
+        while let Some((seq, request)) = self.queue.waiting.pop_front() {
+            let served = serve(&mut self.mint, self.now, nobody(), request, &mut self.rng);
+            let w = self.wallets.get_mut(i).ok_or(RailError::NoWallet(i))?;
+            let outcome = w.answer(&mut self.queue, &self.url, seq, served.response, self.now);
+            if !matches!(outcome, Outcome::Quiet | Outcome::States(_)) {
+                last = outcome;
+            }
+        }
+        Ok(last)
     }
 
     /// Funds agent `i` with `sat` over Lightning (a mint quote, the payment,
     /// the issuance).
     pub fn fund(&mut self, i: usize, sat: u64) -> Result<(), RailError> {
-        let req = MintQuoteRequest {
-            amount: Amount::new(sat),
-            unit: CurrencyUnit::default(),
+        let url = self.url.clone();
+        self.with_wallet(i, |w, q, _| w.request_quote(q, &url, Amount::new(sat)))?;
+        let Outcome::Quoted(quote) = self.answers(i)? else {
+            return Err(RailError::Unanswered("mint quote"));
         };
-        let quote = self.mint.create_mint_quote(self.now, &req, &mut self.rng)?;
         self.mint.handle_lightning_payment(
             self.now,
             LightningPayment {
@@ -160,16 +222,15 @@ impl Rail {
             },
         )?;
         self.funded_sat += quote.amount.value();
-        let (now, url) = (self.now, self.url.clone());
-        let pending = {
-            let rng = &mut self.rng;
-            let w = self.wallets.get_mut(i).ok_or(RailError::NoWallet(i))?;
-            w.prepare_issue(&url, quote.quote, quote.amount, rng)?
-        };
-        let sigs = self.mint.mint(now, nobody(), &pending.request())?;
-        self.wallet(i)?
-            .complete_issue(pending, &sigs.signatures, now)?;
-        Ok(())
+        self.with_wallet(i, |w, q, rng| {
+            let prepared = w.prepare_issue(&url, quote.quote, quote.amount, rng)?;
+            w.submit(q, prepared);
+            Ok::<_, EcashError>(())
+        })??;
+        match self.answers(i)? {
+            Outcome::Issued(result) => result.map(|_| ()).map_err(RailError::from),
+            _ => Err(RailError::Unanswered("mint")),
+        }
     }
 
     /// Pays `sat` from `from` to `to`: the payer's wallet makes the proofs
@@ -180,60 +241,57 @@ impl Rail {
         self.take_in(to, proofs)
     }
 
+    /// What a swap of wallet `i` came to.
+    fn swapped(&mut self, i: usize) -> Result<Vec<Proof>, RailError> {
+        match self.answers(i)? {
+            Outcome::Swapped { result, .. } => Ok(result?),
+            Outcome::SwapRefused { error, .. } => Err(RailError::Mint(error)),
+            _ => Err(RailError::Unanswered("swap")),
+        }
+    }
+
     /// The payer's side of a transfer: proofs worth `sat` from `from`'s
     /// wallet (swapping for change when needed).
     fn pay_out(&mut self, from: usize, sat: u64) -> Result<Vec<Proof>, RailError> {
         let (now, url) = (self.now, self.url.clone());
-        let plan = {
-            let rng = &mut self.rng;
-            let w = self
-                .wallets
-                .get_mut(from)
-                .ok_or(RailError::NoWallet(from))?;
-            w.send(&url, Amount::new(sat), now, rng)?
-        };
-        Ok(match plan {
-            SendPlan::Ready(p) => p,
-            SendPlan::Swap(pending) => match self.mint.swap(now, nobody(), &pending.request()) {
-                Ok(sigs) => self
-                    .wallet(from)?
-                    .complete_swap(pending, &sigs.signatures, now)?,
-                Err(e) => {
-                    self.wallet(from)?.abort_swap(pending);
-                    return Err(e.into());
-                }
-            },
-        })
+        let ready = self.with_wallet(from, |w, q, rng| {
+            Ok::<_, EcashError>(
+                match w.prepare_spend(&url, Amount::new(sat), now, rng, ())? {
+                    Spend::Ready(p) => Some(p),
+                    Spend::Swap(prepared) => {
+                        w.submit(q, prepared);
+                        None
+                    }
+                },
+            )
+        })??;
+        match ready {
+            Some(p) => Ok(p),
+            None => self.swapped(from),
+        }
     }
 
     /// The payee's side: `to` checks and accepts `proofs` and settles them
     /// at the mint.
     fn take_in(&mut self, to: usize, proofs: Vec<Proof>) -> Result<(), RailError> {
         let (now, url) = (self.now, self.url.clone());
-        self.wallet(to)?.accept(&url, proofs, now)?;
-        let settle = {
-            let rng = &mut self.rng;
-            let w = self.wallets.get_mut(to).ok_or(RailError::NoWallet(to))?;
-            w.settle_received(&url, now, rng)
-        };
-        let pending = match settle {
-            Ok(Some(p)) => p,
-            // Dust that cannot pay its own input fee stays held, unsettled,
-            // until a later payment lets it be batched.
-            Ok(None) | Err(EcashError::InsufficientFunds { .. }) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        match self.mint.swap(now, nobody(), &pending.request()) {
-            Ok(sigs) => {
-                self.wallet(to)?
-                    .complete_swap(pending, &sigs.signatures, now)?;
-                Ok(())
+        let submitted = self.with_wallet(to, |w, q, rng| {
+            w.receive(&url, proofs, now)?;
+            match w.prepare_settle(&url, now, rng, ()) {
+                Ok(Some(prepared)) => {
+                    w.submit(q, prepared);
+                    Ok(true)
+                }
+                // Dust that cannot pay its own input fee stays held,
+                // unsettled, until a later payment lets it be batched.
+                Ok(None) | Err(EcashError::InsufficientFunds { .. }) => Ok(false),
+                Err(e) => Err(e),
             }
-            Err(e) => {
-                self.wallet(to)?.abort_swap(pending);
-                Err(e.into())
-            }
+        })??;
+        if submitted {
+            self.swapped(to)?;
         }
+        Ok(())
     }
 
     /// Carries one message of a job: straight through on the rail, or over
@@ -373,7 +431,7 @@ impl Rail {
     pub fn balance(&self, i: usize) -> u64 {
         self.wallets
             .get(i)
-            .map_or(0, |w| w.balance(&self.url).value())
+            .map_or(0, |w| w.wallet().balance(&self.url).value())
     }
 
     /// Fees the mint collected, sat.
