@@ -310,15 +310,47 @@ struct Session {
     relays: Vec<NodeId>,
     exit: Candidate,
     identity_key: [u8; 32],
-    quote: Option<SignedQuote>,
-    ready: bool,
-    deadline: Option<Instant>,
+    phase: SessionPhase,
     turns: u32,
     context: Vec<u8>,
     next_poll: Option<Instant>,
     next_cover: Option<Instant>,
     /// Last answer from the service (or the opening).
     last_active: Instant,
+}
+
+/// Where a session is: opening (circuit, then quote) until its deadline,
+/// or ready under the service's signed quote.
+#[derive(Debug)]
+enum SessionPhase {
+    /// The circuit is being built or the quote fetched; fails at `deadline`.
+    Opening { deadline: Instant },
+    /// The quote arrived and checked out: turns can run.
+    Ready { quote: Box<SignedQuote> },
+}
+
+impl SessionPhase {
+    fn quote(&self) -> Option<&SignedQuote> {
+        match self {
+            SessionPhase::Ready { quote } => Some(quote),
+            SessionPhase::Opening { .. } => None,
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match self {
+            SessionPhase::Opening { deadline } => Some(*deadline),
+            SessionPhase::Ready { .. } => None,
+        }
+    }
+}
+
+/// Where a turn is: its chunk being paid (a swap at the mint), or its
+/// answer streaming in (the turn deadline applies only then).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TurnPhase {
+    Paying,
+    Streaming,
 }
 
 #[derive(Debug)]
@@ -332,7 +364,7 @@ struct Turn {
     started: Instant,
     first_token: Option<Instant>,
     deadline: Instant,
-    paying: bool,
+    phase: TurnPhase,
 }
 
 /// What a swap of the client's is for.
@@ -376,7 +408,9 @@ pub(crate) struct ClientRole {
     session: Option<Session>,
     turn: Option<Turn>,
     queue: VecDeque<Ask>,
-    outstanding: Vec<(u64, Vec<Proof>)>,
+    /// Payments not yet acknowledged, by session (`None`: kept when no
+    /// mint was at hand to reclaim them).
+    outstanding: Vec<(Option<u64>, Vec<Proof>)>,
     bad_exits: HashSet<NodeId>,
     /// Under price choice: the prices fetched this epoch.
     prices: Option<ExitPrices>,
@@ -435,7 +469,7 @@ impl ClientRole {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         let turn = self.turn.as_ref().map(|t| t.deadline);
-        let session = self.session.as_ref().and_then(|s| s.deadline);
+        let session = self.session.as_ref().and_then(|s| s.phase.deadline());
         let poll = self.session.as_ref().and_then(|s| s.next_poll);
         let cover = self.session.as_ref().and_then(|s| s.next_cover);
         let mint = self.mint.as_ref().and_then(MintAccess::poll_timeout);
@@ -533,7 +567,7 @@ impl ClientRole {
         }
         match &self.session {
             None => self.open_session(ctx),
-            Some(s) if s.ready => self.start_turn(ctx),
+            Some(s) if s.phase.quote().is_some() => self.start_turn(ctx),
             Some(_) => {}
         }
     }
@@ -649,9 +683,9 @@ impl ClientRole {
             relays: route.relays.iter().map(|c| c.node).collect(),
             exit: route.exit,
             identity_key,
-            quote: None,
-            ready: false,
-            deadline: Some(ctx.now + self.cfg.turn_timeout),
+            phase: SessionPhase::Opening {
+                deadline: ctx.now + self.cfg.turn_timeout,
+            },
             turns: 0,
             context: Vec::new(),
             next_poll: None,
@@ -664,7 +698,7 @@ impl ClientRole {
         let (Some(session), Some(ask)) = (self.session.as_mut(), self.queue.pop_front()) else {
             return;
         };
-        let Some(quote) = session.quote.clone() else {
+        let Some(quote) = session.phase.quote().cloned() else {
             self.queue.push_front(ask);
             return;
         };
@@ -706,7 +740,7 @@ impl ClientRole {
             started: ctx.now,
             first_token: None,
             deadline: ctx.now + self.cfg.turn_timeout,
-            paying: true,
+            phase: TurnPhase::Paying,
         });
         self.pay(ctx, sat, true);
     }
@@ -736,7 +770,10 @@ impl ClientRole {
     /// proofs were never shown to anyone and go back to the wallet.
     fn send_payment(&mut self, ctx: &mut Ctx<'_>, request: u64, first: bool, proofs: Vec<Proof>) {
         let current = self.turn.as_ref().is_some_and(|t| t.ask.id == request)
-            && self.session.as_ref().is_some_and(|s| s.quote.is_some())
+            && self
+                .session
+                .as_ref()
+                .is_some_and(|s| s.phase.quote().is_some())
             && self.mint.is_some();
         if !current {
             tracing::debug!(request, "payment no longer needed");
@@ -749,10 +786,10 @@ impl ClientRole {
         ) else {
             return;
         };
-        let Some(quote) = session.quote.as_ref() else {
+        let Some(quote) = session.phase.quote() else {
             return;
         };
-        turn.paying = false;
+        turn.phase = TurnPhase::Streaming;
         tracing::debug!(
             request = turn.ask.id,
             proofs = proofs.len(),
@@ -766,7 +803,7 @@ impl ClientRole {
             payment: ys_of(&proofs).unwrap_or_default(),
             first,
         }));
-        self.outstanding.push((session.id, proofs.clone()));
+        self.outstanding.push((Some(session.id), proofs.clone()));
         let req = if first {
             let mut prompt = session.context.clone();
             prompt.extend_from_slice(&turn.ask.text);
@@ -808,7 +845,7 @@ impl ClientRole {
         }
         let (take, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.outstanding)
             .into_iter()
-            .partition(|(s, _)| session.is_none_or(|x| x == *s));
+            .partition(|(s, _)| session.is_none_or(|x| *s == Some(x)));
         self.outstanding = keep;
         self.take_back(ctx, take.into_iter().map(|(_, p)| p).collect());
     }
@@ -820,7 +857,7 @@ impl ClientRole {
         let Some(url) = self.mint_url() else {
             // No mint to swap at: keep them outstanding, under no session.
             self.outstanding
-                .extend(payments.into_iter().map(|p| (u64::MAX, p)));
+                .extend(payments.into_iter().map(|p| (None, p)));
             return;
         };
         for proofs in payments {
@@ -841,7 +878,7 @@ impl ClientRole {
     }
 
     fn acknowledge(&mut self, session: u64) {
-        self.outstanding.retain(|(s, _)| *s != session);
+        self.outstanding.retain(|(s, _)| *s != Some(session));
     }
 
     fn fail_turn_unstarted(&mut self, ctx: &mut Ctx<'_>, reason: TurnFailure) {
@@ -930,7 +967,7 @@ impl ClientRole {
         if self
             .turn
             .as_ref()
-            .is_some_and(|t| t.deadline <= now && !t.paying)
+            .is_some_and(|t| t.deadline <= now && t.phase == TurnPhase::Streaming)
         {
             return self.fail_turn(ctx, TurnFailure::Timeout, true);
         }
@@ -938,7 +975,7 @@ impl ClientRole {
             && self
                 .session
                 .as_ref()
-                .is_some_and(|s| !s.ready && s.deadline.is_some_and(|d| d <= now))
+                .is_some_and(|s| s.phase.deadline().is_some_and(|d| d <= now))
         {
             return self.fail_turn(ctx, TurnFailure::Timeout, true);
         }
@@ -1006,7 +1043,9 @@ impl ClientRole {
         let Some(s) = self.session.as_mut() else {
             return;
         };
-        s.deadline = Some(ctx.now + self.cfg.turn_timeout);
+        s.phase = SessionPhase::Opening {
+            deadline: ctx.now + self.cfg.turn_timeout,
+        };
         if let Some(every) = self.cfg.mailbox_poll {
             s.next_poll = Some(ctx.now + every);
         }
@@ -1055,7 +1094,7 @@ impl ClientRole {
                 let s = turn.session;
                 match turn.meter.on_payment_request(claimed_msat) {
                     Ok(sat) => {
-                        turn.paying = true;
+                        turn.phase = TurnPhase::Paying;
                         self.acknowledge(s);
                         self.pay(ctx, sat, false);
                     }
@@ -1090,9 +1129,7 @@ impl ClientRole {
         });
         match verdict {
             Ok(()) => {
-                s.quote = Some(q);
-                s.ready = true;
-                s.deadline = None;
+                s.phase = SessionPhase::Ready { quote: Box::new(q) };
                 self.progress(ctx);
             }
             Err(e) => self.fail_turn(ctx, TurnFailure::BadQuote(e), true),
@@ -1103,9 +1140,10 @@ impl ClientRole {
         let (Some(turn), Some(session)) = (self.turn.as_ref(), self.session.as_ref()) else {
             return;
         };
-        let Some(quote) = session.quote.as_ref() else {
+        let Some(quote) = session.phase.quote() else {
             return;
         };
+        let quote_id = quote.quote.id();
         let check = receipt
             .verify(
                 &session.identity_key,
@@ -1132,7 +1170,7 @@ impl ClientRole {
         let Some(session) = self.session.as_mut() else {
             return;
         };
-        self.outstanding.retain(|(s, _)| *s != session.id);
+        self.outstanding.retain(|(s, _)| *s != Some(session.id));
         session.turns += 1;
         session.context.extend_from_slice(&turn.ask.text);
         session.context.extend_from_slice(&turn.response);
@@ -1142,7 +1180,7 @@ impl ClientRole {
             session: session.id,
             turn: session.turns,
             exit: session.exit.node,
-            quote: quote_id(session),
+            quote: quote_id,
             input_tokens: turn.prompt_tokens,
             output_tokens: turn.meter.output_tokens(),
             paid_msat: turn.meter.paid_msat(),
@@ -1339,11 +1377,4 @@ impl ClientRole {
         }
         self.mint_audited = false;
     }
-}
-
-fn quote_id(s: &Session) -> QuoteId {
-    s.quote
-        .as_ref()
-        .map(|q| q.quote.id())
-        .unwrap_or(QuoteId([0; 16]))
 }

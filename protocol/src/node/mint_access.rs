@@ -12,18 +12,35 @@ use crate::onion::client::ClientEvent as CircuitEvent;
 use crate::onion::route::Candidate;
 use crate::time::{Duration, Instant};
 
+/// The circuit to the mint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Circuit {
+    /// None: the next request builds one.
+    Down,
+    /// Being built since `since`; requests queue.
+    Building { id: u32, since: Instant },
+    /// Built (its build started at `since`); requests go out at once.
+    Up { id: u32, since: Instant },
+}
+
+impl Circuit {
+    fn id(self) -> Option<u32> {
+        match self {
+            Circuit::Down => None,
+            Circuit::Building { id, .. } | Circuit::Up { id, .. } => Some(id),
+        }
+    }
+}
+
 /// Access to one mint.
 #[derive(Debug)]
 pub(crate) struct MintAccess {
     pub url: String,
     pub mint: Candidate,
     owner: Owner,
-    circuit: Option<u32>,
-    /// When the current circuit's build started.
-    since: Instant,
+    circuit: Circuit,
     /// When the current circuit last carried a request or an answer.
     last_active: Instant,
-    ready: bool,
     queue: VecDeque<(u64, MintApiRequest)>,
     deadlines: HashMap<u64, Instant>,
     next_seq: u64,
@@ -36,10 +53,8 @@ impl MintAccess {
             url,
             mint,
             owner,
-            circuit: None,
-            since: Instant::ZERO,
+            circuit: Circuit::Down,
             last_active: Instant::ZERO,
-            ready: false,
             queue: VecDeque::new(),
             deadlines: HashMap::new(),
             next_seq: 1,
@@ -49,7 +64,7 @@ impl MintAccess {
 
     /// True if `circuit` is this access's circuit.
     pub fn owns(&self, circuit: u32) -> bool {
-        self.circuit == Some(circuit)
+        self.circuit.id() == Some(circuit)
     }
 
     /// Sends `req` (now if the circuit is built, else once it is); returns its
@@ -60,22 +75,19 @@ impl MintAccess {
         self.deadlines.insert(seq, ctx.now + self.timeout);
         // Relays forget a circuit idle for their idle timeout (600 s by
         // default); a request on it would vanish. Rebuild one idle this long.
-        if self.ready
+        if matches!(self.circuit, Circuit::Up { .. })
             && ctx.now.saturating_duration_since(self.last_active) > super::CIRCUIT_MAX_IDLE
         {
             self.renew(ctx);
         }
-        if self.ready
-            && let Some(c) = self.circuit
-        {
-            if self.send(ctx, c, seq, req.clone()).is_ok() {
+        if let Circuit::Up { id, .. } = self.circuit {
+            if self.send(ctx, id, seq, req.clone()).is_ok() {
                 return seq;
             }
-            self.ready = false;
-            self.circuit = None;
+            self.circuit = Circuit::Down;
         }
         self.queue.push_back((seq, req));
-        if self.circuit.is_none()
+        if self.circuit == Circuit::Down
             && let Err(e) = self.build(ctx)
         {
             tracing::debug!("no circuit to the mint yet: {e}");
@@ -97,9 +109,8 @@ impl MintAccess {
 
     fn build(&mut self, ctx: &mut Ctx<'_>) -> Result<(), OnionError> {
         let route = ctx.route_to(&self.mint)?;
-        self.circuit = Some(ctx.build(route.hops(), self.owner.clone())?);
-        self.since = ctx.now;
-        self.ready = false;
+        let id = ctx.build(route.hops(), self.owner.clone())?;
+        self.circuit = Circuit::Building { id, since: ctx.now };
         Ok(())
     }
 
@@ -133,10 +144,10 @@ impl MintAccess {
 
     /// The circuit is built: send what waited.
     fn on_ready(&mut self, ctx: &mut Ctx<'_>) {
-        self.ready = true;
-        let Some(c) = self.circuit else {
+        let Circuit::Building { id: c, since } = self.circuit else {
             return;
         };
+        self.circuit = Circuit::Up { id: c, since };
         while let Some((seq, req)) = self.queue.pop_front() {
             if self.send(ctx, c, seq, req).is_err() {
                 break;
@@ -147,16 +158,15 @@ impl MintAccess {
     /// Drops the current circuit; the next request builds a fresh one (to
     /// see the mint from another vantage point).
     pub fn renew(&mut self, ctx: &mut Ctx<'_>) {
-        if let Some(c) = self.circuit.take() {
+        if let Some(c) = self.circuit.id() {
             ctx.destroy(c);
         }
-        self.ready = false;
+        self.circuit = Circuit::Down;
     }
 
     /// The circuit failed: the next request builds another.
     fn on_failed(&mut self) {
-        self.circuit = None;
-        self.ready = false;
+        self.circuit = Circuit::Down;
     }
 
     /// Requests whose answers are overdue (forgotten here).
@@ -179,11 +189,12 @@ impl MintAccess {
         // it existed say nothing about it, and abandoning it for each of
         // them would never let a build finish (a livelock seen under loss,
         // where every restore of a lost settlement killed the next build).
-        if !late.is_empty() && self.since + self.timeout <= now {
-            if let Some(c) = self.circuit.take() {
-                ctx.abandon(c);
-            }
-            self.ready = false;
+        if let Circuit::Building { id, since } | Circuit::Up { id, since } = self.circuit
+            && !late.is_empty()
+            && since + self.timeout <= now
+        {
+            ctx.abandon(id);
+            self.circuit = Circuit::Down;
         }
         late
     }
