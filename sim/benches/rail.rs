@@ -8,15 +8,18 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use peer2prompt::ecash::MintConfig;
-use peer2prompt::identity::NodeId;
-use peer2prompt::market::{FxRate, Quote};
+use peer2prompt::identity::Identity;
+use peer2prompt::market::{FxRate, Quote, SignedQuote};
 use peer2prompt::time::{Duration, Instant};
 use peer2prompt_sim::economics::rail::Rail;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
 
 fn rail_job(c: &mut Criterion) {
     let fx = FxRate::default();
+    let id = Identity::generate_with(&mut ChaCha20Rng::seed_from_u64(7), Default::default());
     let quote = Quote {
-        service: NodeId([7; 32]),
+        service: id.node_id(),
         model: "gpt-4o".into(),
         input: fx.price(5.0),
         output: fx.price(20.0),
@@ -27,6 +30,7 @@ fn rail_job(c: &mut Criterion) {
         valid_until: Instant::ZERO + Duration::from_secs(86_400),
         serial: 1,
     };
+    let quote = SignedQuote::sign(&id, quote);
     let mut g = c.benchmark_group("economics");
     g.sample_size(20);
     for (name, onion) in [("rail_job", false), ("onion_job", true)] {
@@ -35,9 +39,13 @@ fn rail_job(c: &mut Criterion) {
                 input_fee_ppk: 100,
                 ..MintConfig::default()
             },
-            1,
+            ChaCha20Rng::seed_from_u64(1),
         );
-        let mut rail = if onion { rail.with_onion(8, 2) } else { rail };
+        let mut rail = if onion {
+            rail.with_onion(8, ChaCha20Rng::seed_from_u64(2))
+        } else {
+            rail
+        };
         let (client, service) = (rail.open_wallet().unwrap(), rail.open_wallet().unwrap());
         g.bench_function(name, |b| {
             b.iter(|| {

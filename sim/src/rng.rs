@@ -1,4 +1,5 @@
-//! Random streams (GUIDE "Results depend only on the seed").
+//! Random streams (ARCHITECTURE.md, "Determinism": results depend only on
+//! the seed).
 //!
 //! Every stream is derived from (master seed, entity, purpose) by hashing, so
 //! adding a node or a component never shifts another stream, and the
@@ -41,6 +42,18 @@ pub enum Purpose {
     /// The adversary's own randomness when it guesses (the random-guess
     /// matcher, the baseline a real attacker must beat).
     Guessing = 13,
+    /// The market's clients: willingness to pay and jurisdiction.
+    MarketClients = 14,
+    /// The market's demand: arrivals, clients, models, lengths, choices.
+    MarketDemand = 15,
+    /// Ghosts' end-of-day fates in the market (account bans).
+    MarketFates = 16,
+    /// One market mint's rail: the mint's and the wallets' keys and nonces.
+    MarketRail = 17,
+    /// One market mint's onion carrier (full fidelity).
+    MarketCarrier = 18,
+    /// Each market Ghost's patience (its exit window).
+    MarketPatience = 19,
 }
 
 /// Entity ids for streams that belong to no node.

@@ -90,10 +90,9 @@ fn hop(i: u32, rng: &mut ChaCha20Rng) -> Hop {
 }
 
 impl OnionCarrier {
-    /// A carrier with `relays` relays, seeded (its randomness is its own, so
-    /// it never shifts the market's or the mint's streams).
-    pub fn new(relays: usize, seed: u64) -> Self {
-        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    /// A carrier with `relays` relays drawing from `rng` (a stream of its
+    /// own, so it never shifts the market's or the mint's streams).
+    pub fn new(relays: usize, mut rng: ChaCha20Rng) -> Self {
         let relays = (0..relays.max(RELAYS) as u32)
             .map(|i| hop(i + 1, &mut rng))
             .collect();
@@ -250,7 +249,7 @@ mod tests {
 
     #[test]
     fn messages_cross_a_three_hop_circuit_both_ways() {
-        let mut c = OnionCarrier::new(4, 9);
+        let mut c = OnionCarrier::new(4, ChaCha20Rng::seed_from_u64(9));
         let circ = c.open(3).unwrap();
         let (session, got) = c.forward(circ, 3, b"request with proofs").unwrap();
         assert_eq!(got, b"request with proofs");

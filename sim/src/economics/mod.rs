@@ -13,13 +13,13 @@
 //!   and exit by trailing profit.
 //! - [`gpu`]: GPU nodes' hardware economics and the open-model quality
 //!   phases (API-dominant, hybrid, inference-dominant).
-//! - [`rail`]: jobs paid through the protocol's quotes, prepaid-chunk
-//!   meters and ecash at a real mint (the long-horizon fidelity level).
-//! - [`market`]: the market day by day (a first version: quotes, logit
-//!   choice within willingness to pay, jobs on the rail, Ghost exits).
-//!
-//! Issue 9 is in progress: entry, the onion-routed equivalence run,
-//! subsidized adversarial Ghosts and the datasets are not built yet.
+//! - [`rail`]: jobs paid through the protocol's payment engine, quotes,
+//!   prepaid-chunk meters and ecash at a real mint (the long-horizon
+//!   fidelity level), and [`carrier`]: the same jobs over real onion
+//!   circuits (full fidelity).
+//! - [`market`]: the market day by day, a `Market` with one method per
+//!   phase (price, arrivals and choice, settle, close, entry), signed
+//!   quotes under each agent's identity, every draw from the run's streams.
 
 pub mod carrier;
 pub mod choice;

@@ -24,7 +24,7 @@ use peer2prompt::ecash::{
     Wallet, WalletPolicy,
 };
 use peer2prompt::market::billing::{ClientMeter, ServiceMeter};
-use peer2prompt::market::{MarketError, Quote, tokens};
+use peer2prompt::market::{MarketError, SignedQuote, tokens};
 use peer2prompt::node::payments::{MintLink, Outcome, Payments, Spend};
 use peer2prompt::node::serve;
 use peer2prompt::node::wire::{
@@ -34,7 +34,6 @@ use peer2prompt::node::wire::{
 use super::carrier::{CarrierError, OnionCarrier};
 use peer2prompt::time::Instant;
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
 
 /// Why a job could not be paid.
 #[derive(Debug, thiserror::Error)]
@@ -127,13 +126,15 @@ pub struct JobPaid {
 }
 
 impl Rail {
-    /// A rail with one mint of `config`, seeded.
-    pub fn new(config: MintConfig, seed: u64) -> Self {
-        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    /// The rail's mint, as quotes name it.
+    pub const MINT_URL: &'static str = "mint://rail";
+
+    /// A rail with one mint of `config`, drawing keys and nonces from `rng`.
+    pub fn new(config: MintConfig, mut rng: ChaCha20Rng) -> Self {
         let mint = Mint::new(config, &mut rng);
         Rail {
             mint,
-            url: MintUrl("mint://rail".into()),
+            url: MintUrl(Self::MINT_URL.into()),
             rng,
             now: Instant::ZERO,
             wallets: Vec::new(),
@@ -146,8 +147,8 @@ impl Rail {
     /// Carries every job's messages over real onion circuits of
     /// [`carrier::RELAYS`](super::carrier::RELAYS) relays and the service's
     /// exit (full fidelity; see [`OnionCarrier`]).
-    pub fn with_onion(mut self, relays: usize, seed: u64) -> Self {
-        self.carrier = Some(OnionCarrier::new(relays, seed));
+    pub fn with_onion(mut self, relays: usize, rng: ChaCha20Rng) -> Self {
+        self.carrier = Some(OnionCarrier::new(relays, rng));
         self
     }
 
@@ -318,19 +319,23 @@ impl Rail {
         };
         AppMessage::decode(&got).map_err(|_| RailError::Garbled)
     }
-    /// Runs one job of `input` tokens asking `output` tokens under `quote`:
-    /// the first chunk with the request, then a chunk whenever the service's
-    /// meter is not covered for the next `step` tokens, each claim checked
-    /// by the client's meter, nothing past the quote's cap.
+    /// Runs one job of `input` tokens asking `output` tokens under the
+    /// service's signed `quote` (checked first, as a client checks it: the
+    /// signature, the key and validity now): the first chunk with the
+    /// request, then a chunk whenever the service's meter is not covered for
+    /// the next `step` tokens, each claim checked by the client's meter,
+    /// nothing past the quote's cap.
     pub fn job(
         &mut self,
         client: usize,
         service: usize,
-        quote: &Quote,
+        quote: &SignedQuote,
         input: u64,
         output: u64,
         step: u64,
     ) -> Result<JobPaid, RailError> {
+        quote.verify(self.now)?;
+        let quote = &quote.quote;
         let step = step.max(1);
         let mut cm = ClientMeter::new(quote.clone(), input);
         let mut sm = ServiceMeter::new(quote.clone(), input);
@@ -458,15 +463,22 @@ fn nobody() -> std::net::SocketAddr {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use peer2prompt::identity::NodeId;
+    use peer2prompt::identity::Identity;
     use peer2prompt::market::FxRate;
+    use peer2prompt::market::Quote;
     use peer2prompt::time::Duration;
     use rand_core::Rng;
+    use rand_core::SeedableRng;
 
-    fn quote(chunk_msat: u64) -> Quote {
+    fn service() -> Identity {
+        Identity::generate_with(&mut ChaCha20Rng::seed_from_u64(7), Default::default())
+    }
+
+    fn quote(chunk_msat: u64) -> SignedQuote {
         let fx = FxRate::default();
-        Quote {
-            service: NodeId([7; 32]),
+        let id = service();
+        let q = Quote {
+            service: id.node_id(),
             model: "gpt-4o".into(),
             input: fx.price(5.0),
             output: fx.price(20.0),
@@ -476,12 +488,17 @@ mod tests {
             valid_from: Instant::ZERO,
             valid_until: Instant::ZERO + Duration::from_secs(86_400),
             serial: 1,
-        }
+        };
+        SignedQuote::sign(&id, q)
+    }
+
+    fn rail(config: MintConfig, seed: u64) -> Rail {
+        Rail::new(config, ChaCha20Rng::seed_from_u64(seed))
     }
 
     #[test]
     fn value_is_conserved_across_many_jobs() {
-        let mut rail = Rail::new(
+        let mut rail = rail(
             MintConfig {
                 input_fee_ppk: 100,
                 ..MintConfig::default()
@@ -521,7 +538,7 @@ mod tests {
 
     #[test]
     fn the_cap_stops_a_job_and_its_payments() {
-        let mut rail = Rail::new(MintConfig::default(), 5);
+        let mut rail = rail(MintConfig::default(), 5);
         let (c, s) = (rail.open_wallet().unwrap(), rail.open_wallet().unwrap());
         rail.fund(c, 10_000).unwrap();
         let j = rail.job(c, s, &quote(2_000), 100, 50_000, 50).unwrap();
@@ -529,5 +546,27 @@ mod tests {
         // 100 in at $5/M and 2,000 out at $20/M: 0.5 + 40 sat.
         assert!(j.paid_sat >= 41 && j.paid_sat <= 43, "{j:?}");
         assert_eq!(rail.balance(s), j.paid_sat);
+    }
+
+    #[test]
+    fn a_forged_or_expired_quote_is_refused_before_anything_is_paid() {
+        let mut rail = rail(MintConfig::default(), 6);
+        let (c, s) = (rail.open_wallet().unwrap(), rail.open_wallet().unwrap());
+        rail.fund(c, 10_000).unwrap();
+        let mut forged = quote(2_000);
+        forged.quote.output = FxRate::default().price(1.0);
+        let e = rail.job(c, s, &forged, 100, 500, 50).unwrap_err();
+        assert!(
+            matches!(e, RailError::Billing(MarketError::ForgedQuote)),
+            "{e}"
+        );
+        rail.set_time(Instant::ZERO + Duration::from_secs(2 * 86_400));
+        let e = rail.job(c, s, &quote(2_000), 100, 500, 50).unwrap_err();
+        assert!(
+            matches!(e, RailError::Billing(MarketError::QuoteNotValid { .. })),
+            "{e}"
+        );
+        assert_eq!(rail.balance(c), 10_000);
+        assert_eq!(rail.balance(s), 0);
     }
 }

@@ -20,7 +20,8 @@ use crate::economics::market::{
 };
 use crate::economics::reference;
 use rand_chacha::ChaCha20Rng;
-use rand_core::{Rng, SeedableRng};
+
+use crate::rng::{Purpose, Streams, entity};
 
 /// The market to simulate.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -341,7 +342,7 @@ fn ghost(
 ) -> GhostAgent {
     let base = c.exit_window_days.max(1) as u64;
     let lo = (base / 2).max(1);
-    let window = lo + rng.next_u64() % (base + base / 2 - lo + 1);
+    let window = lo + crate::rng::index(rng, (base + base / 2 - lo + 1) as usize) as u64;
     GhostAgent {
         model,
         economics: GhostEconomics::new(
@@ -476,7 +477,7 @@ impl MarketSpec {
         }
         let jurisdictions = self.jurisdictions;
         // Each Ghost's patience (exit window), drawn from the run's seed.
-        let mut rng = ChaCha20Rng::seed_from_u64(seed ^ 0x0e_c0de);
+        let mut rng = Streams::new(seed).stream(entity::WORLD, Purpose::MarketPatience);
         let mut ghosts = Vec::new();
         for (i, g) in self.ghosts.iter().enumerate() {
             let path = format!("ghosts[{i}]");
