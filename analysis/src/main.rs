@@ -1,6 +1,6 @@
 //! `p2psim`: run, validate and describe Peer2Prompt simulation scenarios.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The simulator allocates and frees a packet buffer per datagram; with
 /// glibc's allocator that was 6–7% of a 10,000-node run's CPU (perf).
@@ -9,9 +9,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use peer2prompt_analysis::market::MarketSummary;
 use peer2prompt_analysis::sweep::{self, SweepSpec};
 use peer2prompt_analysis::{report, repro};
-use peer2prompt_sim::scenario::{load_file, schema_json};
+use peer2prompt_sim::scenario::{load_file, point_label, schema_json};
 
 /// Peer2Prompt testbed: the real protocol in a deterministic virtual-time network.
 #[derive(Parser, Debug)]
@@ -89,71 +90,21 @@ fn default_threads() -> usize {
         .unwrap_or(1)
 }
 
-#[allow(clippy::print_stdout)]
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
+    match Cli::parse().command {
         Command::Repro {
             out,
             quick,
             scenarios,
             threads,
             csv,
-        } => {
-            let started = std::time::Instant::now();
-            let opts = repro::ReproOptions {
-                scenarios: scenarios
-                    .as_deref()
-                    .map_or(repro::ScenarioSet::Embedded, repro::ScenarioSet::Dir),
-                quick,
-                threads,
-                progress: sweep::ProgressStyleKind::for_stderr(),
-                csv,
-            };
-            match repro::run(&out, opts) {
-                Ok(b) => {
-                    println!(
-                        "reproduction finished in {:.1} s",
-                        started.elapsed().as_secs_f64()
-                    );
-                    print_claims(&b);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(if e.is_run_failure() { 1 } else { 2 })
-                }
-            }
-        }
-        Command::Report { dir } => match report::build(&dir) {
-            Ok(b) => {
-                print_claims(&b);
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        } => repro_cmd(&out, quick, scenarios.as_deref(), threads, csv),
+        Command::Report { dir } => report_cmd(&dir),
         Command::Schema => {
-            println!("{}", schema_json());
+            print_line(&schema_json());
             ExitCode::SUCCESS
         }
-        Command::Validate { scenario } => match load_file(&scenario) {
-            Ok(l) => {
-                println!(
-                    "{}: valid ({} point(s) x {} replicate(s))",
-                    scenario.display(),
-                    l.points.len(),
-                    l.base.replications
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        Command::Validate { scenario } => validate_cmd(&scenario),
         Command::Run {
             scenario,
             out,
@@ -164,130 +115,184 @@ fn main() -> ExitCode {
             replicate,
             csv,
         } => {
-            let loaded = match load_file(&scenario) {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
+            let spec = match run_spec(&scenario, seed, point, replicate, csv) {
+                Ok(s) => s,
+                Err(e) => return fail(&e, 2),
             };
-            if let Some(p) = point
-                && !loaded.points.iter().any(|x| x.index == p)
-            {
-                eprintln!(
-                    "error: --point {p}: the scenario has {} point(s)",
-                    loaded.points.len()
-                );
-                return ExitCode::from(2);
-            }
-            if let Some(r) = replicate
-                && r >= loaded.base.replications
-            {
-                eprintln!(
-                    "error: --replicate {r}: the scenario has {} replicate(s)",
-                    loaded.base.replications
-                );
-                return ExitCode::from(2);
-            }
-            let spec = SweepSpec {
-                seed: seed.unwrap_or(loaded.base.seed),
-                loaded,
-                only_point: point,
-                only_replicate: replicate,
-                csv,
-            };
-            let started = std::time::Instant::now();
-            let is_market = spec.loaded.base.market.is_some();
             let opts = sweep::RunOptions {
                 resume,
                 threads,
                 progress: sweep::ProgressStyleKind::for_stderr(),
             };
-            match sweep::run(&spec, &out, opts) {
-                Ok(o) if is_market => {
-                    let secs = started.elapsed().as_secs_f64();
-                    println!(
-                        "{} market replicate(s) run, {} resumed in {secs:.1} s",
-                        o.ran, o.resumed
-                    );
-                    print_market(&out);
-                    println!("wrote {}", out.display());
-                    ExitCode::SUCCESS
-                }
-                Ok(o) => {
-                    let secs = started.elapsed().as_secs_f64();
-                    println!(
-                        "{} replicate(s) run, {} resumed; {} sessions, {} events in {secs:.1} s ({:.0} events/s)",
-                        o.ran,
-                        o.resumed,
-                        o.sessions,
-                        o.events,
-                        o.events as f64 / secs.max(1e-9)
-                    );
-                    for p in &o.summary {
-                        println!(
-                            "point {:>3} {:?}: P(ends) {:.4} [{:.4}, {:.4}]  P(linked) {:.4} [{:.4}, {:.4}]  m*g {:.4}",
-                            p.point,
-                            p.params,
-                            p.ends_compromised.estimate,
-                            p.ends_compromised.lo,
-                            p.ends_compromised.hi,
-                            p.linked.estimate,
-                            p.linked.lo,
-                            p.linked.hi,
-                            p.m_times_g
-                        );
-                    }
-                    println!("wrote {}", out.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e @ sweep::SweepError::Replicate { .. }) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(2)
-                }
-            }
+            run_cmd(&spec, &out, opts)
         }
     }
 }
 
-/// One line per point of a market run's `market.json`.
+/// Prints `error: ...` and exits with `code` (1: a replicate failed, 2: the
+/// input or the environment is wrong).
+fn fail(e: &dyn std::fmt::Display, code: u8) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(code)
+}
+
 #[allow(clippy::print_stdout)]
-fn print_market(out: &std::path::Path) {
-    let Ok(text) = std::fs::read_to_string(out.join("market.json")) else {
-        return;
+fn print_line(s: &str) {
+    println!("{s}");
+}
+
+fn repro_cmd(
+    out: &Path,
+    quick: bool,
+    scenarios: Option<&Path>,
+    threads: usize,
+    csv: bool,
+) -> ExitCode {
+    let started = std::time::Instant::now();
+    let opts = repro::ReproOptions {
+        scenarios: scenarios.map_or(repro::ScenarioSet::Embedded, repro::ScenarioSet::Dir),
+        quick,
+        threads,
+        progress: sweep::ProgressStyleKind::for_stderr(),
+        csv,
     };
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return;
-    };
-    let f = |p: &serde_json::Value, k: &str| p.get(k).and_then(|x| x.as_f64()).unwrap_or(f64::NAN);
-    let est = |p: &serde_json::Value, k: &str| {
-        p.get(k)
-            .and_then(|x| x.get("estimate"))
-            .and_then(|x| x.as_f64())
-            .unwrap_or(f64::NAN)
-    };
-    for p in v
-        .get("points")
-        .and_then(|p| p.as_array())
-        .into_iter()
-        .flatten()
+    match repro::run(out, opts) {
+        Ok(b) => {
+            let secs = started.elapsed().as_secs_f64();
+            print_line(&format!("reproduction finished in {secs:.1} s"));
+            print_claims(&b);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, if e.is_run_failure() { 1 } else { 2 }),
+    }
+}
+
+fn report_cmd(dir: &Path) -> ExitCode {
+    match report::build(dir) {
+        Ok(b) => {
+            print_claims(&b);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, 2),
+    }
+}
+
+fn validate_cmd(scenario: &Path) -> ExitCode {
+    match load_file(scenario) {
+        Ok(l) => {
+            print_line(&format!(
+                "{}: valid ({} point(s) x {} replicate(s))",
+                scenario.display(),
+                l.points.len(),
+                l.base.replications
+            ));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, 2),
+    }
+}
+
+/// The sweep `p2psim run` asked for, with `--point` and `--replicate`
+/// checked against the scenario.
+fn run_spec(
+    scenario: &Path,
+    seed: Option<u64>,
+    point: Option<u32>,
+    replicate: Option<u32>,
+    csv: bool,
+) -> Result<SweepSpec, String> {
+    let loaded = load_file(scenario).map_err(|e| e.to_string())?;
+    if let Some(p) = point
+        && !loaded.points.iter().any(|x| x.index == p)
     {
-        println!(
-            "point {:>3} {}: {} jobs served, mean premium {:.2}x, Ghost margin {:.1}%, below cost {:.2}%, truncated {:.2}%, g {:.3} -> g_eff {:.3}",
-            f(p, "point"),
-            p.get("params").map(|x| x.to_string()).unwrap_or_default(),
-            f(p, "served"),
-            f(p, "mean_premium"),
-            100.0 * f(p, "ghost_margin"),
-            100.0 * est(p, "negative_jobs"),
-            100.0 * est(p, "truncated_jobs"),
-            f(p, "g"),
-            est(p, "g_eff"),
-        );
+        return Err(format!(
+            "--point {p}: the scenario has {} point(s)",
+            loaded.points.len()
+        ));
+    }
+    if let Some(r) = replicate
+        && r >= loaded.base.replications
+    {
+        return Err(format!(
+            "--replicate {r}: the scenario has {} replicate(s)",
+            loaded.base.replications
+        ));
+    }
+    Ok(SweepSpec {
+        seed: seed.unwrap_or(loaded.base.seed),
+        loaded,
+        only_point: point,
+        only_replicate: replicate,
+        csv,
+    })
+}
+
+fn run_cmd(spec: &SweepSpec, out: &Path, opts: sweep::RunOptions) -> ExitCode {
+    let started = std::time::Instant::now();
+    let o = match sweep::run(spec, out, opts) {
+        Ok(o) => o,
+        Err(e @ sweep::SweepError::Replicate { .. }) => return fail(&e, 1),
+        Err(e) => return fail(&e, 2),
+    };
+    let secs = started.elapsed().as_secs_f64();
+    match &o.market {
+        Some(m) => {
+            print_line(&format!(
+                "{} market replicate(s) run, {} resumed in {secs:.1} s",
+                o.ran, o.resumed
+            ));
+            print_market(m);
+        }
+        None => print_network(&o, secs),
+    }
+    print_line(&format!("wrote {}", out.display()));
+    ExitCode::SUCCESS
+}
+
+/// One line per point of a network run.
+fn print_network(o: &sweep::SweepOutcome, secs: f64) {
+    print_line(&format!(
+        "{} replicate(s) run, {} resumed; {} sessions, {} events in {secs:.1} s ({:.0} events/s)",
+        o.ran,
+        o.resumed,
+        o.sessions,
+        o.events,
+        o.events as f64 / secs.max(1e-9)
+    ));
+    for p in &o.summary {
+        let (e, l) = (&p.ends_compromised, &p.linked);
+        print_line(&format!(
+            "point {:>3} {}: P(ends) {:.4} [{:.4}, {:.4}]  P(linked) {:.4} [{:.4}, {:.4}]  m*g {:.4}",
+            p.point,
+            point_label(&p.params),
+            e.estimate,
+            e.lo,
+            e.hi,
+            l.estimate,
+            l.lo,
+            l.hi,
+            p.m_times_g
+        ));
+    }
+}
+
+/// One line per point of a market run.
+fn print_market(m: &MarketSummary) {
+    let pct = |x: Option<f64>| x.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v));
+    let premium = |x: Option<f64>| x.map_or("-".into(), |v| format!("{v:.2}x"));
+    for p in &m.points {
+        let label = p.params.as_ref().map_or("(no sweep)".into(), point_label);
+        print_line(&format!(
+            "point {:>3} {label}: {} jobs served, mean premium {}, Ghost margin {}, below cost {:.2}%, truncated {:.2}%, g {:.3} -> g_eff {:.3}",
+            p.point,
+            p.served,
+            premium(p.mean_premium),
+            pct(p.ghost_margin),
+            100.0 * p.negative_jobs.estimate,
+            100.0 * p.truncated_jobs.estimate,
+            p.g,
+            p.g_eff.estimate,
+        ));
     }
 }
 

@@ -3,10 +3,101 @@
 //! `ghost_days.parquet`, `market_days.parquet` and the seeded
 //! `jobs.parquet` sample. Every aggregation is a polars expression.
 
+use std::collections::BTreeMap;
+
 use peer2prompt_sim::economics::market::MarketRun;
+use peer2prompt_sim::scenario::Point;
+use peer2prompt_sim::scenario::market::FidelitySpec;
 use polars::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::dataset::frame;
+use crate::estimate::{Proportion, wilson};
+
+/// `market.json`: what a market scenario measured, per sweep point.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MarketSummary {
+    /// Rail or onion fidelity.
+    pub fidelity: Option<FidelitySpec>,
+    /// Model names, by index.
+    pub models: Vec<String>,
+    /// One row per point.
+    pub points: Vec<MarketPoint>,
+}
+
+/// One point's market: jobs served, who served them, prices and margins.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MarketPoint {
+    /// Sweep point.
+    pub point: u32,
+    /// Its swept values.
+    pub params: Option<BTreeMap<String, serde_json::Value>>,
+    /// Jobs paid and served.
+    pub served: u64,
+    /// The adversary's share of agent-days at the exits (configured).
+    pub g: f64,
+    /// The adversary's share of served jobs.
+    pub g_eff: Proportion,
+    /// Jobs whose payment was below the agent's cost.
+    pub negative_jobs: Proportion,
+    /// Jobs the quote's cap cut short.
+    pub truncated_jobs: Proportion,
+    /// Mean premium paid over the direct API price (none without jobs).
+    pub mean_premium: Option<f64>,
+    /// Ghosts' margin before other costs.
+    pub ghost_margin: Option<f64>,
+    /// The adversary's profit, USD.
+    pub adversary_profit_usd: Option<f64>,
+}
+
+impl MarketSummary {
+    /// The summary of `per_point` (from [`point_summary`]) at `level`.
+    pub fn new(
+        per_point: &DataFrame,
+        points: &[Point],
+        fidelity: Option<FidelitySpec>,
+        models: &[String],
+        level: f64,
+    ) -> Self {
+        let get = |c: &str, i: usize| -> Option<f64> {
+            per_point
+                .column(c)
+                .ok()
+                .and_then(|s| s.get(i).ok())
+                .and_then(|v| v.try_extract::<f64>().ok())
+                .filter(|v| v.is_finite())
+        };
+        let row = |i: usize| {
+            let point = get("point", i).unwrap_or(0.0) as u32;
+            let count = |c: &str| get(c, i).unwrap_or(0.0).max(0.0) as u64;
+            let (served, exits) = (count("served"), count("exits"));
+            MarketPoint {
+                point,
+                params: points
+                    .iter()
+                    .find(|p| p.index == point)
+                    .map(|p| p.params.clone()),
+                served,
+                g: if exits > 0 {
+                    count("adversary_exits") as f64 / exits as f64
+                } else {
+                    0.0
+                },
+                g_eff: wilson(count("adversary_jobs").min(served), served, level),
+                negative_jobs: wilson(count("negative_jobs").min(served), served, level),
+                truncated_jobs: wilson(count("truncated_jobs").min(served), served, level),
+                mean_premium: get("mean_premium", i),
+                ghost_margin: get("ghost_margin", i),
+                adversary_profit_usd: get("adversary_profit_usd", i),
+            }
+        };
+        MarketSummary {
+            fidelity,
+            models: models.to_vec(),
+            points: (0..per_point.height()).map(row).collect(),
+        }
+    }
+}
 
 /// The raw per-agent-day table of one replicate.
 pub fn agent_days_frame(run: &MarketRun, point: u32, replicate: u32) -> PolarsResult<DataFrame> {

@@ -131,6 +131,8 @@ pub struct SweepOutcome {
     pub events: u64,
     /// Sessions over all replicates.
     pub sessions: u64,
+    /// A market scenario's summary (what `market.json` holds).
+    pub market: Option<market::MarketSummary>,
 }
 
 struct Bar<'a> {
@@ -322,7 +324,7 @@ pub fn run(spec: &SweepSpec, out: &Path, opts: RunOptions) -> Result<SweepOutcom
     let mut outcome = write_outputs(spec, out, &results)?;
     if let Some(spec_market) = &spec.loaded.base.market {
         let names: Vec<String> = spec_market.models.iter().map(|m| m.name.clone()).collect();
-        write_market_outputs(spec, out, &cp, &jobs, &names)?;
+        outcome.market = Some(write_market_outputs(spec, out, &cp, &jobs, &names)?);
         outcome.sessions = 0;
     }
     std::fs::remove_dir_all(&cp).map_err(io(&cp))?;
@@ -364,12 +366,17 @@ fn prepare(
         return Ok(());
     }
     std::fs::create_dir_all(cp).map_err(io(out))?;
-    let json = serde_json::to_string_pretty(key).map_err(|e| SweepError::Dataset(e.to_string()))?;
-    write_atomic(key_file, json.as_bytes())
+    write_atomic(key_file, &json_bytes(key)?)
 }
 
 fn checkpoint_path(cp: &Path, p: u32, r: u32) -> PathBuf {
     cp.join(format!("point{p:05}-rep{r:05}.json"))
+}
+
+/// Pretty JSON of `value`; a value that cannot be serialised is an error,
+/// never an empty file.
+fn json_bytes(value: &impl Serialize) -> Result<Vec<u8>, SweepError> {
+    serde_json::to_vec_pretty(value).map_err(|e| SweepError::Dataset(format!("JSON: {e}")))
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
@@ -424,7 +431,7 @@ fn write_market_outputs(
     cp: &Path,
     jobs: &[(u32, u32)],
     models: &[String],
-) -> Result<(), SweepError> {
+) -> Result<market::MarketSummary, SweepError> {
     use polars::prelude::*;
     let ds = |e: PolarsError| SweepError::Dataset(e.to_string());
     let read = |table: &str| -> Result<LazyFrame, SweepError> {
@@ -465,47 +472,11 @@ fn write_market_outputs(
     let per_point = market::point_summary(job_rows, agent_days)
         .collect()
         .map_err(ds)?;
-    let points = spec.points();
-    let get = |c: &str, i: usize| -> f64 {
-        per_point
-            .column(c)
-            .ok()
-            .and_then(|s| s.get(i).ok())
-            .and_then(|v| v.try_extract::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    let level = summary::LEVEL;
-    let rows: Vec<serde_json::Value> = (0..per_point.height())
-        .map(|i| {
-            let point = get("point", i) as u32;
-            let served = get("served", i).max(0.0) as u64;
-            let count = |c: &str| get(c, i).max(0.0) as u64;
-            let exits = count("exits");
-            let adv_exits = count("adversary_exits");
-            serde_json::json!({
-                "point": point,
-                "params": points.iter().find(|p| p.index == point).map(|p| p.params.clone()),
-                "served": served,
-                "g": if exits > 0 { adv_exits as f64 / exits as f64 } else { 0.0 },
-                "g_eff": crate::estimate::wilson(count("adversary_jobs"), served, level),
-                "negative_jobs": crate::estimate::wilson(count("negative_jobs"), served, level),
-                "truncated_jobs": crate::estimate::wilson(count("truncated_jobs"), served, level),
-                "mean_premium": get("mean_premium", i),
-                "ghost_margin": get("ghost_margin", i),
-                "adversary_profit_usd": get("adversary_profit_usd", i),
-            })
-        })
-        .collect();
-    write_atomic(
-        &out.join("market.json"),
-        serde_json::to_string_pretty(&serde_json::json!({
-            "fidelity": spec.loaded.base.market.as_ref().map(|m| m.fidelity),
-            "models": models,
-            "points": rows,
-        }))
-        .unwrap_or_default()
-        .as_bytes(),
-    )
+    let fidelity = spec.loaded.base.market.as_ref().map(|m| m.fidelity);
+    let summary =
+        market::MarketSummary::new(&per_point, &spec.points(), fidelity, models, summary::LEVEL);
+    write_atomic(&out.join("market.json"), &json_bytes(&summary)?)?;
+    Ok(summary)
 }
 
 fn write_outputs(
@@ -559,12 +530,7 @@ fn write_outputs(
         "points": summary,
         "observers": roc_summary,
     });
-    write_atomic(
-        &out.join("summary.json"),
-        serde_json::to_string_pretty(&summary_json)
-            .unwrap_or_default()
-            .as_bytes(),
-    )?;
+    write_atomic(&out.join("summary.json"), &json_bytes(&summary_json)?)?;
     let audited: Vec<serde_json::Value> = results
         .iter()
         .flat_map(|r| {
@@ -574,12 +540,7 @@ fn write_outputs(
         })
         .collect();
     if !audited.is_empty() {
-        write_atomic(
-            &out.join("visibility.json"),
-            serde_json::to_string_pretty(&audited)
-                .unwrap_or_default()
-                .as_bytes(),
-        )?;
+        write_atomic(&out.join("visibility.json"), &json_bytes(&audited)?)?;
     }
     let m = Manifest {
         tool: format!("p2psim {}", env!("CARGO_PKG_VERSION")),
@@ -602,17 +563,13 @@ fn write_outputs(
             .to_owned()
         }),
     };
-    write_atomic(
-        &out.join("manifest.json"),
-        serde_json::to_string_pretty(&m)
-            .unwrap_or_default()
-            .as_bytes(),
-    )?;
+    write_atomic(&out.join("manifest.json"), &json_bytes(&m)?)?;
     Ok(SweepOutcome {
         ran: 0,
         resumed: 0,
         summary,
         events: results.iter().map(|r| r.stats.events).sum(),
         sessions: rows.len() as u64,
+        market: None,
     })
 }

@@ -46,6 +46,38 @@ pub struct Point {
     pub scenario: Scenario,
 }
 
+impl Point {
+    /// The swept values as a person reads them ([`point_label`]).
+    pub fn label(&self) -> String {
+        point_label(&self.params)
+    }
+}
+
+/// Swept values as a person reads them: `m=0.1 g=0.25` (the last segment of
+/// each path, or its trailing one-letter symbol such as `entry_fraction_m`
+/// -> `m`); `(no sweep)` without any.
+pub fn point_label(params: &BTreeMap<String, serde_json::Value>) -> String {
+    if params.is_empty() {
+        return "(no sweep)".into();
+    }
+    let name = |path: &str| {
+        let last = path.rsplit('.').next().unwrap_or(path);
+        match last.rsplit_once('_') {
+            Some((_, sym)) if sym.len() == 1 => sym.to_owned(),
+            _ => last.to_owned(),
+        }
+    };
+    let value = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", name(k), value(v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A loaded scenario: the text, the base scenario and its points.
 #[derive(Clone, Debug)]
 pub struct Loaded {
@@ -530,6 +562,22 @@ pub fn schema_json() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_point_reads_as_its_swept_symbols() {
+        let mut params = BTreeMap::new();
+        params.insert(
+            "adversary.entry_fraction_m".to_owned(),
+            serde_json::json!(0.1),
+        );
+        params.insert(
+            "adversary.exit_fraction_g".to_owned(),
+            serde_json::json!(0.25),
+        );
+        params.insert("protocol.lightning".to_owned(), serde_json::json!("hidden"));
+        assert_eq!(point_label(&params), "m=0.1 g=0.25 lightning=hidden");
+        assert_eq!(point_label(&BTreeMap::new()), "(no sweep)");
+    }
 
     const BASE: &str = r#"name: q
 seed: 1

@@ -12,7 +12,9 @@ pub mod market;
 mod sweep;
 pub mod units;
 
-pub use load::{Loaded, Point, ScenarioError, load_file, load_str, quick_variant, schema_json};
+pub use load::{
+    Loaded, Point, ScenarioError, load_file, load_str, point_label, quick_variant, schema_json,
+};
 pub use units::{Distribution, Probability};
 
 use schemars::JsonSchema;
