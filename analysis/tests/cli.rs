@@ -218,9 +218,12 @@ fn runs_are_byte_identical_across_reruns_threads_and_resumes() {
     loop {
         let n = std::fs::read_dir(&cp)
             .map(|r| {
+                // A finished checkpoint is a `.json`; a `.tmp` is one being written.
                 r.filter(|e| {
-                    e.as_ref()
-                        .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("point"))
+                    e.as_ref().is_ok_and(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        name.starts_with("point") && name.ends_with(".json")
+                    })
                 })
                 .count()
             })
