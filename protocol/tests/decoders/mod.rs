@@ -130,7 +130,7 @@ pub fn capability(data: &[u8]) {
     let (nonce, sealed) = data.split_at(data.len().min(12));
     let mut n = [0u8; 12];
     n[..nonce.len()].copy_from_slice(nonce);
-    let f = CapabilityFixture::new();
+    let f = CapabilityFixture::shared();
     let resp = CapabilityResponse {
         nonce: n,
         sealed: sealed.to_vec(),
@@ -158,6 +158,13 @@ pub struct CapabilityFixture {
 }
 
 impl CapabilityFixture {
+    /// One fixture per process: building it costs two X25519 operations,
+    /// which would otherwise dominate every fuzz execution.
+    pub fn shared() -> &'static Self {
+        static FIXTURE: OnceLock<CapabilityFixture> = OnceLock::new();
+        FIXTURE.get_or_init(Self::new)
+    }
+
     /// The same fixture every time.
     pub fn new() -> Self {
         let onion = x25519_dalek::StaticSecret::from([9; 32]);
