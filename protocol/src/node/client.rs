@@ -467,9 +467,13 @@ impl ClientRole {
         self.mint.as_ref().map(|m| MintUrl(m.url.clone()))
     }
 
+    /// The next instant `on_timeout` has work to do. Every deadline named
+    /// here must be one `on_timeout` acts on: a deadline it ignores would
+    /// stay due and wake the node again at the same instant, forever (found
+    /// by the swarm: a turn paying through a slow mint).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let turn = self.turn.as_ref().map(|t| t.deadline);
-        let session = self.session.as_ref().and_then(|s| s.phase.deadline());
+        let turn = self.turn_deadline();
+        let session = self.session_deadline();
         let poll = self.session.as_ref().and_then(|s| s.next_poll);
         let cover = self.session.as_ref().and_then(|s| s.next_cover);
         let mint = self.mint.as_ref().and_then(MintAccess::poll_timeout);
@@ -954,6 +958,23 @@ impl ClientRole {
         self.progress(ctx);
     }
 
+    /// A streaming turn's deadline. While paying, the mint operation's
+    /// own deadline decides (`on_mint_silent`).
+    fn turn_deadline(&self) -> Option<Instant> {
+        self.turn
+            .as_ref()
+            .filter(|t| t.phase == TurnPhase::Streaming)
+            .map(|t| t.deadline)
+    }
+
+    /// The session's deadline, which matters only between turns.
+    fn session_deadline(&self) -> Option<Instant> {
+        if self.turn.is_some() {
+            return None;
+        }
+        self.session.as_ref().and_then(|s| s.phase.deadline())
+    }
+
     pub fn on_timeout(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now;
         let late = self
@@ -964,18 +985,8 @@ impl ClientRole {
         for seq in late {
             self.on_mint_silent(ctx, seq);
         }
-        if self
-            .turn
-            .as_ref()
-            .is_some_and(|t| t.deadline <= now && t.phase == TurnPhase::Streaming)
-        {
-            return self.fail_turn(ctx, TurnFailure::Timeout, true);
-        }
-        if self.turn.is_none()
-            && self
-                .session
-                .as_ref()
-                .is_some_and(|s| s.phase.deadline().is_some_and(|d| d <= now))
+        if self.turn_deadline().is_some_and(|d| d <= now)
+            || self.session_deadline().is_some_and(|d| d <= now)
         {
             return self.fail_turn(ctx, TurnFailure::Timeout, true);
         }

@@ -47,10 +47,13 @@ enum Op<P> {
         purpose: P,
     },
     States,
-    /// A swap whose answer was lost, being recovered (NUT-09).
+    /// A swap whose answer was lost, being recovered (NUT-09); `refused`
+    /// holds the mint's error if it refused a copy of the request (then a
+    /// restore that finds nothing gives the swap up).
     RecoverSwap {
         pending: PendingSwap,
         purpose: P,
+        refused: Option<Box<MintError>>,
     },
     /// An issuance whose answer was lost; `after_error` if the mint refused
     /// the request (then a failed restore gives it up).
@@ -314,10 +317,30 @@ impl<P: Clone> Payments<P> {
         self.track(link, mint, request, Op::States);
     }
 
-    fn recover_swap(&mut self, link: &mut dyn MintLink, pending: PendingSwap, purpose: P) {
+    fn recover_swap(
+        &mut self,
+        link: &mut dyn MintLink,
+        pending: PendingSwap,
+        purpose: P,
+        refused: Option<Box<MintError>>,
+    ) {
         let mint = pending.mint().clone();
         let request = MintApiRequest::Restore(pending.restore_request());
-        self.track(link, &mint, request, Op::RecoverSwap { pending, purpose });
+        let op = Op::RecoverSwap {
+            pending,
+            purpose,
+            refused,
+        };
+        self.track(link, &mint, request, op);
+    }
+
+    /// Sends the identical swap again (same inputs, same outputs). A copy
+    /// still in flight and this one cannot both execute: the second finds
+    /// its inputs spent, and a restore then finds the first one's outputs.
+    fn resubmit_swap(&mut self, link: &mut dyn MintLink, pending: PendingSwap, purpose: P) {
+        let mint = pending.mint().clone();
+        let request = MintApiRequest::Swap(pending.request());
+        self.track(link, &mint, request, Op::Swap { pending, purpose });
     }
 
     fn recover_issue(&mut self, link: &mut dyn MintLink, pending: PendingIssue, after_error: bool) {
@@ -385,21 +408,42 @@ impl<P: Clone> Payments<P> {
                 }
             }
             (Op::Swap { pending, purpose }, MintApiResponse::Error(error)) => {
-                self.after_refused_swap(link, pending);
-                Outcome::SwapRefused { purpose, error }
+                // Perhaps an earlier copy of this request was executed: its
+                // outputs are ours. Ask before giving the swap up.
+                self.recover_swap(link, pending, purpose, Some(Box::new(error)));
+                Outcome::Quiet
             }
             (Op::States, MintApiResponse::States(states)) => {
                 self.wallet.apply_states(mint, &states.states);
                 Outcome::States(states)
             }
-            (Op::RecoverSwap { pending, purpose }, MintApiResponse::Restored(r)) => {
+            (
+                Op::RecoverSwap {
+                    pending,
+                    purpose,
+                    refused,
+                },
+                MintApiResponse::Restored(r),
+            ) => {
                 let amount = pending.output_total();
                 match self.wallet.recover_swap(pending, &r, now) {
                     Ok(Recovery::Completed(_)) => Outcome::SwapRecovered { purpose, amount },
-                    Ok(Recovery::NotExecuted(pending)) => {
-                        self.wallet.abort_swap(pending);
-                        Outcome::SwapUndone { purpose }
-                    }
+                    Ok(Recovery::NotExecuted(pending)) => match refused {
+                        Some(error) => {
+                            self.after_refused_swap(link, pending);
+                            Outcome::SwapRefused {
+                                purpose,
+                                error: *error,
+                            }
+                        }
+                        // Not executed *yet*: the lost request may still be
+                        // on its way (found by the swarm: aborting here let a
+                        // late copy spend the inputs for outputs nobody held).
+                        None => {
+                            self.resubmit_swap(link, pending, purpose);
+                            Outcome::Quiet
+                        }
+                    },
                     Err(e) => {
                         tracing::debug!("swap recovery failed: {e}");
                         Outcome::Quiet
@@ -450,10 +494,12 @@ impl<P: Clone> Payments<P> {
         tracing::debug!("unexpected mint answer");
         match op {
             Op::Swap { pending, purpose } => {
-                self.recover_swap(link, pending, purpose);
+                self.recover_swap(link, pending, purpose, None);
                 Outcome::Quiet
             }
-            Op::RecoverSwap { pending, purpose } => {
+            Op::RecoverSwap {
+                pending, purpose, ..
+            } => {
                 self.wallet.abort_swap(pending);
                 Outcome::SwapUndone { purpose }
             }
@@ -474,11 +520,15 @@ impl<P: Clone> Payments<P> {
         };
         match op {
             Op::Swap { pending, purpose } => {
-                self.recover_swap(link, pending, purpose.clone());
+                self.recover_swap(link, pending, purpose.clone(), None);
                 Outcome::SwapSilent { purpose }
             }
-            Op::RecoverSwap { pending, purpose } => {
-                self.recover_swap(link, pending, purpose);
+            Op::RecoverSwap {
+                pending,
+                purpose,
+                refused,
+            } => {
+                self.recover_swap(link, pending, purpose, refused);
                 Outcome::Quiet
             }
             Op::Keys { audit } => Outcome::KeysSilent { audit },
