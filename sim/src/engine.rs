@@ -15,6 +15,7 @@ use peer2prompt::time::Instant;
 use rand_chacha::ChaCha20Rng;
 
 use crate::adversary::observer::{Observer, Sighting};
+use crate::checks::Violation;
 use crate::network::{Attachment, LinkModel};
 use crate::population::Slot;
 use crate::queue::EventQueue;
@@ -95,6 +96,8 @@ pub enum Event {
     ChurnStep(usize),
     /// The online invariant checks run.
     Check,
+    /// A mint goes down (`false`) or comes back (`true`): an injected fault.
+    MintAvailable(u32, bool),
 }
 
 /// Datagram counts.
@@ -123,7 +126,18 @@ pub struct Engine {
     pub observer: Option<Observer>,
     /// Peer input the nodes refused, by (layer, kind).
     pub peer_errors: BTreeMap<(&'static str, &'static str), u64>,
+    /// The node whose timer fired last, at what instant, and how many
+    /// times in a row it was still due right after firing.
+    streak: (u32, Instant, u32),
+    /// A node whose timer made no progress (see [`STALL_LIMIT`]).
+    pub stalled: Option<Violation>,
 }
+
+/// How many times in a row a node may fire its timer at one instant and
+/// still be due. Chained work re-arms at `now` a handful of times; a node
+/// that is due thousands of times without virtual time moving is stuck in
+/// a loop that would never let the run end, which is a protocol bug.
+pub const STALL_LIMIT: u32 = 1_000;
 
 impl Engine {
     /// An engine for `hosts` on `link`.
@@ -147,6 +161,8 @@ impl Engine {
             traffic: Traffic::default(),
             observer,
             peer_errors: BTreeMap::new(),
+            streak: (u32::MAX, Instant::ZERO, 0),
+            stalled: None,
         }
     }
 
@@ -209,7 +225,31 @@ impl Engine {
             return false;
         }
         h.node.handle_timeout(at);
+        let due = h.node.poll_timeout().is_some_and(|d| d <= at);
+        self.count_streak(at, i, due);
         true
+    }
+
+    /// Tracks timers that stay due at the same instant.
+    fn count_streak(&mut self, at: Instant, i: u32, due: bool) {
+        let (node, when, n) = &mut self.streak;
+        if !due || *node != i || *when != at {
+            *node = i;
+            *when = at;
+            *n = 0;
+        }
+        if due {
+            *n += 1;
+        }
+        if *n == STALL_LIMIT && self.stalled.is_none() {
+            self.stalled = Some(Violation {
+                at_ns: at.as_nanos(),
+                what: format!(
+                    "node {i} ({:?} {}) stays due after {STALL_LIMIT} timer firings at one instant: its timer makes no progress",
+                    self.hosts[i as usize].slot.kind, self.hosts[i as usize].slot.nth
+                ),
+            });
+        }
     }
 
     /// Sends node `i`'s datagrams after the modelled delay and returns the

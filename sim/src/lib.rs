@@ -38,6 +38,7 @@ pub mod run;
 pub mod scenario;
 pub mod scoring;
 pub mod sessions;
+pub mod swarm;
 pub mod topology;
 pub mod truth;
 pub mod workload;

@@ -19,7 +19,7 @@ use peer2prompt::node::{
     NodeConfig, Offer, ServiceAdversary, ServiceConfig, ServiceKind, Settlement, TopUp,
 };
 use peer2prompt::onion::client::ClientConfig;
-use peer2prompt::onion::relay::RelayConfig;
+use peer2prompt::onion::relay::{RelayAdversary, RelayConfig};
 use peer2prompt::onion::route::{GuardPolicy, RoutePolicy};
 use peer2prompt::time::{Duration, Instant};
 
@@ -325,6 +325,7 @@ pub fn build_node(
         }
         Kind::Client => cfg.client = Some(client_config(s, nat)),
     }
+    inject_faults(s, slot, &mut cfg);
     let node = Node::new(
         Arc::new(identity),
         addr,
@@ -336,6 +337,47 @@ pub fn build_node(
     match node {
         Ok(n) => n,
         Err(err) => panic!("node configuration refused: {err}"),
+    }
+}
+
+/// The scenario's injected faults for this node, if it is among the first
+/// `count` of its kind (services: Ghosts first, then GPU nodes).
+fn inject_faults(s: &Scenario, slot: Slot, cfg: &mut NodeConfig) {
+    let f = &s.faults;
+    let nth = slot.nth;
+    match slot.kind {
+        Kind::Relay => {
+            if let Some(r) = f.lossy_relays.as_ref().filter(|r| nth < r.count) {
+                cfg.relay.dangerous_behaviour = RelayAdversary {
+                    drop_ppm: r.drop_ppm,
+                    extra_delay: ms(r.extra_delay_ms),
+                };
+            }
+        }
+        Kind::Ghost | Kind::Gpu => {
+            let ordinal = if slot.kind == Kind::Ghost {
+                nth
+            } else {
+                s.population.ghosts + nth
+            };
+            if let (Some(c), Some(svc)) = (
+                f.cheating_services.as_ref().filter(|c| ordinal < c.count),
+                cfg.service.as_mut(),
+            ) {
+                svc.dangerous_behaviour.overbill_ppm = c.overbill_ppm;
+                svc.dangerous_behaviour.drop_replies = c.drop_replies;
+            }
+        }
+        Kind::Mint => {
+            if let Some(m) = cfg.mint.as_mut().filter(|_| nth < f.refusing_mints) {
+                m.dangerous_behaviour.refuse_redemption = true;
+            }
+        }
+        Kind::Client => {
+            if let Some(c) = cfg.client.as_mut().filter(|_| nth < f.double_spenders) {
+                c.dangerous_double_spend = true;
+            }
+        }
     }
 }
 

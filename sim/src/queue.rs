@@ -1,4 +1,4 @@
-//! The discrete-event queue (GUIDE "The event queue has a total order").
+//! The discrete-event queue (ARCHITECTURE.md, invariant "the event queue has a total order").
 //!
 //! Events are ordered by (virtual time in ns, sequence number); the sequence
 //! number breaks ties in insertion order, so the order is total and the run

@@ -54,6 +54,8 @@ pub enum Purpose {
     MarketCarrier = 18,
     /// Each market Ghost's patience (its exit window).
     MarketPatience = 19,
+    /// Swarm testing: what a case's scenario is made of.
+    Swarm = 20,
 }
 
 /// Entity ids for streams that belong to no node.

@@ -224,6 +224,24 @@ impl World {
         self.engine
             .queue
             .push(self.measure_from + every, Event::Check);
+        self.schedule_outages();
+    }
+
+    /// The scenario's mint outages (injected faults).
+    fn schedule_outages(&mut self) {
+        for o in &self.scenario.faults.mint_outages {
+            let host = self
+                .engine
+                .hosts
+                .iter()
+                .position(|h| h.slot.kind == Kind::Mint && h.slot.nth == o.mint);
+            if let Some(h) = host {
+                let down = self.measure_from + secs(o.at_s);
+                let q = &mut self.engine.queue;
+                q.push(down, Event::MintAvailable(h as u32, false));
+                q.push(down + secs(o.for_s), Event::MintAvailable(h as u32, true));
+            }
+        }
     }
 
     /// The clock.
@@ -247,7 +265,7 @@ impl World {
                 break;
             };
             self.step(at, ev);
-            if let Some(v) = self.violation.take() {
+            if let Some(v) = self.violation.take().or_else(|| self.engine.stalled.take()) {
                 return Err(v);
             }
         }
@@ -300,6 +318,13 @@ impl World {
             Event::ChurnStep(k) => {
                 for (i, online) in self.churn.step(&self.engine.hosts, k) {
                     self.set_online(i, online);
+                }
+            }
+            Event::MintAvailable(i, available) => {
+                let node = &mut self.engine.hosts[i as usize].node;
+                if node.set_mint_available(available).is_ok() {
+                    node.handle_timeout(at);
+                    self.collect(i);
                 }
             }
             Event::Check => {

@@ -1,5 +1,5 @@
-//! Observations the adversary's nodes pool (GUIDE "Nodes report what they
-//! see"): per entry flow, the client's address and the times of the cells it
+//! Observations the adversary's nodes pool (ARCHITECTURE.md, invariant "nodes report what
+//! they see"): per entry flow, the client's address and the times of the cells it
 //! sent; per exit flow, the times of the cells that reached the service;
 //! the payments adversarial services received; the colluding mints' logs.
 //! Nothing else enters the pool: no attacker reads content, so no prompt

@@ -1,4 +1,6 @@
-//! Scenarios: one YAML file per experiment (GUIDE "Conventions").
+//! Scenarios: one YAML file per experiment (ARCHITECTURE.md, "Scenarios").
+//! This file is long because it is the schema: one documented type per
+//! block of a scenario, each field with its unit.
 //!
 //! Unknown fields are refused, units are part of field names, probabilities
 //! are typed, and every field is documented here (the JSON Schema printed by
@@ -6,11 +8,13 @@
 //! expands its sweep into points and reports errors with file, line, column
 //! and field path.
 
+pub mod faults;
 mod load;
 mod locate;
 pub mod market;
 mod sweep;
 pub mod units;
+mod validate;
 
 pub use load::{
     Loaded, Point, ScenarioError, load_file, load_str, point_label, quick_variant, schema_json,
@@ -52,6 +56,9 @@ pub struct Scenario {
     /// Nodes joining and leaving.
     #[serde(default)]
     pub churn: ChurnSpec,
+    /// Injected faults (misbehaving peers, mint outages).
+    #[serde(default, skip_serializing_if = "faults::FaultSpec::is_empty")]
+    pub faults: faults::FaultSpec,
     /// The Ghost market: a scenario with this block runs the market
     /// ([`crate::economics::market`]), not the network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
