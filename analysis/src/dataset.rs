@@ -1,4 +1,4 @@
-//! Records to Parquet (GUIDE "Datasets are Parquet with snake_case columns,
+//! Records to Parquet (ARCHITECTURE.md, invariant "datasets are Parquet,
 //! one row per entity").
 
 use std::path::Path;

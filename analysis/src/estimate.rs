@@ -1,5 +1,6 @@
-//! Estimators (GUIDE "Compare against an analytic value only through a
-//! confidence interval").
+//! Estimators (ARCHITECTURE.md, invariant "the report knows what
+//! each row is": an analytic value is compared only through a confidence
+//! interval).
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};

@@ -9,6 +9,8 @@
 //!   each finished replicate, resumes, and assembles the outputs.
 //! - [`summary`], [`manifest`]: `summary.json` and `manifest.json`.
 //! - [`lock`]: one run per output folder.
+//! - [`swarm`]: `p2psim swarm`, random small scenarios with every checker
+//!   on; failing cases kept as replayable YAML.
 //! - [`roc`]: the passive observers' ROC, `correlation.parquet` and
 //!   `roc.parquet`.
 
@@ -22,4 +24,5 @@ pub mod report;
 pub mod repro;
 pub mod roc;
 pub mod summary;
+pub mod swarm;
 pub mod sweep;

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use peer2prompt_analysis::market::MarketSummary;
 use peer2prompt_analysis::sweep::{self, SweepSpec};
-use peer2prompt_analysis::{report, repro};
+use peer2prompt_analysis::{report, repro, swarm};
 use peer2prompt_sim::scenario::{load_file, point_label, schema_json};
 
 /// Peer2Prompt testbed: the real protocol in a deterministic virtual-time network.
@@ -82,6 +82,27 @@ enum Command {
         /// A folder written by `p2psim repro`.
         dir: PathBuf,
     },
+    /// Swarm testing: random small scenarios (sizes, loss, churn, NAT, mint
+    /// outages, misbehaving relays, services and mints, double spenders,
+    /// long sessions), each run with every checker on. Exits 1 if any
+    /// case fails, and keeps each failing case as a YAML file in --out.
+    Swarm {
+        /// Run this many cases.
+        #[arg(long, conflicts_with = "for_", required_unless_present = "for_")]
+        seeds: Option<u64>,
+        /// Run cases for this long (e.g. 30s, 2m, 1h).
+        #[arg(long = "for", value_parser = humantime::parse_duration)]
+        for_: Option<std::time::Duration>,
+        /// The swarm's seed (case i runs a seed derived from it and i).
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        /// Where failing cases are written.
+        #[arg(long, default_value = "swarm-failures")]
+        out: PathBuf,
+        /// Worker threads.
+        #[arg(long, default_value_t = default_threads())]
+        threads: usize,
+    },
 }
 
 fn default_threads() -> usize {
@@ -100,6 +121,26 @@ fn main() -> ExitCode {
             csv,
         } => repro_cmd(&out, quick, scenarios.as_deref(), threads, csv),
         Command::Report { dir } => report_cmd(&dir),
+        Command::Swarm {
+            seeds,
+            for_,
+            start,
+            out,
+            threads,
+        } => {
+            let budget = match (seeds, for_) {
+                (Some(n), _) => swarm::Budget::Seeds(n),
+                (None, Some(d)) => swarm::Budget::For(d),
+                (None, None) => return fail(&"give --seeds N or --for DURATION", 2),
+            };
+            swarm_cmd(&swarm::SwarmOptions {
+                start,
+                budget,
+                out,
+                threads,
+                progress: sweep::ProgressStyleKind::for_stderr(),
+            })
+        }
         Command::Schema => {
             print_line(&schema_json());
             ExitCode::SUCCESS
@@ -189,6 +230,37 @@ fn validate_cmd(scenario: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e, 2),
+    }
+}
+
+fn swarm_cmd(opts: &swarm::SwarmOptions) -> ExitCode {
+    let started = std::time::Instant::now();
+    let o = match swarm::run(opts) {
+        Ok(o) => o,
+        Err(e) => return fail(&e, 2),
+    };
+    print_line(&format!(
+        "swarm from seed {}: {} case(s), {} failed; {} sessions, {} events, {} invariant checks in {:.1} s",
+        opts.start,
+        o.cases,
+        o.failures.len(),
+        o.sessions,
+        o.events,
+        o.checks,
+        started.elapsed().as_secs_f64()
+    ));
+    for f in &o.failures {
+        print_line(&format!("FAILED seed {}: {}", f.seed, f.what));
+        print_line(&format!(
+            "  kept {}; replay: {}",
+            f.file.display(),
+            f.replay()
+        ));
+    }
+    if o.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

@@ -1,6 +1,7 @@
-//! `manifest.json`: what produced an output folder (GUIDE "Each output folder
-//! has a manifest.json with the scenario hash, seed, git commit and tool
-//! version"). It holds no timestamps, so reruns produce the same bytes.
+//! `manifest.json`: what produced an output folder (ARCHITECTURE.md,
+//! invariant "datasets are Parquet, one row per entity": each output
+//! folder has a manifest with the scenario hash, seed, git commit and tool
+//! version). It holds no timestamps, so reruns produce the same bytes.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -13,6 +13,7 @@ use peer2prompt_sim::record::ReplicateResult;
 use peer2prompt_sim::rng::Streams;
 use peer2prompt_sim::run::{Progress, run_replicate};
 use peer2prompt_sim::scenario::{Loaded, Point};
+use peer2prompt_sim::swarm::panic_text;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -295,14 +296,7 @@ pub fn run(spec: &SweepSpec, out: &Path, opts: RunOptions) -> Result<SweepOutcom
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 run_replicate(point, r, spec.seed, &progress)
             }))
-            .map_err(|e| {
-                let what = e
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_else(|| "panic".into());
-                fail(seed, format!("panicked: {what}"))
-            })?
+            .map_err(|e| fail(seed, format!("panicked: {}", panic_text(e.as_ref()))))?
             .map_err(|f| fail(f.seed, f.violation.to_string()))?;
             let mut result = result;
             if let Some(m) = result.market.take() {

@@ -405,3 +405,25 @@ fn a_second_run_into_a_folder_in_use_is_refused_naming_the_holder() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(out.join("sessions.parquet").exists());
 }
+
+#[test]
+fn a_swarm_runs_its_cases_with_every_checker_and_needs_a_budget() {
+    let out = tmp("swarm");
+    let o = p2psim(&[
+        "swarm",
+        "--seeds",
+        "3",
+        "--start",
+        "11",
+        "--threads",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{text}{}", stderr(&o));
+    assert!(text.contains("3 case(s), 0 failed"), "{text}");
+    assert!(!out.exists(), "no failing case, nothing kept");
+    let o = p2psim(&["swarm", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "no budget: a usage error");
+}
