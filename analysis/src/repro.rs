@@ -74,7 +74,7 @@ pub enum ReproError {
     /// Writing failed.
     #[error("writing {file}: {source}")]
     Io {
-        /// File.
+        /// The scenario file.
         file: PathBuf,
         /// Cause.
         source: std::io::Error,

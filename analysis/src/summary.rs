@@ -17,13 +17,13 @@ pub const LEVEL: f64 = 0.95;
 /// One sweep point's estimates.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PointSummary {
-    /// Index.
+    /// Sweep point index.
     pub point: u32,
     /// Swept parameters.
     pub params: BTreeMap<String, serde_json::Value>,
     /// Replicates.
     pub replicates: u32,
-    /// Sessions.
+    /// Number of sessions.
     pub sessions: u64,
     /// Sessions that answered every turn.
     pub sessions_ok: u64,

@@ -82,7 +82,7 @@ pub enum SwarmError {
     Io {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// Why, in words for logs and errors.
         reason: String,
     },
     /// The pool could not start.

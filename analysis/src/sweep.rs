@@ -27,17 +27,17 @@ pub enum SweepError {
     /// A file or folder could not be used.
     #[error("{path}: {reason}")]
     Io {
-        /// Where.
+        /// The file or folder concerned.
         path: PathBuf,
-        /// Why.
+        /// Why, in words for logs and errors.
         reason: String,
     },
     /// The output folder holds another run.
     #[error("{path}: {reason}")]
     Occupied {
-        /// Where.
+        /// The file or folder concerned.
         path: PathBuf,
-        /// Why.
+        /// Why, in words for logs and errors.
         reason: String,
     },
     /// A replicate broke an invariant or panicked.
@@ -45,9 +45,9 @@ pub enum SweepError {
         "point {point} replicate {replicate} failed (seed {seed}): {what}\n  replay: p2psim run {file} --seed {master} --point {point} --replicate {replicate} --out /tmp/p2psim-replay"
     )]
     Replicate {
-        /// Point.
+        /// Sweep point index.
         point: u32,
-        /// Replicate.
+        /// Replicate index within its sweep point.
         replicate: u32,
         /// Replicate seed.
         seed: u64,

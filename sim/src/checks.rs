@@ -23,9 +23,9 @@ pub const CONSERVATION_EVERY_S: u64 = 60;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invariant violated at {at_ns} ns: {what}")]
 pub struct Violation {
-    /// When.
+    /// The instant it happened.
     pub at_ns: u64,
-    /// What.
+    /// What it was about, in words.
     pub what: String,
 }
 

@@ -40,7 +40,7 @@ pub enum Kind {
     Ghost,
     /// GPU node.
     Gpu,
-    /// Client.
+    /// A client: it opens sessions and pays for them.
     Client,
 }
 
@@ -72,7 +72,7 @@ impl Kind {
 /// adversary runs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slot {
-    /// Role.
+    /// What the node does in the network.
     pub kind: Kind,
     /// Index among nodes of this kind.
     pub nth: u32,

@@ -81,7 +81,7 @@ pub struct SessionRecord {
 pub struct CorrelationRecord {
     /// Sweep point.
     pub point: u32,
-    /// Replicate.
+    /// Replicate index within its sweep point.
     pub replicate: u32,
     /// Client-side flow number (within the replicate).
     pub client_flow: u32,
@@ -112,7 +112,7 @@ pub struct ReplicateStats {
     pub virtual_ns: u64,
     /// Adversarial relays.
     pub adversarial_relays: u64,
-    /// Relays.
+    /// Number of relays.
     pub relays: u64,
     /// Adversarial exits.
     pub adversarial_exits: u64,
@@ -160,7 +160,7 @@ pub struct ReplicateStats {
 pub struct ReplicateResult {
     /// Sweep point.
     pub point: u32,
-    /// Replicate.
+    /// Replicate index within its sweep point.
     pub replicate: u32,
     /// Its master seed.
     pub seed: u64,

@@ -22,7 +22,7 @@ const SETTLE_S: u64 = 120;
 pub struct RunFailure {
     /// Sweep point.
     pub point: u32,
-    /// Replicate.
+    /// Replicate index within its sweep point.
     pub replicate: u32,
     /// The replicate's master seed.
     pub seed: u64,

@@ -65,7 +65,7 @@ pub struct Route {
     pub entry: u32,
     /// Last relay.
     pub last: u32,
-    /// Relays.
+    /// Number of relays.
     pub hops: u32,
     /// Exit.
     pub exit: u32,

@@ -39,7 +39,7 @@ pub enum Verdict {
     },
     /// Something broke.
     Failed {
-        /// What.
+        /// What it was about, in words.
         what: String,
     },
 }

@@ -38,7 +38,7 @@ pub struct Run {
 pub struct Session {
     /// Sweep point.
     pub point: u32,
-    /// Replicate.
+    /// Replicate index within its sweep point.
     pub replicate: u32,
     /// Client index.
     pub client: u32,
@@ -77,7 +77,7 @@ pub struct Session {
 pub struct ScenarioData {
     /// Folder name (the scenario's name).
     pub name: String,
-    /// Sessions.
+    /// Number of sessions.
     pub sessions: Vec<Session>,
     /// Per-point summaries.
     pub points: Vec<PointSummary>,

@@ -69,7 +69,7 @@ pub enum BackendOutput {
     Failed {
         /// Job id.
         job: u64,
-        /// Why.
+        /// What the backend reported.
         error: BackendError,
     },
 }
@@ -80,11 +80,11 @@ pub enum BackendOutput {
 /// billing and the response).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProviderObservation {
-    /// When.
+    /// The instant it happened.
     pub at: Instant,
     /// The account holder's address (the Ghost), which is also who is billed.
     pub account: SocketAddr,
-    /// Model.
+    /// The model, by the name adverts and quotes use.
     pub model: String,
     /// What it saw.
     pub seen: ProviderSaw,

@@ -140,11 +140,11 @@ pub struct Advert {
 /// The unsigned fields of an advert, for [`Advert::sign`].
 #[derive(Clone, Copy, Debug)]
 pub struct AdvertFields {
-    /// Role.
+    /// What the node does in the network.
     pub role: Role,
     /// Shard count of the descriptor's keys.
     pub shards: u16,
-    /// Address.
+    /// Its socket address.
     pub addr: SocketAddr,
     /// Declared family.
     pub family: Option<u64>,
@@ -154,7 +154,7 @@ pub struct AdvertFields {
     pub onion: OnionKeyCert,
     /// Capability commitment.
     pub capabilities: [u8; 32],
-    /// Expiry.
+    /// When it stops being valid.
     pub expiry: Instant,
 }
 

@@ -21,7 +21,7 @@ pub enum DhtError {
     /// A message or list is larger than allowed.
     #[error("{what} too large: {size} > {limit}")]
     Oversized {
-        /// What.
+        /// What it was about, in words.
         what: &'static str,
         /// Its size.
         size: usize,
@@ -39,7 +39,7 @@ pub enum DhtError {
     ExpiredAdvert {
         /// Its expiry.
         expiry: Instant,
-        /// Now.
+        /// The local time when it was refused.
         now: Instant,
     },
     /// An advert is bound to an epoch that is not current (or in grace), or
@@ -58,7 +58,7 @@ pub enum DhtError {
     /// from a peer we did not ask).
     #[error("unexpected response: {reason}")]
     UnexpectedResponse {
-        /// Why.
+        /// Why, in words for logs and errors.
         reason: &'static str,
     },
     /// A response lacks, or has a bad, proof of key possession.
@@ -70,7 +70,7 @@ pub enum DhtError {
     /// The capability fetch failed.
     #[error("capability fetch failed: {reason}")]
     CapabilityFetch {
-        /// Why.
+        /// Why, in words for logs and errors.
         reason: &'static str,
     },
     /// A lookup was started with no contacts to ask.

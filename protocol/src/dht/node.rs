@@ -99,7 +99,7 @@ pub enum QueryKind {
 /// What a DHT node learns from a request it receives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DhtObservation {
-    /// When.
+    /// The instant it happened.
     pub at: Instant,
     /// The requester's address.
     pub from: SocketAddr,

@@ -23,7 +23,7 @@ use crate::time::Instant;
 pub struct Contact {
     /// Node id.
     pub id: NodeId,
-    /// Address.
+    /// Its socket address.
     pub addr: SocketAddr,
 }
 

@@ -36,12 +36,12 @@ pub enum Body {
     },
     /// Adverts stored under `key`, or else the closest contacts.
     FindValue {
-        /// Key.
+        /// The DHT key.
         key: Key,
     },
     /// Store `advert` under `key`.
     Store {
-        /// Key.
+        /// The DHT key.
         key: Key,
         /// Advert.
         advert: Box<Advert>,
@@ -102,7 +102,7 @@ pub struct Message {
     pub want_proof: bool,
     /// Response: the signature proving it.
     pub proof: Option<[u8; 64]>,
-    /// Body.
+    /// The encoded payload.
     pub body: Body,
 }
 

@@ -19,7 +19,7 @@ use super::EcashError;
 pub struct Amount(u64);
 
 impl Amount {
-    /// Zero.
+    /// No value.
     pub const ZERO: Amount = Amount(0);
 
     /// An amount of `value` units.

@@ -166,7 +166,7 @@ impl Keys {
 pub struct KeySet {
     /// Keyset id (v2 for keysets this crate creates).
     pub id: KeysetId,
-    /// Unit.
+    /// Currency unit (NUT-00; this testbed uses `sat`).
     pub unit: CurrencyUnit,
     /// Whether the mint signs new outputs with it; retired keysets still redeem.
     pub active: bool,

@@ -22,7 +22,7 @@ pub struct KeysResponse {
 pub struct MintQuoteRequest {
     /// Amount to mint.
     pub amount: Amount,
-    /// Unit.
+    /// Currency unit (NUT-00; this testbed uses `sat`).
     pub unit: CurrencyUnit,
 }
 
@@ -47,9 +47,9 @@ pub struct MintQuoteResponse {
     pub request: Invoice,
     /// Amount.
     pub amount: Amount,
-    /// State.
+    /// Its state, as NUT-04, NUT-05 or NUT-07 name it.
     pub state: MintQuoteState,
-    /// Expiry.
+    /// When it stops being valid.
     pub expiry: Instant,
 }
 
@@ -100,7 +100,7 @@ pub struct SwapRequest {
 pub struct MeltQuoteRequest {
     /// Invoice to pay.
     pub request: Invoice,
-    /// Unit.
+    /// Currency unit (NUT-00; this testbed uses `sat`).
     pub unit: CurrencyUnit,
 }
 
@@ -125,9 +125,9 @@ pub struct MeltQuoteResponse {
     pub amount: Amount,
     /// Lightning routing fee reserve the inputs must also cover.
     pub fee_reserve: Amount,
-    /// State.
+    /// Its state, as NUT-04, NUT-05 or NUT-07 name it.
     pub state: MeltQuoteState,
-    /// Expiry.
+    /// When it stops being valid.
     pub expiry: Instant,
     /// Change signatures, once paid (NUT-08).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -172,7 +172,7 @@ pub struct ProofStateEntry {
     /// `Y`.
     #[serde(rename = "Y")]
     pub y: PublicKey,
-    /// State.
+    /// Its state, as NUT-04, NUT-05 or NUT-07 name it.
     pub state: ProofState,
 }
 

@@ -105,9 +105,9 @@ impl<'de> Deserialize<'de> for ScalarHex {
 /// The DLEQ proof a mint attaches to a blind signature (NUT-12, for Alice).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlindSignatureDleq {
-    /// Challenge.
+    /// DLEQ challenge `e` (NUT-12).
     pub e: ScalarHex,
-    /// Response.
+    /// DLEQ response `s` (NUT-12).
     pub s: ScalarHex,
 }
 
@@ -115,9 +115,9 @@ pub struct BlindSignatureDleq {
 /// payee (Carol) can verify it offline from the mint's public keys (NUT-12).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofDleq {
-    /// Challenge.
+    /// DLEQ challenge `e` (NUT-12).
     pub e: ScalarHex,
-    /// Response.
+    /// DLEQ response `s` (NUT-12).
     pub s: ScalarHex,
     /// Blinding factor used when the proof was minted.
     pub r: ScalarHex,
@@ -153,7 +153,7 @@ pub struct BlindSignature {
 /// A spendable ecash proof `(x, C)` (NUT-00).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proof {
-    /// Denomination.
+    /// Denomination, a power of two.
     pub amount: Amount,
     /// Keyset that signed it.
     pub id: KeysetId,

@@ -18,7 +18,7 @@ use secp256k1::PublicKey;
 pub struct RedeemedProof {
     /// `Y = hash_to_curve(secret)`, the spent-set key.
     pub y: PublicKey,
-    /// Denomination.
+    /// Denomination, a power of two.
     pub amount: Amount,
     /// Keyset that had signed it.
     pub keyset: KeysetId,
@@ -29,7 +29,7 @@ pub struct RedeemedProof {
 pub enum MintObservation {
     /// A mint quote's invoice was paid.
     Funding {
-        /// When.
+        /// The instant it happened.
         at: Instant,
         /// Which quote.
         quote: QuoteId,
@@ -40,7 +40,7 @@ pub enum MintObservation {
     },
     /// Blind signatures were issued for a paid quote.
     Issuance {
-        /// When.
+        /// The instant it happened.
         at: Instant,
         /// Peer that requested issuance.
         presenter: PeerAddr,
@@ -53,7 +53,7 @@ pub enum MintObservation {
     },
     /// Proofs were swapped for new blind signatures (also how a payee redeems).
     Swap {
-        /// When.
+        /// The instant it happened.
         at: Instant,
         /// Peer that presented the proofs.
         presenter: PeerAddr,
@@ -86,7 +86,7 @@ pub enum MintObservation {
     /// Signatures were re-issued for outputs signed before (NUT-09): the
     /// mint learns that these earlier outputs belong together.
     Restore {
-        /// When.
+        /// The instant it happened.
         at: Instant,
         /// Peer that asked.
         presenter: PeerAddr,

@@ -19,7 +19,7 @@ pub enum MarketError {
         from: Instant,
         /// End of validity.
         until: Instant,
-        /// Now.
+        /// The local time when it was refused.
         now: Instant,
     },
     /// The quote charges more than the service advertised.
@@ -42,7 +42,7 @@ pub enum MarketError {
     /// A receipt does not verify or does not match what was received.
     #[error("receipt rejected: {reason}")]
     BadReceipt {
-        /// Why.
+        /// Why, in words for logs and errors.
         reason: &'static str,
     },
     /// A challenge probe was not answered correctly.
@@ -62,7 +62,7 @@ pub enum MarketError {
     /// A message does not decode.
     #[error("cannot decode {what}")]
     Decode {
-        /// What.
+        /// What it was about, in words.
         what: &'static str,
     },
 }

@@ -64,7 +64,7 @@ pub enum HoldConfig {
     },
     /// Exponential with this mean.
     Exponential {
-        /// Mean.
+        /// Mean of the distribution.
         mean: Duration,
     },
 }
@@ -186,7 +186,7 @@ impl TurnFailure {
 pub struct TurnReport {
     /// Request id.
     pub request: u64,
-    /// Session.
+    /// The session it belongs to.
     pub session: u64,
     /// Turn number within the session (1-based).
     pub turn: u32,
@@ -252,7 +252,7 @@ pub enum ClientEvent {
     Paid {
         /// Request id.
         request: u64,
-        /// Session.
+        /// The session it belongs to.
         session: u64,
         /// Value, sat.
         amount: u64,
@@ -265,21 +265,21 @@ pub enum ClientEvent {
     MintRejected {
         /// The mint.
         mint: NodeId,
-        /// Why.
+        /// Why, in words for logs and errors.
         reason: String,
     },
     /// A session ended.
     SessionClosed {
         /// Session id.
         session: u64,
-        /// Why.
+        /// Why, in words for logs and errors.
         reason: String,
     },
     /// The first token of a request arrived.
     FirstToken {
         /// Request id.
         request: u64,
-        /// When.
+        /// The instant it happened.
         at: Instant,
     },
     /// A request finished.
@@ -288,7 +288,7 @@ pub enum ClientEvent {
     TurnFailed {
         /// Request id.
         request: u64,
-        /// Why.
+        /// Why, in words for logs and errors.
         reason: TurnFailure,
         /// Whether it will be retried in a new session.
         retrying: bool,

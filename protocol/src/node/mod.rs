@@ -70,6 +70,14 @@ pub const TAG_DHT: u8 = 1;
 /// Protocol tag of onion datagrams.
 pub const TAG_ONION: u8 = 2;
 
+/// Rounds of `pump` at most per input. A round moves every event the
+/// engines queued; each round's events come from the previous round's,
+/// and a real exchange settles in a handful (a reply cell's chain: onion,
+/// role, payment, mint circuit). The cap only stops a cycle between
+/// engines from hanging the caller; the simulator's stall detector and
+/// the swarm look for such cycles.
+const PUMP_ROUNDS: usize = 10_000;
+
 /// A circuit idle longer than this is rebuilt before it carries anything
 /// (mint access, a session's next turn): half the relays' default idle
 /// timeout ([`RelayConfig::idle_timeout`](crate::onion::relay::RelayConfig)),
@@ -79,7 +87,7 @@ pub(crate) const CIRCUIT_MAX_IDLE: Duration = Duration::from_secs(300);
 /// What to advertise in the DHT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Advertise {
-    /// Role.
+    /// What the node does in the network.
     pub role: Role,
     /// Bandwidth, bytes per second.
     pub bandwidth: u64,
@@ -450,7 +458,7 @@ impl Node {
 
     // ----- getters ------------------------------------------------------------
 
-    /// Address.
+    /// Its socket address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -802,7 +810,7 @@ impl Node {
     /// Moves engine events to roles until nothing changes, then collects
     /// outgoing datagrams.
     fn pump(&mut self, now: Instant) {
-        for _ in 0..10_000 {
+        for _ in 0..PUMP_ROUNDS {
             let mut progress = false;
             while let Some(e) = self.dht.poll_event() {
                 progress = true;

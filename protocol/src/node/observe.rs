@@ -26,7 +26,7 @@ pub enum Observation {
     /// As a service (Ghost or GPU node): a request arriving at the end of a
     /// circuit, with its plaintext prompt and the payment proofs' `Y`s.
     ServiceRequest {
-        /// When.
+        /// The instant it happened.
         at: Instant,
         /// The onion session it came on.
         session: u32,
@@ -41,9 +41,9 @@ pub enum Observation {
     },
     /// As a service: a further payment on a session.
     ServicePayment {
-        /// When.
+        /// The instant it happened.
         at: Instant,
-        /// Session.
+        /// The session it belongs to.
         session: u32,
         /// `Y`s.
         payment: Vec<PublicKey>,
@@ -52,9 +52,9 @@ pub enum Observation {
     },
     /// As a service: response text it produced and sent back.
     ServiceResponse {
-        /// When.
+        /// The instant it happened.
         at: Instant,
-        /// Session.
+        /// The session it belongs to.
         session: u32,
         /// The text.
         text: Vec<u8>,

@@ -51,7 +51,7 @@ pub enum ServiceKind {
 /// One model on offer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offer {
-    /// Model.
+    /// The model, by the name adverts and quotes use.
     pub model: String,
     /// Input price.
     pub input: Price,
@@ -144,7 +144,7 @@ pub enum ServiceEvent {
         session: u32,
         /// Quote.
         quote: QuoteId,
-        /// Model.
+        /// The model, by the name adverts and quotes use.
         model: String,
         /// Input tokens.
         input_tokens: u64,
@@ -159,23 +159,23 @@ pub enum ServiceEvent {
     },
     /// A request was refused.
     Refused {
-        /// Session.
+        /// The session it belongs to.
         session: u32,
-        /// Why.
+        /// Why, in words for logs and errors.
         refusal: Refusal,
     },
     /// Received ecash was redeemed at the mint.
     Settled {
-        /// Mint.
+        /// The mint's URL.
         mint: String,
         /// Amount swapped in.
         amount: u64,
     },
     /// Redemption failed (e.g. the payer double-spent, or the mint is down).
     SettlementFailed {
-        /// Mint.
+        /// The mint's URL.
         mint: String,
-        /// Why.
+        /// Why, in words for logs and errors.
         reason: String,
     },
 }

@@ -22,7 +22,7 @@ use crate::market::{QuoteId, SignedQuote, SignedReceipt};
 pub enum ServiceRequest {
     /// Ask for a signed quote for `model`.
     GetQuote {
-        /// Model.
+        /// The model, by the name adverts and quotes use.
         model: String,
     },
     /// Run a prompt under a pinned quote, paying the first chunk.

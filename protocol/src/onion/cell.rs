@@ -83,7 +83,7 @@ pub struct Cell {
     pub id: u32,
     /// Command.
     pub cmd: Command,
-    /// Body.
+    /// The encoded payload.
     pub body: Box<Body>,
 }
 

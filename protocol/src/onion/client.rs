@@ -26,7 +26,7 @@ use super::layer::{
 use super::messages::{
     ExtendRequest, FLAG_WANT_SURBS, KIND_DATA, decode_extended, encode_surb_batch,
 };
-use super::ntor::NtorClient;
+use super::ntor::{NtorClient, REPLY_LEN};
 use super::relay::Transmit;
 use super::surb::{self, Delivery, REPLY_CAPACITY, ReturnHop, Surb, SurbSecrets};
 use crate::identity::NodeId;
@@ -102,7 +102,7 @@ pub enum ClientEvent {
     CircuitFailed {
         /// Its id.
         circuit: u32,
-        /// Why.
+        /// Why, in words for logs and errors.
         reason: CircuitFailure,
         /// For a build that stalled: the hop that never answered its
         /// handshake (the client cannot tell a dead hop from one that drops
@@ -482,8 +482,8 @@ impl OnionClient {
                 what: "created out of place",
             });
         }
-        let mut reply = [0u8; 64];
-        reply.copy_from_slice(&cell.body[..64]);
+        let mut reply = [0u8; REPLY_LEN];
+        reply.copy_from_slice(&cell.body[..REPLY_LEN]);
         self.complete_hop(now, cell.id, &reply)
     }
 
@@ -491,7 +491,7 @@ impl OnionClient {
         &mut self,
         now: Instant,
         circuit: u32,
-        reply: &[u8; 64],
+        reply: &[u8; REPLY_LEN],
     ) -> Result<(), OnionError> {
         let c = circuit_mut(&mut self.circuits, circuit)?;
         let ntor = c.pending.take().ok_or(OnionError::Unexpected {

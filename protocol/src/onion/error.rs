@@ -69,7 +69,7 @@ pub enum OnionError {
     /// The handshake failed.
     #[error("handshake failed: {reason}")]
     HandshakeFailed {
-        /// Why.
+        /// Why, in words for logs and errors.
         reason: &'static str,
     },
     /// A message's fragments claim more than the reassembly limit.
@@ -77,13 +77,13 @@ pub enum OnionError {
     OversizedMessage {
         /// Claimed size.
         size: usize,
-        /// Limit.
+        /// The limit that was exceeded.
         limit: usize,
     },
     /// Fragments of one message disagree (count, index or length).
     #[error("inconsistent fragment: {reason}")]
     InconsistentFragment {
-        /// Why.
+        /// Why, in words for logs and errors.
         reason: &'static str,
     },
     /// Whole messages are waiting for an earlier one that never arrived
@@ -101,7 +101,7 @@ pub enum OnionError {
     /// Too many messages are being reassembled at once.
     #[error("too many partial messages (limit {limit})")]
     TooManyPartialMessages {
-        /// Limit.
+        /// The limit that was exceeded.
         limit: usize,
     },
     /// The circuit is not built (or no longer exists).
@@ -116,7 +116,7 @@ pub enum OnionError {
     /// A path is too short, too long, or has repeated nodes.
     #[error("invalid path: {reason}")]
     InvalidPath {
-        /// Why.
+        /// Why, in words for logs and errors.
         reason: &'static str,
     },
     /// No reply blocks are left to send a reply.

@@ -9,19 +9,22 @@ use crate::time::Instant;
 /// Width of the sliding window, in sequence numbers.
 pub const WINDOW: u64 = 1024;
 
+/// Sequence numbers one bitmap word covers.
+const WORD_BITS: u64 = u64::BITS as u64;
+
 /// A sliding replay window over sequence numbers: each number is accepted
 /// once; numbers more than [`WINDOW`] behind the highest seen are refused.
 /// Tolerates reordering within the window (per-hop delays reorder cells).
 #[derive(Clone, Debug, Default)]
 pub struct ReplayWindow {
     highest: Option<u64>,
-    bits: [u64; (WINDOW / 64) as usize],
+    bits: [u64; (WINDOW / WORD_BITS) as usize],
 }
 
 impl ReplayWindow {
     fn bit(&mut self, seq: u64) -> (&mut u64, u64) {
-        let idx = ((seq % WINDOW) / 64) as usize;
-        (&mut self.bits[idx], 1u64 << (seq % 64))
+        let idx = ((seq % WINDOW) / WORD_BITS) as usize;
+        (&mut self.bits[idx], 1u64 << (seq % WORD_BITS))
     }
 
     /// Accepts `seq` once, or returns [`OnionError::ReplayedCell`].
@@ -34,7 +37,7 @@ impl ReplayWindow {
                 // Clear the bits of the numbers that slid into the window.
                 let advance = seq - h;
                 if advance >= WINDOW {
-                    self.bits = [0; (WINDOW / 64) as usize];
+                    self.bits = [0; (WINDOW / WORD_BITS) as usize];
                 } else {
                     for s in (h + 1)..=seq {
                         let (word, mask) = self.bit(s);

@@ -20,7 +20,7 @@ use rand_core::Rng;
 /// Published statistics of one trace's output lengths, tokens.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct TraceStats {
-    /// Mean.
+    /// Mean of the distribution.
     pub mean: f64,
     /// Median, if published.
     pub median: Option<f64>,

@@ -17,7 +17,7 @@ pub const LENGTHS_CSV: &str = include_str!("../../data/request_lengths.csv");
 pub struct ListPrice {
     /// Provider.
     pub provider: String,
-    /// Model.
+    /// The model, by the name adverts and quotes use.
     pub model: String,
     /// Prices.
     pub prices: ModelPrices,

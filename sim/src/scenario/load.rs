@@ -15,15 +15,15 @@ pub enum ScenarioError {
     /// The file could not be read.
     #[error("{file}: cannot read: {reason}")]
     Read {
-        /// File.
+        /// The scenario file.
         file: PathBuf,
-        /// Why.
+        /// Why, in words for logs and errors.
         reason: String,
     },
     /// Bad YAML or a field of the wrong type, unknown or out of range.
     #[error("{file}:{line}:{column}: {path}: {message}")]
     Field {
-        /// File.
+        /// The scenario file.
         file: PathBuf,
         /// 1-based line (0 when unknown).
         line: usize,

@@ -41,7 +41,7 @@ pub struct MarketSpec {
     /// Mint input fee, parts per thousand per proof (NUT-02).
     #[serde(default)]
     pub mint_fee_ppk: u64,
-    /// Clients.
+    /// Number of clients.
     pub clients: u32,
     /// Jurisdictions: clients and agents are each in one (clients at
     /// random; Ghost groups and GPU nodes as set, or spread in turn), and
@@ -244,7 +244,7 @@ pub struct GhostGroup {
     pub count: u32,
     /// Model resold (a `models` name).
     pub model: String,
-    /// Pricing.
+    /// How this agent sets its daily price.
     pub strategy: Strategy,
     /// Costs and limits.
     pub costs: GhostCostsSpec,
@@ -276,7 +276,7 @@ pub struct EntrantsSpec {
     pub count: u32,
     /// Mean daily profit of the active Ghosts that draws the next one, USD.
     pub entry_profit_usd_per_day: f64,
-    /// Pricing.
+    /// How this agent sets its daily price.
     pub strategy: Strategy,
     /// Costs and limits.
     pub costs: GhostCostsSpec,

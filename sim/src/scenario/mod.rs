@@ -91,7 +91,7 @@ pub struct Population {
     /// Ecash mints.
     #[serde(default = "one")]
     pub mints: u32,
-    /// Clients.
+    /// Number of clients.
     pub clients: u32,
     /// Identity proof-of-work difficulty, bits (each identity costs 2^bits hashes on average).
     #[serde(default = "default_pow_bits")]
@@ -714,7 +714,7 @@ pub struct ChurnStep {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChurnRole {
-    /// Relays.
+    /// The relays churn.
     Relay,
     /// Ghosts.
     Ghost,

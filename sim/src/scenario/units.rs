@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub struct Probability(f64);
 
 impl Probability {
-    /// Zero.
+    /// Probability 0.
     pub const ZERO: Probability = Probability(0.0);
 
     /// `p`, if it lies in `[0, 1]`.
@@ -70,14 +70,14 @@ pub enum Distribution {
     },
     /// Log-normal with this median and this standard deviation of the log.
     LogNormal {
-        /// Median.
+        /// Median of the distribution.
         median: f64,
         /// Standard deviation of ln(x).
         sigma: f64,
     },
     /// Exponential with this mean.
     Exponential {
-        /// Mean.
+        /// Mean of the distribution.
         mean: f64,
     },
 }

@@ -133,7 +133,7 @@ pub struct MarketConfig {
     pub gpus: Vec<GpuAgent>,
     /// Open-model quality over time.
     pub phases: Phases,
-    /// Clients.
+    /// Number of clients.
     pub clients: u32,
     /// Jurisdictions; each client is in one, uniformly at random.
     pub jurisdictions: u16,
@@ -212,11 +212,11 @@ pub struct AgentDay {
 /// One job: the quote it ran under and what came of it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct JobRecord {
-    /// Day.
+    /// Day of the run, from 0.
     pub day: u32,
     /// Arrival, seconds since the start.
     pub t_s: f64,
-    /// Client.
+    /// Client index.
     pub client: u32,
     /// Model asked for (index into the run's `models`).
     pub model: u32,
