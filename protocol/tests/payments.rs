@@ -79,6 +79,20 @@ impl Fixture {
         f
     }
 
+    /// Starts a 5-sat payment, which needs a swap for change from the one
+    /// 64-sat proof; the swap request is left on the wire.
+    fn pay_with_change(&mut self) {
+        let url = self.url.clone();
+        let Spend::Swap(swap) = self
+            .wallet
+            .prepare_spend(&url, Amount::new(5), Instant::ZERO, &mut self.rng, ())
+            .unwrap()
+        else {
+            panic!("a 5-sat payment from a 64-sat proof needs a swap")
+        };
+        self.wallet.submit(&mut self.wire, swap);
+    }
+
     /// Serves one request and hands its answer to the wallet.
     fn deliver(&mut self, seq: u64, request: MintApiRequest) -> Outcome<()> {
         let nobody = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
@@ -125,14 +139,7 @@ impl Fixture {
 fn a_late_copy_of_a_lost_swap_leaves_its_outputs_with_the_wallet() {
     let mut f = Fixture::funded();
     let url = f.url.clone();
-    let Spend::Swap(swap) = f
-        .wallet
-        .prepare_spend(&url, Amount::new(5), Instant::ZERO, &mut f.rng, ())
-        .unwrap()
-    else {
-        panic!("a 5-sat payment from a 64-sat proof needs a swap")
-    };
-    f.wallet.submit(&mut f.wire, swap);
+    f.pay_with_change();
     let (seq, late_copy) = f.wire.sent.pop_front().unwrap();
     // The answer does not come: the wallet asks the mint (NUT-09).
     assert!(matches!(
@@ -174,14 +181,7 @@ fn a_late_copy_of_a_lost_swap_leaves_its_outputs_with_the_wallet() {
 fn a_swap_the_mint_refuses_outright_gives_its_inputs_back() {
     let mut f = Fixture::funded();
     let url = f.url.clone();
-    let Spend::Swap(swap) = f
-        .wallet
-        .prepare_spend(&url, Amount::new(5), Instant::ZERO, &mut f.rng, ())
-        .unwrap()
-    else {
-        panic!("needs a swap")
-    };
-    f.wallet.submit(&mut f.wire, swap);
+    f.pay_with_change();
     let (seq, _) = f.wire.sent.pop_front().unwrap();
     // A refusal (here: an error answer for it) is checked with a restore
     // first, and then reported.

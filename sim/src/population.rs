@@ -97,13 +97,6 @@ pub fn identity_params(s: &Scenario) -> IdentityParams {
 
 fn dht_config(s: &Scenario) -> DhtConfig {
     DhtConfig {
-        k: 20,
-        alpha: 3,
-        paths: 1,
-        rpc_timeout: Duration::from_secs(2),
-        fail_limit: 3,
-        refresh_interval: Duration::from_secs(3600),
-        republish_interval: Duration::from_secs(1200),
         policy: AdvertPolicy {
             identity: identity_params(s),
             epochs: EpochClock {
@@ -111,8 +104,7 @@ fn dht_config(s: &Scenario) -> DhtConfig {
             },
             grace: Duration::from_secs(600),
         },
-        max_adverts_per_key: 64,
-        max_keys: 1024,
+        ..DhtConfig::default()
     }
 }
 

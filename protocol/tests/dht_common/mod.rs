@@ -26,20 +26,12 @@ pub const EPOCH: Duration = Duration::from_secs(3600);
 
 pub fn config() -> DhtConfig {
     DhtConfig {
-        k: 20,
-        alpha: 3,
-        paths: 1,
-        rpc_timeout: Duration::from_secs(2),
-        fail_limit: 3,
-        refresh_interval: Duration::from_secs(3600),
-        republish_interval: Duration::from_secs(1200),
         policy: AdvertPolicy {
             identity: PARAMS,
             epochs: EpochClock { length: EPOCH },
             grace: Duration::from_secs(300),
         },
-        max_adverts_per_key: 64,
-        max_keys: 1024,
+        ..DhtConfig::default()
     }
 }
 

@@ -22,15 +22,13 @@ use peer2prompt::identity::{EpochClock, Identity, IdentityParams, NodeId};
 use peer2prompt::market::{CostModel, FxRate};
 use peer2prompt::node::{
     Advertise, ClientEvent, ClientRoleConfig, HoldConfig, MintEvent, MintRoleConfig, Node,
-    NodeConfig, NodeEvent, Observation, Offer, PrefixAsAsn, ServiceConfig, ServiceEvent,
-    ServiceKind, Settlement, TurnFailure, TurnReport,
+    NodeConfig, NodeEvent, Observation, Offer, ServiceConfig, ServiceEvent, ServiceKind,
+    Settlement, TurnFailure, TurnReport,
 };
 #[cfg(feature = "adversary")]
 use peer2prompt::node::{MintAdversary, ServiceAdversary};
-use peer2prompt::onion::client::ClientConfig;
 #[cfg(feature = "adversary")]
 use peer2prompt::onion::relay::RelayAdversary;
-use peer2prompt::onion::relay::RelayConfig;
 use peer2prompt::onion::route::RoutePolicy;
 use peer2prompt::time::{Duration, Instant};
 use rand_chacha::ChaCha20Rng;
@@ -167,22 +165,11 @@ pub fn offer(chunk_msat: u64) -> Offer {
 fn base_config() -> NodeConfig {
     NodeConfig {
         dht: dht_config(),
-        relay: RelayConfig::default(),
-        onion: ClientConfig::default(),
         route: RoutePolicy {
             relays: 3,
             ..RoutePolicy::default()
         },
-        onion_grace: Duration::from_secs(600),
-        suspect_for: Duration::from_secs(600),
-        shards: 2,
-        service_shards: 2,
-        relay_shards_read: None,
-        advertise: None,
-        client: None,
-        service: None,
-        mint: None,
-        net: Arc::new(PrefixAsAsn),
+        ..NodeConfig::default()
     }
 }
 
