@@ -126,9 +126,11 @@ pub struct Engine {
     pub observer: Option<Observer>,
     /// Peer input the nodes refused, by (layer, kind).
     pub peer_errors: BTreeMap<(&'static str, &'static str), u64>,
-    /// The node whose timer fired last, at what instant, and how many
-    /// times in a row it was still due right after firing.
-    streak: (u32, Instant, u32),
+    /// Timer firings that left their node still due.
+    streak: StallWatch,
+    /// The node whose timer fired last and is not yet re-armed: its next
+    /// deadline (read once, in [`Engine::rearm`]) feeds the stall count.
+    fired: Option<u32>,
     /// A node whose timer made no progress (see [`STALL_LIMIT`]).
     pub stalled: Option<Violation>,
 }
@@ -138,6 +140,29 @@ pub struct Engine {
 /// that is due thousands of times without virtual time moving is stuck in
 /// a loop that would never let the run end, which is a protocol bug.
 pub const STALL_LIMIT: u32 = 1_000;
+
+/// The node whose timer fired last, at what instant, and how many times
+/// in a row it was still due right after firing.
+#[derive(Debug, Default)]
+struct StallWatch {
+    last: Option<(u32, Instant)>,
+    run: u32,
+}
+
+impl StallWatch {
+    /// Counts one firing of node `i` at `at`; true exactly when the run
+    /// of still-due firings at that instant reaches [`STALL_LIMIT`].
+    fn observe(&mut self, i: u32, at: Instant, due: bool) -> bool {
+        if !due || self.last != Some((i, at)) {
+            self.last = Some((i, at));
+            self.run = 0;
+        }
+        if due {
+            self.run += 1;
+        }
+        self.run == STALL_LIMIT
+    }
+}
 
 impl Engine {
     /// An engine for `hosts` on `link`.
@@ -161,7 +186,8 @@ impl Engine {
             traffic: Traffic::default(),
             observer,
             peer_errors: BTreeMap::new(),
-            streak: (u32::MAX, Instant::ZERO, 0),
+            streak: StallWatch::default(),
+            fired: None,
             stalled: None,
         }
     }
@@ -225,28 +251,19 @@ impl Engine {
             return false;
         }
         h.node.handle_timeout(at);
-        let due = h.node.poll_timeout().is_some_and(|d| d <= at);
-        self.count_streak(at, i, due);
+        self.fired = Some(i);
         true
     }
 
-    /// Tracks timers that stay due at the same instant.
+    /// Records whether node `i` is still due right after its timer fired.
     fn count_streak(&mut self, at: Instant, i: u32, due: bool) {
-        let (node, when, n) = &mut self.streak;
-        if !due || *node != i || *when != at {
-            *node = i;
-            *when = at;
-            *n = 0;
-        }
-        if due {
-            *n += 1;
-        }
-        if *n == STALL_LIMIT && self.stalled.is_none() {
+        if self.streak.observe(i, at, due) && self.stalled.is_none() {
+            let slot = &self.hosts[i as usize].slot;
             self.stalled = Some(Violation {
                 at_ns: at.as_nanos(),
                 what: format!(
                     "node {i} ({:?} {}) stays due after {STALL_LIMIT} timer firings at one instant: its timer makes no progress",
-                    self.hosts[i as usize].slot.kind, self.hosts[i as usize].slot.nth
+                    slot.kind, slot.nth
                 ),
             });
         }
@@ -304,13 +321,45 @@ impl Engine {
     /// past fires now).
     pub fn rearm(&mut self, i: u32) {
         let now = self.now();
+        let next = self.hosts[i as usize].node.poll_timeout();
+        if self.fired.take() == Some(i) {
+            self.count_streak(now, i, next.is_some_and(|d| d <= now));
+        }
         let h = &mut self.hosts[i as usize];
-        let next = h.node.poll_timeout();
         if next != h.armed {
             h.armed = next;
             if let Some(t) = next {
                 self.queue.push(t.max(now), Event::Timer(i, t));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timer_due_again_and_again_at_one_instant_is_a_stall() {
+        let mut w = StallWatch::default();
+        let t = Instant::from_nanos(5);
+        let hits: Vec<u32> = (1..=STALL_LIMIT + 5)
+            .filter(|_| w.observe(3, t, true))
+            .collect();
+        assert_eq!(hits.len(), 1, "reported once, when the limit is reached");
+    }
+
+    #[test]
+    fn progress_resets_the_count() {
+        let mut w = StallWatch::default();
+        for k in 0..3 * STALL_LIMIT {
+            // Time moves, another node runs, or the node stops being due.
+            let (i, at, due) = match k % 3 {
+                0 => (1, Instant::from_nanos(u64::from(k)), true),
+                1 => (2, Instant::from_nanos(7), true),
+                _ => (1, Instant::from_nanos(7), false),
+            };
+            assert!(!w.observe(i, at, due), "firing {k} is progress");
         }
     }
 }
