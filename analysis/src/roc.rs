@@ -8,7 +8,7 @@
 //! and FPR = FP(t)/N; the Bayesian detection rate P(true | flagged) at the
 //! workload's own base rate `P/(P+N)` is TP/(TP+FP).
 
-use peer2prompt_sim::record::{CorrelationRecord, ReplicateResult};
+use peer2prompt_sim::record::{CorrelationRecord, NetworkReplicate};
 use polars::prelude::*;
 
 use crate::dataset::frame;
@@ -82,7 +82,7 @@ const MAX_ROWS: usize = 2_000;
 const KEEP_HEAD: usize = 500;
 
 /// The curve and summary of each point that has observers.
-pub fn curves(results: &[ReplicateResult]) -> (Vec<RocRow>, Vec<RocSummary>) {
+pub fn curves(results: &[NetworkReplicate]) -> (Vec<RocRow>, Vec<RocSummary>) {
     let mut points: Vec<u32> = results
         .iter()
         .filter(|r| r.stats.observer_service_flows > 0)
@@ -93,7 +93,7 @@ pub fn curves(results: &[ReplicateResult]) -> (Vec<RocRow>, Vec<RocSummary>) {
     let mut rows = Vec::new();
     let mut sums = Vec::new();
     for p in points {
-        let rs: Vec<&ReplicateResult> = results.iter().filter(|r| r.point == p).collect();
+        let rs: Vec<&NetworkReplicate> = results.iter().filter(|r| r.point == p).collect();
         let pos: u64 = rs.iter().map(|r| r.stats.observer_true_pairs).sum();
         let all: u64 = rs
             .iter()
@@ -209,7 +209,7 @@ pub fn roc_frame(rows: &[RocRow]) -> PolarsResult<DataFrame> {
 }
 
 /// `correlation.parquet`: every compared pair with its truth label.
-pub fn correlation_frame(results: &[ReplicateResult]) -> PolarsResult<DataFrame> {
+pub fn correlation_frame(results: &[NetworkReplicate]) -> PolarsResult<DataFrame> {
     let rows: Vec<&CorrelationRecord> = results.iter().flat_map(|r| &r.correlation).collect();
     frame!(rows;
         "point" => |r| r.point,

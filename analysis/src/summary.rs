@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use peer2prompt_sim::record::ReplicateResult;
+use peer2prompt_sim::record::NetworkReplicate;
 use peer2prompt_sim::scenario::Point;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -80,11 +80,12 @@ pub struct PointSummary {
 }
 
 /// Summarises the replicates of each point.
-pub fn summarise(points: &[Point], results: &[ReplicateResult]) -> Vec<PointSummary> {
+pub fn summarise(points: &[Point], results: &[NetworkReplicate]) -> Vec<PointSummary> {
     points
         .iter()
         .map(|p| {
-            let rs: Vec<&ReplicateResult> = results.iter().filter(|r| r.point == p.index).collect();
+            let rs: Vec<&NetworkReplicate> =
+                results.iter().filter(|r| r.point == p.index).collect();
             let sessions = rs.iter().flat_map(|r| &r.sessions);
             let (mut n, mut ok, mut ends, mut linked, mut guesses, mut right) = (0, 0, 0, 0, 0, 0);
             let mut at_adversarial_exit = 0;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use peer2prompt_sim::record::ReplicateResult;
+use peer2prompt_sim::record::{NetworkReplicate, ReplicateResult};
 use peer2prompt_sim::rng::Streams;
 use peer2prompt_sim::run::{Progress, run_replicate};
 use peer2prompt_sim::scenario::{Loaded, Point};
@@ -298,12 +298,15 @@ pub fn run(spec: &SweepSpec, out: &Path, opts: RunOptions) -> Result<SweepOutcom
             }))
             .map_err(|e| fail(seed, format!("panicked: {}", panic_text(e.as_ref()))))?
             .map_err(|f| fail(f.seed, f.violation.to_string()))?;
-            let mut result = result;
-            if let Some(m) = result.market.take() {
-                // The tables first: a JSON checkpoint means they are there.
-                write_market_checkpoint(&cp, p, r, &m)?;
-            }
-            write_checkpoint(&cp, &result)?;
+            let network = match result {
+                ReplicateResult::Network(n) => n,
+                ReplicateResult::Market(m) => {
+                    // The tables first: a JSON checkpoint means they are there.
+                    write_market_checkpoint(&cp, p, r, &m.run)?;
+                    m.network_part()
+                }
+            };
+            write_checkpoint(&cp, &network)?;
             let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
             bar.set_message(format!("{n}/{} replicates", todo.len()));
             Ok::<(), SweepError>(())
@@ -379,12 +382,12 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
-fn write_checkpoint(cp: &Path, r: &ReplicateResult) -> Result<(), SweepError> {
+fn write_checkpoint(cp: &Path, r: &NetworkReplicate) -> Result<(), SweepError> {
     let bytes = serde_json::to_vec(r).map_err(|e| SweepError::Dataset(e.to_string()))?;
     write_atomic(&checkpoint_path(cp, r.point, r.replicate), &bytes)
 }
 
-fn read_checkpoint(cp: &Path, p: u32, r: u32) -> Result<ReplicateResult, SweepError> {
+fn read_checkpoint(cp: &Path, p: u32, r: u32) -> Result<NetworkReplicate, SweepError> {
     let path = checkpoint_path(cp, p, r);
     let bytes = std::fs::read(&path).map_err(io(&path))?;
     serde_json::from_slice(&bytes).map_err(|e| SweepError::Io {
@@ -476,7 +479,7 @@ fn write_market_outputs(
 fn write_outputs(
     spec: &SweepSpec,
     out: &Path,
-    results: &[ReplicateResult],
+    results: &[NetworkReplicate],
 ) -> Result<SweepOutcome, SweepError> {
     let ds = |e: polars::prelude::PolarsError| SweepError::Dataset(e.to_string());
     let rows: Vec<_> = results

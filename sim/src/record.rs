@@ -155,9 +155,54 @@ pub struct ReplicateStats {
     pub peer_errors: std::collections::BTreeMap<String, u64>,
 }
 
-/// A replicate's output.
+/// A replicate's output: a network run's records or a market run's.
+#[derive(Clone, Debug)]
+pub enum ReplicateResult {
+    /// A network scenario: sessions, counters, audits, observers.
+    Network(NetworkReplicate),
+    /// A market scenario (`market:`): agents' days and jobs.
+    Market(MarketReplicate),
+}
+
+impl ReplicateResult {
+    /// The network replicate, if this is one.
+    pub fn into_network(self) -> Option<NetworkReplicate> {
+        match self {
+            ReplicateResult::Network(n) => Some(n),
+            ReplicateResult::Market(_) => None,
+        }
+    }
+}
+
+/// A market replicate: its key and the market's records.
+#[derive(Clone, Debug)]
+pub struct MarketReplicate {
+    /// Sweep point.
+    pub point: u32,
+    /// Replicate index within its sweep point.
+    pub replicate: u32,
+    /// Its master seed.
+    pub seed: u64,
+    /// What the market recorded (the runner stores it as tables).
+    pub run: crate::economics::market::MarketRun,
+}
+
+impl MarketReplicate {
+    /// The network records of a market replicate: its key, no sessions
+    /// (a market scenario writes empty network datasets beside its own).
+    pub fn network_part(&self) -> NetworkReplicate {
+        NetworkReplicate {
+            point: self.point,
+            replicate: self.replicate,
+            seed: self.seed,
+            ..NetworkReplicate::default()
+        }
+    }
+}
+
+/// A network replicate's records.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ReplicateResult {
+pub struct NetworkReplicate {
     /// Sweep point.
     pub point: u32,
     /// Replicate index within its sweep point.
@@ -174,8 +219,4 @@ pub struct ReplicateResult {
     /// The observers' compared pairs (empty without observers).
     #[serde(default)]
     pub correlation: Vec<CorrelationRecord>,
-    /// A market scenario's records (the runner stores them as tables, not
-    /// in the JSON checkpoint).
-    #[serde(skip)]
-    pub market: Option<crate::economics::market::MarketRun>,
 }

@@ -6,7 +6,7 @@ use crate::adversary::observer::FlowSummary;
 use crate::checks::Violation;
 use crate::engine::Host;
 use crate::population::Kind;
-use crate::record::{ReplicateResult, ReplicateStats};
+use crate::record::{MarketReplicate, NetworkReplicate, ReplicateResult, ReplicateStats};
 use crate::rng::Streams;
 use crate::scenario::Point;
 use crate::scoring;
@@ -76,7 +76,13 @@ pub fn run_replicate(
     w.run_until(settle).map_err(fail)?;
     w.check_conservation().map_err(fail)?;
     let flows = w.engine.observer.take().map(|o| o.finish());
-    Ok(records(&w, flows.as_deref(), point.index, replicate, seed))
+    Ok(ReplicateResult::Network(records(
+        &w,
+        flows.as_deref(),
+        point.index,
+        replicate,
+        seed,
+    )))
 }
 
 /// Runs a market scenario's replicate: the market is checked for value
@@ -107,13 +113,12 @@ fn run_market(
         )));
     }
     progress.advance(1.0);
-    Ok(ReplicateResult {
+    Ok(ReplicateResult::Market(MarketReplicate {
         point,
         replicate,
         seed,
-        market: Some(run),
-        ..ReplicateResult::default()
-    })
+        run,
+    }))
 }
 
 /// Scores the attackers and gathers the replicate's records and counts.
@@ -123,7 +128,7 @@ fn records(
     point: u32,
     replicate: u32,
     seed: u64,
-) -> ReplicateResult {
+) -> NetworkReplicate {
     let scored = scoring::score(w, flows, point, replicate, seed);
     let hosts = w.hosts();
     let count = |f: &dyn Fn(&Host) -> bool| hosts.iter().filter(|h| f(h)).count() as u64;
@@ -146,7 +151,7 @@ fn records(
     };
     let (flows_c, flows_s, true_pairs) = scored.observer_flows;
     let traffic = w.engine.traffic;
-    ReplicateResult {
+    NetworkReplicate {
         point,
         replicate,
         seed,
@@ -182,6 +187,5 @@ fn records(
                 .map(|((layer, kind), n)| (format!("{layer}/{kind}"), *n))
                 .collect(),
         },
-        market: None,
     }
 }

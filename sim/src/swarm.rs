@@ -191,10 +191,15 @@ pub fn run_case(case: &Case) -> Verdict {
         run_replicate(point, 0, loaded.base.seed, &())
     }));
     match ran {
-        Ok(Ok(r)) => Verdict::Passed {
-            sessions: r.sessions.len() as u64,
-            events: r.stats.events,
-            checks: r.stats.invariant_checks,
+        Ok(Ok(r)) => match r.into_network() {
+            Some(r) => Verdict::Passed {
+                sessions: r.sessions.len() as u64,
+                events: r.stats.events,
+                checks: r.stats.invariant_checks,
+            },
+            None => Verdict::Failed {
+                what: "a swarm case drew a market scenario".into(),
+            },
         },
         Ok(Err(f)) => Verdict::Failed {
             what: f.violation.to_string(),

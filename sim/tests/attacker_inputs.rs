@@ -7,7 +7,7 @@
 //! scoring still finds every session's flows.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use peer2prompt_sim::record::ReplicateResult;
+use peer2prompt_sim::record::NetworkReplicate;
 use peer2prompt_sim::run::run_replicate;
 use peer2prompt_sim::scenario::load_str;
 
@@ -34,10 +34,13 @@ adversary:
   observers: {vantage: {kind: as_fraction, share: 0.3}}
 "#;
 
-fn run(text_seed: u64) -> ReplicateResult {
+fn run(text_seed: u64) -> NetworkReplicate {
     let text = ALL_ATTACKERS.replace("TEXT_SEED", &text_seed.to_string());
     let l = load_str(std::path::Path::new("attackers.yaml"), &text).unwrap();
-    run_replicate(&l.points[0], 0, l.base.seed, &()).unwrap()
+    run_replicate(&l.points[0], 0, l.base.seed, &())
+        .unwrap()
+        .into_network()
+        .expect("a network scenario")
 }
 
 #[test]

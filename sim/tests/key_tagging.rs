@@ -2,11 +2,11 @@
 //! requests is caught by auditing wallets with probability 1 - (1 - p)^2.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use peer2prompt_sim::record::ReplicateResult;
+use peer2prompt_sim::record::NetworkReplicate;
 use peer2prompt_sim::run::run_replicate;
 use peer2prompt_sim::scenario::load_str;
 
-fn run(share: f64, audit: bool) -> ReplicateResult {
+fn run(share: f64, audit: bool) -> NetworkReplicate {
     let text = format!(
         r#"
 name: tagging
@@ -28,7 +28,10 @@ adversary:
 "#
     );
     let l = load_str(std::path::Path::new("tagging.yaml"), &text).unwrap();
-    run_replicate(&l.points[0], 0, 5, &()).unwrap()
+    run_replicate(&l.points[0], 0, 5, &())
+        .unwrap()
+        .into_network()
+        .expect("a network scenario")
 }
 
 #[test]

@@ -49,7 +49,10 @@ fn run(guess: &str) -> Vec<(u64, u64, f64)> {
         let (mut n, mut k) = (0u64, 0u64);
         let mut mg = 0.0;
         for r in 0..l.base.replications {
-            let res = run_replicate(p, r, l.base.seed, &()).unwrap();
+            let res = run_replicate(p, r, l.base.seed, &())
+                .unwrap()
+                .into_network()
+                .expect("a network scenario");
             let st = &res.stats;
             mg = st.adversarial_relays as f64 / st.relays as f64 * st.adversarial_exits as f64
                 / st.exits as f64;

@@ -29,7 +29,10 @@ adversary:
 /// (sessions the attacker attributed and named correctly, attributed).
 fn named(text: &str) -> (usize, usize) {
     let l = load_str(std::path::Path::new("many.yaml"), text).unwrap();
-    let r = run_replicate(&l.points[0], 0, 11, &()).unwrap();
+    let r = run_replicate(&l.points[0], 0, 11, &())
+        .unwrap()
+        .into_network()
+        .expect("a network scenario");
     let attributed: Vec<_> = r
         .sessions
         .iter()
@@ -84,7 +87,10 @@ fn with_lightning_hiding_the_payer_nobody_is_named() {
         "protocol: {relays_per_route: 2, shards: 1, service_shards: 1, lightning: {kind: hidden}}",
     );
     let l = load_str(std::path::Path::new("hidden.yaml"), &hidden).unwrap();
-    let r = run_replicate(&l.points[0], 0, 11, &()).unwrap();
+    let r = run_replicate(&l.points[0], 0, 11, &())
+        .unwrap()
+        .into_network()
+        .expect("a network scenario");
     assert!(r.sessions.iter().any(|s| s.turns > 0));
     // The funding is found (the attribution ran) but names nobody.
     assert!(r.sessions.iter().any(|s| s.mint_candidates == Some(0)));
@@ -98,7 +104,10 @@ fn with_lightning_hiding_the_payer_nobody_is_named() {
 fn without_a_mint_exit_adversary_the_columns_are_null() {
     let plain = ONE_CLIENT.replace("  mint_exit: {mints: 1}\n", "");
     let l = load_str(std::path::Path::new("plain.yaml"), &plain).unwrap();
-    let r = run_replicate(&l.points[0], 0, 11, &()).unwrap();
+    let r = run_replicate(&l.points[0], 0, 11, &())
+        .unwrap()
+        .into_network()
+        .expect("a network scenario");
     assert!(!r.sessions.is_empty());
     for s in &r.sessions {
         assert_eq!((s.mint_candidates, s.mint_linked), (None, None));

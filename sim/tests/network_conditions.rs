@@ -90,7 +90,10 @@ fn value_is_conserved_under_datagram_loss() {
     let text = HARSH.replace("loss: 0.0,", "loss: 0.03,");
     let l = load_str(std::path::Path::new("lossy.yaml"), &text).unwrap();
     for seed in [2, 9, 14] {
-        let r = run_replicate(&l.points[0], 0, seed, &()).unwrap();
+        let r = run_replicate(&l.points[0], 0, seed, &())
+            .unwrap()
+            .into_network()
+            .expect("a network scenario");
         assert!(
             r.stats.invariant_checks > 0 && r.stats.lost > 0,
             "{:?}",

@@ -4,7 +4,7 @@
 //! observers and false when the observers watch nothing the sessions cross.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use peer2prompt_sim::record::ReplicateResult;
+use peer2prompt_sim::record::NetworkReplicate;
 use peer2prompt_sim::run::run_replicate;
 use peer2prompt_sim::scenario::load_str;
 
@@ -28,16 +28,19 @@ adversary:
 OBSERVERS
 "#;
 
-fn run(observers: &str) -> ReplicateResult {
+fn run(observers: &str) -> NetworkReplicate {
     defended(observers, "")
 }
 
-fn defended(observers: &str, defence: &str) -> ReplicateResult {
+fn defended(observers: &str, defence: &str) -> NetworkReplicate {
     let text = BASE
         .replace("OBSERVERS", observers)
         .replace("DEFENCE", defence);
     let l = load_str(std::path::Path::new("obs.yaml"), &text).unwrap();
-    run_replicate(&l.points[0], 0, 21, &()).unwrap()
+    run_replicate(&l.points[0], 0, 21, &())
+        .unwrap()
+        .into_network()
+        .expect("a network scenario")
 }
 
 #[test]
@@ -86,7 +89,7 @@ fn a_global_observer_links_most_undefended_sessions() {
 #[test]
 fn random_per_hop_delays_cut_what_a_global_observer_links() {
     let global = "  observers: {vantage: {kind: global}, threshold: 0.6}";
-    let share = |r: &ReplicateResult| {
+    let share = |r: &NetworkReplicate| {
         let answered: Vec<_> = r.sessions.iter().filter(|s| s.turns > 0).collect();
         let linked = answered
             .iter()
