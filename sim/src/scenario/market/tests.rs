@@ -16,23 +16,23 @@ market:
   input_tokens: 500
   output_trace: sharegpt
   models:
-- {name: gpt-4o}
-- {name: MODEL}
+    - {name: gpt-4o}
+    - {name: MODEL}
   ghosts:
-- count: 4
-  model: gpt-4o
-  strategy: {kind: fixed_markup, factor: 2.0}
-  costs: {bandwidth_usd_per_mtok: 0.0, ops_usd_per_day: 0.0, policy_risk_usd_per_mtok: 0.0, capacity_tokens_per_day: 1.0e6, normal_tokens_per_day: 1.0e6, ban_per_excess_multiple: 0.0, exit_window_days: 8}
+    - count: 4
+      model: gpt-4o
+      strategy: {kind: fixed_markup, factor: 2.0}
+      costs: {bandwidth_usd_per_mtok: 0.0, ops_usd_per_day: 0.0, policy_risk_usd_per_mtok: 0.0, capacity_tokens_per_day: 1.0e6, normal_tokens_per_day: 1.0e6, ban_per_excess_multiple: 0.0, exit_window_days: 8}
   adversary:
-count: 2
-model: gpt-4o
-strategy: {kind: subsidized, factor: 0.8}
-costs: {bandwidth_usd_per_mtok: 0.0, ops_usd_per_day: 0.0, policy_risk_usd_per_mtok: 0.0, capacity_tokens_per_day: 1.0e6, normal_tokens_per_day: 1.0e6, ban_per_excess_multiple: 0.0}
+    count: 2
+    model: gpt-4o
+    strategy: {kind: subsidized, factor: 0.8}
+    costs: {bandwidth_usd_per_mtok: 0.0, ops_usd_per_day: 0.0, policy_risk_usd_per_mtok: 0.0, capacity_tokens_per_day: 1.0e6, normal_tokens_per_day: 1.0e6, ban_per_excess_multiple: 0.0}
   phases: {start: 0.5, end: 0.9, from_day: 1, to_day: 2}
 sweep:
   list:
-- {market.adversary.strategy: {kind: subsidized, factor: 0.8}}
-- {market.adversary.strategy: {kind: subsidized, factor: 0.6}}
+    - {market.adversary.strategy: {kind: subsidized, factor: 0.8}}
+    - {market.adversary.strategy: {kind: subsidized, factor: 0.6}}
 ";
 
 #[test]
