@@ -247,18 +247,7 @@ pub fn run(spec: &SweepSpec, out: &Path, opts: RunOptions) -> Result<SweepOutcom
         .filter(|(p, r)| checkpoint_path(&cp, *p, *r).exists())
         .collect();
     let todo: Vec<(u32, u32)> = jobs.iter().copied().filter(|j| !done.contains(j)).collect();
-    let bar = if show_progress {
-        let b = ProgressBar::new(todo.len() as u64 * 100);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {percent}% ({msg}) eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = progress_bar(show_progress, todo.len() as u64 * 100);
     let finished = AtomicU64::new(0);
     let log = LogProgress {
         total: todo.len() as u64 * 100,
@@ -272,41 +261,14 @@ pub fn run(spec: &SweepSpec, out: &Path, opts: RunOptions) -> Result<SweepOutcom
         .build()
         .map_err(|e| SweepError::Dataset(e.to_string()))?;
     let points = spec.points();
-    let file = spec.loaded.file.display().to_string();
     pool.install(|| {
         todo.par_iter().try_for_each(|&(p, r)| {
-            let point = points
-                .iter()
-                .find(|x| x.index == p)
-                .ok_or_else(|| SweepError::Dataset(format!("no point {p}")))?;
             let progress = Bar {
                 bar: &bar,
                 shown: std::cell::Cell::new(0),
                 log: log_progress.then_some(&log),
             };
-            let fail = |seed: u64, what: String| SweepError::Replicate {
-                point: p,
-                replicate: r,
-                seed,
-                master: spec.seed,
-                file: file.clone(),
-                what,
-            };
-            let seed = Streams::replicate_seed(spec.seed, u64::from(p), u64::from(r));
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run_replicate(point, r, spec.seed, &progress)
-            }))
-            .map_err(|e| fail(seed, format!("panicked: {}", panic_text(e.as_ref()))))?
-            .map_err(|f| fail(f.seed, f.violation.to_string()))?;
-            let network = match result {
-                ReplicateResult::Network(n) => n,
-                ReplicateResult::Market(m) => {
-                    // The tables first: a JSON checkpoint means they are there.
-                    write_market_checkpoint(&cp, p, r, &m.run)?;
-                    m.network_part()
-                }
-            };
-            write_checkpoint(&cp, &network)?;
+            run_one(spec, &points, (p, r), &cp, &progress)?;
             let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
             bar.set_message(format!("{n}/{} replicates", todo.len()));
             Ok::<(), SweepError>(())
@@ -330,6 +292,59 @@ pub fn run(spec: &SweepSpec, out: &Path, opts: RunOptions) -> Result<SweepOutcom
         resumed: done.len(),
         ..outcome
     })
+}
+
+/// A bar over `total` hundredths of replicates, or a hidden one.
+fn progress_bar(show: bool, total: u64) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::new(total);
+    b.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {percent}% ({msg}) eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    b
+}
+
+/// Runs replicate `r` of point `p` (a panic or a violation is an error
+/// naming its seed) and checkpoints what it recorded.
+fn run_one(
+    spec: &SweepSpec,
+    points: &[Point],
+    (p, r): (u32, u32),
+    cp: &Path,
+    progress: &Bar<'_>,
+) -> Result<(), SweepError> {
+    let point = points
+        .iter()
+        .find(|x| x.index == p)
+        .ok_or_else(|| SweepError::Dataset(format!("no point {p}")))?;
+    let fail = |seed: u64, what: String| SweepError::Replicate {
+        point: p,
+        replicate: r,
+        seed,
+        master: spec.seed,
+        file: spec.loaded.file.display().to_string(),
+        what,
+    };
+    let seed = Streams::replicate_seed(spec.seed, u64::from(p), u64::from(r));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_replicate(point, r, spec.seed, progress)
+    }))
+    .map_err(|e| fail(seed, format!("panicked: {}", panic_text(e.as_ref()))))?
+    .map_err(|f| fail(f.seed, f.violation.to_string()))?;
+    let network = match result {
+        ReplicateResult::Network(n) => n,
+        ReplicateResult::Market(m) => {
+            // The tables first: a JSON checkpoint means they are there.
+            write_market_checkpoint(cp, p, r, &m.run)?;
+            m.network_part()
+        }
+    };
+    write_checkpoint(cp, &network)
 }
 
 fn prepare(
@@ -502,6 +517,36 @@ fn write_outputs(
         write_atomic(&out.join("sessions.csv"), &dataset::csv_bytes(&sessions))?;
         write_atomic(&out.join("points.csv"), &dataset::csv_bytes(&pf))?;
     }
+    let roc_summary = write_observers(spec, out, results)?;
+    let summary_json = serde_json::json!({
+        "scenario": spec.loaded.base.name,
+        "seed": spec.seed,
+        "confidence_level": summary::LEVEL,
+        "interval": "wilson",
+        "points": summary,
+        "observers": roc_summary,
+    });
+    write_atomic(&out.join("summary.json"), &json_bytes(&summary_json)?)?;
+    write_visibility(out, results)?;
+    write_manifest(spec, out, results, points.len())?;
+    Ok(SweepOutcome {
+        ran: 0,
+        resumed: 0,
+        summary,
+        events: results.iter().map(|r| r.stats.events).sum(),
+        sessions: rows.len() as u64,
+        market: None,
+    })
+}
+
+/// `correlation.parquet` and `roc.parquet` when the scenario has
+/// observers; returns the per-point ROC summary (empty without).
+fn write_observers(
+    spec: &SweepSpec,
+    out: &Path,
+    results: &[NetworkReplicate],
+) -> Result<Vec<roc::RocSummary>, SweepError> {
+    let ds = |e: polars::prelude::PolarsError| SweepError::Dataset(e.to_string());
     let (roc_rows, roc_summary) = roc::curves(results);
     if !roc_summary.is_empty() {
         let mut corr = roc::correlation_frame(results).map_err(ds)?;
@@ -519,15 +564,11 @@ fn write_outputs(
             write_atomic(&out.join("roc.csv"), &dataset::csv_bytes(&rf))?;
         }
     }
-    let summary_json = serde_json::json!({
-        "scenario": spec.loaded.base.name,
-        "seed": spec.seed,
-        "confidence_level": summary::LEVEL,
-        "interval": "wilson",
-        "points": summary,
-        "observers": roc_summary,
-    });
-    write_atomic(&out.join("summary.json"), &json_bytes(&summary_json)?)?;
+    Ok(roc_summary)
+}
+
+/// `visibility.json`: the audited sessions' matrices, when there are any.
+fn write_visibility(out: &Path, results: &[NetworkReplicate]) -> Result<(), SweepError> {
     let audited: Vec<serde_json::Value> = results
         .iter()
         .flat_map(|r| {
@@ -539,6 +580,16 @@ fn write_outputs(
     if !audited.is_empty() {
         write_atomic(&out.join("visibility.json"), &json_bytes(&audited)?)?;
     }
+    Ok(())
+}
+
+/// `manifest.json`: tool, commit, scenario text and hash, seeds.
+fn write_manifest(
+    spec: &SweepSpec,
+    out: &Path,
+    results: &[NetworkReplicate],
+    points: usize,
+) -> Result<(), SweepError> {
     let m = Manifest {
         tool: format!("p2psim {}", env!("CARGO_PKG_VERSION")),
         git_commit: manifest::git_commit(),
@@ -546,7 +597,7 @@ fn write_outputs(
         scenario_sha256: manifest::sha256_hex(&spec.loaded.text),
         scenario: spec.loaded.text.clone(),
         seed: spec.seed,
-        points: points.len(),
+        points,
         replications: spec.loaded.base.replications,
         replicate_seeds: results
             .iter()
@@ -560,13 +611,5 @@ fn write_outputs(
             .to_owned()
         }),
     };
-    write_atomic(&out.join("manifest.json"), &json_bytes(&m)?)?;
-    Ok(SweepOutcome {
-        ran: 0,
-        resumed: 0,
-        summary,
-        events: results.iter().map(|r| r.stats.events).sum(),
-        sessions: rows.len() as u64,
-        market: None,
-    })
+    write_atomic(&out.join("manifest.json"), &json_bytes(&m)?)
 }
