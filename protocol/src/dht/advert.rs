@@ -148,7 +148,7 @@ pub struct AdvertFields {
     pub addr: SocketAddr,
     /// Declared family.
     pub family: Option<u64>,
-    /// Bandwidth.
+    /// Bandwidth the relay advertises, bytes per second.
     pub bandwidth: u64,
     /// The epoch's onion key certificate.
     pub onion: OnionKeyCert,

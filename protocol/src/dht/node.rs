@@ -506,11 +506,39 @@ impl Dht {
             query,
             key,
         }));
+        let (body, outcome) = self.answer(now, &sender, msg.body)?;
+        let proof = msg.want_proof.then(|| {
+            self.identity
+                .sign(&proof_bytes(msg.txid, &sender, &self.me.id))
+        });
+        let reply = Message {
+            txid: msg.txid,
+            sender: self.identity.claim(),
+            want_proof: false,
+            proof,
+            body,
+        };
+        self.outbox.push_back(Transmit {
+            to: from,
+            bytes: reply.encode(),
+        });
+        self.learn_requester(now, from, sender, query);
+        outcome
+    }
+
+    /// The answer to one request, and whether a store it carried was refused
+    /// (the refusal is answered, then reported to the driver).
+    fn answer(
+        &mut self,
+        now: Instant,
+        sender: &NodeId,
+        body: Body,
+    ) -> Result<(Body, Result<(), DhtError>), DhtError> {
         let mut outcome = Ok(());
-        let body = match msg.body {
+        let body = match body {
             Body::Ping => Body::Pong,
             Body::FindNode { target } => Body::Nodes {
-                contacts: self.answer_nodes(&target, &sender),
+                contacts: self.answer_nodes(&target, sender),
             },
             Body::FindValue { key } => {
                 let adverts: Vec<Advert> = if self.false_answers.is_some() {
@@ -524,7 +552,7 @@ impl Dht {
                 };
                 if adverts.is_empty() {
                     Body::Nodes {
-                        contacts: self.answer_nodes(&key, &sender),
+                        contacts: self.answer_nodes(&key, sender),
                     }
                 } else {
                     Body::Value { adverts }
@@ -556,26 +584,21 @@ impl Dht {
             },
             _ => return Err(not_a_request()),
         };
-        let proof = msg.want_proof.then(|| {
-            self.identity
-                .sign(&proof_bytes(msg.txid, &sender, &self.me.id))
-        });
-        let reply = Message {
-            txid: msg.txid,
-            sender: self.identity.claim(),
-            want_proof: false,
-            proof,
-            body,
-        };
-        self.outbox.push_back(Transmit {
-            to: from,
-            bytes: reply.encode(),
-        });
-        // Learn about the requester: refresh it if known at this address, or
-        // verify it with a ping before it may enter the table. Pings and
-        // capability fetches never trigger a verification ping: otherwise two
-        // nodes that do not fit in each other's full buckets would verify
-        // each other forever.
+        Ok((body, outcome))
+    }
+
+    /// Learns about a requester: refreshes it if known at this address, or
+    /// verifies it with a ping before it may enter the table.
+    fn learn_requester(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        sender: NodeId,
+        query: QueryKind,
+    ) {
+        // Pings and capability fetches never trigger a verification ping:
+        // otherwise two nodes that do not fit in each other's full buckets
+        // would verify each other forever.
         let requester = Contact {
             id: sender,
             addr: from,
@@ -597,7 +620,6 @@ impl Dht {
                 true,
             );
         }
-        outcome
     }
 
     fn answer_nodes(&self, target: &Key, requester: &NodeId) -> Vec<Contact> {
@@ -654,6 +676,30 @@ impl Dht {
         sender: NodeId,
         msg: Message,
     ) -> Result<(), DhtError> {
+        let Some(rpc) = self.take_rpc(now, from, &sender, &msg)? else {
+            return Ok(());
+        };
+        self.admit(
+            now,
+            Contact {
+                id: sender,
+                addr: from,
+            },
+        );
+        self.settle(now, &sender, rpc.purpose, msg);
+        Ok(())
+    }
+
+    /// The request a response answers, removed from the table once it comes
+    /// from the peer asked, proves its identity if asked to, and is of the
+    /// kind and size the request allows; a failed check fails the request.
+    fn take_rpc(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        sender: &NodeId,
+        msg: &Message,
+    ) -> Result<Option<Rpc>, DhtError> {
         let Some(rpc) = self.rpcs.get(&msg.txid) else {
             return Err(DhtError::UnexpectedResponse {
                 reason: "unknown transaction",
@@ -665,9 +711,9 @@ impl Dht {
             });
         }
         let Some(rpc) = self.rpcs.remove(&msg.txid) else {
-            return Ok(());
+            return Ok(None);
         };
-        if rpc.expect.is_some_and(|e| e != sender) {
+        if rpc.expect.is_some_and(|e| e != *sender) {
             self.fail(now, rpc);
             return Err(DhtError::NodeIdMismatch);
         }
@@ -675,7 +721,7 @@ impl Dht {
             let good = msg.proof.is_some_and(|p| {
                 verify_signature(
                     &msg.sender.identity_key,
-                    &proof_bytes(msg.txid, &self.me.id, &sender),
+                    &proof_bytes(msg.txid, &self.me.id, sender),
                     &p,
                     "dht proof",
                 )
@@ -686,10 +732,6 @@ impl Dht {
                 return Err(DhtError::InvalidProof);
             }
         }
-        let contact = Contact {
-            id: sender,
-            addr: from,
-        };
         let matches = matches!(
             (&rpc.purpose, &msg.body),
             (Purpose::Lookup(_), Body::Nodes { .. } | Body::Value { .. })
@@ -717,34 +759,13 @@ impl Dht {
                 limit: self.cfg.k,
             });
         }
-        self.admit(now, contact);
-        match rpc.purpose {
-            Purpose::Lookup(id) => {
-                let (contacts, adverts) = match msg.body {
-                    Body::Nodes { contacts } => (contacts, Vec::new()),
-                    Body::Value { adverts } => (Vec::new(), adverts),
-                    _ => (Vec::new(), Vec::new()),
-                };
-                let me = self.me.id;
-                let contacts: Vec<Contact> = contacts.into_iter().filter(|c| c.id != me).collect();
-                if let Some(entry) = self.lookups.get_mut(&id) {
-                    let target = *entry.lookup.target();
-                    let policy = self.cfg.policy;
-                    // A fetching client validates every advert it is given,
-                    // once: the k replicas answer with identical copies.
-                    let lookup = &entry.lookup;
-                    let adverts: Vec<Advert> = adverts
-                        .into_iter()
-                        .filter(|a| {
-                            a.key() == target
-                                && !lookup.holds(a)
-                                && a.validate(now, &policy).is_ok()
-                        })
-                        .collect();
-                    entry.lookup.on_response(&sender, &contacts, adverts);
-                }
-                self.advance(now, id);
-            }
+        Ok(Some(rpc))
+    }
+
+    /// Acts on a checked response for the purpose of its request.
+    fn settle(&mut self, now: Instant, sender: &NodeId, purpose: Purpose, msg: Message) {
+        match purpose {
+            Purpose::Lookup(id) => self.on_lookup_answer(now, id, sender, msg.body),
             Purpose::Store(id) => {
                 if let (Body::Stored { accepted }, Some(entry)) =
                     (&msg.body, self.lookups.get_mut(&id))
@@ -756,7 +777,7 @@ impl Dht {
                 self.advance(now, id);
             }
             Purpose::Admission => {
-                self.admitting.remove(&sender);
+                self.admitting.remove(sender);
             }
             Purpose::HandOver => {}
             Purpose::Eviction { lrs, .. } => {
@@ -786,7 +807,32 @@ impl Dht {
                     .push_back(DhtEvent::Capabilities { node, result });
             }
         }
-        Ok(())
+    }
+
+    /// Feeds a lookup the contacts and valid adverts one peer answered with.
+    fn on_lookup_answer(&mut self, now: Instant, id: u64, sender: &NodeId, body: Body) {
+        let (contacts, adverts) = match body {
+            Body::Nodes { contacts } => (contacts, Vec::new()),
+            Body::Value { adverts } => (Vec::new(), adverts),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let me = self.me.id;
+        let contacts: Vec<Contact> = contacts.into_iter().filter(|c| c.id != me).collect();
+        if let Some(entry) = self.lookups.get_mut(&id) {
+            let target = *entry.lookup.target();
+            let policy = self.cfg.policy;
+            // A fetching client validates every advert it is given,
+            // once: the k replicas answer with identical copies.
+            let lookup = &entry.lookup;
+            let adverts: Vec<Advert> = adverts
+                .into_iter()
+                .filter(|a| {
+                    a.key() == target && !lookup.holds(a) && a.validate(now, &policy).is_ok()
+                })
+                .collect();
+            entry.lookup.on_response(sender, &contacts, adverts);
+        }
+        self.advance(now, id);
     }
 
     // ----- internals ----------------------------------------------------------

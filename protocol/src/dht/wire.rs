@@ -31,7 +31,7 @@ pub enum Body {
     Ping,
     /// The k contacts closest to `target`.
     FindNode {
-        /// Target.
+        /// The id whose closest nodes are asked for.
         target: Key,
     },
     /// Adverts stored under `key`, or else the closest contacts.
@@ -43,21 +43,21 @@ pub enum Body {
     Store {
         /// The DHT key.
         key: Key,
-        /// Advert.
+        /// The signed advert to store under `key`.
         advert: Box<Advert>,
     },
     /// Ask the advertiser for its detailed capabilities.
     CapabilityRequest(CapabilityRequest),
     /// Answer to `Ping`.
     Pong,
-    /// Contacts.
+    /// The closest contacts the answerer knows.
     Nodes {
         /// Closest first.
         contacts: Vec<Contact>,
     },
     /// Stored adverts.
     Value {
-        /// Adverts.
+        /// The unexpired adverts stored under the key.
         adverts: Vec<Advert>,
     },
     /// Answer to `Store`.
@@ -189,85 +189,7 @@ impl Message {
         } else {
             None
         };
-        let body = match code {
-            1 => Body::Ping,
-            2 => Body::FindNode { target: r.array()? },
-            3 => Body::FindValue { key: r.array()? },
-            4 => Body::Store {
-                key: r.array()?,
-                advert: Box::new(Advert::decode(&mut r)?),
-            },
-            5 => Body::CapabilityRequest(CapabilityRequest {
-                ephemeral: r.array()?,
-            }),
-            65 => Body::Pong,
-            66 => {
-                let n = usize::from(r.u8()?);
-                if n > MAX_CONTACTS {
-                    return Err(DhtError::Oversized {
-                        what: "contacts",
-                        size: n,
-                        limit: MAX_CONTACTS,
-                    });
-                }
-                let mut contacts = Vec::with_capacity(n);
-                for _ in 0..n {
-                    contacts.push(Contact {
-                        id: NodeId(r.array()?),
-                        addr: r.addr()?,
-                    });
-                }
-                Body::Nodes { contacts }
-            }
-            67 => {
-                let n = usize::from(r.u8()?);
-                if n > MAX_ADVERTS {
-                    return Err(DhtError::Oversized {
-                        what: "adverts",
-                        size: n,
-                        limit: MAX_ADVERTS,
-                    });
-                }
-                let mut adverts = Vec::with_capacity(n);
-                for _ in 0..n {
-                    adverts.push(Advert::decode(&mut r)?);
-                }
-                Body::Value { adverts }
-            }
-            68 => Body::Stored {
-                accepted: match r.u8()? {
-                    0 => false,
-                    1 => true,
-                    _ => {
-                        return Err(DhtError::Malformed {
-                            what: "stored",
-                            reason: "flag",
-                        });
-                    }
-                },
-            },
-            69 => {
-                let nonce = r.array()?;
-                let len = usize::from(r.u16()?);
-                if len > MAX_CAPABILITIES + 32 {
-                    return Err(DhtError::Oversized {
-                        what: "capabilities",
-                        size: len,
-                        limit: MAX_CAPABILITIES + 32,
-                    });
-                }
-                Body::CapabilityResponse(CapabilityResponse {
-                    nonce,
-                    sealed: r.take(len)?.to_vec(),
-                })
-            }
-            _ => {
-                return Err(DhtError::Malformed {
-                    what: "message",
-                    reason: "unknown kind",
-                });
-            }
-        };
+        let body = Body::decode(code, &mut r)?;
         if !r.is_done() {
             return Err(DhtError::Malformed {
                 what: "message",
@@ -291,6 +213,100 @@ impl Message {
             body,
         })
     }
+}
+
+impl Body {
+    /// The body of a message of kind `code`.
+    fn decode(code: u8, r: &mut Reader<'_>) -> Result<Self, DhtError> {
+        Ok(match code {
+            1 => Body::Ping,
+            2 => Body::FindNode { target: r.array()? },
+            3 => Body::FindValue { key: r.array()? },
+            4 => Body::Store {
+                key: r.array()?,
+                advert: Box::new(Advert::decode(r)?),
+            },
+            5 => Body::CapabilityRequest(CapabilityRequest {
+                ephemeral: r.array()?,
+            }),
+            65 => Body::Pong,
+            66 => decode_contacts(r)?,
+            67 => decode_adverts(r)?,
+            68 => Body::Stored {
+                accepted: match r.u8()? {
+                    0 => false,
+                    1 => true,
+                    _ => {
+                        return Err(DhtError::Malformed {
+                            what: "stored",
+                            reason: "flag",
+                        });
+                    }
+                },
+            },
+            69 => decode_capability_response(r)?,
+            _ => {
+                return Err(DhtError::Malformed {
+                    what: "message",
+                    reason: "unknown kind",
+                });
+            }
+        })
+    }
+}
+
+/// A NODES body: at most `MAX_CONTACTS` contacts.
+fn decode_contacts(r: &mut Reader<'_>) -> Result<Body, DhtError> {
+    let n = usize::from(r.u8()?);
+    if n > MAX_CONTACTS {
+        return Err(DhtError::Oversized {
+            what: "contacts",
+            size: n,
+            limit: MAX_CONTACTS,
+        });
+    }
+    let mut contacts = Vec::with_capacity(n);
+    for _ in 0..n {
+        contacts.push(Contact {
+            id: NodeId(r.array()?),
+            addr: r.addr()?,
+        });
+    }
+    Ok(Body::Nodes { contacts })
+}
+
+/// A VALUE body: at most `MAX_ADVERTS` adverts.
+fn decode_adverts(r: &mut Reader<'_>) -> Result<Body, DhtError> {
+    let n = usize::from(r.u8()?);
+    if n > MAX_ADVERTS {
+        return Err(DhtError::Oversized {
+            what: "adverts",
+            size: n,
+            limit: MAX_ADVERTS,
+        });
+    }
+    let mut adverts = Vec::with_capacity(n);
+    for _ in 0..n {
+        adverts.push(Advert::decode(r)?);
+    }
+    Ok(Body::Value { adverts })
+}
+
+/// A sealed capability answer of bounded length.
+fn decode_capability_response(r: &mut Reader<'_>) -> Result<Body, DhtError> {
+    let nonce = r.array()?;
+    let len = usize::from(r.u16()?);
+    if len > MAX_CAPABILITIES + 32 {
+        return Err(DhtError::Oversized {
+            what: "capabilities",
+            size: len,
+            limit: MAX_CAPABILITIES + 32,
+        });
+    }
+    Ok(Body::CapabilityResponse(CapabilityResponse {
+        nonce,
+        sealed: r.take(len)?.to_vec(),
+    }))
 }
 
 /// Domain separator of key-possession proofs.

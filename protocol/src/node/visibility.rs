@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use secp256k1::PublicKey;
 
 use super::observe::Observation;
-use crate::backend::ProviderSaw;
+use crate::backend::{ProviderObservation, ProviderSaw};
 use crate::ecash::{LightningPayer, MintObservation, PayerId};
 use crate::onion::observe::{HopObservation, ObservedCell, ObservedNext};
 
@@ -60,7 +60,7 @@ pub enum IpView {
 /// Which payment identifiers a role learns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PaymentView {
-    /// None.
+    /// The role sees no address of this session.
     No,
     /// The paid proofs (their `Y`s), unlinkable to issuance.
     TokenProof,
@@ -84,7 +84,7 @@ pub enum ResponseView {
 /// One row of the matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RoleView {
-    /// Addresses.
+    /// The most identifying address the role saw.
     pub ip: IpView,
     /// The prompt.
     pub prompt: bool,
@@ -315,28 +315,69 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 /// What a set of observations reveals about `truth`.
 fn view(truth: &SessionTruth, seen: &[&Observation]) -> RoleView {
-    let paid: HashSet<[u8; 33]> = truth.payment.iter().map(PublicKey::serialize).collect();
-    let pays = |ys: &[PublicKey]| ys.iter().any(|y| paid.contains(&y.serialize()));
-    let mut addrs: Vec<SocketAddr> = Vec::new();
-    let (mut has_prev, mut has_next) = (false, false);
-    let (mut prompt, mut payment, mut response) = (false, PaymentView::No, ResponseView::No);
-    let mut ghost_account = false;
-    // What funding records reveal of the client: its node, or the smallest
-    // candidate set that holds it.
-    let (mut funding_node, mut funding_set) = (false, None::<u32>);
+    let mut e = Evidence::new(truth);
     for o in seen {
+        e.read(o);
+    }
+    e.into_view()
+}
+
+/// Evidence about one session gathered from observations, read one at a time.
+struct Evidence<'a> {
+    truth: &'a SessionTruth,
+    paid: HashSet<[u8; 33]>,
+    addrs: Vec<SocketAddr>,
+    has_prev: bool,
+    has_next: bool,
+    prompt: bool,
+    payment: PaymentView,
+    response: ResponseView,
+    ghost_account: bool,
+    /// A funding record names the client's own node.
+    funding_node: bool,
+    /// The smallest funding candidate set that holds the client.
+    funding_set: Option<u32>,
+}
+
+impl<'a> Evidence<'a> {
+    fn new(truth: &'a SessionTruth) -> Self {
+        Self {
+            truth,
+            paid: truth.payment.iter().map(PublicKey::serialize).collect(),
+            addrs: Vec::new(),
+            has_prev: false,
+            has_next: false,
+            prompt: false,
+            payment: PaymentView::No,
+            response: ResponseView::No,
+            ghost_account: false,
+            funding_node: false,
+            funding_set: None,
+        }
+    }
+
+    fn pays(&self, ys: &[PublicKey]) -> bool {
+        ys.iter().any(|y| self.paid.contains(&y.serialize()))
+    }
+
+    fn saw_prev(&mut self, prev: SocketAddr) {
+        self.addrs.push(prev);
+        self.has_prev = true;
+    }
+
+    fn read(&mut self, o: &Observation) {
+        let truth = self.truth;
         match o {
             Observation::Hop(HopObservation {
                 prev, next, cell, ..
             }) => {
-                addrs.push(*prev);
-                has_prev = true;
+                self.saw_prev(*prev);
                 if let ObservedNext::Node(a) = next {
-                    addrs.push(*a);
-                    has_next = true;
+                    self.addrs.push(*a);
+                    self.has_next = true;
                 }
-                if *cell == ObservedCell::Surb && response == ResponseView::No {
-                    response = ResponseView::Encrypted;
+                if *cell == ObservedCell::Surb && self.response == ResponseView::No {
+                    self.response = ResponseView::Encrypted;
                 }
             }
             Observation::ServiceRequest {
@@ -345,90 +386,103 @@ fn view(truth: &SessionTruth, seen: &[&Observation]) -> RoleView {
                 payment: ys,
                 ..
             } => {
-                addrs.push(*prev);
-                has_prev = true;
-                prompt |= contains(p, &truth.prompt);
-                if pays(ys) {
-                    payment = PaymentView::TokenProof;
+                self.saw_prev(*prev);
+                self.prompt |= contains(p, &truth.prompt);
+                if self.pays(ys) {
+                    self.payment = PaymentView::TokenProof;
                 }
             }
             Observation::ServicePayment { payment: ys, .. } => {
-                if pays(ys) {
-                    payment = PaymentView::TokenProof;
+                if self.pays(ys) {
+                    self.payment = PaymentView::TokenProof;
                 }
             }
             Observation::ServiceResponse { text, .. } => {
                 if contains(&truth.response, text) {
-                    response = ResponseView::Plaintext;
+                    self.response = ResponseView::Plaintext;
                 }
             }
-            Observation::Provider(p) => {
-                addrs.push(p.account);
-                match &p.seen {
-                    ProviderSaw::Prompt(t) if contains(t, &truth.prompt) => {
-                        prompt = true;
-                        ghost_account |= p.account == truth.exit;
-                        payment = PaymentView::GhostBilling;
-                    }
-                    ProviderSaw::Output(t) if contains(t, &truth.response) => {
-                        response = ResponseView::Plaintext;
-                    }
-                    _ => {}
-                }
-            }
-            Observation::Mint(m) => {
-                let (presenter, ys): (Option<SocketAddr>, Vec<PublicKey>) = match m {
-                    MintObservation::Swap {
-                        presenter, inputs, ..
-                    }
-                    | MintObservation::Melt {
-                        presenter, inputs, ..
-                    } => (Some(*presenter), inputs.iter().map(|r| r.y).collect()),
-                    MintObservation::Issuance { presenter, .. }
-                    | MintObservation::Restore { presenter, .. } => (Some(*presenter), Vec::new()),
-                    MintObservation::Funding { payer, .. } => {
-                        match (payer, truth.payer) {
-                            (LightningPayer::Node(p), Some(me)) if *p == me => funding_node = true,
-                            (LightningPayer::Candidates(set), Some(me)) if set.contains(&me) => {
-                                let k = u32::try_from(set.len()).unwrap_or(u32::MAX);
-                                funding_set = Some(funding_set.map_or(k, |s| s.min(k)));
-                            }
-                            _ => {}
-                        }
-                        (None, Vec::new())
-                    }
-                };
-                if pays(&ys) {
-                    payment = PaymentView::MintLedger;
-                }
-                // A presenter is the last relay of someone's circuit: only an
-                // endpoint's own address would be a leak.
-                if let Some(p) = presenter.filter(|p| *p == truth.client || *p == truth.exit) {
-                    addrs.push(p);
-                }
-            }
+            Observation::Provider(p) => self.provider(p),
+            Observation::Mint(m) => self.mint(m),
             Observation::Dht(_) => {}
         }
     }
-    let ip = if addrs.contains(&truth.client) {
-        IpView::ClientIp
-    } else if ghost_account || (!has_prev && addrs.contains(&truth.exit)) {
-        IpView::GhostIp
-    } else if funding_node {
-        IpView::FundingNode
-    } else if let Some(k) = funding_set {
-        IpView::FundingCandidates(k)
-    } else if has_prev && has_next {
-        IpView::PrevNext
-    } else if has_prev {
-        IpView::PrevHop
-    } else {
-        IpView::No
-    };
-    RoleView {
-        ip,
-        prompt,
-        payment,
-        response,
+
+    fn provider(&mut self, p: &ProviderObservation) {
+        let truth = self.truth;
+        self.addrs.push(p.account);
+        match &p.seen {
+            ProviderSaw::Prompt(t) if contains(t, &truth.prompt) => {
+                self.prompt = true;
+                self.ghost_account |= p.account == truth.exit;
+                self.payment = PaymentView::GhostBilling;
+            }
+            ProviderSaw::Output(t) if contains(t, &truth.response) => {
+                self.response = ResponseView::Plaintext;
+            }
+            _ => {}
+        }
+    }
+
+    fn mint(&mut self, m: &MintObservation) {
+        let truth = self.truth;
+        let (presenter, ys): (Option<SocketAddr>, Vec<PublicKey>) = match m {
+            MintObservation::Swap {
+                presenter, inputs, ..
+            }
+            | MintObservation::Melt {
+                presenter, inputs, ..
+            } => (Some(*presenter), inputs.iter().map(|r| r.y).collect()),
+            MintObservation::Issuance { presenter, .. }
+            | MintObservation::Restore { presenter, .. } => (Some(*presenter), Vec::new()),
+            MintObservation::Funding { payer, .. } => {
+                self.funding(payer);
+                (None, Vec::new())
+            }
+        };
+        if self.pays(&ys) {
+            self.payment = PaymentView::MintLedger;
+        }
+        // A presenter is the last relay of someone's circuit: only an
+        // endpoint's own address would be a leak.
+        if let Some(p) = presenter.filter(|p| *p == truth.client || *p == truth.exit) {
+            self.addrs.push(p);
+        }
+    }
+
+    fn funding(&mut self, payer: &LightningPayer) {
+        match (payer, self.truth.payer) {
+            (LightningPayer::Node(p), Some(me)) if *p == me => self.funding_node = true,
+            (LightningPayer::Candidates(set), Some(me)) if set.contains(&me) => {
+                let k = u32::try_from(set.len()).unwrap_or(u32::MAX);
+                self.funding_set = Some(self.funding_set.map_or(k, |s| s.min(k)));
+            }
+            _ => {}
+        }
+    }
+
+    fn into_view(self) -> RoleView {
+        let truth = self.truth;
+        let ip = if self.addrs.contains(&truth.client) {
+            IpView::ClientIp
+        } else if self.ghost_account || (!self.has_prev && self.addrs.contains(&truth.exit)) {
+            IpView::GhostIp
+        } else if self.funding_node {
+            IpView::FundingNode
+        } else if let Some(k) = self.funding_set {
+            IpView::FundingCandidates(k)
+        } else if self.has_prev && self.has_next {
+            IpView::PrevNext
+        } else if self.has_prev {
+            IpView::PrevHop
+        } else {
+            IpView::No
+        };
+        RoleView {
+            ip,
+            prompt: self.prompt,
+            payment: self.payment,
+            response: self.response,
+        }
     }
 }

@@ -502,39 +502,53 @@ impl OnionRelay {
             SlotCmd::Extend => {
                 let plain = open_sealed(&s.keys.fwd, &nonce, &ad, &cell.body[ROUTING_LEN..])?;
                 let req = ExtendRequest::decode(&plain)?;
-                if s.next.is_some() || s.extending.is_some() {
-                    return Err(OnionError::Unexpected {
-                        what: "extend of an extended circuit",
-                    });
-                }
-                s.extending = Some(req.reply);
-                let circ = self.fresh_outbound_circ(req.next);
-                self.outbound.insert(
-                    Link {
-                        addr: req.next,
-                        circ,
-                    },
-                    handle,
-                );
-                self.observe(
-                    now,
-                    handle,
-                    ObservedCell::Relay,
-                    from,
-                    ObservedNext::Node(req.next),
-                    false,
-                    cells,
-                );
-                self.send_now(
-                    req.next,
-                    &Cell::with_data(circ, Command::Create, &req.onionskin)?,
-                );
-                Ok(())
+                self.extend(now, handle, from, cells, req)
             }
             SlotCmd::Route => Err(OnionError::Unexpected {
                 what: "route layer on a circuit cell",
             }),
         }
+    }
+
+    /// Extends a circuit by one hop: sends the CREATE cell onward and
+    /// remembers where the CREATED answer must go.
+    fn extend(
+        &mut self,
+        now: Instant,
+        handle: u32,
+        from: SocketAddr,
+        cells: u64,
+        req: ExtendRequest,
+    ) -> Result<(), OnionError> {
+        let s = self.session_mut(handle)?;
+        if s.next.is_some() || s.extending.is_some() {
+            return Err(OnionError::Unexpected {
+                what: "extend of an extended circuit",
+            });
+        }
+        s.extending = Some(req.reply);
+        let circ = self.fresh_outbound_circ(req.next);
+        self.outbound.insert(
+            Link {
+                addr: req.next,
+                circ,
+            },
+            handle,
+        );
+        self.observe(
+            now,
+            handle,
+            ObservedCell::Relay,
+            from,
+            ObservedNext::Node(req.next),
+            false,
+            cells,
+        );
+        self.send_now(
+            req.next,
+            &Cell::with_data(circ, Command::Create, &req.onionskin)?,
+        );
+        Ok(())
     }
 
     fn on_surb(
