@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod onion_common;
+mod vnet;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -33,12 +34,13 @@ fn net() -> Net {
 
 /// A prompt, then a reply of `reply_len` bytes streamed back.
 fn round_trip(n: &mut Net, circuit: u32, prompt: &[u8], reply_len: usize) -> Vec<u8> {
-    n.client.send(n.now, circuit, prompt).unwrap();
+    n.client.send(n.now(), circuit, prompt).unwrap();
     n.run(Duration::from_secs(5));
     let (session, _, msg) = n.relays[EXIT].delivered.last().cloned().unwrap();
     assert_eq!(msg, prompt);
     let reply: Vec<u8> = (0..reply_len).map(|i| (i % 251) as u8).collect();
-    n.relays[EXIT].relay.reply(n.now, session, &reply).unwrap();
+    let now = n.now();
+    n.relays[EXIT].relay.reply(now, session, &reply).unwrap();
     n.run(Duration::from_secs(5));
     reply
 }
@@ -73,7 +75,7 @@ fn every_cell_on_every_link_has_the_same_size() {
     let mut n = net();
     let c = n.build(&[R1, R2, R3, EXIT]);
     round_trip(&mut n, c, b"short prompt", 5_000);
-    n.client.send_cover(n.now, c, 1).unwrap();
+    n.client.send_cover(n.now(), c, 1).unwrap();
     n.run(Duration::from_secs(1));
     assert!(n.wire.len() > 30);
     for w in &n.wire {
@@ -160,11 +162,12 @@ fn mailbox_holds_replies_until_the_client_polls() {
     n.client
         .set_return(c, ReturnPath::Reverse, Some([42u8; 16]))
         .unwrap();
-    n.client.send(n.now, c, b"reply into my mailbox").unwrap();
+    n.client.send(n.now(), c, b"reply into my mailbox").unwrap();
     n.run(Duration::from_secs(5));
     let (session, _, _) = n.relays[EXIT].delivered[0].clone();
     let reply = vec![5u8; 4_000];
-    n.relays[EXIT].relay.reply(n.now, session, &reply).unwrap();
+    let now = n.now();
+    n.relays[EXIT].relay.reply(now, session, &reply).unwrap();
     n.run(Duration::from_secs(5));
     assert!(n.replies().is_empty(), "nothing arrives before polling");
     let stored = n.relays[R1]
@@ -216,7 +219,7 @@ fn cover_cells_are_recognised_and_dropped() {
     let mut n = net();
     let c = n.build(&[R1, R2, R3, EXIT]);
     let r3_before = n.relays[R3].observations.len();
-    n.client.send_cover(n.now, c, R2).unwrap();
+    n.client.send_cover(n.now(), c, R2).unwrap();
     n.run(Duration::from_secs(1));
     let last = n.relays[R2].observations.last().unwrap();
     assert!(last.cover);
@@ -232,12 +235,12 @@ fn cover_cells_are_recognised_and_dropped() {
 fn tampered_truncated_expired_and_unknown_cells_are_typed_errors() {
     let mut n = net();
     let c = n.build(&[R1, R2, R3, EXIT]);
-    n.client.send(n.now, c, b"x").unwrap();
+    n.client.send(n.now(), c, b"x").unwrap();
     let sent: Vec<_> = std::iter::from_fn(|| n.client.poll_transmit()).collect();
     let cell = sent.last().unwrap().bytes.clone();
     let r1 = n.relays[R1].addr;
     let me = n.client_addr;
-    let now = n.now;
+    let now = n.now();
     let relay = &mut n.relays[R1].relay;
     // Tampered header.
     let mut t = cell.clone();
@@ -281,7 +284,7 @@ fn tampered_truncated_expired_and_unknown_cells_are_typed_errors() {
 fn a_wrong_key_cannot_open_a_layer() {
     let mut n = net();
     let c = n.build(&[R1, R2, R3, EXIT]);
-    n.client.send(n.now, c, b"x").unwrap();
+    n.client.send(n.now(), c, b"x").unwrap();
     let cell = Cell::decode(&n.client.poll_transmit().unwrap().bytes).unwrap();
     let mut m = [0u8; KEY_MATERIAL_LEN];
     m[0] = 1;
@@ -308,7 +311,7 @@ fn oversized_reassembly_is_refused() {
     };
     let mut n = Net::new(4, 2, &config);
     let c = n.build(&[R1, R2, R3, EXIT]);
-    n.client.send(n.now, c, &vec![1u8; 50_000]).unwrap();
+    n.client.send(n.now(), c, &vec![1u8; 50_000]).unwrap();
     n.run(Duration::from_secs(5));
     assert!(n.relays[EXIT].delivered.is_empty());
     assert!(matches!(
@@ -325,7 +328,7 @@ fn per_hop_delays_stay_within_their_bounds() {
     };
     let mut n = Net::new(4, 4, &config);
     let c = n.build(&[R1, R2, R3, EXIT]);
-    n.client.send(n.now, c, &vec![3u8; 20_000]).unwrap();
+    n.client.send(n.now(), c, &vec![3u8; 20_000]).unwrap();
     n.run(Duration::from_secs(5));
     // Latency 20 ms per link; each forwarding hop adds 5..=50 ms.
     let r1 = n.relays[R1].addr;
@@ -361,10 +364,10 @@ fn an_onion_key_past_its_grace_period_is_refused() {
     let stale = n.specs(&[R1]);
     // Rotate R1 into the next epoch, past the 10-minute grace period.
     let later = Instant::ZERO + EPOCH + Duration::from_secs(601);
-    n.now = later;
+    n.set_now(later);
     let r = &mut n.relays[R1];
     r.relay.maintain_keys(&r.identity, later);
-    n.client.build(n.now, stale).unwrap();
+    n.client.build(n.now(), stale).unwrap();
     n.run(Duration::from_secs(20));
     assert_eq!(n.relays[R1].errors, vec![OnionError::UnknownOnionKey]);
     assert!(
@@ -378,7 +381,9 @@ fn an_onion_key_past_its_grace_period_is_refused() {
 fn a_leaked_long_term_key_does_not_open_a_recorded_session() {
     let mut n = net();
     let c = n.build(&[R1, R2, R3, EXIT]);
-    n.client.send(n.now, c, b"recorded secret prompt").unwrap();
+    n.client
+        .send(n.now(), c, b"recorded secret prompt")
+        .unwrap();
     n.run(Duration::from_secs(5));
     // The adversary recorded the exit's CREATE and CREATED and the cell it
     // received. Afterwards it steals the exit's onion key (and identity).
@@ -412,7 +417,7 @@ fn a_leaked_long_term_key_does_not_open_a_recorded_session() {
     let b = exit_node
         .relay
         .keyring()
-        .secret_for(&skin[20..52].try_into().unwrap(), n.now)
+        .secret_for(&skin[20..52].try_into().unwrap(), n.now())
         .unwrap();
     let id = exit_node.identity.node_id().ntor_id();
     for attempt in 0..16u64 {
@@ -431,7 +436,7 @@ fn a_relay_going_offline_fails_the_build() {
     let mut n = net();
     n.offline.push(n.relays[R2].addr);
     let path = n.specs(&[R1, R2, R3, EXIT]);
-    let c = n.client.build(n.now, path).unwrap();
+    let c = n.client.build(n.now(), path).unwrap();
     n.run(Duration::from_secs(30));
     assert!(n.client_events.contains(&ClientEvent::CircuitFailed {
         circuit: c,

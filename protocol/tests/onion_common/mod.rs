@@ -1,10 +1,9 @@
-//! An in-process network for onion flows: relays and one client exchange
-//! cells through a virtual clock with a fixed link latency. Every cell that
-//! crosses a link is logged, so tests can assert on sizes and neighbours.
+//! An in-process network for onion flows on the virtual clock and wire of
+//! `vnet` (the includer declares `vnet` beside it): relays and one client
+//! exchange cells with a fixed link latency. Every cell that crosses a link
+//! is logged, so tests can assert on sizes and neighbours.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 
 use peer2prompt::identity::{EpochClock, Identity, OnionKeyring};
@@ -15,6 +14,8 @@ use peer2prompt::onion::relay::{OnionRelay, RelayConfig, RelayEvent};
 use peer2prompt::time::{Duration, Instant};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
+
+use super::vnet::{Step, VirtualNet};
 
 pub struct RelayNode {
     pub addr: SocketAddr,
@@ -44,20 +45,20 @@ pub struct Wire {
     pub bytes: Vec<u8>,
 }
 
+/// The client (node 0) and the relays (node `i + 1`) on `vnet`'s clock and
+/// wire.
 pub struct Net {
-    pub now: Instant,
-    pub latency: Duration,
     pub relays: Vec<RelayNode>,
     pub client_addr: SocketAddr,
     pub client: OnionClient,
     pub client_events: Vec<ClientEvent>,
     pub client_errors: Vec<OnionError>,
+    /// Every cell delivered, in delivery order; a cell to an address no node
+    /// holds is logged when sent and goes nowhere.
     pub wire: Vec<Wire>,
-    /// Addresses that silently drop everything sent to them (offline nodes).
+    /// Addresses that silently drop everything sent to or from them.
     pub offline: Vec<SocketAddr>,
-    in_flight: BinaryHeap<Reverse<(Instant, u64, usize)>>,
-    pending: HashMap<usize, Wire>,
-    seq: u64,
+    net: VirtualNet,
 }
 
 pub fn addr(i: u8) -> SocketAddr {
@@ -70,7 +71,7 @@ impl Net {
     pub fn new(relays: usize, seed: u64, config: &RelayConfig) -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let clock = EpochClock { length: EPOCH };
-        let relays = (0..relays)
+        let relays: Vec<RelayNode> = (0..relays)
             .map(|i| {
                 let identity = Identity::generate(&mut rng, 4);
                 let ring = OnionKeyring::new(
@@ -98,9 +99,8 @@ impl Net {
             })
             .collect();
         let client_addr = SocketAddr::from(([192, 168, 1, 2], 5000));
+        let net = VirtualNet::new(relays.len() + 1, Duration::from_millis(20));
         Net {
-            now: Instant::from_nanos(1),
-            latency: Duration::from_millis(20),
             relays,
             client_addr,
             client: OnionClient::new(
@@ -112,9 +112,7 @@ impl Net {
             client_errors: Vec::new(),
             wire: Vec::new(),
             offline: Vec::new(),
-            in_flight: BinaryHeap::new(),
-            pending: HashMap::new(),
-            seq: 0,
+            net,
         }
     }
 
@@ -126,28 +124,51 @@ impl Net {
         self.relays.iter().position(|r| r.addr == a)
     }
 
+    /// The clock's now.
+    pub fn now(&self) -> Instant {
+        self.net.now
+    }
+
+    /// Moves the clock forward to `t` (nothing is delivered on the way).
+    pub fn set_now(&mut self, t: Instant) {
+        assert!(t >= self.net.now, "time never moves backwards");
+        self.net.now = t;
+    }
+
+    fn index_of(&self, a: SocketAddr) -> Option<usize> {
+        if a == self.client_addr {
+            Some(0)
+        } else {
+            self.relay_index(a).map(|i| i + 1)
+        }
+    }
+
+    fn addr_of(&self, i: usize) -> SocketAddr {
+        if i == 0 {
+            self.client_addr
+        } else {
+            self.relays[i - 1].addr
+        }
+    }
+
     /// Puts raw bytes on the wire from `from` to `to`.
     pub fn inject(&mut self, from: SocketAddr, to: SocketAddr, bytes: Vec<u8>) {
-        self.seq += 1;
-        let at = self.now + self.latency;
-        self.pending.insert(
-            self.seq as usize,
-            Wire {
-                at,
+        match (self.index_of(from), self.index_of(to)) {
+            (Some(f), Some(t)) => self.net.send(f, t, bytes),
+            _ => self.wire.push(Wire {
+                at: self.net.now,
                 from,
                 to,
                 bytes,
-            },
-        );
-        self.in_flight
-            .push(Reverse((at, self.seq, self.seq as usize)));
+            }),
+        }
     }
 
     fn collect(&mut self) {
         while let Some(t) = self.client.poll_transmit() {
             self.inject(self.client_addr, t.to, t.bytes);
         }
-        let now = self.now;
+        let now = self.net.now;
         let mut out = Vec::new();
         for r in &mut self.relays {
             while let Some(t) = r.relay.poll_transmit(now) {
@@ -171,19 +192,20 @@ impl Net {
         while let Some(e) = self.client.poll_event() {
             self.client_events.push(e);
         }
+        self.net.arm(0, self.client.poll_timeout());
+        for (i, r) in self.relays.iter().enumerate() {
+            self.net.arm(i + 1, r.relay.poll_timeout());
+        }
     }
 
     /// Delivers one wire cell now.
     pub fn deliver(&mut self, w: &Wire) {
-        if self.offline.contains(&w.to) {
-            return;
-        }
+        let now = self.net.now;
         if w.to == self.client_addr {
-            if let Err(e) = self.client.handle(self.now, w.from, &w.bytes) {
+            if let Err(e) = self.client.handle(now, w.from, &w.bytes) {
                 self.client_errors.push(e);
             }
         } else if let Some(i) = self.relay_index(w.to) {
-            let now = self.now;
             let r = &mut self.relays[i];
             if let Err(e) = r.relay.handle(now, w.from, &w.bytes) {
                 r.errors.push(e);
@@ -191,39 +213,34 @@ impl Net {
         }
     }
 
-    /// Runs until nothing is in flight and no timer is due before `horizon`.
-    /// Arrivals and timers are taken in time order, so a delayed cell leaves
-    /// exactly when its relay said it would.
+    /// Runs for `horizon`: arrivals and timers in time order, so a delayed
+    /// cell leaves exactly when its relay said it would.
     pub fn run(&mut self, horizon: Duration) {
-        let end = self.now + horizon;
+        let end = self.net.now + horizon;
+        self.net.offline = (0..=self.relays.len())
+            .filter(|i| self.offline.contains(&self.addr_of(*i)))
+            .collect();
         loop {
             self.collect();
-            let arrival = self.in_flight.peek().map(|Reverse((at, _, _))| *at);
-            let timer = self
-                .relays
-                .iter()
-                .filter_map(|r| r.relay.poll_timeout())
-                .chain(self.client.poll_timeout())
-                .filter(|t| *t > self.now)
-                .min();
-            match (arrival, timer) {
-                (Some(a), t) if t.is_none_or(|t| a <= t) => {
-                    let Reverse((at, _, key)) = self.in_flight.pop().unwrap();
-                    assert!(at >= self.now, "time never moves backwards");
-                    self.now = at;
-                    let w = self.pending.remove(&key).unwrap();
+            match self.net.next(end) {
+                Some(Step::Deliver {
+                    at,
+                    from,
+                    to,
+                    bytes,
+                }) => {
+                    let w = Wire {
+                        at,
+                        from: self.addr_of(from),
+                        to: self.addr_of(to),
+                        bytes,
+                    };
                     self.deliver(&w);
                     self.wire.push(w);
                 }
-                (_, Some(t)) if t <= end => {
-                    assert!(t >= self.now, "time never moves backwards");
-                    self.now = t;
-                    self.client.handle_timeout(t);
-                    for r in &mut self.relays {
-                        r.relay.handle_timeout(t);
-                    }
-                }
-                _ => break,
+                Some(Step::Timeout { at, node: 0 }) => self.client.handle_timeout(at),
+                Some(Step::Timeout { at, node }) => self.relays[node - 1].relay.handle_timeout(at),
+                None => break,
             }
         }
     }
@@ -263,7 +280,7 @@ impl Net {
     /// Builds a circuit along relay indices and runs until it is ready.
     pub fn build(&mut self, idx: &[usize]) -> u32 {
         let path = self.specs(idx);
-        let c = self.client.build(self.now, path).unwrap();
+        let c = self.client.build(self.net.now, path).unwrap();
         self.run(Duration::from_secs(5));
         assert!(
             self.client.is_ready(c),
