@@ -42,74 +42,23 @@ pub fn score(
     point: u32,
     replicate: u32,
 ) -> ObserverOutcome {
-    let bin_ns = (spec.bin_ms * 1e6) as u64;
-    let lag_ns = (spec.max_lag_ms * 1e6) as u64;
     let scores = correlation::correlate(
         flows,
         CorrelationParams {
-            bin_ns,
+            bin_ns: (spec.bin_ms * 1e6) as u64,
             bins: spec.bins as usize,
             max_lag_bins: (spec.max_lag_ms / spec.bin_ms).ceil() as usize,
         },
     );
-    let mut by_ends: HashMap<(Side, SocketAddr, SocketAddr), Vec<u32>> = HashMap::new();
-    for (i, f) in flows.iter().enumerate() {
-        by_ends
-            .entry((f.side, f.near, f.far))
-            .or_default()
-            .push(i as u32);
-    }
-    let addr = |i: u32| w.hosts().get(i as usize).map(|h| h.node.addr());
-    let end_of_run = w.now().as_nanos();
-    // Ground truth: the true pairs, and each session's service-side flows.
-    let mut truth: HashSet<(u32, u32)> = HashSet::new();
-    let mut service_flows_of: Vec<Vec<u32>> = vec![Vec::new(); w.sessions.rows.len()];
-    for (row, s) in w.sessions.rows.iter().enumerate() {
-        let (Some(client), Some(entry), Some(last), Some(exit)) =
-            (addr(s.client), addr(s.entry), addr(s.last), addr(s.exit))
-        else {
-            continue;
-        };
-        let from = s.started.as_nanos();
-        let to = s
-            .closed
-            .or(s.completed)
-            .map_or(end_of_run, |t| t.as_nanos());
-        let active = |side, near, far| -> Vec<u32> {
-            by_ends
-                .get(&(side, near, far))
-                .map(|v| {
-                    v.iter()
-                        .copied()
-                        .filter(|&i| {
-                            let f = &flows[i as usize];
-                            f.start_ns <= to && f.end_ns >= from
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let cs = active(Side::Client, client, entry);
-        let gs = active(Side::Service, last, exit);
-        for &c in &cs {
-            let cf = &flows[c as usize];
-            for &g in &gs {
-                let gf = &flows[g as usize];
-                if cf.start_ns <= gf.end_ns + lag_ns && gf.start_ns <= cf.end_ns + lag_ns {
-                    truth.insert((c, g));
-                }
-            }
-        }
-        service_flows_of[row] = gs;
-    }
+    let truth = GroundTruth::of(w, flows, (spec.max_lag_ms * 1e6) as u64);
     let best = correlation::best_per_service(&scores);
     let linked = w
         .sessions
         .rows
         .iter()
-        .zip(&service_flows_of)
+        .zip(&truth.service_flows_of)
         .map(|(s, gs)| {
-            let client = addr(s.client);
+            let client = host_addr(w, s.client);
             gs.iter().any(|g| {
                 best.get(g).is_some_and(|b| {
                     b.score >= spec.threshold && Some(flows[b.client as usize].near) == client
@@ -127,7 +76,7 @@ pub fn score(
             client_flow_start_ns: flows[p.client as usize].start_ns,
             service_flow_start_ns: flows[p.service as usize].start_ns,
             score: p.score,
-            truth: truth.contains(&(p.client, p.service)),
+            truth: truth.pairs.contains(&(p.client, p.service)),
         })
         .collect();
     let count = |side| flows.iter().filter(|f| f.side == side).count() as u64;
@@ -136,6 +85,77 @@ pub fn score(
         pairs,
         client_flows: count(Side::Client),
         service_flows: count(Side::Service),
-        true_pairs: truth.len() as u64,
+        true_pairs: truth.pairs.len() as u64,
+    }
+}
+
+fn host_addr(w: &World, i: u32) -> Option<SocketAddr> {
+    w.hosts().get(i as usize).map(|h| h.node.addr())
+}
+
+/// What only the scorer knows: the true (client flow, service flow) pairs,
+/// and each session row's service-side flows.
+struct GroundTruth {
+    pairs: HashSet<(u32, u32)>,
+    service_flows_of: Vec<Vec<u32>>,
+}
+
+impl GroundTruth {
+    fn of(w: &World, flows: &[FlowSummary], lag_ns: u64) -> Self {
+        let mut by_ends: HashMap<(Side, SocketAddr, SocketAddr), Vec<u32>> = HashMap::new();
+        for (i, f) in flows.iter().enumerate() {
+            by_ends
+                .entry((f.side, f.near, f.far))
+                .or_default()
+                .push(i as u32);
+        }
+        let addr = |i: u32| host_addr(w, i);
+        let end_of_run = w.now().as_nanos();
+        let mut truth = GroundTruth {
+            pairs: HashSet::new(),
+            service_flows_of: vec![Vec::new(); w.sessions.rows.len()],
+        };
+        for (row, s) in w.sessions.rows.iter().enumerate() {
+            let (Some(client), Some(entry), Some(last), Some(exit)) =
+                (addr(s.client), addr(s.entry), addr(s.last), addr(s.exit))
+            else {
+                continue;
+            };
+            let from = s.started.as_nanos();
+            let to = s
+                .closed
+                .or(s.completed)
+                .map_or(end_of_run, |t| t.as_nanos());
+            let active = |side, near, far| -> Vec<u32> {
+                by_ends.get(&(side, near, far)).map_or_else(Vec::new, |v| {
+                    v.iter()
+                        .copied()
+                        .filter(|&i| {
+                            let f = &flows[i as usize];
+                            f.start_ns <= to && f.end_ns >= from
+                        })
+                        .collect()
+                })
+            };
+            let cs = active(Side::Client, client, entry);
+            let gs = active(Side::Service, last, exit);
+            truth.pair_up(flows, &cs, &gs, lag_ns);
+            truth.service_flows_of[row] = gs;
+        }
+        truth
+    }
+
+    /// Marks each client flow and service flow of one session that are
+    /// active within `lag_ns` of each other as a true pair.
+    fn pair_up(&mut self, flows: &[FlowSummary], cs: &[u32], gs: &[u32], lag_ns: u64) {
+        for &c in cs {
+            let cf = &flows[c as usize];
+            for &g in gs {
+                let gf = &flows[g as usize];
+                if cf.start_ns <= gf.end_ns + lag_ns && gf.start_ns <= cf.end_ns + lag_ns {
+                    self.pairs.insert((c, g));
+                }
+            }
+        }
     }
 }

@@ -108,7 +108,7 @@ pub struct GhostEconomics {
     markup: f64,
     /// Recent daily profits, USD, newest last.
     profits: VecDeque<f64>,
-    /// Serving.
+    /// Still in the market (has not exited).
     pub active: bool,
     /// Its account was banned.
     pub banned: bool,

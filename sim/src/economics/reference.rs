@@ -15,11 +15,11 @@ pub const LENGTHS_CSV: &str = include_str!("../../data/request_lengths.csv");
 /// One row of the price list.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ListPrice {
-    /// Provider.
+    /// The provider the prices come from.
     pub provider: String,
     /// The model, by the name adverts and quotes use.
     pub model: String,
-    /// Prices.
+    /// The model's prices, USD per million tokens.
     pub prices: ModelPrices,
 }
 

@@ -115,7 +115,7 @@ pub struct GpuAgent {
 /// A market to simulate.
 #[derive(Clone, Debug)]
 pub struct MarketConfig {
-    /// Days.
+    /// Days simulated.
     pub days: u32,
     /// Master seed.
     pub seed: u64,

@@ -24,7 +24,7 @@ use peer2prompt::ecash::{
     Wallet, WalletPolicy,
 };
 use peer2prompt::market::billing::{ClientMeter, ServiceMeter};
-use peer2prompt::market::{MarketError, SignedQuote, tokens};
+use peer2prompt::market::{MarketError, Quote, SignedQuote, tokens};
 use peer2prompt::node::payments::{MintLink, Outcome, Payments, Spend};
 use peer2prompt::node::serve;
 use peer2prompt::node::wire::{
@@ -71,6 +71,14 @@ enum Carry<'a> {
     },
     /// Service to client, on the session's reply blocks.
     Back { service: usize, session: u32 },
+}
+
+/// One job's path: its two agents, its circuit and the exit's session.
+struct Leg {
+    client: usize,
+    service: usize,
+    circuit: u32,
+    session: Option<u32>,
 }
 
 impl<'a> Carry<'a> {
@@ -346,27 +354,14 @@ impl Rail {
             }
             None => 0,
         };
-        let mut session = None;
-        let first = cm.first_chunk_sat();
-        let payment = self.pay_out(client, first)?;
-        let request = AppMessage::Service(ServiceRequest::Infer(InferRequest {
-            quote: quote.id(),
-            prompt: if self.carrier.is_some() {
-                tokens::synthetic(input, input ^ output)
-            } else {
-                Vec::new()
-            },
-            max_output_tokens: quote.max_output_tokens,
-            mint: self.url.0.clone(),
-            payment,
-            probe: None,
-        }));
-        let AppMessage::Service(ServiceRequest::Infer(req)) =
-            self.carry(Carry::forward(circuit, service, &mut session), request)?
-        else {
-            return Err(RailError::Garbled);
+        let mut leg = Leg {
+            client,
+            service,
+            circuit,
+            session: None,
         };
-        self.take_in(service, req.payment)?;
+        let first = cm.first_chunk_sat();
+        self.request(&mut leg, quote, input ^ output, input, first)?;
         sm.credit_sat(first);
         let mut chunks = 1;
         let asked = output.min(u64::from(quote.max_output_tokens));
@@ -374,49 +369,14 @@ impl Rail {
             let n = step.min(asked - sm.output_tokens());
             if sm.covers(n) {
                 sm.sent(n);
-                if let Some(s) = session {
-                    let text = tokens::synthetic(n, sm.output_tokens());
-                    let back = Carry::Back {
-                        service,
-                        session: s,
-                    };
-                    self.carry(
-                        back,
-                        AppMessage::ServiceReply(ServiceResponse::Stream { text }),
-                    )?;
-                }
+                self.stream(&leg, n, sm.output_tokens())?;
                 cm.received(n);
                 continue;
             }
-            let ask = AppMessage::ServiceReply(ServiceResponse::NeedPayment {
-                claimed_msat: sm.claimed_msat(),
-            });
-            let ask = match session {
-                Some(s) => self.carry(
-                    Carry::Back {
-                        service,
-                        session: s,
-                    },
-                    ask,
-                )?,
-                None => ask,
-            };
-            let AppMessage::ServiceReply(ServiceResponse::NeedPayment { claimed_msat }) = ask
-            else {
-                return Err(RailError::Garbled);
-            };
-            let sat = cm.on_payment_request(claimed_msat)?;
+            let sat = self.next_chunk(&mut leg, &mut cm, sm.claimed_msat())?;
             if sat == 0 {
                 break;
             }
-            let payment = self.pay_out(client, sat)?;
-            let pay = AppMessage::Service(ServiceRequest::Pay { payment });
-            let AppMessage::Service(ServiceRequest::Pay { payment }) =
-                self.carry(Carry::forward(circuit, service, &mut session), pay)?
-            else {
-                return Err(RailError::Garbled);
-            };
-            self.take_in(service, payment)?;
             sm.credit_sat(sat);
             chunks += 1;
         }
@@ -430,6 +390,94 @@ impl Rail {
             output_tokens: sm.output_tokens(),
             chunks,
         })
+    }
+
+    /// The request with the first chunk of `sat`, carried to the service,
+    /// which takes the chunk in.
+    fn request(
+        &mut self,
+        leg: &mut Leg,
+        quote: &Quote,
+        prompt_seed: u64,
+        input: u64,
+        sat: u64,
+    ) -> Result<(), RailError> {
+        let payment = self.pay_out(leg.client, sat)?;
+        let request = AppMessage::Service(ServiceRequest::Infer(InferRequest {
+            quote: quote.id(),
+            prompt: if self.carrier.is_some() {
+                tokens::synthetic(input, prompt_seed)
+            } else {
+                Vec::new()
+            },
+            max_output_tokens: quote.max_output_tokens,
+            mint: self.url.0.clone(),
+            payment,
+            probe: None,
+        }));
+        let AppMessage::Service(ServiceRequest::Infer(req)) = self.carry(
+            Carry::forward(leg.circuit, leg.service, &mut leg.session),
+            request,
+        )?
+        else {
+            return Err(RailError::Garbled);
+        };
+        self.take_in(leg.service, req.payment)
+    }
+
+    /// `n` covered output tokens streamed back to the client.
+    fn stream(&mut self, leg: &Leg, n: u64, sent: u64) -> Result<(), RailError> {
+        if let Some(session) = leg.session {
+            let text = tokens::synthetic(n, sent);
+            let back = Carry::Back {
+                service: leg.service,
+                session,
+            };
+            self.carry(
+                back,
+                AppMessage::ServiceReply(ServiceResponse::Stream { text }),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The service asks for payment up to `claimed_msat`; the client's
+    /// meter checks the claim and pays the next chunk (0: nothing is owed).
+    fn next_chunk(
+        &mut self,
+        leg: &mut Leg,
+        cm: &mut ClientMeter,
+        claimed_msat: u64,
+    ) -> Result<u64, RailError> {
+        let ask = AppMessage::ServiceReply(ServiceResponse::NeedPayment { claimed_msat });
+        let ask = match leg.session {
+            Some(session) => self.carry(
+                Carry::Back {
+                    service: leg.service,
+                    session,
+                },
+                ask,
+            )?,
+            None => ask,
+        };
+        let AppMessage::ServiceReply(ServiceResponse::NeedPayment { claimed_msat }) = ask else {
+            return Err(RailError::Garbled);
+        };
+        let sat = cm.on_payment_request(claimed_msat)?;
+        if sat == 0 {
+            return Ok(0);
+        }
+        let payment = self.pay_out(leg.client, sat)?;
+        let pay = AppMessage::Service(ServiceRequest::Pay { payment });
+        let AppMessage::Service(ServiceRequest::Pay { payment }) = self.carry(
+            Carry::forward(leg.circuit, leg.service, &mut leg.session),
+            pay,
+        )?
+        else {
+            return Err(RailError::Garbled);
+        };
+        self.take_in(leg.service, payment)?;
+        Ok(sat)
     }
 
     /// Agent `i`'s balance, sat.
@@ -460,113 +508,4 @@ fn nobody() -> std::net::SocketAddr {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-    use peer2prompt::identity::Identity;
-    use peer2prompt::market::FxRate;
-    use peer2prompt::market::Quote;
-    use peer2prompt::time::Duration;
-    use rand_core::Rng;
-    use rand_core::SeedableRng;
-
-    fn service() -> Identity {
-        Identity::generate_with(&mut ChaCha20Rng::seed_from_u64(7), Default::default())
-    }
-
-    fn quote(chunk_msat: u64) -> SignedQuote {
-        let fx = FxRate::default();
-        let id = service();
-        let q = Quote {
-            service: id.node_id(),
-            model: "gpt-4o".into(),
-            input: fx.price(5.0),
-            output: fx.price(20.0),
-            max_output_tokens: 2_000,
-            chunk_msat,
-            mints: vec!["mint://rail".into()],
-            valid_from: Instant::ZERO,
-            valid_until: Instant::ZERO + Duration::from_secs(86_400),
-            serial: 1,
-        };
-        SignedQuote::sign(&id, q)
-    }
-
-    fn rail(config: MintConfig, seed: u64) -> Rail {
-        Rail::new(config, ChaCha20Rng::seed_from_u64(seed))
-    }
-
-    #[test]
-    fn value_is_conserved_across_many_jobs() {
-        let mut rail = rail(
-            MintConfig {
-                input_fee_ppk: 100,
-                ..MintConfig::default()
-            },
-            3,
-        );
-        let clients: Vec<usize> = (0..4).map(|_| rail.open_wallet().unwrap()).collect();
-        let services: Vec<usize> = (0..2).map(|_| rail.open_wallet().unwrap()).collect();
-        for &c in &clients {
-            rail.fund(c, 5_000).unwrap();
-        }
-        let mut rng = ChaCha20Rng::seed_from_u64(1);
-        let mut paid = 0;
-        for k in 0..60u64 {
-            rail.set_time(Instant::ZERO + Duration::from_secs(k));
-            let c = clients[(rng.next_u64() % 4) as usize];
-            let s = services[(rng.next_u64() % 2) as usize];
-            let input = 200 + rng.next_u64() % 2_000;
-            let output = 1 + rng.next_u64() % 3_000;
-            let j = rail.job(c, s, &quote(5_000), input, output, 25).unwrap();
-            // Paid at least what was used, at most a chunk (plus rounding)
-            // more; never past the cap.
-            assert!(j.paid_sat * 1000 >= j.used_msat, "{j:?}");
-            assert!(j.paid_sat * 1000 < j.used_msat + 5_000 + 1_000, "{j:?}");
-            assert!(j.output_tokens <= 2_000);
-            paid += j.paid_sat;
-        }
-        let unspent: u64 = clients.iter().map(|&i| rail.balance(i)).sum();
-        let revenue: u64 = services.iter().map(|&i| rail.balance(i)).sum();
-        // What clients paid in = service revenue + mint fees + unspent.
-        assert_eq!(revenue + rail.fees_sat() + unspent, rail.funded_sat());
-        // Services keep what they were paid less their settlement fees.
-        assert!(revenue < paid && paid - revenue <= rail.fees_sat());
-        assert!(rail.fees_sat() > 0);
-        rail.mint().audit();
-    }
-
-    #[test]
-    fn the_cap_stops_a_job_and_its_payments() {
-        let mut rail = rail(MintConfig::default(), 5);
-        let (c, s) = (rail.open_wallet().unwrap(), rail.open_wallet().unwrap());
-        rail.fund(c, 10_000).unwrap();
-        let j = rail.job(c, s, &quote(2_000), 100, 50_000, 50).unwrap();
-        assert_eq!(j.output_tokens, 2_000);
-        // 100 in at $5/M and 2,000 out at $20/M: 0.5 + 40 sat.
-        assert!(j.paid_sat >= 41 && j.paid_sat <= 43, "{j:?}");
-        assert_eq!(rail.balance(s), j.paid_sat);
-    }
-
-    #[test]
-    fn a_forged_or_expired_quote_is_refused_before_anything_is_paid() {
-        let mut rail = rail(MintConfig::default(), 6);
-        let (c, s) = (rail.open_wallet().unwrap(), rail.open_wallet().unwrap());
-        rail.fund(c, 10_000).unwrap();
-        let mut forged = quote(2_000);
-        forged.quote.output = FxRate::default().price(1.0);
-        let e = rail.job(c, s, &forged, 100, 500, 50).unwrap_err();
-        assert!(
-            matches!(e, RailError::Billing(MarketError::ForgedQuote)),
-            "{e}"
-        );
-        rail.set_time(Instant::ZERO + Duration::from_secs(2 * 86_400));
-        let e = rail.job(c, s, &quote(2_000), 100, 500, 50).unwrap_err();
-        assert!(
-            matches!(e, RailError::Billing(MarketError::QuoteNotValid { .. })),
-            "{e}"
-        );
-        assert_eq!(rail.balance(c), 10_000);
-        assert_eq!(rail.balance(s), 0);
-    }
-}
+mod tests;
