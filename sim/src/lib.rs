@@ -41,5 +41,6 @@ pub mod sessions;
 pub mod swarm;
 pub mod topology;
 pub mod truth;
+pub mod watchers;
 pub mod workload;
 pub mod world;

@@ -28,40 +28,7 @@ use crate::scenario::Scenario;
 use crate::sessions::{Route, SessionBook};
 use crate::topology::Topology;
 use crate::truth::GroundTruth;
-
-/// Something that sees every observation a node reports, and never acts
-/// on a node: the audit, the adversary's pool, the ground truth.
-pub trait Watcher {
-    /// Node `node` (adversarial or not) observed `o`.
-    fn observed(&mut self, node: u32, adversarial: bool, o: &Observation);
-}
-
-impl Watcher for VisibilityAudit {
-    fn observed(&mut self, node: u32, _: bool, o: &Observation) {
-        if self.active() {
-            self.observe(node, o);
-        }
-    }
-}
-
-impl Watcher for GroundTruth {
-    fn observed(&mut self, node: u32, _: bool, o: &Observation) {
-        if let Observation::ServiceRequest {
-            session, payment, ..
-        } = o
-        {
-            self.requested(node, *session, payment);
-        }
-    }
-}
-
-impl Watcher for Pool {
-    fn observed(&mut self, node: u32, adversarial: bool, o: &Observation) {
-        if adversarial {
-            self.observe(node, o);
-        }
-    }
-}
+use crate::watchers::Watcher;
 
 /// The simulated world of one replicate.
 pub struct World {
