@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use peer2prompt_sim::record::{NetworkReplicate, ReplicateResult};
+use peer2prompt_sim::record::ReplicateResult;
 use peer2prompt_sim::rng::Streams;
 use peer2prompt_sim::run::{Progress, run_replicate};
 use peer2prompt_sim::scenario::{Loaded, Point};
@@ -17,9 +17,18 @@ use peer2prompt_sim::swarm::panic_text;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::{self, Manifest};
+use crate::manifest;
+use crate::market;
 use crate::summary;
-use crate::{dataset, market, roc};
+
+mod checkpoint;
+mod outputs;
+
+use checkpoint::{
+    checkpoint_path, json_bytes, read_checkpoint, write_atomic, write_checkpoint,
+    write_market_checkpoint,
+};
+use outputs::{write_market_outputs, write_outputs};
 
 /// Why a sweep stopped.
 #[derive(Debug, thiserror::Error)]
@@ -187,7 +196,7 @@ pub enum ProgressStyleKind {
     Bar,
     /// A line on stderr at every tenth of the work (batch jobs, CI logs).
     Lines,
-    /// Nothing.
+    /// No progress output.
     Quiet,
 }
 
@@ -379,237 +388,4 @@ fn prepare(
     }
     std::fs::create_dir_all(cp).map_err(io(out))?;
     write_atomic(key_file, &json_bytes(key)?)
-}
-
-fn checkpoint_path(cp: &Path, p: u32, r: u32) -> PathBuf {
-    cp.join(format!("point{p:05}-rep{r:05}.json"))
-}
-
-/// Pretty JSON of `value`; a value that cannot be serialised is an error,
-/// never an empty file.
-fn json_bytes(value: &impl Serialize) -> Result<Vec<u8>, SweepError> {
-    serde_json::to_vec_pretty(value).map_err(|e| SweepError::Dataset(format!("JSON: {e}")))
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
-}
-
-fn write_checkpoint(cp: &Path, r: &NetworkReplicate) -> Result<(), SweepError> {
-    let bytes = serde_json::to_vec(r).map_err(|e| SweepError::Dataset(e.to_string()))?;
-    write_atomic(&checkpoint_path(cp, r.point, r.replicate), &bytes)
-}
-
-fn read_checkpoint(cp: &Path, p: u32, r: u32) -> Result<NetworkReplicate, SweepError> {
-    let path = checkpoint_path(cp, p, r);
-    let bytes = std::fs::read(&path).map_err(io(&path))?;
-    serde_json::from_slice(&bytes).map_err(|e| SweepError::Io {
-        path,
-        reason: format!("corrupt checkpoint: {e}"),
-    })
-}
-
-fn market_checkpoint_path(cp: &Path, p: u32, r: u32, table: &str) -> PathBuf {
-    cp.join(format!("point{p:05}-rep{r:05}.{table}.parquet"))
-}
-
-fn write_market_checkpoint(
-    cp: &Path,
-    p: u32,
-    r: u32,
-    run: &peer2prompt_sim::economics::market::MarketRun,
-) -> Result<(), SweepError> {
-    let ds = |e: polars::prelude::PolarsError| SweepError::Dataset(e.to_string());
-    let mut days = market::agent_days_frame(run, p, r).map_err(ds)?;
-    let mut jobs = market::jobs_frame(run, p, r).map_err(ds)?;
-    write_atomic(
-        &market_checkpoint_path(cp, p, r, "agent_days"),
-        &dataset::parquet_bytes(&mut days).map_err(ds)?,
-    )?;
-    write_atomic(
-        &market_checkpoint_path(cp, p, r, "jobs"),
-        &dataset::parquet_bytes(&mut jobs).map_err(ds)?,
-    )
-}
-
-/// The market datasets, from the replicates' checkpointed tables in job
-/// order: `ghost_days`, `market_days`, the `jobs` sample, and the per-point
-/// market summary in `market.json`.
-fn write_market_outputs(
-    spec: &SweepSpec,
-    out: &Path,
-    cp: &Path,
-    jobs: &[(u32, u32)],
-    models: &[String],
-) -> Result<market::MarketSummary, SweepError> {
-    use polars::prelude::*;
-    let ds = |e: PolarsError| SweepError::Dataset(e.to_string());
-    let read = |table: &str| -> Result<LazyFrame, SweepError> {
-        let frames = jobs
-            .iter()
-            .map(|(p, r)| {
-                let path = market_checkpoint_path(cp, *p, *r, table);
-                dataset::read_parquet(&path)
-                    .map(DataFrame::lazy)
-                    .map_err(|e| SweepError::Io {
-                        path,
-                        reason: e.to_string(),
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        concat(frames, UnionArgs::default()).map_err(ds)
-    };
-    let agent_days = read("agent_days")?;
-    let job_rows = read("jobs")?;
-    let tables = [
-        ("ghost_days", market::ghost_days(agent_days.clone())),
-        (
-            "market_days",
-            market::market_days(job_rows.clone(), agent_days.clone(), models),
-        ),
-        ("jobs", market::jobs_sample(job_rows.clone())),
-    ];
-    for (name, lf) in tables {
-        let mut df = lf.collect().map_err(ds)?;
-        write_atomic(
-            &out.join(format!("{name}.parquet")),
-            &dataset::parquet_bytes(&mut df).map_err(ds)?,
-        )?;
-        if spec.csv {
-            write_atomic(&out.join(format!("{name}.csv")), &dataset::csv_bytes(&df))?;
-        }
-    }
-    let per_point = market::point_summary(job_rows, agent_days)
-        .collect()
-        .map_err(ds)?;
-    let fidelity = spec.loaded.base.market.as_ref().map(|m| m.fidelity);
-    let summary =
-        market::MarketSummary::new(&per_point, &spec.points(), fidelity, models, summary::LEVEL);
-    write_atomic(&out.join("market.json"), &json_bytes(&summary)?)?;
-    Ok(summary)
-}
-
-fn write_outputs(
-    spec: &SweepSpec,
-    out: &Path,
-    results: &[NetworkReplicate],
-) -> Result<SweepOutcome, SweepError> {
-    let ds = |e: polars::prelude::PolarsError| SweepError::Dataset(e.to_string());
-    let rows: Vec<_> = results
-        .iter()
-        .flat_map(|r| r.sessions.iter().cloned())
-        .collect();
-    let mut sessions = dataset::sessions_frame(&rows).map_err(ds)?;
-    write_atomic(
-        &out.join("sessions.parquet"),
-        &dataset::parquet_bytes(&mut sessions).map_err(ds)?,
-    )?;
-    let points = spec.points();
-    let summary = summary::summarise(&points, results);
-    let mut pf = summary::points_frame(&summary).map_err(ds)?;
-    write_atomic(
-        &out.join("points.parquet"),
-        &dataset::parquet_bytes(&mut pf).map_err(ds)?,
-    )?;
-    if spec.csv {
-        write_atomic(&out.join("sessions.csv"), &dataset::csv_bytes(&sessions))?;
-        write_atomic(&out.join("points.csv"), &dataset::csv_bytes(&pf))?;
-    }
-    let roc_summary = write_observers(spec, out, results)?;
-    let summary_json = serde_json::json!({
-        "scenario": spec.loaded.base.name,
-        "seed": spec.seed,
-        "confidence_level": summary::LEVEL,
-        "interval": "wilson",
-        "points": summary,
-        "observers": roc_summary,
-    });
-    write_atomic(&out.join("summary.json"), &json_bytes(&summary_json)?)?;
-    write_visibility(out, results)?;
-    write_manifest(spec, out, results, points.len())?;
-    Ok(SweepOutcome {
-        ran: 0,
-        resumed: 0,
-        summary,
-        events: results.iter().map(|r| r.stats.events).sum(),
-        sessions: rows.len() as u64,
-        market: None,
-    })
-}
-
-/// `correlation.parquet` and `roc.parquet` when the scenario has
-/// observers; returns the per-point ROC summary (empty without).
-fn write_observers(
-    spec: &SweepSpec,
-    out: &Path,
-    results: &[NetworkReplicate],
-) -> Result<Vec<roc::RocSummary>, SweepError> {
-    let ds = |e: polars::prelude::PolarsError| SweepError::Dataset(e.to_string());
-    let (roc_rows, roc_summary) = roc::curves(results);
-    if !roc_summary.is_empty() {
-        let mut corr = roc::correlation_frame(results).map_err(ds)?;
-        let mut rf = roc::roc_frame(&roc_rows).map_err(ds)?;
-        write_atomic(
-            &out.join("correlation.parquet"),
-            &dataset::parquet_bytes(&mut corr).map_err(ds)?,
-        )?;
-        write_atomic(
-            &out.join("roc.parquet"),
-            &dataset::parquet_bytes(&mut rf).map_err(ds)?,
-        )?;
-        if spec.csv {
-            write_atomic(&out.join("correlation.csv"), &dataset::csv_bytes(&corr))?;
-            write_atomic(&out.join("roc.csv"), &dataset::csv_bytes(&rf))?;
-        }
-    }
-    Ok(roc_summary)
-}
-
-/// `visibility.json`: the audited sessions' matrices, when there are any.
-fn write_visibility(out: &Path, results: &[NetworkReplicate]) -> Result<(), SweepError> {
-    let audited: Vec<serde_json::Value> = results
-        .iter()
-        .flat_map(|r| {
-            r.visibility.iter().map(move |v| {
-                serde_json::json!({"point": r.point, "replicate": r.replicate, "audit": v})
-            })
-        })
-        .collect();
-    if !audited.is_empty() {
-        write_atomic(&out.join("visibility.json"), &json_bytes(&audited)?)?;
-    }
-    Ok(())
-}
-
-/// `manifest.json`: tool, commit, scenario text and hash, seeds.
-fn write_manifest(
-    spec: &SweepSpec,
-    out: &Path,
-    results: &[NetworkReplicate],
-    points: usize,
-) -> Result<(), SweepError> {
-    let m = Manifest {
-        tool: format!("p2psim {}", env!("CARGO_PKG_VERSION")),
-        git_commit: manifest::git_commit(),
-        scenario_file: spec.loaded.file.display().to_string(),
-        scenario_sha256: manifest::sha256_hex(&spec.loaded.text),
-        scenario: spec.loaded.text.clone(),
-        seed: spec.seed,
-        points,
-        replications: spec.loaded.base.replications,
-        replicate_seeds: results
-            .iter()
-            .map(|r| (r.point, r.replicate, r.seed))
-            .collect(),
-        market_fidelity: spec.loaded.base.market.as_ref().map(|m| {
-            match m.fidelity {
-                peer2prompt_sim::scenario::market::FidelitySpec::Rail => "rail",
-                peer2prompt_sim::scenario::market::FidelitySpec::Onion => "onion",
-            }
-            .to_owned()
-        }),
-    };
-    write_atomic(&out.join("manifest.json"), &json_bytes(&m)?)
 }

@@ -117,33 +117,38 @@ pub fn section(run: &Run) -> Section {
                 .into(),
         ],
         tables: vec![table],
-        figures: vec![Figure {
-            name: "combined_linkage".into(),
-            title: "Linkage by any channel against m·g".into(),
-            caption: "Share of sessions linked by the entry-exit matcher alone and by any \
-                      channel (with a colluding mint and observers on 30% of ASes), 95% \
-                      Wilson bars, against the whitepaper's m·g (dashed)."
-                .into(),
-            x_label: "m·g".into(),
-            y_label: "P(linked)".into(),
-            series: vec![
-                Series {
-                    label: "entry-exit matcher".into(),
-                    style: Style::Points,
-                    points: entry_exit,
-                },
-                Series {
-                    label: "any channel".into(),
-                    style: Style::Points,
-                    points: any,
-                },
-                Series {
-                    label: "m·g".into(),
-                    style: Style::Dashed,
-                    points: mg,
-                },
-            ],
-        }],
+        figures: figures(entry_exit, any, mg),
         source: source(d),
     }
+}
+
+/// The linkage figure: each channel against m·g.
+fn figures(entry_exit: Vec<Point>, any: Vec<Point>, mg: Vec<Point>) -> Vec<Figure> {
+    vec![Figure {
+        name: "combined_linkage".into(),
+        title: "Linkage by any channel against m·g".into(),
+        caption: "Share of sessions linked by the entry-exit matcher alone and by any \
+                  channel (with a colluding mint and observers on 30% of ASes), 95% \
+                  Wilson bars, against the whitepaper's m·g (dashed)."
+            .into(),
+        x_label: "m·g".into(),
+        y_label: "P(linked)".into(),
+        series: vec![
+            Series {
+                label: "entry-exit matcher".into(),
+                style: Style::Points,
+                points: entry_exit,
+            },
+            Series {
+                label: "any channel".into(),
+                style: Style::Points,
+                points: any,
+            },
+            Series {
+                label: "m·g".into(),
+                style: Style::Dashed,
+                points: mg,
+            },
+        ],
+    }]
 }

@@ -141,36 +141,41 @@ pub fn section(run: &Run) -> Section {
                 .into(),
         ],
         tables: vec![],
-        figures: vec![
-            Figure {
-                name: "ghost_profit_distribution".into(),
-                title: "Profit across honest Ghosts".into(),
-                caption: "Each honest Ghost's total profit over the run, Ghosts sorted by \
-                          profit (x: cumulative share of Ghosts)."
-                    .into(),
-                x_label: "share of Ghosts (sorted by profit)".into(),
-                y_label: "profit over the run (USD)".into(),
-                series: vec![Series {
-                    label: "Ghosts".into(),
-                    style: Style::Line,
-                    points: dist,
-                }],
-            },
-            Figure {
-                name: "ghost_profit_vs_entry".into(),
-                title: "Earnings against entry day".into(),
-                caption: "Each honest Ghost's mean profit per active day against the day it \
-                          entered the market (0: present from the start)."
-                    .into(),
-                x_label: "entry day".into(),
-                y_label: "profit per active day (USD)".into(),
-                series: vec![Series {
-                    label: "Ghosts".into(),
-                    style: Style::Points,
-                    points: scatter,
-                }],
-            },
-        ],
+        figures: figures(dist, scatter),
         source: source(d),
     }
+}
+
+/// The profit distribution and profit-against-entry figures.
+fn figures(dist: Vec<Point>, scatter: Vec<Point>) -> Vec<Figure> {
+    vec![
+        Figure {
+            name: "ghost_profit_distribution".into(),
+            title: "Profit across honest Ghosts".into(),
+            caption: "Each honest Ghost's total profit over the run, Ghosts sorted by \
+                      profit (x: cumulative share of Ghosts)."
+                .into(),
+            x_label: "share of Ghosts (sorted by profit)".into(),
+            y_label: "profit over the run (USD)".into(),
+            series: vec![Series {
+                label: "Ghosts".into(),
+                style: Style::Line,
+                points: dist,
+            }],
+        },
+        Figure {
+            name: "ghost_profit_vs_entry".into(),
+            title: "Earnings against entry day".into(),
+            caption: "Each honest Ghost's mean profit per active day against the day it \
+                      entered the market (0: present from the start)."
+                .into(),
+            x_label: "entry day".into(),
+            y_label: "profit per active day (USD)".into(),
+            series: vec![Series {
+                label: "Ghosts".into(),
+                style: Style::Points,
+                points: scatter,
+            }],
+        },
+    ]
 }

@@ -137,20 +137,25 @@ pub fn section(run: &Run) -> Section {
                 .into(),
         ],
         tables: vec![table],
-        figures: vec![Figure {
-            name: "heavy_tails".into(),
-            title: "Negative-expectation jobs by quote form".into(),
-            caption: "Share of jobs paid below the Ghost's realised cost (95% Wilson), per \
-                      quote form."
-                .into(),
-            x_label: "quote form".into(),
-            y_label: "share of jobs below cost".into(),
-            series: vec![Series {
-                label: "measured".into(),
-                style: Style::Points,
-                points: pts,
-            }],
-        }],
+        figures: figures(pts),
         source: source(d),
     }
+}
+
+/// The figure: share of jobs below cost per quote form.
+fn figures(pts: Vec<Point>) -> Vec<Figure> {
+    vec![Figure {
+        name: "heavy_tails".into(),
+        title: "Negative-expectation jobs by quote form".into(),
+        caption: "Share of jobs paid below the Ghost's realised cost (95% Wilson), per \
+                  quote form."
+            .into(),
+        x_label: "quote form".into(),
+        y_label: "share of jobs below cost".into(),
+        series: vec![Series {
+            label: "measured".into(),
+            style: Style::Points,
+            points: pts,
+        }],
+    }]
 }

@@ -114,27 +114,32 @@ pub fn section(run: &Run) -> Section {
                 .into(),
         ],
         tables: vec![table],
-        figures: vec![Figure {
-            name: "latency".into(),
-            title: "End-to-end latency against relays per route".into(),
-            caption: "Median time to first token and to completion; bars are 95% \
-                      percentile-bootstrap intervals; 0 relays is the direct call."
-                .into(),
-            x_label: "relays per route".into(),
-            y_label: "latency (ms)".into(),
-            series: vec![
-                Series {
-                    label: "time to first token".into(),
-                    style: Style::Points,
-                    points: ttft,
-                },
-                Series {
-                    label: "time to completion".into(),
-                    style: Style::Points,
-                    points: done,
-                },
-            ],
-        }],
+        figures: figures(ttft, done),
         source: source(d),
     }
+}
+
+/// The latency figure: medians with bootstrap bars against relays per route.
+fn figures(ttft: Vec<Point>, done: Vec<Point>) -> Vec<Figure> {
+    vec![Figure {
+        name: "latency".into(),
+        title: "End-to-end latency against relays per route".into(),
+        caption: "Median time to first token and to completion; bars are 95% \
+                  percentile-bootstrap intervals; 0 relays is the direct call."
+            .into(),
+        x_label: "relays per route".into(),
+        y_label: "latency (ms)".into(),
+        series: vec![
+            Series {
+                label: "time to first token".into(),
+                style: Style::Points,
+                points: ttft,
+            },
+            Series {
+                label: "time to completion".into(),
+                style: Style::Points,
+                points: done,
+            },
+        ],
+    }]
 }

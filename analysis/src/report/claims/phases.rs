@@ -134,28 +134,33 @@ pub fn section(run: &Run) -> Section {
                 .into(),
         ],
         tables: vec![],
-        figures: vec![
-            Figure {
-                name: "price_index".into(),
-                title: "Price index per model".into(),
-                caption: "Σ paid / Σ direct API price of each model's served jobs, per day.".into(),
-                x_label: "day".into(),
-                y_label: "price over the direct API price".into(),
-                series: prices,
-            },
-            Figure {
-                name: "gpu_share".into(),
-                title: "GPU nodes' share of output tokens".into(),
-                caption: "Share of the day's output tokens served by GPU nodes.".into(),
-                x_label: "day".into(),
-                y_label: "GPU share of output tokens".into(),
-                series: vec![Series {
-                    label: "GPU share".into(),
-                    style: Style::Line,
-                    points: share,
-                }],
-            },
-        ],
+        figures: figures(prices, share),
         source: source(d),
     }
+}
+
+/// The price-index and GPU-share figures.
+fn figures(prices: Vec<Series>, share: Vec<Point>) -> Vec<Figure> {
+    vec![
+        Figure {
+            name: "price_index".into(),
+            title: "Price index per model".into(),
+            caption: "Σ paid / Σ direct API price of each model's served jobs, per day.".into(),
+            x_label: "day".into(),
+            y_label: "price over the direct API price".into(),
+            series: prices,
+        },
+        Figure {
+            name: "gpu_share".into(),
+            title: "GPU nodes' share of output tokens".into(),
+            caption: "Share of the day's output tokens served by GPU nodes.".into(),
+            x_label: "day".into(),
+            y_label: "GPU share of output tokens".into(),
+            series: vec![Series {
+                label: "GPU share".into(),
+                style: Style::Line,
+                points: share,
+            }],
+        },
+    ]
 }

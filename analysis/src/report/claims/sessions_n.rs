@@ -183,22 +183,9 @@ pub fn section(run: &Run) -> Section {
                 Value::num(1.0 - (1.0 - mg).powi(s.n as i32), 3, ""),
             ]);
         }
-        any_series.push(Series {
-            label: format!("P(≥1 linked), {label}"),
-            style: Style::Points,
-            points: stats
-                .iter()
-                .map(|s| Point::with_ci(s.n as f64, s.any.estimate, s.any.lo, s.any.hi))
-                .collect(),
-        });
-        mean_series.push(Series {
-            label: format!("mean linked, {label}"),
-            style: Style::Points,
-            points: stats
-                .iter()
-                .map(|s| Point::with_ci(s.n as f64, s.mean.estimate, s.mean.lo, s.mean.hi))
-                .collect(),
-        });
+        let (any, mean) = series_of(label, &stats);
+        any_series.push(any);
+        mean_series.push(mean);
         if guards {
             guarded = stats.last().map(|s| (s.n, s.any));
         } else {
@@ -221,20 +208,7 @@ pub fn section(run: &Run) -> Section {
             "no point without guards",
         ));
     }
-    rows.push(match guarded {
-        Some((n, any)) => Row::finding(
-            FINDING,
-            Value::List(vec![
-                ("n".into(), Value::count(n as u64)),
-                ("P(≥1 linked)".into(), Value::Proportion(any)),
-            ]),
-            "With three fixed entry guards a client whose guards are honest is never linked \
-             and one with an adversarial guard is linked at about g per session, so the \
-             share of clients ever linked saturates near the share holding a bad guard \
-             instead of approaching 1: n·m·g does not describe guarded clients.",
-        ),
-        None => Row::not_measured(Kind::Finding, FINDING, "no point with guards"),
-    });
+    rows.push(guarded_row(guarded));
     Section {
         id: ID,
         title: TITLE,
@@ -251,6 +225,45 @@ pub fn section(run: &Run) -> Section {
         tables: vec![table],
         figures: figures(any_series, mean_series, mg_off, n_max),
         source: source(d),
+    }
+}
+
+/// Each client's P(≥1 linked) and mean linked against n, for one point.
+fn series_of(label: &str, stats: &[AtN]) -> (Series, Series) {
+    let any = Series {
+        label: format!("P(≥1 linked), {label}"),
+        style: Style::Points,
+        points: stats
+            .iter()
+            .map(|s| Point::with_ci(s.n as f64, s.any.estimate, s.any.lo, s.any.hi))
+            .collect(),
+    };
+    let mean = Series {
+        label: format!("mean linked, {label}"),
+        style: Style::Points,
+        points: stats
+            .iter()
+            .map(|s| Point::with_ci(s.n as f64, s.mean.estimate, s.mean.lo, s.mean.hi))
+            .collect(),
+    };
+    (any, mean)
+}
+
+/// The finding for guarded clients: the largest n measured.
+fn guarded_row(guarded: Option<(usize, crate::estimate::Proportion)>) -> Row {
+    match guarded {
+        Some((n, any)) => Row::finding(
+            FINDING,
+            Value::List(vec![
+                ("n".into(), Value::count(n as u64)),
+                ("P(≥1 linked)".into(), Value::Proportion(any)),
+            ]),
+            "With three fixed entry guards a client whose guards are honest is never linked \
+             and one with an adversarial guard is linked at about g per session, so the \
+             share of clients ever linked saturates near the share holding a bad guard \
+             instead of approaching 1: n·m·g does not describe guarded clients.",
+        ),
+        None => Row::not_measured(Kind::Finding, FINDING, "no point with guards"),
     }
 }
 

@@ -8,7 +8,7 @@
 use super::super::common::{
     by_point, chi_square_sanity, chi_square_test, count, loaded, missing, of_point, source,
 };
-use super::super::data::Run;
+use super::super::data::{Run, ScenarioData};
 use super::super::{Citation, Kind, Row, Section, Source, Table, Value};
 use crate::estimate::{Proportion, wilson};
 use crate::figure::{Figure, Point, Series, Style};
@@ -48,16 +48,8 @@ struct SybilPoint {
     usd_per_month: f64,
 }
 
-/// The section.
-pub fn section(run: &Run) -> Section {
-    let planned = [
-        (Kind::Test, TEST),
-        (Kind::Sanity, SANITY),
-        (Kind::Finding, FINDING),
-    ];
-    let Some(d) = run.scenario(ID) else {
-        return missing(ID, TITLE, citations(), ID, &planned);
-    };
+/// Each point's Sybil shares, linkage and cost.
+fn sybil_points(d: &ScenarioData) -> Vec<SybilPoint> {
     let scenario = loaded(d);
     let points = by_point(d);
     let mut rows_data = Vec::new();
@@ -91,6 +83,20 @@ pub fn section(run: &Run) -> Section {
             usd_per_month: nodes * NODE_USD_PER_MONTH + p.adversary_pow_hashes * USD_PER_HASH,
         });
     }
+    rows_data
+}
+
+/// The section.
+pub fn section(run: &Run) -> Section {
+    let planned = [
+        (Kind::Test, TEST),
+        (Kind::Sanity, SANITY),
+        (Kind::Finding, FINDING),
+    ];
+    let Some(d) = run.scenario(ID) else {
+        return missing(ID, TITLE, citations(), ID, &planned);
+    };
+    let rows_data = sybil_points(d);
     let analytic = |s: &SybilPoint| s.share_relays * s.share_ghosts;
     let expected = Value::text("(A/(A+N))² per point");
     let mut rows = vec![
