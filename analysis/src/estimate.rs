@@ -10,9 +10,9 @@ use statrs::distribution::{Beta, ContinuousCDF, Normal, StudentsT};
 /// A proportion with its confidence interval.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Proportion {
-    /// Successes.
+    /// Successes counted.
     pub k: u64,
-    /// Trials.
+    /// Trials counted.
     pub n: u64,
     /// k / n (0 when n = 0).
     pub estimate: f64,
@@ -100,7 +100,7 @@ pub fn clopper_pearson(k: u64, n: u64, level: f64) -> Proportion {
 /// A mean with its confidence interval.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Mean {
-    /// Observations.
+    /// Observations the interval is computed from.
     pub n: u64,
     /// Sample mean (0 when n = 0).
     pub estimate: f64,

@@ -129,9 +129,9 @@ pub struct Figure {
 /// The files a figure was written to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Written {
-    /// PNG.
+    /// The raster figure.
     pub png: PathBuf,
-    /// SVG.
+    /// The vector figure.
     pub svg: PathBuf,
     /// The plotted points.
     pub csv: PathBuf,

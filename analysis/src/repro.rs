@@ -60,7 +60,7 @@ pub enum ReproError {
     /// A sweep failed.
     #[error("{name}: {source}")]
     Sweep {
-        /// Scenario.
+        /// The scenario's name.
         name: String,
         /// The failure.
         source: SweepError,
@@ -76,7 +76,7 @@ pub enum ReproError {
     Io {
         /// The scenario file.
         file: PathBuf,
-        /// Cause.
+        /// The I/O error behind it.
         source: std::io::Error,
     },
 }

@@ -21,7 +21,7 @@ pub struct PointSummary {
     pub point: u32,
     /// Swept parameters.
     pub params: BTreeMap<String, serde_json::Value>,
-    /// Replicates.
+    /// Replicates that ran at this point.
     pub replicates: u32,
     /// Number of sessions.
     pub sessions: u64,

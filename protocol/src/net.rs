@@ -11,7 +11,7 @@ pub type PeerAddr = SocketAddr;
 /// Bytes to send to one peer: every engine's output.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmit {
-    /// Destination.
+    /// Where the datagram goes.
     pub to: PeerAddr,
     /// The message.
     pub bytes: Vec<u8>,

@@ -169,7 +169,7 @@ impl Sub<Instant> for Instant {
     }
 }
 
-/// Saturating.
+/// Saturating addition: never wraps.
 impl Add for Duration {
     type Output = Duration;
     fn add(self, rhs: Duration) -> Duration {

@@ -68,11 +68,11 @@ impl Host {
 pub enum Event {
     /// A datagram arrives.
     Deliver {
-        /// Receiver.
+        /// Host index of the receiver.
         to: u32,
-        /// Sender.
+        /// Host index of the sender.
         from: u32,
-        /// Bytes.
+        /// The datagram as sent.
         bytes: Vec<u8>,
     },
     /// A node's timer: the node and the deadline it asked for (stale when
@@ -103,7 +103,7 @@ pub enum Event {
 /// Datagram counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Traffic {
-    /// Delivered.
+    /// Datagrams delivered to a node.
     pub delivered: u64,
     /// Lost (loss, offline receivers, NAT, unknown addresses).
     pub lost: u64,
@@ -113,9 +113,9 @@ pub struct Traffic {
 
 /// The queue, the hosts and delivery.
 pub struct Engine {
-    /// Events.
+    /// Pending events in virtual-time order.
     pub queue: EventQueue<Event>,
-    /// Machines.
+    /// Every node with its access link and NAT.
     pub hosts: Vec<Host>,
     by_addr: HashMap<SocketAddr, u32>,
     by_id: HashMap<NodeId, u32>,

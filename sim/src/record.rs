@@ -211,7 +211,7 @@ pub struct NetworkReplicate {
     pub seed: u64,
     /// One row per session.
     pub sessions: Vec<SessionRecord>,
-    /// Counters.
+    /// Event and error counts of the replicate.
     pub stats: ReplicateStats,
     /// Data-visibility matrices of the audited sessions.
     #[serde(default)]

@@ -1,4 +1,4 @@
-//! Random streams (ARCHITECTURE.md, "Determinism": results depend only on
+//! Random streams (ARCHITECTURE.md, "Invariants": results depend only on
 //! the seed).
 //!
 //! Every stream is derived from (master seed, entity, purpose) by hashing, so

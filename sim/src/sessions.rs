@@ -27,7 +27,7 @@ pub struct SessionRow {
     pub exit: u32,
     /// Exit role.
     pub exit_kind: Kind,
-    /// Opened.
+    /// When the client asked for the session.
     pub started: Instant,
     /// First token of the first turn.
     pub first_token: Option<Instant>,
@@ -67,7 +67,7 @@ pub struct Route {
     pub last: u32,
     /// Number of relays.
     pub hops: u32,
-    /// Exit.
+    /// Host index of the exit (the service).
     pub exit: u32,
     /// The exit's role.
     pub exit_role: Role,

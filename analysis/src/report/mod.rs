@@ -269,11 +269,11 @@ impl Row {
 /// A table in a section: typed cells.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
-    /// Caption.
+    /// What the table shows, printed above it.
     pub caption: String,
     /// Column headers.
     pub header: Vec<String>,
-    /// Rows.
+    /// One row per entry, one value per column.
     pub rows: Vec<Vec<Value>>,
 }
 
@@ -293,7 +293,7 @@ impl Table {
 pub struct Section {
     /// Short id (anchor).
     pub id: &'static str,
-    /// Title.
+    /// The heading of the section.
     pub title: &'static str,
     /// What it cites.
     pub citations: Vec<Citation>,
@@ -301,9 +301,9 @@ pub struct Section {
     pub rows: Vec<Row>,
     /// Paragraphs: method, caveats.
     pub notes: Vec<String>,
-    /// Tables.
+    /// Tables of the measured values.
     pub tables: Vec<Table>,
-    /// Figures.
+    /// Figures of the measured values.
     pub figures: Vec<Figure>,
     /// Scenario(s) and seed(s) that produced it.
     pub source: String,

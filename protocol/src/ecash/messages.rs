@@ -45,7 +45,7 @@ pub struct MintQuoteResponse {
     pub quote: QuoteId,
     /// Invoice to pay.
     pub request: Invoice,
-    /// Amount.
+    /// The value to issue.
     pub amount: Amount,
     /// Its state, as NUT-04, NUT-05 or NUT-07 name it.
     pub state: MintQuoteState,
@@ -112,7 +112,7 @@ pub enum MeltQuoteState {
     Unpaid,
     /// Inputs reserved, payment in flight.
     Pending,
-    /// Paid.
+    /// The invoice is paid; tokens may be minted.
     Paid,
 }
 
@@ -154,7 +154,7 @@ pub enum ProofState {
     Unspent,
     /// Reserved by an in-flight melt.
     Pending,
-    /// Spent.
+    /// The proof was spent (NUT-07).
     Spent,
 }
 
@@ -169,7 +169,7 @@ pub struct CheckStateRequest {
 /// NUT-07: one proof's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofStateEntry {
-    /// `Y`.
+    /// `Y = hash_to_curve(secret)` of the proof asked about (NUT-07).
     #[serde(rename = "Y")]
     pub y: PublicKey,
     /// Its state, as NUT-04, NUT-05 or NUT-07 name it.

@@ -142,7 +142,7 @@ pub struct BlindSignature {
     pub amount: Amount,
     /// Keyset that signed it.
     pub id: KeysetId,
-    /// `C_`.
+    /// The mint's blind signature `C_ = k·B_` (NUT-00).
     #[serde(rename = "C_")]
     pub c: PublicKey,
     /// NUT-12 proof that `C_` was made with the keyset's key for `amount`.

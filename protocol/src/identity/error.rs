@@ -31,7 +31,7 @@ pub enum IdentityError {
     PuzzleUnsolved {
         /// Leading zero bits of SHA-256(node id).
         got: u32,
-        /// Required.
+        /// Leading zero bits the policy asks for.
         required: u32,
     },
     /// A NodeId does not match SHA-256 of the presented identity key.

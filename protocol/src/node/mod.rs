@@ -463,7 +463,7 @@ impl Node {
         self.addr
     }
 
-    /// Identity.
+    /// This node's long-term identity.
     pub fn identity(&self) -> &Identity {
         &self.identity
     }

@@ -45,9 +45,9 @@ pub enum Observation {
         at: Instant,
         /// The session it belongs to.
         session: u32,
-        /// `Y`s.
+        /// The `Y` of every proof presented (hash_to_curve of its secret).
         payment: Vec<PublicKey>,
-        /// Value.
+        /// The value presented.
         amount: Amount,
     },
     /// As a service: response text it produced and sent back.

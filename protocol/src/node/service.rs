@@ -131,7 +131,7 @@ pub struct ServiceConfig {
 pub struct ServiceCapabilities {
     /// Ghost or GPU node.
     pub kind: ServiceKind,
-    /// Offers.
+    /// The models and prices this service offers.
     pub offers: Vec<Offer>,
 }
 
@@ -142,7 +142,7 @@ pub enum ServiceEvent {
     Served {
         /// Onion session.
         session: u32,
-        /// Quote.
+        /// The quote the request names.
         quote: QuoteId,
         /// The model, by the name adverts and quotes use.
         model: String,

@@ -29,7 +29,7 @@ pub enum ServiceRequest {
     Infer(InferRequest),
     /// The next chunk.
     Pay {
-        /// Proofs.
+        /// The ecash proofs presented.
         #[serde(with = "nut")]
         payment: Vec<Proof>,
     },
@@ -154,7 +154,7 @@ impl MintApiRequest {
 /// From a mint node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MintApiResponse {
-    /// Keysets.
+    /// The mint's active keysets (NUT-01).
     Keys(#[serde(with = "nut")] KeysResponse),
     /// A mint quote.
     MintQuote(#[serde(with = "nut")] MintQuoteResponse),

@@ -81,7 +81,7 @@ pub struct Cell {
     /// Link circuit id (for `Relay`, `Create`, `Created`, `Destroy`) or the
     /// receiving hop's session handle (for `Surb`).
     pub id: u32,
-    /// Command.
+    /// What the cell asks of its receiver.
     pub cmd: Command,
     /// The encoded payload.
     pub body: Box<Body>,

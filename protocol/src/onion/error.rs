@@ -131,9 +131,9 @@ pub enum OnionError {
     /// A payload does not fit in one cell.
     #[error("payload of {size} bytes does not fit a cell ({capacity})")]
     PayloadTooLarge {
-        /// Size.
+        /// Bytes the message would need.
         size: usize,
-        /// Capacity.
+        /// Bytes the container holds.
         capacity: usize,
     },
     /// Route selection cannot satisfy the diversity rules.

@@ -1,4 +1,5 @@
-//! Scenarios: one YAML file per experiment (ARCHITECTURE.md, "Scenarios").
+//! Scenarios: one YAML file per experiment (ARCHITECTURE.md, "Code map",
+//! `scenario/`).
 //! This file is long because it is the schema: one documented type per
 //! block of a scenario, each field with its unit.
 //!
@@ -400,7 +401,7 @@ pub enum HoldSpec {
     None,
     /// Always this long.
     Fixed {
-        /// Seconds.
+        /// Fixed duration in seconds.
         s: f64,
     },
     /// Uniform on `[min_s, max_s]`.
@@ -622,7 +623,7 @@ pub enum LightningPrivacySpec {
         /// Set size, at least 1.
         size: u32,
     },
-    /// Nothing.
+    /// Nothing about the payer.
     Hidden,
 }
 
@@ -716,9 +717,9 @@ pub struct ChurnStep {
 pub enum ChurnRole {
     /// The relays churn.
     Relay,
-    /// Ghosts.
+    /// The Ghosts churn.
     Ghost,
-    /// GPU nodes.
+    /// The GPU nodes churn.
     Gpu,
 }
 

@@ -1,7 +1,7 @@
 //! Scenario validation: what the types cannot say (counts, ranges and
 //! consistency between fields). Each error names the field's path, which
 //! the loader turns into the value's own line and column
-//! (ARCHITECTURE.md, "Scenarios").
+//! (ARCHITECTURE.md, "Code map", `scenario/`).
 
 use super::{Scenario, topology_regions};
 

@@ -1,6 +1,7 @@
 //! From a `market:` block to the market's configuration: every field is
 //! checked (errors name the dotted path) and each Ghost's patience is drawn
-//! from the run's `Streams` (ARCHITECTURE.md, "Random streams").
+//! from the run's `Streams` (ARCHITECTURE.md, "Invariants": results depend
+//! only on the seed).
 
 use peer2prompt::ecash::MintConfig;
 use peer2prompt::market::FxRate;
