@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 pub struct Manifest {
     /// Tool name and version.
     pub tool: String,
-    /// Git commit of the checkout that ran (`unknown` outside a checkout).
+    /// Git commit the tool was built from (`-dirty` with uncommitted
+    /// changes, `unknown` when built outside a checkout).
     pub git_commit: String,
     /// Scenario file as given.
     pub scenario_file: String,
@@ -39,14 +40,42 @@ pub fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// The current git commit, if this runs inside a checkout.
+/// The git commit this binary was built from, `-dirty` appended when the
+/// checkout had uncommitted changes to tracked files, `unknown` when it was
+/// built outside a checkout (embedded by `build.rs`, so it names the code
+/// that ran, wherever the binary runs).
 pub fn git_commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|| "unknown".into())
+    env!("P2PSIM_GIT_COMMIT").to_owned()
+}
+
+/// A commit as a reader sees it: 12 hex digits, and `-dirty` kept.
+pub fn short_commit(commit: &str) -> String {
+    let (hash, dirty) = match commit.strip_suffix("-dirty") {
+        Some(h) => (h, "-dirty"),
+        None => (commit, ""),
+    };
+    format!("{}{dirty}", &hash[..hash.len().min(12)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_commit_keeps_twelve_digits_and_the_dirty_mark() {
+        let h = "8fe9a3142b7b519d4aa9a8a3de7e811d2b8c3546";
+        assert_eq!(short_commit(h), "8fe9a3142b7b");
+        assert_eq!(short_commit(&format!("{h}-dirty")), "8fe9a3142b7b-dirty");
+        assert_eq!(short_commit("unknown"), "unknown");
+    }
+
+    #[test]
+    fn the_embedded_commit_is_a_commit_or_unknown() {
+        let c = git_commit();
+        let hash = c.strip_suffix("-dirty").unwrap_or(&c);
+        assert!(
+            c == "unknown" || (hash.len() == 40 && hash.chars().all(|x| x.is_ascii_hexdigit())),
+            "{c}"
+        );
+    }
 }

@@ -86,14 +86,14 @@ pub fn curves(results: &[NetworkReplicate]) -> (Vec<RocRow>, Vec<RocSummary>) {
     let mut points: Vec<u32> = results
         .iter()
         .filter(|r| r.stats.observer_service_flows > 0)
-        .map(|r| r.point)
+        .map(|r| r.key.point)
         .collect();
     points.sort_unstable();
     points.dedup();
     let mut rows = Vec::new();
     let mut sums = Vec::new();
     for p in points {
-        let rs: Vec<&NetworkReplicate> = results.iter().filter(|r| r.point == p).collect();
+        let rs: Vec<&NetworkReplicate> = results.iter().filter(|r| r.key.point == p).collect();
         let pos: u64 = rs.iter().map(|r| r.stats.observer_true_pairs).sum();
         let all: u64 = rs
             .iter()

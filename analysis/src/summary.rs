@@ -85,7 +85,7 @@ pub fn summarise(points: &[Point], results: &[NetworkReplicate]) -> Vec<PointSum
         .iter()
         .map(|p| {
             let rs: Vec<&NetworkReplicate> =
-                results.iter().filter(|r| r.point == p.index).collect();
+                results.iter().filter(|r| r.key.point == p.index).collect();
             let sessions = rs.iter().flat_map(|r| &r.sessions);
             let (mut n, mut ok, mut ends, mut linked, mut guesses, mut right) = (0, 0, 0, 0, 0, 0);
             let mut at_adversarial_exit = 0;

@@ -427,3 +427,37 @@ fn a_swarm_runs_its_cases_with_every_checker_and_needs_a_budget() {
     let o = p2psim(&["swarm", "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "no budget: a usage error");
 }
+
+#[test]
+fn a_manifest_names_the_commit_the_binary_was_built_from_wherever_it_runs() {
+    let elsewhere = tmp("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join(TINY);
+    let out = elsewhere.join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_p2psim"))
+        .current_dir(&elsewhere)
+        .args(["run", scenario.to_str().unwrap(), "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let recorded = m["git_commit"].as_str().unwrap();
+    let head = Command::new("git")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    match head {
+        // The binary was built from this checkout: its HEAD then (a commit
+        // made after the build would not match, so tests run after a build).
+        Some(h) => assert!(
+            recorded == h || recorded == format!("{h}-dirty"),
+            "{recorded} is not {h}"
+        ),
+        None => assert_eq!(recorded, "unknown"),
+    }
+}

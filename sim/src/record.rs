@@ -174,15 +174,23 @@ impl ReplicateResult {
     }
 }
 
-/// A market replicate: its key and the market's records.
-#[derive(Clone, Debug)]
-pub struct MarketReplicate {
+/// Which replicate a record belongs to: its sweep point, its index within
+/// the point and its master seed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicateKey {
     /// Sweep point.
     pub point: u32,
     /// Replicate index within its sweep point.
     pub replicate: u32,
     /// Its master seed.
     pub seed: u64,
+}
+
+/// A market replicate: its key and the market's records.
+#[derive(Clone, Debug)]
+pub struct MarketReplicate {
+    /// Which replicate.
+    pub key: ReplicateKey,
     /// What the market recorded (the runner stores it as tables).
     pub run: crate::economics::market::MarketRun,
 }
@@ -192,9 +200,7 @@ impl MarketReplicate {
     /// (a market scenario writes empty network datasets beside its own).
     pub fn network_part(&self) -> NetworkReplicate {
         NetworkReplicate {
-            point: self.point,
-            replicate: self.replicate,
-            seed: self.seed,
+            key: self.key,
             ..NetworkReplicate::default()
         }
     }
@@ -203,12 +209,10 @@ impl MarketReplicate {
 /// A network replicate's records.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NetworkReplicate {
-    /// Sweep point.
-    pub point: u32,
-    /// Replicate index within its sweep point.
-    pub replicate: u32,
-    /// Its master seed.
-    pub seed: u64,
+    /// Which replicate (flattened: the checkpoint JSON keeps `point`,
+    /// `replicate` and `seed` at its top level).
+    #[serde(flatten)]
+    pub key: ReplicateKey,
     /// One row per session.
     pub sessions: Vec<SessionRecord>,
     /// Event and error counts of the replicate.

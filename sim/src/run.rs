@@ -6,7 +6,9 @@ use crate::adversary::observer::FlowSummary;
 use crate::checks::Violation;
 use crate::engine::Host;
 use crate::population::Kind;
-use crate::record::{MarketReplicate, NetworkReplicate, ReplicateResult, ReplicateStats};
+use crate::record::{
+    MarketReplicate, NetworkReplicate, ReplicateKey, ReplicateResult, ReplicateStats,
+};
 use crate::rng::Streams;
 use crate::scenario::Point;
 use crate::scoring;
@@ -114,9 +116,11 @@ fn run_market(
     }
     progress.advance(1.0);
     Ok(ReplicateResult::Market(MarketReplicate {
-        point,
-        replicate,
-        seed,
+        key: ReplicateKey {
+            point,
+            replicate,
+            seed,
+        },
         run,
     }))
 }
@@ -152,9 +156,11 @@ fn records(
     let (flows_c, flows_s, true_pairs) = scored.observer_flows;
     let traffic = w.engine.traffic;
     NetworkReplicate {
-        point,
-        replicate,
-        seed,
+        key: ReplicateKey {
+            point,
+            replicate,
+            seed,
+        },
         visibility,
         correlation: scored.correlation,
         sessions: scored.sessions,

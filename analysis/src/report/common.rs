@@ -55,7 +55,7 @@ pub fn source(d: &ScenarioData) -> String {
         d.manifest.seed,
         d.manifest.points,
         d.manifest.replications,
-        &d.manifest.git_commit[..d.manifest.git_commit.len().min(12)]
+        crate::manifest::short_commit(&d.manifest.git_commit)
     )
 }
 

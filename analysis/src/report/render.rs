@@ -152,7 +152,7 @@ fn header(run: &Run) -> String {
         "{} reproduction set, {}, git {}",
         if run.quick { "Quick" } else { "Full" },
         run.tool,
-        &run.git_commit[..run.git_commit.len().min(12)]
+        crate::manifest::short_commit(&run.git_commit)
     )
 }
 

@@ -28,7 +28,7 @@ pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepError> 
 
 pub(super) fn write_checkpoint(cp: &Path, r: &NetworkReplicate) -> Result<(), SweepError> {
     let bytes = serde_json::to_vec(r).map_err(|e| SweepError::Dataset(e.to_string()))?;
-    write_atomic(&checkpoint_path(cp, r.point, r.replicate), &bytes)
+    write_atomic(&checkpoint_path(cp, r.key.point, r.key.replicate), &bytes)
 }
 
 pub(super) fn read_checkpoint(cp: &Path, p: u32, r: u32) -> Result<NetworkReplicate, SweepError> {

@@ -151,7 +151,7 @@ pub(super) fn write_visibility(out: &Path, results: &[NetworkReplicate]) -> Resu
         .iter()
         .flat_map(|r| {
             r.visibility.iter().map(move |v| {
-                serde_json::json!({"point": r.point, "replicate": r.replicate, "audit": v})
+                serde_json::json!({"point": r.key.point, "replicate": r.key.replicate, "audit": v})
             })
         })
         .collect();
@@ -179,7 +179,7 @@ pub(super) fn write_manifest(
         replications: spec.loaded.base.replications,
         replicate_seeds: results
             .iter()
-            .map(|r| (r.point, r.replicate, r.seed))
+            .map(|r| (r.key.point, r.key.replicate, r.key.seed))
             .collect(),
         market_fidelity: spec.loaded.base.market.as_ref().map(|m| {
             match m.fidelity {
