@@ -8,6 +8,11 @@
 //! encoding, cryptography and message framing, which is what a market
 //! result could depend on. Network latency, loss and churn are measured by
 //! the network scenarios, not here.
+//!
+//! It is a carrier, not a network driver, which is why it is not the
+//! engine: cells move first in, first out at one instant, no timer is ever
+//! due, and the client and relays are called exactly as the engine calls
+//! them (`handle`, then drain `poll_transmit` and `poll_event`).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -181,8 +186,8 @@ impl OnionCarrier {
             self.exits.insert(service, h);
         }
         let n = self.relays.len();
-        let a = (self.rng.next_u64() % n as u64) as usize;
-        let b = (a + 1 + (self.rng.next_u64() % (n as u64 - 1)) as usize) % n;
+        let a = crate::rng::index(&mut self.rng, n);
+        let b = (a + 1 + crate::rng::index(&mut self.rng, n - 1)) % n;
         let exit = self.exits.get(&service).map(|h| h.spec);
         let path = vec![
             self.relays[a].spec,
