@@ -230,83 +230,14 @@ impl World {
                 }
             }
             Op::Replay { thief } => {
-                if self.spent_copies.is_empty() {
+                if !self.replay(thief) {
                     return;
                 }
-                let copies = self.spent_copies.clone();
-                let before = self.wallets[thief].balance(&b.url);
-                // Offline checks cannot see a double spend: the copies are
-                // validly signed, so a payee accepts them ...
-                self.wallets[thief]
-                    .accept(&b.url, copies.clone(), b.now)
-                    .unwrap();
-                // ... and only the mint refuses them.
-                let total: u64 = copies.iter().map(|p| p.amount.value()).sum();
-                let fee = (copies.len() as u64 * b.mint.config().input_fee_ppk).div_ceil(1000);
-                if total > fee {
-                    let outputs = b.outputs_for(total - fee);
-                    let err = b
-                        .mint
-                        .swap(
-                            b.now,
-                            addr(200),
-                            &SwapRequest {
-                                inputs: copies,
-                                outputs,
-                            },
-                        )
-                        .unwrap_err();
-                    assert!(
-                        matches!(err, EcashError::ProofAlreadySpent { .. }),
-                        "replay must be refused as a double spend, got {err}"
-                    );
-                }
-                // NUT-07 reconciliation drops what the mint calls spent.
-                self.reconcile(thief);
-                assert_eq!(self.wallets[thief].balance(&self.bank.url), before);
             }
             Op::ConcurrentMelt { wallet, amount } => {
-                let w = &mut self.wallets[wallet];
-                let quote = b
-                    .mint
-                    .create_melt_quote(
-                        b.now,
-                        &MeltQuoteRequest {
-                            request: Invoice {
-                                payment_hash: [9; 32],
-                                amount: Amount::new(amount),
-                                expiry: b.now + Duration::from_secs(60),
-                            },
-                            unit: CurrencyUnit::default(),
-                        },
-                        &mut b.rng,
-                    )
-                    .unwrap();
-                let Ok(pending) = w.prepare_melt(&b.url, &quote, b.now, &mut b.rng) else {
+                if !self.concurrent_melt(wallet, amount) {
                     return;
-                };
-                let req = pending.request();
-                b.mint.begin_melt(b.now, addr(3), &req).unwrap();
-                // The same inputs raced into a swap must be refused as pending.
-                let swap = SwapRequest {
-                    inputs: req.inputs.clone(),
-                    outputs: req.outputs.clone(),
-                };
-                if !swap.outputs.is_empty() {
-                    assert!(matches!(
-                        b.mint.swap(b.now, addr(3), &swap),
-                        Err(EcashError::ProofPending { .. })
-                            | Err(EcashError::DuplicateOutput { .. })
-                    ));
                 }
-                let resp = b
-                    .mint
-                    .complete_melt(b.now, &quote.quote, PayoutOutcome::Failed)
-                    .unwrap();
-                assert!(matches!(
-                    w.complete_melt(pending, &resp, b.now).unwrap(),
-                    MeltSettled::Failed
-                ));
             }
             Op::Refresh { wallet } => {
                 let w = &mut self.wallets[wallet];
@@ -328,6 +259,94 @@ impl World {
             }
         }
         self.bank.tick(Duration::from_millis(10));
+    }
+
+    /// Spent copies replayed by `thief`: accepted offline, refused by the
+    /// mint, dropped at reconciliation. False when there is nothing to replay.
+    fn replay(&mut self, thief: usize) -> bool {
+        let b = &mut self.bank;
+        if self.spent_copies.is_empty() {
+            return false;
+        }
+        let copies = self.spent_copies.clone();
+        let before = self.wallets[thief].balance(&b.url);
+        // Offline checks cannot see a double spend: the copies are
+        // validly signed, so a payee accepts them ...
+        self.wallets[thief]
+            .accept(&b.url, copies.clone(), b.now)
+            .unwrap();
+        // ... and only the mint refuses them.
+        let total: u64 = copies.iter().map(|p| p.amount.value()).sum();
+        let fee = (copies.len() as u64 * b.mint.config().input_fee_ppk).div_ceil(1000);
+        if total > fee {
+            let outputs = b.outputs_for(total - fee);
+            let err = b
+                .mint
+                .swap(
+                    b.now,
+                    addr(200),
+                    &SwapRequest {
+                        inputs: copies,
+                        outputs,
+                    },
+                )
+                .unwrap_err();
+            assert!(
+                matches!(err, EcashError::ProofAlreadySpent { .. }),
+                "replay must be refused as a double spend, got {err}"
+            );
+        }
+        // NUT-07 reconciliation drops what the mint calls spent.
+        self.reconcile(thief);
+        assert_eq!(self.wallets[thief].balance(&self.bank.url), before);
+        true
+    }
+
+    /// A melt's inputs raced into a swap while the melt is pending: refused.
+    /// False when the wallet cannot prepare the melt.
+    fn concurrent_melt(&mut self, wallet: usize, amount: u64) -> bool {
+        let b = &mut self.bank;
+        let w = &mut self.wallets[wallet];
+        let quote = b
+            .mint
+            .create_melt_quote(
+                b.now,
+                &MeltQuoteRequest {
+                    request: Invoice {
+                        payment_hash: [9; 32],
+                        amount: Amount::new(amount),
+                        expiry: b.now + Duration::from_secs(60),
+                    },
+                    unit: CurrencyUnit::default(),
+                },
+                &mut b.rng,
+            )
+            .unwrap();
+        let Ok(pending) = w.prepare_melt(&b.url, &quote, b.now, &mut b.rng) else {
+            return false;
+        };
+        let req = pending.request();
+        b.mint.begin_melt(b.now, addr(3), &req).unwrap();
+        // The same inputs raced into a swap must be refused as pending.
+        let swap = SwapRequest {
+            inputs: req.inputs.clone(),
+            outputs: req.outputs.clone(),
+        };
+        if !swap.outputs.is_empty() {
+            assert!(matches!(
+                b.mint.swap(b.now, addr(3), &swap),
+                Err(EcashError::ProofPending { .. }) | Err(EcashError::DuplicateOutput { .. })
+            ));
+        }
+        let resp = b
+            .mint
+            .complete_melt(b.now, &quote.quote, PayoutOutcome::Failed)
+            .unwrap();
+        assert!(matches!(
+            w.complete_melt(pending, &resp, b.now).unwrap(),
+            MeltSettled::Failed
+        ));
+        true
     }
 
     fn check(&mut self) {

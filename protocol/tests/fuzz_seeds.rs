@@ -261,11 +261,9 @@ fn proofs(
     }
 }
 
-fn application_seeds(seeds: &mut Seeds) {
-    let (mint, mut wallet, mut rng, url) = bank();
-    let (payment, _) = proofs(&mut wallet, &url, 512, &mut rng);
-    let (_, swap) = proofs(&mut wallet, &url, 3, &mut rng);
-    let id = Identity::generate_with(&mut rng, Default::default());
+/// A service's signed quote and receipt, as a session carries them.
+fn quote_and_receipt(url: &MintUrl, rng: &mut ChaCha20Rng) -> (Quote, SignedQuote, SignedReceipt) {
+    let id = Identity::generate_with(rng, Default::default());
     let fx = FxRate::default();
     let quote = Quote {
         service: id.node_id(),
@@ -291,6 +289,34 @@ fn application_seeds(seeds: &mut Seeds) {
             response_hash: [8; 32],
         },
     );
+    (quote, signed, receipt)
+}
+
+/// A capability record and a sealed capability answer that opens.
+fn capability_seeds(seeds: &mut Seeds, rng: &mut ChaCha20Rng) {
+    let caps = ServiceCapabilities {
+        kind: ServiceKind::Gpu { quality: 0.8 },
+        offers: vec![offer(2_000)],
+    };
+    seeds
+        .entry("capability")
+        .or_default()
+        .push(postcard::to_allocvec(&caps).unwrap());
+    let f = decoders::CapabilityFixture::new();
+    let answer = capability::respond(&f.onion, &f.request, &f.salt, &f.capabilities, rng).unwrap();
+    capability::open(&f.fetch, &f.request, &answer, &f.commitment)
+        .expect("the fixture's answer opens");
+    seeds
+        .entry("capability")
+        .or_default()
+        .push([&answer.nonce[..], &answer.sealed].concat());
+}
+
+fn application_seeds(seeds: &mut Seeds) {
+    let (mint, mut wallet, mut rng, url) = bank();
+    let (payment, _) = proofs(&mut wallet, &url, 512, &mut rng);
+    let (_, swap) = proofs(&mut wallet, &url, 3, &mut rng);
+    let (quote, signed, receipt) = quote_and_receipt(&url, &mut rng);
     let ys = ys_of(&payment).unwrap();
     let requests = [
         MintApiRequest::Keys,
@@ -377,23 +403,7 @@ fn application_seeds(seeds: &mut Seeds) {
             postcard::to_allocvec(&responses[0]).unwrap(),
         ],
     );
-    let caps = ServiceCapabilities {
-        kind: ServiceKind::Gpu { quality: 0.8 },
-        offers: vec![offer(2_000)],
-    };
-    seeds
-        .entry("capability")
-        .or_default()
-        .push(postcard::to_allocvec(&caps).unwrap());
-    let f = decoders::CapabilityFixture::new();
-    let answer =
-        capability::respond(&f.onion, &f.request, &f.salt, &f.capabilities, &mut rng).unwrap();
-    capability::open(&f.fetch, &f.request, &answer, &f.commitment)
-        .expect("the fixture's answer opens");
-    seeds
-        .entry("capability")
-        .or_default()
-        .push([&answer.nonce[..], &answer.sealed].concat());
+    capability_seeds(seeds, &mut rng);
 }
 
 fn all_seeds() -> Seeds {

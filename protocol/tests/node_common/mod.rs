@@ -197,6 +197,73 @@ pub fn client_config(spec: &Spec, double_spend: bool) -> ClientRoleConfig {
     }
 }
 
+/// The mint: a 100 ppk input fee and the spec's batching.
+fn mint_role(spec: &Spec) -> MintRoleConfig {
+    MintRoleConfig {
+        mint: MintConfig {
+            input_fee_ppk: 100,
+            ..MintConfig::default()
+        },
+        #[cfg(feature = "adversary")]
+        dangerous_behaviour: spec.mint_adversary,
+        batch: spec.mint_batch,
+    }
+}
+
+/// A Ghost's or GPU node's service: the spec's offer, settlement and, for
+/// the tests that need one, its misbehaviour.
+#[cfg_attr(not(feature = "adversary"), allow(unused_variables))]
+fn service_config(spec: &Spec, kind: Kind, i: usize) -> ServiceConfig {
+    ServiceConfig {
+        kind: if kind == Kind::Ghost {
+            ServiceKind::Ghost
+        } else {
+            ServiceKind::Gpu { quality: 0.8 }
+        },
+        offers: vec![offer(spec.chunk_msat)],
+        quote_ttl: Duration::from_secs(3600),
+        settlement: spec.settlement,
+        max_concurrent: 16,
+        mint_timeout: Duration::from_secs(5),
+        cost: if kind == Kind::Ghost {
+            CostModel::PerToken {
+                input: FxRate::default().price(2.5),
+                output: FxRate::default().price(10.0),
+            }
+        } else {
+            CostModel::Hardware {
+                msat_per_hour: 1_800_000,
+                prefill_tokens_per_s: 2000.0,
+                decode_tokens_per_s: 40.0,
+            }
+        },
+        #[cfg(feature = "adversary")]
+        dangerous_behaviour: spec.adversary.get(&i).copied().unwrap_or_default(),
+    }
+}
+
+/// The simulated model behind a service: fixed TTFT and output length.
+fn service_backend(
+    spec: &Spec,
+    kind: Kind,
+    i: usize,
+    addr: SocketAddr,
+) -> Box<dyn InferenceBackend> {
+    let params = SimulatedParams {
+        ttft_s: Dist::Fixed { value: 0.4 },
+        tokens_per_s: if kind == Kind::Ghost { 80.0 } else { 40.0 },
+        output_tokens: Dist::Fixed {
+            value: spec.output_tokens,
+        },
+        ..SimulatedParams::default()
+    };
+    Box::new(SimulatedBackend::new(
+        params,
+        addr,
+        ChaCha20Rng::seed_from_u64(spec.seed * 100 + i as u64),
+    ))
+}
+
 impl World {
     pub fn new(spec: &Spec) -> Self {
         Self::build(spec, false)
@@ -241,15 +308,7 @@ impl World {
                         bandwidth: 1,
                         family: None,
                     });
-                    cfg.mint = Some(MintRoleConfig {
-                        mint: MintConfig {
-                            input_fee_ppk: 100,
-                            ..MintConfig::default()
-                        },
-                        #[cfg(feature = "adversary")]
-                        dangerous_behaviour: spec.mint_adversary,
-                        batch: spec.mint_batch,
-                    });
+                    cfg.mint = Some(mint_role(spec));
                 }
                 Kind::Ghost | Kind::Gpu => {
                     let role = if *kind == Kind::Ghost {
@@ -262,45 +321,8 @@ impl World {
                         bandwidth: 1,
                         family: None,
                     });
-                    cfg.service = Some(ServiceConfig {
-                        kind: if *kind == Kind::Ghost {
-                            ServiceKind::Ghost
-                        } else {
-                            ServiceKind::Gpu { quality: 0.8 }
-                        },
-                        offers: vec![offer(spec.chunk_msat)],
-                        quote_ttl: Duration::from_secs(3600),
-                        settlement: spec.settlement,
-                        max_concurrent: 16,
-                        mint_timeout: Duration::from_secs(5),
-                        cost: if *kind == Kind::Ghost {
-                            CostModel::PerToken {
-                                input: FxRate::default().price(2.5),
-                                output: FxRate::default().price(10.0),
-                            }
-                        } else {
-                            CostModel::Hardware {
-                                msat_per_hour: 1_800_000,
-                                prefill_tokens_per_s: 2000.0,
-                                decode_tokens_per_s: 40.0,
-                            }
-                        },
-                        #[cfg(feature = "adversary")]
-                        dangerous_behaviour: spec.adversary.get(&i).copied().unwrap_or_default(),
-                    });
-                    let params = SimulatedParams {
-                        ttft_s: Dist::Fixed { value: 0.4 },
-                        tokens_per_s: if *kind == Kind::Ghost { 80.0 } else { 40.0 },
-                        output_tokens: Dist::Fixed {
-                            value: spec.output_tokens,
-                        },
-                        ..SimulatedParams::default()
-                    };
-                    backend = Some(Box::new(SimulatedBackend::new(
-                        params,
-                        addr,
-                        ChaCha20Rng::seed_from_u64(spec.seed * 100 + i as u64),
-                    )));
+                    cfg.service = Some(service_config(spec, *kind, i));
+                    backend = Some(service_backend(spec, *kind, i, addr));
                 }
                 Kind::Client => {
                     #[cfg(feature = "adversary")]
