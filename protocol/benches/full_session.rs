@@ -147,14 +147,17 @@ fn estimate_us(id: &str) -> Option<f64> {
         .map(|ns| ns / 1000.0)
 }
 
-/// Prints the census per session and, where the ecash, onion and market
-/// benches have run, its cryptographic cost next to the measured session.
-fn report(census: &Census) {
+/// One operation of a session: its name, count per session, the unit
+/// benches whose sum is its cost, and a scale on that sum.
+type CostRow = (&'static str, f64, Vec<&'static str>, f64);
+
+/// The census as operations per session, each with the benches that price it.
+fn cost_rows(census: &Census) -> Vec<CostRow> {
     let n = census.sessions.max(1) as f64;
     let per = |x: u64| x as f64 / n;
     let c = &census.client;
     // (operation, count per session, unit benches whose sum is its cost, scale)
-    let rows: Vec<(&str, f64, Vec<&str>, f64)> = vec![
+    vec![
         (
             "ntor, client side",
             per(c.handshakes),
@@ -257,7 +260,13 @@ fn report(census: &Census) {
             vec!["market/receipt_sign", "market/receipt_verify"],
             1.0,
         ),
-    ];
+    ]
+}
+
+/// Prints the census per session and, where the ecash, onion and market
+/// benches have run, its cryptographic cost next to the measured session.
+fn report(census: &Census) {
+    let rows = cost_rows(census);
     eprintln!(
         "\nfull_session: cryptographic operations per session (mean of {} sessions)",
         census.sessions

@@ -22,7 +22,8 @@ use std::collections::VecDeque;
 use std::hint::black_box;
 use std::net::SocketAddr;
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BatchSize, BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use peer2prompt::identity::{EpochClock, Identity, OnionKeyring};
 use peer2prompt::onion::cell::{Cell, Command};
 use peer2prompt::onion::client::{ClientConfig, HopSpec, OnionClient};
@@ -210,6 +211,29 @@ fn session_benches(c: &mut Criterion) {
 }
 
 fn surb_benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("onion");
+    surb_build(&mut g);
+    surb_process_hop(&mut g);
+    client_open_reply(&mut g);
+    g.finish();
+}
+
+/// A circuit of its own whose exit holds reply blocks.
+fn primed(seed: u64) -> (std::cell::RefCell<Bench>, u32) {
+    let b = std::cell::RefCell::new(Bench::new(seed));
+    let circ = b.borrow_mut().circuit();
+    {
+        let mut bb = b.borrow_mut();
+        let now = bb.now;
+        bb.client
+            .send(now, circ, b"prime the exit with reply blocks")
+            .unwrap();
+        bb.pump();
+    }
+    (b, circ)
+}
+
+fn surb_build(g: &mut BenchmarkGroup<'_, WallTime>) {
     let mut rng = ChaCha20Rng::seed_from_u64(4);
     let keys: Vec<HopKeys> = (0..4)
         .map(|_| {
@@ -225,7 +249,6 @@ fn surb_benches(c: &mut Criterion) {
             addr: addr(i as u8 + 1),
         })
         .collect();
-    let mut g = c.benchmark_group("onion");
     g.bench_function("surb_build", |bench| {
         bench.iter(|| {
             surb::build(
@@ -240,19 +263,12 @@ fn surb_benches(c: &mut Criterion) {
             .unwrap()
         })
     });
+}
 
+fn surb_process_hop(g: &mut BenchmarkGroup<'_, WallTime>) {
     // surb_process_hop: the first return hop (R3 of a real circuit) handling
     // a fresh reply cell sealed by the exit.
-    let b = std::cell::RefCell::new(Bench::new(5));
-    let circ = b.borrow_mut().circuit();
-    {
-        let mut bb = b.borrow_mut();
-        let now = bb.now;
-        bb.client
-            .send(now, circ, b"prime the exit with reply blocks")
-            .unwrap();
-        bb.pump();
-    }
+    let (b, circ) = primed(5);
     g.bench_function("surb_process_hop", |bench| {
         bench.iter_batched(
             || {
@@ -280,21 +296,14 @@ fn surb_benches(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+}
 
+fn client_open_reply(g: &mut BenchmarkGroup<'_, WallTime>) {
     // client_open_reply: a reply cell carried R3 -> R2 -> R1 in setup, on a
     // circuit of its own. (Reusing the one above failed: the exit had sealed
     // replies the client never received, so every later reply waited for
     // them in the client's in-order buffer until it was full.)
-    let b = std::cell::RefCell::new(Bench::new(6));
-    let circ = b.borrow_mut().circuit();
-    {
-        let mut bb = b.borrow_mut();
-        let now = bb.now;
-        bb.client
-            .send(now, circ, b"prime the exit with reply blocks")
-            .unwrap();
-        bb.pump();
-    }
+    let (b, circ) = primed(6);
     g.bench_function("client_open_reply", |bench| {
         bench.iter_batched(
             || {
@@ -326,7 +335,6 @@ fn surb_benches(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-    g.finish();
 }
 
 impl Bench {

@@ -110,160 +110,169 @@ fn the_base_scenario_is_valid_as_rendered() {
     load_str(std::path::Path::new("e.yaml"), &text).unwrap();
 }
 
+/// (path, refused value, other fields it needs, path the error names)
+type Case = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
+/// Every range-checked field of the schema with a value it refuses.
+const RANGE_CASES: &[Case] = &[
+    // Typed probabilities, checked while parsing.
+    ("network.loss", "1.5", &[], "network.loss"),
+    ("network.nat_clients", "-0.1", &[], "network.nat_clients"),
+    (
+        "adversary.entry_fraction_m",
+        "2.0",
+        &[],
+        "adversary.entry_fraction_m",
+    ),
+    (
+        "adversary.exit_fraction_g",
+        ".nan",
+        &[],
+        "adversary.exit_fraction_g",
+    ),
+    (
+        "adversary.matcher.min_score",
+        "1.2",
+        &[],
+        "adversary.matcher.min_score",
+    ),
+    (
+        "adversary.key_tagging.share",
+        "1.5",
+        &[],
+        "adversary.key_tagging.share",
+    ),
+    (
+        "adversary.observers.vantage.share",
+        "7",
+        &[],
+        "adversary.observers.vantage.share",
+    ),
+    // Checked after parsing.
+    ("replications", "0", &[], "replications"),
+    ("population.clients", "0", &[], "population.clients"),
+    (
+        "population.mints",
+        "0",
+        &[
+            ("adversary.mint_exit", "null"),
+            ("adversary.key_tagging", "null"),
+        ],
+        "population.mints",
+    ),
+    ("population.ghosts", "0", &[], "population.ghosts"),
+    (
+        "population.identity_pow_bits",
+        "30",
+        &[],
+        "population.identity_pow_bits",
+    ),
+    (
+        "protocol.relays_per_route",
+        "5",
+        &[],
+        "protocol.relays_per_route",
+    ),
+    ("population.relays", "3", &[], "population.relays"),
+    ("protocol.shards", "0", &[], "protocol.shards"),
+    (
+        "protocol.hop_delay_ms",
+        "[5.0, 1.0]",
+        &[],
+        "protocol.hop_delay_ms",
+    ),
+    (
+        "protocol.turn_timeout_s",
+        "0",
+        &[],
+        "protocol.turn_timeout_s",
+    ),
+    ("workload.duration_s", "0", &[], "workload.duration_s"),
+    (
+        "workload.sessions_per_client_per_hour",
+        "-1",
+        &[],
+        "workload.sessions_per_client_per_hour",
+    ),
+    ("workload.warmup_s", "10", &[], "workload.warmup_s"),
+    ("workload.drain_s", "-1", &[], "workload.drain_s"),
+    (
+        "workload.turns_per_session",
+        "0",
+        &[],
+        "workload.turns_per_session",
+    ),
+    (
+        "workload.prompt_tokens",
+        "{kind: fixed, value: -1}",
+        &[],
+        "workload.prompt_tokens",
+    ),
+    (
+        "network.ases_per_region",
+        "0",
+        &[],
+        "network.ases_per_region",
+    ),
+    ("network.jitter_ms", "-1", &[], "network.jitter_ms"),
+    (
+        "adversary.mint_exit.mints",
+        "5",
+        &[],
+        "adversary.mint_exit.mints",
+    ),
+    (
+        "adversary.mint_exit.window_s",
+        "0",
+        &[],
+        "adversary.mint_exit.window_s",
+    ),
+    (
+        "adversary.mint_exit.recency_s",
+        "-5",
+        &[],
+        "adversary.mint_exit.recency_s",
+    ),
+    (
+        "protocol.lightning.size",
+        "0",
+        &[("protocol.lightning.kind", "candidates")],
+        "protocol.lightning.size",
+    ),
+    (
+        "adversary.key_tagging.mints",
+        "9",
+        &[],
+        "adversary.key_tagging.mints",
+    ),
+    (
+        "adversary.observers.bins",
+        "2",
+        &[],
+        "adversary.observers.bins",
+    ),
+    (
+        "adversary.observers.threshold",
+        "3.0",
+        &[],
+        "adversary.observers.threshold",
+    ),
+    (
+        "adversary.observers.bin_ms",
+        "0",
+        &[],
+        "adversary.observers.bin_ms",
+    ),
+];
+
 #[test]
 fn every_range_checked_field_is_reported_at_its_value() {
-    // (path, refused value, other fields it needs, path the error names)
-    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
-    let cases: &[Case<'_>] = &[
-        // Typed probabilities, checked while parsing.
-        ("network.loss", "1.5", &[], "network.loss"),
-        ("network.nat_clients", "-0.1", &[], "network.nat_clients"),
-        (
-            "adversary.entry_fraction_m",
-            "2.0",
-            &[],
-            "adversary.entry_fraction_m",
-        ),
-        (
-            "adversary.exit_fraction_g",
-            ".nan",
-            &[],
-            "adversary.exit_fraction_g",
-        ),
-        (
-            "adversary.matcher.min_score",
-            "1.2",
-            &[],
-            "adversary.matcher.min_score",
-        ),
-        (
-            "adversary.key_tagging.share",
-            "1.5",
-            &[],
-            "adversary.key_tagging.share",
-        ),
-        (
-            "adversary.observers.vantage.share",
-            "7",
-            &[],
-            "adversary.observers.vantage.share",
-        ),
-        // Checked after parsing.
-        ("replications", "0", &[], "replications"),
-        ("population.clients", "0", &[], "population.clients"),
-        (
-            "population.mints",
-            "0",
-            &[
-                ("adversary.mint_exit", "null"),
-                ("adversary.key_tagging", "null"),
-            ],
-            "population.mints",
-        ),
-        ("population.ghosts", "0", &[], "population.ghosts"),
-        (
-            "population.identity_pow_bits",
-            "30",
-            &[],
-            "population.identity_pow_bits",
-        ),
-        (
-            "protocol.relays_per_route",
-            "5",
-            &[],
-            "protocol.relays_per_route",
-        ),
-        ("population.relays", "3", &[], "population.relays"),
-        ("protocol.shards", "0", &[], "protocol.shards"),
-        (
-            "protocol.hop_delay_ms",
-            "[5.0, 1.0]",
-            &[],
-            "protocol.hop_delay_ms",
-        ),
-        (
-            "protocol.turn_timeout_s",
-            "0",
-            &[],
-            "protocol.turn_timeout_s",
-        ),
-        ("workload.duration_s", "0", &[], "workload.duration_s"),
-        (
-            "workload.sessions_per_client_per_hour",
-            "-1",
-            &[],
-            "workload.sessions_per_client_per_hour",
-        ),
-        ("workload.warmup_s", "10", &[], "workload.warmup_s"),
-        ("workload.drain_s", "-1", &[], "workload.drain_s"),
-        (
-            "workload.turns_per_session",
-            "0",
-            &[],
-            "workload.turns_per_session",
-        ),
-        (
-            "workload.prompt_tokens",
-            "{kind: fixed, value: -1}",
-            &[],
-            "workload.prompt_tokens",
-        ),
-        (
-            "network.ases_per_region",
-            "0",
-            &[],
-            "network.ases_per_region",
-        ),
-        ("network.jitter_ms", "-1", &[], "network.jitter_ms"),
-        (
-            "adversary.mint_exit.mints",
-            "5",
-            &[],
-            "adversary.mint_exit.mints",
-        ),
-        (
-            "adversary.mint_exit.window_s",
-            "0",
-            &[],
-            "adversary.mint_exit.window_s",
-        ),
-        (
-            "adversary.mint_exit.recency_s",
-            "-5",
-            &[],
-            "adversary.mint_exit.recency_s",
-        ),
-        (
-            "protocol.lightning.size",
-            "0",
-            &[("protocol.lightning.kind", "candidates")],
-            "protocol.lightning.size",
-        ),
-        (
-            "adversary.key_tagging.mints",
-            "9",
-            &[],
-            "adversary.key_tagging.mints",
-        ),
-        (
-            "adversary.observers.bins",
-            "2",
-            &[],
-            "adversary.observers.bins",
-        ),
-        (
-            "adversary.observers.threshold",
-            "3.0",
-            &[],
-            "adversary.observers.threshold",
-        ),
-        (
-            "adversary.observers.bin_ms",
-            "0",
-            &[],
-            "adversary.observers.bin_ms",
-        ),
-    ];
+    let cases = RANGE_CASES;
     for (path, raw, also, named) in cases {
         let (err, at) = refuse(path, raw, also);
         let shown = err.to_string();
