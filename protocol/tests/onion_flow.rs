@@ -460,3 +460,55 @@ fn keyrings_for_the_harness_are_fresh() {
         std::marker::PhantomData::<OnionKeyring>,
     );
 }
+
+#[cfg(feature = "adversary")]
+#[test]
+fn a_relay_that_stops_forwarding_one_session_still_observes_it_and_serves_others() {
+    let mut n = net();
+    let stopped = n.build(&[R1, R2, R3, EXIT]);
+    let handle = n.relays[R2].relay.sessions()[0];
+    let other = n.build(&[R1, R2, R3, EXIT]);
+    n.relays[R2].relay.dangerous_stop_forwarding(handle);
+    let seen = |n: &Net| {
+        n.relays[R2]
+            .observations
+            .iter()
+            .filter(|o| o.session == handle)
+            .count()
+    };
+    let before = seen(&n);
+    let now = n.now();
+    n.client.send(now, stopped, b"never arrives").unwrap();
+    n.client.send(now, other, b"arrives").unwrap();
+    n.run(Duration::from_secs(5));
+    let delivered: Vec<&[u8]> = n.relays[EXIT]
+        .delivered
+        .iter()
+        .map(|(_, _, m)| m.as_slice())
+        .collect();
+    assert_eq!(delivered, [b"arrives".as_slice()]);
+    assert!(
+        seen(&n) > before,
+        "the hop still observes the stopped session"
+    );
+    assert!(n.relays[R2].errors.is_empty(), "{:?}", n.relays[R2].errors);
+}
+
+#[cfg(feature = "adversary")]
+#[test]
+fn an_exit_that_stops_forwarding_a_session_sends_no_reply_on_it() {
+    let mut n = net();
+    let c = n.build(&[R1, R2, R3, EXIT]);
+    round_trip(&mut n, c, b"first turn", 100);
+    let session = n.relays[EXIT].delivered.last().unwrap().0;
+    n.relays[EXIT].relay.dangerous_stop_forwarding(session);
+    let replies = n.replies().len();
+    let now = n.now();
+    n.relays[EXIT]
+        .relay
+        .reply(now, session, b"never sent")
+        .unwrap();
+    n.run(Duration::from_secs(5));
+    assert_eq!(n.replies().len(), replies, "no reply after the stop");
+    assert_eq!(n.relays[EXIT].relay.replies_pending(session), 0);
+}

@@ -153,6 +153,9 @@ pub struct OnionRelay {
     events: VecDeque<RelayEvent>,
     crypto: ChaCha20Rng,
     decisions: ChaCha20Rng,
+    /// Sessions this hop has stopped forwarding (adversarial only).
+    #[cfg(feature = "adversary")]
+    stopped: std::collections::HashSet<u32>,
 }
 
 impl core::fmt::Debug for OnionRelay {
@@ -188,6 +191,8 @@ impl OnionRelay {
             events: VecDeque::new(),
             crypto,
             decisions,
+            #[cfg(feature = "adversary")]
+            stopped: std::collections::HashSet::new(),
         }
     }
 
@@ -272,6 +277,31 @@ impl OnionRelay {
         for s in self.sessions.values_mut() {
             s.tags.prune(now);
         }
+    }
+
+    /// **Adversarial**: stops forwarding `session` (whitepaper "Adversary and
+    /// Network Assumptions": packets can be dropped; the selective denial of
+    /// service of Borisov et al., CCS 2007). The hop keeps processing and
+    /// observing the session's cells, and sends nothing on: no forward cell,
+    /// no extension, no delivery to its own service and, at an exit, no
+    /// reply. The client sees a circuit that stalls, as it would at a
+    /// failing relay.
+    #[cfg(feature = "adversary")]
+    pub fn dangerous_stop_forwarding(&mut self, session: u32) {
+        if self.sessions.contains_key(&session) {
+            self.stopped.insert(session);
+        }
+    }
+
+    /// Whether this hop still forwards `session` (always, without the
+    /// `adversary` feature).
+    fn forwards(&self, session: u32) -> bool {
+        #[cfg(feature = "adversary")]
+        if self.stopped.contains(&session) {
+            return false;
+        }
+        let _ = session;
+        true
     }
 
     /// Changes the adversarial behaviour from now on.
@@ -471,7 +501,9 @@ impl OnionRelay {
                     false,
                     cells,
                 );
-                self.send_delayed(now, next.addr, &cell);
+                if self.forwards(handle) {
+                    self.send_delayed(now, next.addr, &cell);
+                }
                 Ok(())
             }
             SlotCmd::Cover => {
@@ -497,6 +529,9 @@ impl OnionRelay {
                     false,
                     cells,
                 );
+                if !self.forwards(handle) {
+                    return Ok(());
+                }
                 self.deliver(now, handle, from, &plain)
             }
             SlotCmd::Extend => {
@@ -544,6 +579,9 @@ impl OnionRelay {
             false,
             cells,
         );
+        if !self.forwards(handle) {
+            return Ok(());
+        }
         self.send_now(
             req.next,
             &Cell::with_data(circ, Command::Create, &req.onionskin)?,
@@ -749,6 +787,12 @@ impl OnionRelay {
 
     /// Sends queued reply fragments while reply blocks last.
     fn flush_replies(&mut self, now: Instant, handle: u32) -> Result<(), OnionError> {
+        if !self.forwards(handle) {
+            if let Some(s) = self.sessions.get_mut(&handle) {
+                s.replies.clear();
+            }
+            return Ok(());
+        }
         let low = self.config.surb_low_water;
         let max_age = self.config.surb_max_age;
         loop {
@@ -792,6 +836,8 @@ impl OnionRelay {
     }
 
     fn close(&mut self, handle: u32) {
+        #[cfg(feature = "adversary")]
+        self.stopped.remove(&handle);
         if let Some(s) = self.sessions.remove(&handle) {
             self.inbound.remove(&s.prev);
             if let Some(n) = s.next {
