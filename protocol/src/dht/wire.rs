@@ -255,16 +255,22 @@ impl Body {
     }
 }
 
-/// A NODES body: at most `MAX_CONTACTS` contacts.
-fn decode_contacts(r: &mut Reader<'_>) -> Result<Body, DhtError> {
+/// A one-byte count of `what`, refused above `limit`.
+fn bounded_count(r: &mut Reader<'_>, what: &'static str, limit: usize) -> Result<usize, DhtError> {
     let n = usize::from(r.u8()?);
-    if n > MAX_CONTACTS {
+    if n > limit {
         return Err(DhtError::Oversized {
-            what: "contacts",
+            what,
             size: n,
-            limit: MAX_CONTACTS,
+            limit,
         });
     }
+    Ok(n)
+}
+
+/// A NODES body: at most `MAX_CONTACTS` contacts.
+fn decode_contacts(r: &mut Reader<'_>) -> Result<Body, DhtError> {
+    let n = bounded_count(r, "contacts", MAX_CONTACTS)?;
     let mut contacts = Vec::with_capacity(n);
     for _ in 0..n {
         contacts.push(Contact {
@@ -277,14 +283,7 @@ fn decode_contacts(r: &mut Reader<'_>) -> Result<Body, DhtError> {
 
 /// A VALUE body: at most `MAX_ADVERTS` adverts.
 fn decode_adverts(r: &mut Reader<'_>) -> Result<Body, DhtError> {
-    let n = usize::from(r.u8()?);
-    if n > MAX_ADVERTS {
-        return Err(DhtError::Oversized {
-            what: "adverts",
-            size: n,
-            limit: MAX_ADVERTS,
-        });
-    }
+    let n = bounded_count(r, "adverts", MAX_ADVERTS)?;
     let mut adverts = Vec::with_capacity(n);
     for _ in 0..n {
         adverts.push(Advert::decode(r)?);

@@ -230,23 +230,21 @@ pub fn section(run: &Run) -> Section {
 
 /// Each client's P(≥1 linked) and mean linked against n, for one point.
 fn series_of(label: &str, stats: &[AtN]) -> (Series, Series) {
-    let any = Series {
-        label: format!("P(≥1 linked), {label}"),
+    let series = |name: &str, pick: &dyn Fn(&AtN) -> (f64, f64, f64)| Series {
+        label: format!("{name}, {label}"),
         style: Style::Points,
         points: stats
             .iter()
-            .map(|s| Point::with_ci(s.n as f64, s.any.estimate, s.any.lo, s.any.hi))
+            .map(|s| {
+                let (estimate, lo, hi) = pick(s);
+                Point::with_ci(s.n as f64, estimate, lo, hi)
+            })
             .collect(),
     };
-    let mean = Series {
-        label: format!("mean linked, {label}"),
-        style: Style::Points,
-        points: stats
-            .iter()
-            .map(|s| Point::with_ci(s.n as f64, s.mean.estimate, s.mean.lo, s.mean.hi))
-            .collect(),
-    };
-    (any, mean)
+    (
+        series("P(≥1 linked)", &|s| (s.any.estimate, s.any.lo, s.any.hi)),
+        series("mean linked", &|s| (s.mean.estimate, s.mean.lo, s.mean.hi)),
+    )
 }
 
 /// The finding for guarded clients: the largest n measured.
