@@ -512,3 +512,30 @@ fn an_exit_that_stops_forwarding_a_session_sends_no_reply_on_it() {
     assert_eq!(n.replies().len(), replies, "no reply after the stop");
     assert_eq!(n.relays[EXIT].relay.replies_pending(session), 0);
 }
+
+#[cfg(feature = "adversary")]
+#[test]
+fn an_entry_that_stops_after_delivery_passes_no_reply_back() {
+    let mut n = net();
+    let c = n.build(&[R1, R2, R3, EXIT]);
+    round_trip(&mut n, c, b"first turn", 100);
+    let replies = n.replies().len();
+    let entry = n.relays[R1].relay.sessions()[0];
+    // The prompt is through; the entry stops before the reply comes back.
+    n.client.send(n.now(), c, b"second turn").unwrap();
+    n.run(Duration::from_secs(5));
+    let session = n.relays[EXIT].delivered.last().unwrap().0;
+    n.relays[R1].relay.dangerous_stop_forwarding(entry);
+    let now = n.now();
+    n.relays[EXIT]
+        .relay
+        .reply(now, session, b"stopped at the entry")
+        .unwrap();
+    n.run(Duration::from_secs(5));
+    assert_eq!(
+        n.replies().len(),
+        replies,
+        "the reply-block cells stop at the entry"
+    );
+    assert!(n.relays[R1].errors.is_empty(), "{:?}", n.relays[R1].errors);
+}

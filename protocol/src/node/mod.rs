@@ -696,6 +696,14 @@ impl Node {
         self.relay.dangerous_set_behaviour(adversary);
     }
 
+    /// **Adversarial.** This node's hop stops forwarding its onion session
+    /// `session` (the selective denial of service of Borisov et al., CCS
+    /// 2007; see [`crate::onion::relay::OnionRelay::dangerous_stop_forwarding`]).
+    #[cfg(feature = "adversary")]
+    pub fn dangerous_stop_forwarding(&mut self, session: u32) {
+        self.relay.dangerous_stop_forwarding(session);
+    }
+
     /// Refreshes the directory (adverts of the current epoch).
     pub fn refresh_directory(&mut self, now: Instant) {
         ctx!(self, now).refresh_directory();

@@ -283,8 +283,8 @@ impl OnionRelay {
     /// Network Assumptions": packets can be dropped; the selective denial of
     /// service of Borisov et al., CCS 2007). The hop keeps processing and
     /// observing the session's cells, and sends nothing on: no forward cell,
-    /// no extension, no delivery to its own service and, at an exit, no
-    /// reply. The client sees a circuit that stalls, as it would at a
+    /// no extension, no delivery to its own service, no reply-block cell
+    /// back towards the client and, at an exit, no reply. The client sees a circuit that stalls, as it would at a
     /// failing relay.
     #[cfg(feature = "adversary")]
     pub fn dangerous_stop_forwarding(&mut self, session: u32) {
@@ -628,9 +628,12 @@ impl OnionRelay {
                     false,
                     cells,
                 );
-                self.send_delayed(now, addr, &cell);
+                if self.forwards(handle) {
+                    self.send_delayed(now, addr, &cell);
+                }
                 Ok(())
             }
+            NextHop::Mailbox { .. } if !self.forwards(handle) => Ok(()),
             NextHop::Mailbox { id, handle: owner } => {
                 if !self.mailboxes.contains_key(&id)
                     && self.mailboxes.len() >= self.config.max_mailboxes
