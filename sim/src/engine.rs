@@ -98,6 +98,8 @@ pub enum Event {
     Check,
     /// A mint goes down (`false`) or comes back (`true`): an injected fault.
     MintAvailable(u32, bool),
+    /// A selective-DoS verdict falls due at an adversarial hop.
+    Verdict(crate::adversary::selective_dos::Pending),
 }
 
 /// Datagram counts.

@@ -223,4 +223,7 @@ pub struct NetworkReplicate {
     /// The observers' compared pairs (empty without observers).
     #[serde(default)]
     pub correlation: Vec<CorrelationRecord>,
+    /// What the selective denial of service did (absent without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dos: Option<Box<crate::adversary::selective_dos::DosStats>>,
 }

@@ -3,6 +3,7 @@
 //! its pooled observations, and score every session against ground truth.
 
 use crate::adversary::observer::FlowSummary;
+use crate::adversary::selective_dos::DosStats;
 use crate::checks::Violation;
 use crate::engine::Host;
 use crate::population::Kind;
@@ -164,6 +165,15 @@ fn records(
         visibility,
         correlation: scored.correlation,
         sessions: scored.sessions,
+        dos: w.scenario.adversary.selective_dos.as_ref().map(|_| {
+            Box::new(match &w.judge {
+                Some(j) => j.stats(w.turns_abandoned),
+                None => DosStats {
+                    turns_abandoned: w.turns_abandoned,
+                    ..DosStats::default()
+                },
+            })
+        }),
         stats: ReplicateStats {
             nodes: hosts.len() as u64,
             events: w.engine.queue.popped(),

@@ -43,11 +43,7 @@ pub struct Scored {
 /// The entry–exit matcher's guesses, in the scenario's guessing rule.
 fn guesses(w: &World, seed: u64) -> Vec<(FlowKey, Guess)> {
     let m = &w.scenario.adversary.matcher;
-    let params = MatcherParams {
-        max_lag_ns: (m.max_lag_ms * 1e6) as u64,
-        tolerance_ns: (m.tolerance_ms * 1e6) as u64,
-        min_score: m.min_score.get(),
-    };
+    let params = MatcherParams::from(m);
     match m.guess {
         GuessKind::Timing => matcher::match_all(&w.pool, params),
         GuessKind::Random => {

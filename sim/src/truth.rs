@@ -45,6 +45,21 @@ impl GroundTruth {
         }
     }
 
+    /// Permutes which session row each flow maps to, by `seed`: a run whose
+    /// table is scrambled as it goes must see every attacker act exactly as
+    /// before (`sim/tests/selective_dos.rs`), since none reads this table.
+    pub fn shuffle_labels(&mut self, seed: u64) {
+        let mut flows: Vec<ServiceFlow> = self.flows.keys().copied().collect();
+        flows.sort_unstable();
+        let mut rows: Vec<usize> = flows.iter().map(|f| self.flows[f]).collect();
+        let mut rng = crate::rng::Streams::new(seed)
+            .stream(crate::rng::entity::WORLD, crate::rng::Purpose::Guessing);
+        for i in (1..rows.len()).rev() {
+            rows.swap(i, crate::rng::index(&mut rng, i + 1));
+        }
+        self.flows = flows.into_iter().zip(rows).collect();
+    }
+
     /// The session row of a service-side flow, if its request arrived.
     pub fn row_of(&self, flow: ServiceFlow) -> Option<usize> {
         self.flows.get(&flow).copied()

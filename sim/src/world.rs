@@ -13,8 +13,10 @@ use peer2prompt::ecash::{Amount, LightningPayment, PayoutOutcome};
 use peer2prompt::node::{ClientEvent, MintEvent, NodeEvent, Observation};
 use peer2prompt::time::{Duration, Instant};
 
+use crate::adversary::matcher::MatcherParams;
 use crate::adversary::observer::observer_for;
 use crate::adversary::pool::Pool;
+use crate::adversary::selective_dos::{Judge, Pending};
 use crate::audit::VisibilityAudit;
 use crate::checks::{self, CONSERVATION_EVERY_S, HonestViews, Violation};
 use crate::drivers::churn::Churn;
@@ -43,6 +45,8 @@ pub struct World {
     pub truth: GroundTruth,
     /// The data-visibility audit.
     pub audit: VisibilityAudit,
+    /// The selective-DoS judge, when the attack runs.
+    pub judge: Option<Judge>,
     /// Sessions, in opening order.
     pub sessions: SessionBook,
     conversations: Conversations,
@@ -57,6 +61,8 @@ pub struct World {
     pub rejected_a_mint: HashSet<u32>,
     /// Turns that failed with no session open.
     pub failed_without_session: u64,
+    /// Turns that failed with no retry left.
+    pub turns_abandoned: u64,
     /// Invariant checks run.
     pub checks: u64,
     violation: Option<Violation>,
@@ -112,6 +118,18 @@ impl World {
         let measure_from = Instant::ZERO + secs(s.workload.warmup_s);
         let mut world = World {
             audit: VisibilityAudit::new(s.workload.audit_sessions, mints),
+            judge: s
+                .adversary
+                .selective_dos
+                .as_ref()
+                .filter(|d| d.enabled)
+                .map(|d| {
+                    Judge::new(
+                        MatcherParams::from(&s.adversary.matcher),
+                        s.protocol.relays_per_route as usize,
+                        Duration::from_secs_f64(d.decide_after_ms / 1e3),
+                    )
+                }),
             lightning: Lightning::new(
                 s.protocol.lightning.clone(),
                 streams.stream(entity::WORLD, Purpose::Lightning),
@@ -131,6 +149,7 @@ impl World {
             arrivals_until: measure_from + secs(s.workload.duration_s),
             rejected_a_mint: HashSet::new(),
             failed_without_session: 0,
+            turns_abandoned: 0,
             checks: 0,
             violation: None,
             streams,
@@ -294,6 +313,7 @@ impl World {
                     self.collect(i);
                 }
             }
+            Event::Verdict(p) => self.verdict(p),
             Event::Check => {
                 self.check_conservation_now();
                 let every = Duration::from_secs(CONSERVATION_EVERY_S);
@@ -301,6 +321,21 @@ impl World {
                     self.engine.queue.push(at + every, Event::Check);
                 }
             }
+        }
+    }
+
+    /// A selective-DoS verdict: the judge decides from the pool alone, and
+    /// a kill goes through the hop's own adversarial hook.
+    fn verdict(&mut self, p: Pending) {
+        let Some(judge) = self.judge.as_mut() else {
+            return;
+        };
+        if judge.decide(&self.pool, p) {
+            let (node, session) = p.flow;
+            self.engine.hosts[node as usize]
+                .node
+                .dangerous_stop_forwarding(session);
+            self.collect(node);
         }
     }
 
@@ -423,6 +458,12 @@ impl World {
             w.observed(i, adversarial, o);
         }
         if adversarial {
+            if let (Some(judge), Observation::Hop(h)) = (self.judge.as_mut(), o) {
+                judge.sighted(&self.pool, i, h);
+                for p in judge.take_due() {
+                    self.engine.queue.push(p.at, Event::Verdict(p));
+                }
+            }
             return;
         }
         if let Some(v) = self.honest.check(i, o, self.engine.now().as_nanos())
@@ -516,6 +557,7 @@ impl World {
                     self.failed_without_session += 1;
                 }
                 if !retrying {
+                    self.turns_abandoned += 1;
                     self.conversation_over(c);
                 }
             }

@@ -27,6 +27,16 @@ pub struct MatcherParams {
     pub min_score: f64,
 }
 
+impl From<&crate::scenario::MatcherSpec> for MatcherParams {
+    fn from(m: &crate::scenario::MatcherSpec) -> Self {
+        MatcherParams {
+            max_lag_ns: (m.max_lag_ms * 1e6) as u64,
+            tolerance_ns: (m.tolerance_ms * 1e6) as u64,
+            min_score: m.min_score.get(),
+        }
+    }
+}
+
 /// The adversary's guess for one exit flow.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Guess {
@@ -37,7 +47,7 @@ pub struct Guess {
 }
 
 /// Exit cells used for scoring.
-const SCORED_CELLS: usize = 64;
+pub const SCORED_CELLS: usize = 64;
 /// Candidate lags tried per entry flow.
 const LAGS_PER_FLOW: usize = 16;
 
@@ -83,26 +93,12 @@ pub fn match_all(pool: &Pool, p: MatcherParams) -> Vec<(FlowKey, Guess)> {
             continue;
         };
         let xs = &x.times[..x.times.len().min(SCORED_CELLS)];
-        let lo = x0.saturating_sub(p.max_lag_ns);
         let mut best: Option<(f64, u64, u32)> = None;
         for fi in index.candidates(x0, p.max_lag_ns) {
-            let e = index.times(fi);
-            let start = e.partition_point(|&t| t < lo);
-            let end = e.partition_point(|&t| t <= x0);
-            for &ej in e[start..end].iter().take(LAGS_PER_FLOW) {
-                let lag = x0 - ej;
-                let aligned = xs
-                    .iter()
-                    .filter(|&&xi| has_within(e, xi.saturating_sub(lag), p.tolerance_ns))
-                    .count();
-                let score = aligned as f64 / xs.len() as f64;
-                let better = match best {
-                    None => true,
-                    Some((s, l, _)) => score > s || (score == s && lag < l),
-                };
-                if better {
-                    best = Some((score, lag, fi));
-                }
+            if let Some((score, lag)) = best_lag(index.times(fi), xs, p)
+                && best.is_none_or(|(s, l, _)| score > s || (score == s && lag < l))
+            {
+                best = Some((score, lag, fi));
             }
         }
         if let Some((score, _, fi)) = best
@@ -118,6 +114,31 @@ pub fn match_all(pool: &Pool, p: MatcherParams) -> Vec<(FlowKey, Guess)> {
         }
     }
     out
+}
+
+/// The best constant lag between an entry flow's cell times `e` and the
+/// later flow `xs` (an exit's, or a middle relay's): lags from entry cells
+/// up to `max_lag` before `xs[0]` (the first [`LAGS_PER_FLOW`]), scored by
+/// the share of `xs` with an entry cell within `tolerance` of its shifted
+/// time; the highest score, then the shortest lag.
+pub fn best_lag(e: &[u64], xs: &[u64], p: MatcherParams) -> Option<(f64, u64)> {
+    let &x0 = xs.first()?;
+    let lo = x0.saturating_sub(p.max_lag_ns);
+    let start = e.partition_point(|&t| t < lo);
+    let end = e.partition_point(|&t| t <= x0);
+    let mut best: Option<(f64, u64)> = None;
+    for &ej in e[start..end].iter().take(LAGS_PER_FLOW) {
+        let lag = x0 - ej;
+        let aligned = xs
+            .iter()
+            .filter(|&&xi| has_within(e, xi.saturating_sub(lag), p.tolerance_ns))
+            .count();
+        let score = aligned as f64 / xs.len() as f64;
+        if best.is_none_or(|(s, l)| score > s || (score == s && lag < l)) {
+            best = Some((score, lag));
+        }
+    }
+    best
 }
 
 /// The random-guess baseline: for every exit flow, a uniformly random

@@ -3,13 +3,15 @@
 //! nodes pool, and the entry–exit matcher that tries to link clients to
 //! prompts from those observations alone; colluding mints' logs and the
 //! mint-exit attacker; passive observers on links and their timing
-//! correlation attacker.
+//! correlation attacker; the selective denial of service that kills what
+//! the adversary cannot see end to end.
 
 pub mod correlation;
 pub mod matcher;
 pub mod mint_exit;
 pub mod observer;
 pub mod pool;
+pub mod selective_dos;
 
 use crate::population::{Kind, Slot};
 use crate::rng::{self, Purpose, Streams, entity};

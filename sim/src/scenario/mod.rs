@@ -488,6 +488,28 @@ pub struct AdversarySpec {
     /// Mints giving some requesters a private keyset (per-user key
     /// tagging); none if unset.
     pub key_tagging: Option<KeyTaggingSpec>,
+    /// Selective denial of service: the adversary's relays and exits stop
+    /// forwarding every circuit they cannot see end to end
+    /// (`sim::adversary::selective_dos`); off if unset.
+    pub selective_dos: Option<SelectiveDosSpec>,
+}
+
+/// Selective denial of service (Borisov et al., CCS 2007). Each adversarial
+/// hop judges a circuit from the pooled timing evidence `decide_after_ms`
+/// after its first cell there (an entry waits `adversary.matcher.max_lag_ms`
+/// longer, for its exits' verdicts).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SelectiveDosSpec {
+    /// The attack runs (a switch, so that a sweep can turn it off).
+    pub enabled: bool,
+    /// Delay from a flow's first cell at an adversarial hop to its verdict, ms.
+    #[serde(default = "default_decide_after_ms")]
+    pub decide_after_ms: f64,
+}
+
+fn default_decide_after_ms() -> f64 {
+    1_500.0
 }
 
 /// Per-user key tagging by mints: each request for the mint's keys is

@@ -353,6 +353,17 @@ fn validate_rest(s: &Scenario) -> Checked {
             "expected max_lag_ms > 0 and tolerance_ms >= 0".into(),
         );
     }
+    if let Some(d) = &a.selective_dos
+        && !(d.decide_after_ms > 0.0 && d.decide_after_ms.is_finite())
+    {
+        return err(
+            "adversary.selective_dos.decide_after_ms",
+            format!(
+                "expected a positive number of ms, got {}",
+                d.decide_after_ms
+            ),
+        );
+    }
     if let Some(r) = &s.churn.relay_rate
         && !(r.mean_up_s > 0.0 && r.mean_down_s > 0.0)
     {
