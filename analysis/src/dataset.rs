@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use peer2prompt_sim::record::SessionRecord;
+use peer2prompt_sim::adversary::selective_dos::DosStats;
+use peer2prompt_sim::record::{ReplicateKey, SessionRecord};
 use polars::prelude::*;
 
 /// A DataFrame with one column per `name => |row| value` over `rows`.
@@ -15,6 +16,22 @@ macro_rules! frame {
     };
 }
 pub(crate) use frame;
+
+/// The selective-DoS table (`dos.parquet`), one row per replicate: what
+/// the adversary's judge did (`sim::adversary::selective_dos`).
+pub fn dos_frame(rows: &[(ReplicateKey, DosStats)]) -> PolarsResult<DataFrame> {
+    frame!(rows;
+        "point" => |r| r.0.point,
+        "replicate" => |r| r.0.replicate,
+        "killed_entry" => |r| r.1.killed_entry,
+        "killed_middle" => |r| r.1.killed_middle,
+        "killed_exit" => |r| r.1.killed_exit,
+        "kept_entry" => |r| r.1.kept_entry,
+        "kept_middle" => |r| r.1.kept_middle,
+        "kept_exit" => |r| r.1.kept_exit,
+        "turns_abandoned" => |r| r.1.turns_abandoned,
+    )
+}
 
 /// The sessions table, one row per session, in the order given.
 pub fn sessions_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {

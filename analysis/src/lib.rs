@@ -15,6 +15,7 @@
 //!   `roc.parquet`.
 
 pub mod dataset;
+pub mod dos_model;
 pub mod estimate;
 pub mod figure;
 pub mod lock;

@@ -11,6 +11,7 @@ use crate::dataset::read_parquet;
 use crate::manifest::Manifest;
 use crate::roc::{RocRow, RocSummary};
 use crate::summary::PointSummary;
+use peer2prompt_sim::adversary::selective_dos::DosStats;
 use peer2prompt_sim::audit::AuditedSession;
 
 /// `repro.json`: what a reproduction ran, and once the report is built,
@@ -92,6 +93,9 @@ pub struct ScenarioData {
     pub observers: Vec<RocSummary>,
     /// A market scenario's outputs.
     pub market: Option<MarketData>,
+    /// Selective denial of service per replicate (`dos.parquet`), with its
+    /// sweep point, if the scenario ran it.
+    pub dos: Vec<(u32, DosStats)>,
 }
 
 /// A market scenario's datasets.
@@ -179,6 +183,7 @@ pub fn load(dir: &Path) -> Result<Run, ReportError> {
             roc: roc_rows(&d.join("roc.parquet"))?,
             observers: summary.observers,
             market: market(&d)?,
+            dos: dos_rows(&d.join("dos.parquet"))?,
             name,
         });
     }
@@ -283,6 +288,52 @@ pub fn sessions(file: &Path) -> Result<Vec<Session>, ReportError> {
             mint_linked: mint_linked[i],
             observer_linked: observer_linked[i],
             linked_any: linked_any[i].unwrap_or(linked[i].unwrap_or(false)),
+        })
+        .collect())
+}
+
+/// Reads `dos.parquet` if present (scenarios with selective DoS).
+fn dos_rows(file: &Path) -> Result<Vec<(u32, DosStats)>, ReportError> {
+    if !file.is_file() {
+        return Ok(Vec::new());
+    }
+    let err = dataset_err(file);
+    let df = read_parquet(file).map_err(|e| err(e.to_string()))?;
+    let p = |e: PolarsError| err(e.to_string());
+    let point: Vec<Option<u32>> = df
+        .column("point")
+        .map_err(p)?
+        .u32()
+        .map_err(p)?
+        .iter()
+        .collect();
+    let u64s = |name: &str| -> Result<Vec<u64>, ReportError> {
+        let c = df.column(name).map_err(p)?.u64().map_err(p)?;
+        Ok(c.iter().map(|v| v.unwrap_or(0)).collect())
+    };
+    let (ke, km, kx) = (
+        u64s("killed_entry")?,
+        u64s("killed_middle")?,
+        u64s("killed_exit")?,
+    );
+    let (pe, pm, px) = (
+        u64s("kept_entry")?,
+        u64s("kept_middle")?,
+        u64s("kept_exit")?,
+    );
+    let abandoned = u64s("turns_abandoned")?;
+    Ok((0..df.height())
+        .map(|i| {
+            let d = DosStats {
+                killed_entry: ke[i],
+                killed_middle: km[i],
+                killed_exit: kx[i],
+                kept_entry: pe[i],
+                kept_middle: pm[i],
+                kept_exit: px[i],
+                turns_abandoned: abandoned[i],
+            };
+            (point[i].unwrap_or(0), d)
         })
         .collect())
 }

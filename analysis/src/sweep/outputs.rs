@@ -96,6 +96,7 @@ pub(super) fn write_outputs(
         write_atomic(&out.join("points.csv"), &dataset::csv_bytes(&pf))?;
     }
     let roc_summary = write_observers(spec, out, results)?;
+    write_dos(spec, out, results)?;
     let summary_json = serde_json::json!({
         "scenario": spec.loaded.base.name,
         "seed": spec.seed,
@@ -143,6 +144,32 @@ pub(super) fn write_observers(
         }
     }
     Ok(roc_summary)
+}
+
+/// `dos.parquet` when the scenario has a selective denial of service: one
+/// row per replicate, its verdicts by position and the turns abandoned.
+pub(super) fn write_dos(
+    spec: &SweepSpec,
+    out: &Path,
+    results: &[NetworkReplicate],
+) -> Result<(), SweepError> {
+    let ds = |e: polars::prelude::PolarsError| SweepError::Dataset(e.to_string());
+    let rows: Vec<_> = results
+        .iter()
+        .filter_map(|r| r.dos.as_deref().map(|d| (r.key, *d)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut df = dataset::dos_frame(&rows).map_err(ds)?;
+    write_atomic(
+        &out.join("dos.parquet"),
+        &dataset::parquet_bytes(&mut df).map_err(ds)?,
+    )?;
+    if spec.csv {
+        write_atomic(&out.join("dos.csv"), &dataset::csv_bytes(&df))?;
+    }
+    Ok(())
 }
 
 /// `visibility.json`: the audited sessions' matrices, when there are any.

@@ -15,6 +15,7 @@ pub mod margins;
 pub mod mint_exit;
 pub mod observers;
 pub mod phases;
+pub mod selective_dos;
 pub mod sessions_n;
 pub mod subsidized;
 pub mod sybil;
@@ -37,4 +38,5 @@ pub const REGISTRY: &[fn(&Run) -> Section] = &[
     ghost_profits::section,
     phases::section,
     subsidized::section,
+    selective_dos::section,
 ];
