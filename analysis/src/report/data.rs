@@ -61,6 +61,10 @@ pub struct Session {
     pub ok: bool,
     /// The exit is the adversary's.
     pub exit_adversarial: bool,
+    /// Entry relay (node index).
+    pub entry: u32,
+    /// The entry is the adversary's.
+    pub entry_adversarial: bool,
     /// Mint-exit candidates (null unless attributed).
     pub mint_candidates: Option<u32>,
     /// Mint-exit entropy, bits.
@@ -247,6 +251,7 @@ pub fn sessions(file: &Path) -> Result<Vec<Session>, ReportError> {
     let (mint_linked, observer_linked) = (opt_bool("mint_linked"), opt_bool("observer_linked"));
     let (linked_any, exit_adv) = (opt_bool("linked_any"), bools("exit_adversarial")?);
     let (point, replicate, client) = (u32s("point")?, u32s("replicate")?, u32s("client")?);
+    let (entry, entry_adv) = (u32s("entry")?, bools("entry_adversarial")?);
     let (ends, linked) = (bools("ends_compromised")?, bools("linked")?);
     let guess_correct = bools("link_guess_correct")?;
     let guessed: Vec<bool> = df
@@ -283,6 +288,8 @@ pub fn sessions(file: &Path) -> Result<Vec<Session>, ReportError> {
             completed_ns: completed[i],
             ok: outcome[i].as_deref() == Some("ok"),
             exit_adversarial: exit_adv[i].unwrap_or(false),
+            entry: entry[i].unwrap_or(u32::MAX),
+            entry_adversarial: entry_adv[i].unwrap_or(false),
             mint_candidates: mint_candidates[i],
             mint_entropy_bits: mint_entropy[i],
             mint_linked: mint_linked[i],

@@ -7,6 +7,7 @@ use super::{Run, Section};
 
 pub mod combined;
 pub mod ghost_profits;
+pub mod guards;
 pub mod heavy_tails;
 pub mod key_tagging;
 pub mod latency;
@@ -28,6 +29,7 @@ pub const REGISTRY: &[fn(&Run) -> Section] = &[
     link_probability::section,
     combined::section,
     sessions_n::section,
+    guards::section,
     sybil::section,
     latency::section,
     mint_exit::section,
