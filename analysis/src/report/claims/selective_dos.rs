@@ -70,6 +70,9 @@ struct Attacked {
     /// Attempts with both ends adversarial that went unanswered (the
     /// judge's own losses, or a killed mint circuit; scored on truth).
     lost: Proportion,
+    /// Answered sessions with exactly one adversarial end: circuits the
+    /// judge let through by mistake (scored on truth).
+    one_end: Proportion,
     /// Median time to first token of answered sessions, ms.
     ttft: Mean,
 }
@@ -102,6 +105,7 @@ fn attacked(d: &ScenarioData, p: &PointSummary, ss: &[&Session]) -> Option<Attac
     let n = answered.len() as u64;
     let (ends, _) = count(&answered, |s| s.ends);
     let (linked, _) = count(&answered, |s| s.linked);
+    let (one_end, _) = count(&answered, |s| s.entry_adversarial != s.exit_adversarial);
     let compromised: Vec<&Session> = ss.iter().copied().filter(|s| s.ends).collect();
     let (lost, _) = count(&compromised, |s| !s.ok);
     let dos: Vec<_> = d.dos.iter().filter(|(pt, _)| *pt == p.point).collect();
@@ -128,6 +132,7 @@ fn attacked(d: &ScenarioData, p: &PointSummary, ss: &[&Session]) -> Option<Attac
         attempts: per(ss.len() as u64),
         killed: per(killed),
         lost: wilson(lost, compromised.len() as u64, LEVEL),
+        one_end: wilson(one_end, n, LEVEL),
         ttft: median_ms(ss, u64::from(p.point), |s| s.first_token_ns),
     })
 }
@@ -247,8 +252,9 @@ fn table(on: &[Attacked]) -> Table {
         "Per point with the attack on: realised m and g, m·g, the closed forms (without \
          memory; with the policy's memory), the compromised share of answered sessions and \
          P(linked | answered) (95% Wilson), turns answered against the policy's form, \
-         attempts and killed circuits per answered turn, and the share of attempts with both \
-         ends adversarial that went unanswered.",
+         attempts and killed circuits per answered turn, the share of attempts with both \
+         ends adversarial that went unanswered, and the share of answered sessions with \
+         exactly one adversarial end (the judge's mistakes).",
         &[
             "m",
             "g",
@@ -262,6 +268,7 @@ fn table(on: &[Attacked]) -> Table {
             "attempts",
             "killed",
             "compromised lost",
+            "one end only",
         ],
     );
     for a in on {
@@ -278,6 +285,7 @@ fn table(on: &[Attacked]) -> Table {
             Value::num(a.attempts, 2, ""),
             Value::num(a.killed, 2, ""),
             Value::Proportion(a.lost),
+            Value::Proportion(a.one_end),
         ]);
     }
     t
