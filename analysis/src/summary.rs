@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use peer2prompt_sim::record::NetworkReplicate;
-use peer2prompt_sim::scenario::Point;
+use peer2prompt_sim::scenario::{Point, RelayWeightingSpec};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -77,6 +77,10 @@ pub struct PointSummary {
     /// their keyset audit); none without key tagging.
     #[serde(default)]
     pub key_tagging_detected: Option<Proportion>,
+    /// Under bandwidth-weighted routes: the adversary's share of the
+    /// relays' advertised bandwidth, m_w (mean per replicate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub m_w: Option<f64>,
 }
 
 /// Summarises the replicates of each point.
@@ -166,6 +170,14 @@ pub fn summarise(points: &[Point], results: &[NetworkReplicate]) -> Vec<PointSum
                 mint_linked: (mint_n > 0).then(|| wilson(mint, mint_n, LEVEL)),
                 observer_linked: (obs_n > 0).then(|| wilson(obs, obs_n, LEVEL)),
                 bytes_per_turn: ratio(rs.iter().map(|r| r.stats.bytes_sent).sum(), turns),
+                m_w: (p.scenario.protocol.relay_weighting == RelayWeightingSpec::Bandwidth).then(
+                    || {
+                        rs.iter()
+                            .map(|r| r.stats.adversary_relay_weight_share)
+                            .sum::<f64>()
+                            / k
+                    },
+                ),
                 key_tagging_detected: p.scenario.adversary.key_tagging.is_some().then(|| {
                     wilson(
                         rs.iter().map(|r| r.stats.clients_rejecting_a_mint).sum(),

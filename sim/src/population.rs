@@ -20,13 +20,13 @@ use peer2prompt::node::{
 };
 use peer2prompt::onion::client::ClientConfig;
 use peer2prompt::onion::relay::{RelayAdversary, RelayConfig};
-use peer2prompt::onion::route::{GuardPolicy, RoutePolicy};
+use peer2prompt::onion::route::{GuardPolicy, RelayWeighting, RoutePolicy};
 use peer2prompt::time::{Duration, Instant};
 
 use crate::engine::Host;
 use crate::network::Attachment;
 use crate::rng::{self, Purpose, Streams};
-use crate::scenario::Scenario;
+use crate::scenario::{RelayWeightingSpec, Scenario};
 use crate::topology::Topology;
 
 /// A node's role in the population.
@@ -146,6 +146,10 @@ fn base_config(s: &Scenario, net: Arc<dyn NetworkInfo>) -> NodeConfig {
                 count: s.protocol.guards.count as usize,
                 rotation: Duration::from_secs_f64(s.protocol.guards.rotation_days * 86_400.0),
             },
+            weighting: match s.protocol.relay_weighting {
+                RelayWeightingSpec::Uniform => RelayWeighting::Uniform,
+                RelayWeightingSpec::Bandwidth => RelayWeighting::Bandwidth,
+            },
             ..RoutePolicy::default()
         },
         onion_grace: Duration::from_secs(600),
@@ -159,6 +163,23 @@ fn base_config(s: &Scenario, net: Arc<dyn NetworkInfo>) -> NodeConfig {
         mint: None,
         net,
     }
+}
+
+/// The bandwidth relay `slot` advertises, bytes/s: a draw from
+/// `population.relay_bandwidth` (Mbit/s; 8 Mbit/s if unset), times
+/// `adversary.advertised_bandwidth_factor` at the adversary's relays.
+pub fn advertised_bandwidth(s: &Scenario, streams: &Streams, slot: Slot) -> u64 {
+    let mbps = match &s.population.relay_bandwidth {
+        Some(d) => d
+            .sample(&mut streams.stream(slot.entity(), Purpose::Bandwidth))
+            .max(0.001),
+        None => 8.0,
+    };
+    let k = match s.adversary.advertised_bandwidth_factor {
+        Some(k) if slot.adversarial => k,
+        _ => 1.0,
+    };
+    (mbps * k * 1e6 / 8.0).round() as u64
 }
 
 fn advertise(role: Role, bandwidth: u64) -> Option<Advertise> {
@@ -300,7 +321,9 @@ pub fn build_node(
     let mut cfg = base_config(s, net);
     let mut backend_box: Option<Box<dyn InferenceBackend>> = None;
     match slot.kind {
-        Kind::Relay => cfg.advertise = advertise(Role::Relay, 1_000_000),
+        Kind::Relay => {
+            cfg.advertise = advertise(Role::Relay, advertised_bandwidth(s, streams, slot))
+        }
         Kind::Mint => {
             cfg.advertise = advertise(Role::Mint, 1);
             cfg.mint = Some(mint_config(s, slot));
@@ -410,6 +433,24 @@ pub fn hosts(s: &Scenario, streams: &Streams, topo: &mut Topology) -> Vec<Host> 
         hosts.push(Host::new(*slot, node, att, asn, net_rng, nat));
     }
     hosts
+}
+
+/// The adversary's share of the relays' advertised bandwidth, m_w (its
+/// entry share under bandwidth weighting).
+pub fn relay_weight_share(s: &Scenario, streams: &Streams, hosts: &[Host]) -> f64 {
+    let (mut adv, mut all) = (0u128, 0u128);
+    for h in hosts.iter().filter(|h| h.slot.kind == Kind::Relay) {
+        let b = u128::from(advertised_bandwidth(s, streams, h.slot));
+        all += b;
+        if h.slot.adversarial {
+            adv += b;
+        }
+    }
+    if all == 0 {
+        0.0
+    } else {
+        adv as f64 / all as f64
+    }
 }
 
 /// The addresses of the hosts whose kind passes `k`.

@@ -153,6 +153,9 @@ pub struct ReplicateStats {
     /// `onion/bad_mac`): counted, never silently dropped.
     #[serde(default)]
     pub peer_errors: std::collections::BTreeMap<String, u64>,
+    /// The adversary's share of the relays' advertised bandwidth (m_w).
+    #[serde(default)]
+    pub adversary_relay_weight_share: f64,
 }
 
 /// A replicate's output: a network run's records or a market run's.

@@ -56,6 +56,8 @@ pub enum Purpose {
     MarketPatience = 19,
     /// Swarm testing: what a case's scenario is made of.
     Swarm = 20,
+    /// The bandwidth a relay advertises.
+    Bandwidth = 21,
 }
 
 /// Entity ids for streams that belong to no node.

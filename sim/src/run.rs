@@ -196,6 +196,7 @@ fn records(
             observer_true_pairs: true_pairs,
             clients: count(&|h| h.slot.kind == Kind::Client),
             clients_rejecting_a_mint: w.rejected_a_mint.len() as u64,
+            adversary_relay_weight_share: w.relay_weight_share,
             peer_errors: w
                 .engine
                 .peer_errors

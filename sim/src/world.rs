@@ -63,6 +63,8 @@ pub struct World {
     pub failed_without_session: u64,
     /// Turns that failed with no retry left.
     pub turns_abandoned: u64,
+    /// The adversary's share of advertised relay bandwidth (m_w).
+    pub relay_weight_share: f64,
     /// Invariant checks run.
     pub checks: u64,
     violation: Option<Violation>,
@@ -85,6 +87,7 @@ impl World {
             s.network.as_zipf_exponent,
         );
         let mut hosts = population::hosts(&s, &streams, &mut topo);
+        let relay_weight_share = population::relay_weight_share(&s, &streams, &hosts);
         let mut pool = Pool::default();
         for h in hosts.iter().filter(|h| h.slot.kind != Kind::Client) {
             pool.infrastructure.insert(h.node.addr());
@@ -150,6 +153,7 @@ impl World {
             rejected_a_mint: HashSet::new(),
             failed_without_session: 0,
             turns_abandoned: 0,
+            relay_weight_share,
             checks: 0,
             violation: None,
             streams,

@@ -97,6 +97,11 @@ pub struct Population {
     /// Identity proof-of-work difficulty, bits (each identity costs 2^bits hashes on average).
     #[serde(default = "default_pow_bits")]
     pub identity_pow_bits: u8,
+    /// The bandwidth each relay advertises, Mbit/s (drawn per relay); unset,
+    /// every relay advertises 8 Mbit/s. Routes weigh it only under
+    /// `protocol.relay_weighting: bandwidth`.
+    #[serde(default)]
+    pub relay_bandwidth: Option<Distribution>,
 }
 
 fn default_pow_bits() -> u8 {
@@ -113,6 +118,7 @@ impl Default for Population {
             mints: 1,
             clients: 0,
             identity_pow_bits: default_pow_bits(),
+            relay_bandwidth: None,
         }
     }
 }
@@ -284,6 +290,8 @@ pub struct ProtocolSpec {
     /// networks set it so a node fetches and verifies a few hundred relay
     /// adverts rather than every one.
     pub relay_shards_read: Option<u16>,
+    /// How clients weigh relays in routes (whitepaper "Route Construction").
+    pub relay_weighting: RelayWeightingSpec,
     /// Prepaid chunk, msat.
     pub chunk_msat: u64,
     /// Price per million input tokens, USD.
@@ -428,6 +436,7 @@ impl Default for ProtocolSpec {
             shards: 4,
             service_shards: 4,
             relay_shards_read: None,
+            relay_weighting: RelayWeightingSpec::Uniform,
             chunk_msat: 2_000,
             price_in_usd_per_mtok: 5.0,
             price_out_usd_per_mtok: 20.0,
@@ -441,6 +450,17 @@ impl Default for ProtocolSpec {
             exit_pricing: None,
         }
     }
+}
+
+/// How clients weigh relays when they build routes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayWeightingSpec {
+    /// Every relay alike.
+    #[default]
+    Uniform,
+    /// In proportion to the bandwidth its advert claims.
+    Bandwidth,
 }
 
 /// Entry guards.
@@ -492,6 +512,9 @@ pub struct AdversarySpec {
     /// forwarding every circuit they cannot see end to end
     /// (`sim::adversary::selective_dos`); off if unset.
     pub selective_dos: Option<SelectiveDosSpec>,
+    /// Bandwidth inflation: the adversary's relays advertise this many
+    /// times the bandwidth they have (1 if unset).
+    pub advertised_bandwidth_factor: Option<f64>,
 }
 
 /// Selective denial of service (Borisov et al., CCS 2007). Each adversarial

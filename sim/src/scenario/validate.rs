@@ -353,6 +353,14 @@ fn validate_rest(s: &Scenario) -> Checked {
             "expected max_lag_ms > 0 and tolerance_ms >= 0".into(),
         );
     }
+    if let Some(k) = a.advertised_bandwidth_factor
+        && !(k > 0.0 && k.is_finite())
+    {
+        return err(
+            "adversary.advertised_bandwidth_factor",
+            format!("expected a positive factor, got {k}"),
+        );
+    }
     if let Some(d) = &a.selective_dos
         && !(d.decide_after_ms > 0.0 && d.decide_after_ms.is_finite())
     {

@@ -5,6 +5,7 @@
 
 use super::{Run, Section};
 
+pub mod bandwidth;
 pub mod combined;
 pub mod ghost_profits;
 pub mod guards;
@@ -41,4 +42,5 @@ pub const REGISTRY: &[fn(&Run) -> Section] = &[
     phases::section,
     subsidized::section,
     selective_dos::section,
+    bandwidth::section,
 ];
