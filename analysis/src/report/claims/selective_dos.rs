@@ -211,6 +211,14 @@ fn finding(on: &[Attacked]) -> Row {
                                 "circuits killed per answer".into(),
                                 Value::num(a.killed, 2, ""),
                             ),
+                            (
+                                "compromised attempts lost".into(),
+                                Value::Proportion(a.lost),
+                            ),
+                            (
+                                "answered with one end only".into(),
+                                Value::Proportion(a.one_end),
+                            ),
                             ("median TTFT".into(), Value::interval(a.ttft, 0, " ms")),
                         ]),
                     )
