@@ -4,14 +4,16 @@
 //! forwarding every circuit they cannot see end to end, so that clients
 //! retry until a route is either clean or compromised at both ends.
 //!
-//! Each adversarial hop judges a circuit once, from the pool alone (the
-//! timing evidence the matcher uses), `decide_after` after the circuit's
-//! first forward cell there:
-//! - an **exit** keeps the circuit if its cells so far align, at one
-//!   constant lag, with an entry flow of the adversary's (the matcher's
-//!   score, at least `min_score`), and claims that entry flow;
-//! - a **middle** relay keeps it if its cells align with an entry flow of
-//!   the adversary's (the entry decides for the circuit);
+//! Each adversarial hop judges a circuit once, from the pool alone (cell
+//! times and counts, the evidence the matcher uses), `decide_after` after
+//! the circuit's first forward cell there:
+//! - an **exit** keeps the circuit if its cells so far follow an entry flow
+//!   of the adversary's cell for cell ([`best_skip`]: after the entry's
+//!   one extension per hop, the gaps between cells agree within the
+//!   matcher's tolerance for at least `min_score` of them), and claims that
+//!   entry flow; an entry flow is claimed by one exit at most;
+//! - a **middle** relay keeps it if its cells follow an entry flow of the
+//!   adversary's (the entry decides for the circuit);
 //! - an **entry** waits `max_lag` longer, for its exits' verdicts, and keeps
 //!   the circuit only if an exit claimed it.
 //!
