@@ -170,6 +170,27 @@ mod tests {
     }
 
     #[test]
+    fn every_turn_ends_one_way() {
+        for (ar, hr, ax, hx) in [
+            (0, 60, 0, 20),
+            (60, 0, 20, 0),
+            (5, 7, 1, 3),
+            (18, 42, 10, 10),
+        ] {
+            for attempts in 1..=4 {
+                let t = turn(counts(ar, hr, ax, hx), 3, attempts);
+                let sum = t.compromised + t.clean + t.abandoned;
+                assert!(
+                    (sum - 1.0).abs() < 1e-9,
+                    "{ar} {hr} {ax} {hx} {attempts}: {sum}"
+                );
+            }
+        }
+        // No adversary: every turn is answered cleanly at once.
+        assert_eq!(turn(counts(0, 60, 0, 20), 3, 3).clean, 1.0);
+    }
+
+    #[test]
     fn suspicion_within_a_turn_barely_moves_the_share_but_answers_more() {
         // 18 of 60 relays, 10 of 20 exits: a killed route holds more
         // adversarial relays than the population (lowering m for the

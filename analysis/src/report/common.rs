@@ -20,8 +20,8 @@ pub const REJECT_P: f64 = 0.01;
 
 /// How the chi-square verdicts decide, for the rows' method column.
 pub const CHI_SQUARE_METHOD: &str = "χ² over the points' z-scores of the measured proportion \
-     against the whitepaper's value (binomial standard error under that value), \
-     rejected at p < 0.01; each point's interval is a 95% Wilson interval";
+     against the row's expected value, the whitepaper's or a closed form (binomial standard \
+     error under that value), rejected at p < 0.01; each point's interval is a 95% Wilson interval";
 
 /// A section for a scenario this run did not include: its rows, not measured.
 pub fn missing(
