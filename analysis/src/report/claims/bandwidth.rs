@@ -8,14 +8,11 @@
 //! check. No advert is checked against measured throughput (the
 //! whitepaper's "proof-of-bandwidth" is out of scope here).
 
-use super::super::common::{
-    by_point, chi_square_sanity, chi_square_test, count, missing, of_point, param_f64, source,
-};
+use super::super::common::{chi_square_sanity, chi_square_test, missing, param_f64, source};
 use super::super::data::Run;
 use super::super::{Citation, Kind, Section, Source, Table, Value};
-use crate::estimate::{Proportion, wilson};
+use crate::estimate::Proportion;
 use crate::figure::{Figure, Point, Series, Style};
-use crate::summary::LEVEL;
 
 const ID: &str = "bandwidth-inflation";
 const TITLE: &str = "Bandwidth inflation: m·g becomes m_w·g";
@@ -56,22 +53,16 @@ pub fn section(run: &Run) -> Section {
     let Some(d) = run.scenario(SCENARIO) else {
         return missing(ID, TITLE, citations(), SCENARIO, &planned);
     };
-    let points = by_point(d);
     let ps: Vec<Inflated> = d
         .points
         .iter()
-        .map(|p| {
-            let ss = of_point(&points, p.point);
-            let (linked, n) = count(ss, |s| s.linked);
-            let (ends, _) = count(ss, |s| s.ends);
-            Inflated {
-                k: param_f64(p, FACTOR).unwrap_or(1.0),
-                m: p.m,
-                m_w: p.m_w.unwrap_or(p.m),
-                g: p.g,
-                linked: wilson(linked, n, LEVEL),
-                ends: wilson(ends, n, LEVEL),
-            }
+        .map(|p| Inflated {
+            k: param_f64(p, FACTOR).unwrap_or(1.0),
+            m: p.m,
+            m_w: p.m_w.unwrap_or(p.m),
+            g: p.g,
+            linked: p.linked,
+            ends: p.ends_compromised,
         })
         .collect();
     let against = |f: fn(&Inflated) -> Proportion, w: fn(&Inflated) -> f64| -> Vec<_> {

@@ -159,11 +159,7 @@ pub fn section(run: &Run) -> Section {
         .points
         .iter()
         .filter(|p| !enabled(p))
-        .map(|p| {
-            let ss = of_point(&points, p.point);
-            let (e, n) = count(ss, |s| s.ends);
-            (wilson(e, n, LEVEL), p.m * p.g)
-        })
+        .map(|p| (p.ends_compromised, p.m * p.g))
         .collect();
     let form: Vec<(Proportion, f64)> = on
         .iter()
