@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use peer2prompt_sim::adversary::selective_dos::DosStats;
+use peer2prompt_sim::ledger::LedgerRecord;
 use peer2prompt_sim::record::{ReplicateKey, SessionRecord};
 use polars::prelude::*;
 
@@ -30,6 +31,27 @@ pub fn dos_frame(rows: &[(ReplicateKey, DosStats)]) -> PolarsResult<DataFrame> {
         "kept_middle" => |r| r.1.kept_middle,
         "kept_exit" => |r| r.1.kept_exit,
         "turns_abandoned" => |r| r.1.turns_abandoned,
+    )
+}
+
+/// The services' accounts (`ledger.parquet`), one row per measured
+/// session with double-spending clients in the scenario
+/// (`sim::ledger`): what its service delivered, was paid and lost.
+pub fn ledger_frame(rows: &[(ReplicateKey, LedgerRecord)]) -> PolarsResult<DataFrame> {
+    frame!(rows;
+        "point" => |r| r.0.point,
+        "replicate" => |r| r.0.replicate,
+        "session_id" => |r| r.1.session_id,
+        "client" => |r| r.1.client,
+        "exit" => |r| r.1.exit,
+        "double_spender" => |r| r.1.double_spender,
+        "delivered_msat" => |r| r.1.delivered_msat,
+        "paid_msat" => |r| r.1.paid_msat,
+        "lost_msat" => |r| r.1.lost_msat,
+        "loss_msat" => |r| r.1.loss_msat(),
+        "jobs" => |r| r.1.jobs,
+        "payments" => |r| r.1.payments,
+        "largest_payment_msat" => |r| r.1.largest_payment_msat,
     )
 }
 

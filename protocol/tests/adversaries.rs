@@ -159,6 +159,26 @@ fn a_double_spending_client_is_caught_at_settlement() {
     // its loss is what it served unsettled: here the whole turn, bounded by
     // the settlement batch (with immediate settlement, by one chunk).
     assert_eq!(w.balance(s), 0);
+    // Its ledger charged the loss to the session that paid: everything it
+    // was paid for that turn.
+    let paid: u64 = events
+        .iter()
+        .map(|e| match e {
+            ServiceEvent::Served { paid_sat, .. } | ServiceEvent::Refused { paid_sat, .. } => {
+                *paid_sat
+            }
+            _ => 0,
+        })
+        .sum();
+    let lost: u64 = events
+        .iter()
+        .map(|e| match e {
+            ServiceEvent::PaymentLost { amount_sat, .. } => *amount_sat,
+            _ => 0,
+        })
+        .sum();
+    assert!(paid > 0);
+    assert_eq!(lost, paid, "{events:?}");
     w.assert_conserved();
 }
 
@@ -198,6 +218,35 @@ fn with_immediate_settlement_a_double_spender_costs_a_service_about_one_chunk() 
             .filter(|e| matches!(e, ServiceEvent::Served { .. }))
             .count();
         assert_eq!(served, 0, "no cheat got a whole answer");
+        // What it delivered beyond what it kept is at most one chunk per
+        // session: the loss "prepaid chunks" cap.
+        let mut per: HashMap<u32, (i64, i64)> = HashMap::new();
+        for e in w.service_events(s) {
+            match e {
+                ServiceEvent::Refused {
+                    session,
+                    charged_msat,
+                    paid_sat,
+                    ..
+                } => {
+                    let v = per.entry(session).or_default();
+                    v.0 += charged_msat as i64;
+                    v.1 += paid_sat as i64 * 1000;
+                }
+                ServiceEvent::PaymentLost {
+                    session,
+                    amount_sat,
+                } => per.entry(session).or_default().1 -= amount_sat as i64 * 1000,
+                _ => {}
+            }
+        }
+        for (session, (delivered, kept)) in per {
+            let loss = (delivered - kept).max(0);
+            assert!(
+                loss <= spec.chunk_msat as i64,
+                "session {session}: lost {loss} msat"
+            );
+        }
     }
     w.assert_conserved();
 }

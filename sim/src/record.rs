@@ -229,4 +229,8 @@ pub struct NetworkReplicate {
     /// What the selective denial of service did (absent without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dos: Option<Box<crate::adversary::selective_dos::DosStats>>,
+    /// Each measured session's account at its service (absent without
+    /// double-spending clients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<Vec<crate::ledger::LedgerRecord>>,
 }

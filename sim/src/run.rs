@@ -126,6 +126,21 @@ fn run_market(
     }))
 }
 
+/// The services' accounts of the sessions opened in the measured period.
+fn ledger_records(l: &crate::ledger::ServiceLedger, w: &World) -> Vec<crate::ledger::LedgerRecord> {
+    let rows = &w.sessions.rows;
+    let hosts = w.hosts();
+    let cheats = w.scenario.faults.double_spenders;
+    l.finish(
+        |r| rows[r].started >= w.measure_from,
+        |r| {
+            let s = &rows[r];
+            let cheat = hosts[s.client as usize].slot.nth < cheats;
+            (s.id, s.client, s.exit, cheat)
+        },
+    )
+}
+
 /// Scores the attackers and gathers the replicate's records and counts.
 fn records(
     w: &World,
@@ -165,6 +180,7 @@ fn records(
         visibility,
         correlation: scored.correlation,
         sessions: scored.sessions,
+        ledger: w.ledger.as_ref().map(|l| ledger_records(l, w)),
         dos: w.scenario.adversary.selective_dos.as_ref().map(|_| {
             Box::new(match &w.judge {
                 Some(j) => j.stats(w.turns_abandoned),

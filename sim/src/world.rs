@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use peer2prompt::ecash::{Amount, LightningPayment, PayoutOutcome};
+use peer2prompt::node::service::ServiceEvent;
 use peer2prompt::node::{ClientEvent, MintEvent, NodeEvent, Observation};
 use peer2prompt::time::{Duration, Instant};
 
@@ -23,6 +24,7 @@ use crate::drivers::churn::Churn;
 use crate::drivers::conversations::Conversations;
 use crate::drivers::lightning::Lightning;
 use crate::engine::{Engine, Event, Host};
+use crate::ledger::ServiceLedger;
 use crate::network::LinkModel;
 use crate::population::{self, Kind, addrs_of};
 use crate::rng::{self, Purpose, Streams, entity};
@@ -47,6 +49,8 @@ pub struct World {
     pub audit: VisibilityAudit,
     /// The selective-DoS judge, when the attack runs.
     pub judge: Option<Judge>,
+    /// The services' accounts per session, when clients double-spend.
+    pub ledger: Option<ServiceLedger>,
     /// Sessions, in opening order.
     pub sessions: SessionBook,
     conversations: Conversations,
@@ -68,6 +72,19 @@ pub struct World {
     /// Invariant checks run.
     pub checks: u64,
     violation: Option<Violation>,
+}
+
+/// A payment a service received: its session handle and value, sat.
+fn service_payment(o: &Observation) -> Option<(u32, u64)> {
+    match o {
+        Observation::ServiceRequest {
+            session, amount, ..
+        }
+        | Observation::ServicePayment {
+            session, amount, ..
+        } => Some((*session, amount.value())),
+        _ => None,
+    }
 }
 
 fn secs(s: f64) -> Duration {
@@ -133,6 +150,7 @@ impl World {
                         Duration::from_secs_f64(d.decide_after_ms / 1e3),
                     )
                 }),
+            ledger: (s.faults.double_spenders > 0).then(ServiceLedger::default),
             lightning: Lightning::new(
                 s.protocol.lightning.clone(),
                 streams.stream(entity::WORLD, Purpose::Lightning),
@@ -437,6 +455,7 @@ impl World {
         match e {
             NodeEvent::Observed(o) => self.observe(i, &o),
             NodeEvent::Client(ce) => self.on_client(i, ce),
+            NodeEvent::Service(se) => self.on_service(i, &se),
             NodeEvent::Mint(MintEvent::PayoutRequested { quote, invoice }) => {
                 self.lightning.totals.paid_out += invoice.amount.value();
                 let node = &mut self.engine.hosts[i as usize].node;
@@ -454,12 +473,29 @@ impl World {
         }
     }
 
+    /// A service's account event goes to its session's row (ground truth,
+    /// for the ledger's scoring only).
+    fn on_service(&mut self, i: u32, e: &ServiceEvent) {
+        let Some(ledger) = self.ledger.as_mut() else {
+            return;
+        };
+        let row = ServiceLedger::session_of(e).and_then(|h| self.truth.row_of((i, h)));
+        if let Some(row) = row {
+            ledger.record(row, e);
+        }
+    }
+
     /// Hands an observation to every watcher; checks honest ones.
     fn observe(&mut self, i: u32, o: &Observation) {
         let adversarial = self.engine.hosts[i as usize].slot.adversarial;
         let watchers: [&mut dyn Watcher; 3] = [&mut self.audit, &mut self.truth, &mut self.pool];
         for w in watchers {
             w.observed(i, adversarial, o);
+        }
+        if let (Some(l), Some((h, sat))) = (self.ledger.as_mut(), service_payment(o))
+            && let Some(row) = self.truth.row_of((i, h))
+        {
+            l.paid(row, sat);
         }
         if adversarial {
             if let (Some(judge), Observation::Hop(h)) = (self.judge.as_mut(), o) {

@@ -13,6 +13,7 @@ use crate::roc::{RocRow, RocSummary};
 use crate::summary::PointSummary;
 use peer2prompt_sim::adversary::selective_dos::DosStats;
 use peer2prompt_sim::audit::AuditedSession;
+use peer2prompt_sim::ledger::LedgerRecord;
 
 /// `repro.json`: what a reproduction ran, and once the report is built,
 /// every row's result.
@@ -100,6 +101,9 @@ pub struct ScenarioData {
     /// Selective denial of service per replicate (`dos.parquet`), with its
     /// sweep point, if the scenario ran it.
     pub dos: Vec<(u32, DosStats)>,
+    /// The services' accounts per measured session (`ledger.parquet`),
+    /// with its sweep point, if clients double-spent.
+    pub ledger: Vec<(u32, LedgerRecord)>,
 }
 
 /// A market scenario's datasets.
@@ -188,6 +192,7 @@ pub fn load(dir: &Path) -> Result<Run, ReportError> {
             observers: summary.observers,
             market: market(&d)?,
             dos: dos_rows(&d.join("dos.parquet"))?,
+            ledger: ledger_rows(&d.join("ledger.parquet"))?,
             name,
         });
     }
@@ -341,6 +346,62 @@ fn dos_rows(file: &Path) -> Result<Vec<(u32, DosStats)>, ReportError> {
                 turns_abandoned: abandoned[i],
             };
             (point[i].unwrap_or(0), d)
+        })
+        .collect())
+}
+
+/// Reads `ledger.parquet` if present (scenarios with double spenders).
+fn ledger_rows(file: &Path) -> Result<Vec<(u32, LedgerRecord)>, ReportError> {
+    if !file.is_file() {
+        return Ok(Vec::new());
+    }
+    let err = dataset_err(file);
+    let df = read_parquet(file).map_err(|e| err(e.to_string()))?;
+    let p = |e: PolarsError| err(e.to_string());
+    let u32s = |name: &str| -> Result<Vec<u32>, ReportError> {
+        let c = df.column(name).map_err(p)?.u32().map_err(p)?;
+        Ok(c.iter().map(|v| v.unwrap_or(0)).collect())
+    };
+    let u64s = |name: &str| -> Result<Vec<u64>, ReportError> {
+        let c = df.column(name).map_err(p)?.u64().map_err(p)?;
+        Ok(c.iter().map(|v| v.unwrap_or(0)).collect())
+    };
+    let cheat: Vec<bool> = df
+        .column("double_spender")
+        .map_err(p)?
+        .bool()
+        .map_err(p)?
+        .iter()
+        .map(|v| v.unwrap_or(false))
+        .collect();
+    let (point, client, exit, jobs) = (
+        u32s("point")?,
+        u32s("client")?,
+        u32s("exit")?,
+        u32s("jobs")?,
+    );
+    let (payments, largest) = (u32s("payments")?, u64s("largest_payment_msat")?);
+    let (id, delivered, paid, lost) = (
+        u64s("session_id")?,
+        u64s("delivered_msat")?,
+        u64s("paid_msat")?,
+        u64s("lost_msat")?,
+    );
+    Ok((0..df.height())
+        .map(|i| {
+            let r = LedgerRecord {
+                session_id: id[i],
+                client: client[i],
+                exit: exit[i],
+                double_spender: cheat[i],
+                delivered_msat: delivered[i],
+                paid_msat: paid[i],
+                lost_msat: lost[i],
+                jobs: jobs[i],
+                payments: payments[i],
+                largest_payment_msat: largest[i],
+            };
+            (point[i], r)
         })
         .collect())
 }

@@ -97,6 +97,7 @@ pub(super) fn write_outputs(
     }
     let roc_summary = write_observers(spec, out, results)?;
     write_dos(spec, out, results)?;
+    write_ledger(spec, out, results)?;
     let summary_json = serde_json::json!({
         "scenario": spec.loaded.base.name,
         "seed": spec.seed,
@@ -153,7 +154,6 @@ pub(super) fn write_dos(
     out: &Path,
     results: &[NetworkReplicate],
 ) -> Result<(), SweepError> {
-    let ds = |e: polars::prelude::PolarsError| SweepError::Dataset(e.to_string());
     let rows: Vec<_> = results
         .iter()
         .filter_map(|r| r.dos.as_deref().map(|d| (r.key, *d)))
@@ -161,13 +161,41 @@ pub(super) fn write_dos(
     if rows.is_empty() {
         return Ok(());
     }
-    let mut df = dataset::dos_frame(&rows).map_err(ds)?;
+    write_table(spec, out, "dos", dataset::dos_frame(&rows))
+}
+
+/// `ledger.parquet` when clients double-spend: one row per measured
+/// session, its service's account of it.
+pub(super) fn write_ledger(
+    spec: &SweepSpec,
+    out: &Path,
+    results: &[NetworkReplicate],
+) -> Result<(), SweepError> {
+    if results.iter().all(|r| r.ledger.is_none()) {
+        return Ok(());
+    }
+    let rows: Vec<_> = results
+        .iter()
+        .flat_map(|r| r.ledger.iter().flatten().map(|l| (r.key, l.clone())))
+        .collect();
+    write_table(spec, out, "ledger", dataset::ledger_frame(&rows))
+}
+
+/// Writes `NAME.parquet` (and `NAME.csv` when asked) from a built frame.
+fn write_table(
+    spec: &SweepSpec,
+    out: &Path,
+    name: &str,
+    df: polars::prelude::PolarsResult<polars::prelude::DataFrame>,
+) -> Result<(), SweepError> {
+    let ds = |e: polars::prelude::PolarsError| SweepError::Dataset(e.to_string());
+    let mut df = df.map_err(ds)?;
     write_atomic(
-        &out.join("dos.parquet"),
+        &out.join(format!("{name}.parquet")),
         &dataset::parquet_bytes(&mut df).map_err(ds)?,
     )?;
     if spec.csv {
-        write_atomic(&out.join("dos.csv"), &dataset::csv_bytes(&df))?;
+        write_atomic(&out.join(format!("{name}.csv")), &dataset::csv_bytes(&df))?;
     }
     Ok(())
 }

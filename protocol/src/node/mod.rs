@@ -19,6 +19,7 @@ pub mod directory;
 mod mint;
 mod mint_access;
 pub mod observe;
+mod payer_ledger;
 pub mod payments;
 mod pricing;
 pub mod service;

@@ -602,6 +602,18 @@ impl<P: Clone> Payments<P> {
             .collect()
     }
 
+    /// The `Y`s of [`Payments::in_flight`].
+    pub fn in_flight_ys(&self) -> Vec<PublicKey> {
+        self.ops
+            .values()
+            .filter_map(|op| match op {
+                Op::Swap { pending, .. } | Op::RecoverSwap { pending, .. } => Some(pending),
+                _ => None,
+            })
+            .flat_map(|p| p.input_ys())
+            .collect()
+    }
+
     /// Forgets every request made to `mint`. Swaps still waiting hand their
     /// inputs back: an abandoned mint's answers are never read, so a swap it
     /// executed after this is lost to the wallet.

@@ -8,7 +8,7 @@
 //! the next prepaid chunk when the paid value is used up; sign a receipt;
 //! redeem the ecash at the mint, at once or in batches.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use secp256k1::PublicKey;
@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::directory::{candidate, mint_url};
 use super::mint_access::MintAccess;
 use super::observe::Observation;
+use super::payer_ledger::PayerLedger;
 use super::payments::{MintLink, Outcome, Payments, Received};
 use super::wire::{
     AppMessage, InferRequest, MintApiRequest, MintApiResponse, Refusal, ServiceRequest,
@@ -26,7 +27,7 @@ use super::{Ctx, NodeEvent, Owner};
 use crate::backend::{BackendOutput, InferenceBackend, Job};
 use crate::dht::Role;
 use crate::ecash::messages::{CheckStateResponse, ProofState};
-use crate::ecash::wallet::NoHold;
+use crate::ecash::wallet::{NoHold, ProofOrigin};
 use crate::ecash::{Amount, MintUrl, Proof, Wallet, WalletPolicy};
 use crate::market::billing::ServiceMeter;
 use crate::market::receipt::ResponseHasher;
@@ -157,12 +158,25 @@ pub enum ServiceEvent {
         /// What serving it cost (the [`CostModel`]).
         cost_msat: u64,
     },
-    /// A request was refused.
+    /// A request was refused (or a job stopped before its end).
     Refused {
         /// The session it belongs to.
         session: u32,
         /// Why, in words for logs and errors.
         refusal: Refusal,
+        /// What the job had delivered by then, at the quote's prices (0
+        /// when no job was running).
+        charged_msat: u64,
+        /// What the job had been paid by then.
+        paid_sat: u64,
+    },
+    /// Settlement found proofs a session paid already spent by their payer
+    /// (a double spend): the service lost them.
+    PaymentLost {
+        /// The session that paid them.
+        session: u32,
+        /// Their value.
+        amount_sat: u64,
     },
     /// Received ecash was redeemed at the mint.
     Settled {
@@ -228,6 +242,7 @@ pub(crate) struct ServiceRole {
     next_job: u64,
     serial: u64,
     next_settle: Option<Instant>,
+    ledger: PayerLedger,
     #[cfg(feature = "adversary")]
     harvested: Vec<HarvestedPrompt>,
 }
@@ -246,6 +261,7 @@ impl ServiceRole {
             next_job: 1,
             serial: 0,
             next_settle: None,
+            ledger: PayerLedger::default(),
             #[cfg(feature = "adversary")]
             harvested: Vec::new(),
         }
@@ -454,10 +470,12 @@ impl ServiceRole {
         payment: Vec<Proof>,
         first: Option<(SocketAddr, Vec<u8>)>,
     ) -> Result<(u64, Vec<PublicKey>), Refusal> {
+        let sats: Vec<u64> = payment.iter().map(|p| p.amount.value()).collect();
         let Received { amount, ys } = self
             .payments
             .receive(&MintUrl(mint.to_owned()), payment, ctx.now)
             .map_err(|e| Refusal::BadPayment(e.to_string()))?;
+        self.ledger.record(mint, session, &ys, &sats);
         let obs = match first {
             Some((prev, prompt)) => {
                 #[cfg(feature = "adversary")]
@@ -498,11 +516,14 @@ impl ServiceRole {
 
     fn refuse(&mut self, ctx: &mut Ctx<'_>, session: u32, refusal: Refusal) {
         tracing::debug!(session, refusal = refusal.kind(), "request refused");
+        let job = self.jobs.remove(&session);
         ctx.emit(NodeEvent::Service(ServiceEvent::Refused {
             session,
             refusal: refusal.clone(),
+            charged_msat: job.as_ref().map_or(0, |j| j.meter.claimed_msat()),
+            paid_sat: job.as_ref().map_or(0, |j| j.paid_sat),
         }));
-        if let Some(job) = self.jobs.remove(&session) {
+        if let Some(job) = job {
             self.backend.cancel(job.backend_job);
             self.by_backend.remove(&job.backend_job);
         }
@@ -757,6 +778,7 @@ impl ServiceRole {
             Outcome::Swapped { amount, result, .. } => match result {
                 Ok(_) => {
                     tracing::debug!(amount = amount.value(), "settled at the mint");
+                    self.forget_settled(url);
                     ctx.emit(settled(amount));
                 }
                 Err(e) => ctx.emit(failed(e.to_string())),
@@ -765,6 +787,7 @@ impl ServiceRole {
             Outcome::SwapRefused { error, .. } => ctx.emit(failed(error.to_string())),
             Outcome::SwapRecovered { amount, .. } => {
                 tracing::debug!(amount = amount.value(), "settlement recovered");
+                self.forget_settled(url);
                 ctx.emit(settled(amount));
             }
             Outcome::SwapUndone { .. } => self.retry_settlement(now),
@@ -778,6 +801,21 @@ impl ServiceRole {
         }
     }
 
+    /// Drops from the ledger what `mint` settled: proofs neither held as
+    /// received nor inputs of a swap still in flight.
+    fn forget_settled(&mut self, mint: &str) {
+        let url = MintUrl(mint.to_owned());
+        let wallet = self.payments.wallet();
+        let held: BTreeSet<PublicKey> = wallet
+            .proofs(&url)
+            .iter()
+            .filter(|h| h.origin == ProofOrigin::Received)
+            .map(|h| h.y)
+            .chain(self.payments.in_flight_ys())
+            .collect();
+        self.ledger.settled(mint, |y| held.contains(y));
+    }
+
     /// The states of a refused settlement's proofs. The failed settlement
     /// spent nothing of ours (swaps are atomic): a spent input was spent by
     /// its payer. Stop serving whoever did it, which bounds the loss to what
@@ -789,6 +827,12 @@ impl ServiceRole {
             .filter(|s| s.state != ProofState::Unspent)
             .map(|s| s.y)
             .collect();
+        for (session, amount_sat) in self.ledger.spent(&spent) {
+            ctx.emit(NodeEvent::Service(ServiceEvent::PaymentLost {
+                session,
+                amount_sat,
+            }));
+        }
         let mut cheats: Vec<u32> = self
             .jobs
             .iter()

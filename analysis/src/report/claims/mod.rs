@@ -7,6 +7,7 @@ use super::{Run, Section};
 
 pub mod bandwidth;
 pub mod combined;
+pub mod double_spend;
 pub mod ghost_profits;
 pub mod guards;
 pub mod heavy_tails;
@@ -43,4 +44,5 @@ pub const REGISTRY: &[fn(&Run) -> Section] = &[
     subsidized::section,
     selective_dos::section,
     bandwidth::section,
+    double_spend::section,
 ];

@@ -194,6 +194,11 @@ impl PendingSwap {
         self.inputs.iter().map(|h| &h.proof)
     }
 
+    /// The inputs' `Y`s.
+    pub fn input_ys(&self) -> impl Iterator<Item = PublicKey> + '_ {
+        self.inputs.iter().map(|h| h.y)
+    }
+
     /// Sum of the outputs.
     pub fn output_total(&self) -> Amount {
         self.outputs.messages.iter().map(|m| m.amount).sum()
