@@ -9,7 +9,7 @@
 //! bound any one session can refute. Measured: the loss per session and
 //! per double spender against chunk size, immediate and batched.
 
-use super::super::common::{param, param_f64, source};
+use super::super::common::{loaded, param, param_f64, source};
 use super::super::data::{Run, ScenarioData};
 use super::super::{Citation, Kind, Row, Section, Source, Table, Value};
 use crate::estimate::{Mean, Proportion, bootstrap, wilson};
@@ -58,11 +58,7 @@ struct Exposure {
 
 /// The scenario's own chunk and settlement where a point does not sweep them.
 fn defaults(d: &ScenarioData) -> (f64, bool) {
-    let file = std::path::Path::new(&d.manifest.scenario_file);
-    let spec = match peer2prompt_sim::scenario::load_str(file, &d.manifest.scenario) {
-        Ok(l) => l.base.protocol,
-        Err(_) => peer2prompt_sim::scenario::ProtocolSpec::default(),
-    };
+    let spec = loaded(d).map_or_else(Default::default, |l| l.base.protocol);
     (spec.chunk_msat as f64, spec.immediate_settlement)
 }
 
