@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use peer2prompt_sim::adversary::selective_dos::DosStats;
+use peer2prompt_sim::exposure::ExposureRecord;
 use peer2prompt_sim::ledger::LedgerRecord;
 use peer2prompt_sim::record::{ReplicateKey, SessionRecord};
 use polars::prelude::*;
@@ -52,6 +53,26 @@ pub fn ledger_frame(rows: &[(ReplicateKey, LedgerRecord)]) -> PolarsResult<DataF
         "jobs" => |r| r.1.jobs,
         "payments" => |r| r.1.payments,
         "largest_payment_msat" => |r| r.1.largest_payment_msat,
+    )
+}
+
+/// What prompt-harvesting exits kept (`exposure.parquet`), one row per
+/// measured session (`sim::exposure`): the client's context and the most
+/// of it the exit holds.
+pub fn exposure_frame(rows: &[(ReplicateKey, ExposureRecord)]) -> PolarsResult<DataFrame> {
+    frame!(rows;
+        "point" => |r| r.0.point,
+        "replicate" => |r| r.0.replicate,
+        "session_id" => |r| r.1.session_id,
+        "client" => |r| r.1.client,
+        "exit" => |r| r.1.exit,
+        "exit_adversarial" => |r| r.1.exit_adversarial,
+        "turns" => |r| r.1.turns,
+        "complete" => |r| r.1.complete,
+        "context_tokens" => |r| r.1.context_tokens,
+        "harvested_prompts" => |r| r.1.harvested_prompts,
+        "harvested_tokens" => |r| r.1.harvested_tokens,
+        "foreign_requests" => |r| r.1.foreign_requests,
     )
 }
 

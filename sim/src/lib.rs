@@ -28,6 +28,7 @@ pub mod checks;
 pub mod drivers;
 pub mod economics;
 pub mod engine;
+pub mod exposure;
 pub mod ledger;
 pub mod network;
 pub mod observer_scoring;

@@ -245,7 +245,10 @@ fn service_config(s: &Scenario, slot: Slot) -> ServiceConfig {
                 decode_tokens_per_s: 40.0,
             }
         },
-        dangerous_behaviour: ServiceAdversary::default(),
+        dangerous_behaviour: ServiceAdversary {
+            harvest_prompts: slot.adversarial && s.adversary.harvest_prompts,
+            ..ServiceAdversary::default()
+        },
     }
 }
 
@@ -283,7 +286,7 @@ fn client_config(s: &Scenario, nat: bool) -> ClientRoleConfig {
             .protocol
             .rotate_after_turns
             .unwrap_or(s.workload.turns_per_session),
-        context_window: 128_000,
+        context_window: s.protocol.context_window_tokens,
         turn_timeout: Duration::from_secs_f64(s.protocol.turn_timeout_s),
         max_attempts: 3,
         mint_timeout: Duration::from_secs(10),

@@ -159,6 +159,9 @@ pub struct ReplicateStats {
 }
 
 /// A replicate's output: a network run's records or a market run's.
+// One value per replicate, moved once to the writer: the size difference
+// between the variants costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum ReplicateResult {
     /// A network scenario: sessions, counters, audits, observers.
@@ -233,4 +236,8 @@ pub struct NetworkReplicate {
     /// double-spending clients).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger: Option<Vec<crate::ledger::LedgerRecord>>,
+    /// Each measured session and what a prompt-harvesting exit kept of it
+    /// (absent unless `adversary.harvest_prompts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposure: Option<Vec<crate::exposure::ExposureRecord>>,
 }

@@ -181,6 +181,10 @@ fn records(
         correlation: scored.correlation,
         sessions: scored.sessions,
         ledger: w.ledger.as_ref().map(|l| ledger_records(l, w)),
+        exposure: w.scenario.adversary.harvest_prompts.then(|| {
+            let rows = &w.sessions.rows;
+            crate::exposure::records(hosts, &w.truth, rows, |r| rows[r].started >= w.measure_from)
+        }),
         dos: w.scenario.adversary.selective_dos.as_ref().map(|_| {
             Box::new(match &w.judge {
                 Some(j) => j.stats(w.turns_abandoned),

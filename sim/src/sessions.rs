@@ -41,6 +41,8 @@ pub struct SessionRow {
     pub prompt_tokens: u64,
     /// Output tokens over its turns.
     pub output_tokens: u64,
+    /// The conversation's size after its last answered turn, tokens.
+    pub context_tokens: u64,
     /// Outcome so far (`ok`, a failure kind, or `unfinished`).
     pub outcome: String,
 }
@@ -96,6 +98,7 @@ impl SessionBook {
             turns: 0,
             prompt_tokens: 0,
             output_tokens: 0,
+            context_tokens: 0,
             outcome: "unfinished".into(),
         });
         self.last.insert(c, row);
@@ -140,6 +143,7 @@ impl SessionBook {
             s.turns += 1;
             s.prompt_tokens += rep.input_tokens;
             s.output_tokens += rep.output_tokens;
+            s.context_tokens = s.context_tokens.max(rep.context_tokens);
             s.completed = Some(rep.done);
             s.outcome = "ok".into();
         }

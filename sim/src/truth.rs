@@ -24,6 +24,8 @@ pub struct GroundTruth {
     in_flight: HashMap<[u8; 33], usize>,
     /// Service flow -> session row.
     flows: HashMap<ServiceFlow, usize>,
+    /// Session row -> requests on its flow that another row paid for.
+    foreign: HashMap<usize, u32>,
 }
 
 impl GroundTruth {
@@ -41,8 +43,17 @@ impl GroundTruth {
             .iter()
             .find_map(|y| self.in_flight.remove(&y.serialize()));
         if let Some(row) = row {
-            self.flows.entry((node, handle)).or_insert(row);
+            let first = *self.flows.entry((node, handle)).or_insert(row);
+            if first != row {
+                *self.foreign.entry(first).or_default() += 1;
+            }
         }
+    }
+
+    /// Requests that arrived on session `row`'s service-side flow but were
+    /// paid for by another session.
+    pub fn foreign_requests(&self, row: usize) -> u32 {
+        self.foreign.get(&row).copied().unwrap_or(0)
     }
 
     /// Permutes which session row each flow maps to, by `seed`: a run whose

@@ -69,6 +69,14 @@ pub fn loaded(d: &ScenarioData) -> Option<Loaded> {
     .ok()
 }
 
+/// The mean with a 95% percentile-bootstrap interval (1,000 resamples,
+/// fixed `seed`): for skewed, bounded quantities such as losses and
+/// shares, where a t interval would mislead.
+pub fn mean_ci(xs: &[f64], seed: u64) -> crate::estimate::Mean {
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    bootstrap(xs, mean, 1000, 0.95, seed)
+}
+
 /// Sessions grouped by sweep point.
 pub fn by_point(d: &ScenarioData) -> BTreeMap<u32, Vec<&Session>> {
     let mut m: BTreeMap<u32, Vec<&Session>> = BTreeMap::new();

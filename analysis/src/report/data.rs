@@ -6,13 +6,14 @@ use std::path::Path;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{REPRO_FILE, ReportError};
+use super::{REPRO_FILE, ReportError, tables};
 use crate::dataset::read_parquet;
 use crate::manifest::Manifest;
 use crate::roc::{RocRow, RocSummary};
 use crate::summary::PointSummary;
 use peer2prompt_sim::adversary::selective_dos::DosStats;
 use peer2prompt_sim::audit::AuditedSession;
+use peer2prompt_sim::exposure::ExposureRecord;
 use peer2prompt_sim::ledger::LedgerRecord;
 
 /// `repro.json`: what a reproduction ran, and once the report is built,
@@ -104,6 +105,10 @@ pub struct ScenarioData {
     /// The services' accounts per measured session (`ledger.parquet`),
     /// with its sweep point, if clients double-spent.
     pub ledger: Vec<(u32, LedgerRecord)>,
+    /// What prompt-harvesting exits kept of each measured session
+    /// (`exposure.parquet`), with its (point, replicate), if the exits
+    /// harvested.
+    pub exposure: Vec<tables::Replicated<ExposureRecord>>,
 }
 
 /// A market scenario's datasets.
@@ -191,8 +196,9 @@ pub fn load(dir: &Path) -> Result<Run, ReportError> {
             roc: roc_rows(&d.join("roc.parquet"))?,
             observers: summary.observers,
             market: market(&d)?,
-            dos: dos_rows(&d.join("dos.parquet"))?,
-            ledger: ledger_rows(&d.join("ledger.parquet"))?,
+            dos: tables::dos_rows(&d.join("dos.parquet"))?,
+            ledger: tables::ledger_rows(&d.join("ledger.parquet"))?,
+            exposure: tables::exposure_rows(&d.join("exposure.parquet"))?,
             name,
         });
     }
@@ -300,108 +306,6 @@ pub fn sessions(file: &Path) -> Result<Vec<Session>, ReportError> {
             mint_linked: mint_linked[i],
             observer_linked: observer_linked[i],
             linked_any: linked_any[i].unwrap_or(linked[i].unwrap_or(false)),
-        })
-        .collect())
-}
-
-/// Reads `dos.parquet` if present (scenarios with selective DoS).
-fn dos_rows(file: &Path) -> Result<Vec<(u32, DosStats)>, ReportError> {
-    if !file.is_file() {
-        return Ok(Vec::new());
-    }
-    let err = dataset_err(file);
-    let df = read_parquet(file).map_err(|e| err(e.to_string()))?;
-    let p = |e: PolarsError| err(e.to_string());
-    let point: Vec<Option<u32>> = df
-        .column("point")
-        .map_err(p)?
-        .u32()
-        .map_err(p)?
-        .iter()
-        .collect();
-    let u64s = |name: &str| -> Result<Vec<u64>, ReportError> {
-        let c = df.column(name).map_err(p)?.u64().map_err(p)?;
-        Ok(c.iter().map(|v| v.unwrap_or(0)).collect())
-    };
-    let (ke, km, kx) = (
-        u64s("killed_entry")?,
-        u64s("killed_middle")?,
-        u64s("killed_exit")?,
-    );
-    let (pe, pm, px) = (
-        u64s("kept_entry")?,
-        u64s("kept_middle")?,
-        u64s("kept_exit")?,
-    );
-    let abandoned = u64s("turns_abandoned")?;
-    Ok((0..df.height())
-        .map(|i| {
-            let d = DosStats {
-                killed_entry: ke[i],
-                killed_middle: km[i],
-                killed_exit: kx[i],
-                kept_entry: pe[i],
-                kept_middle: pm[i],
-                kept_exit: px[i],
-                turns_abandoned: abandoned[i],
-            };
-            (point[i].unwrap_or(0), d)
-        })
-        .collect())
-}
-
-/// Reads `ledger.parquet` if present (scenarios with double spenders).
-fn ledger_rows(file: &Path) -> Result<Vec<(u32, LedgerRecord)>, ReportError> {
-    if !file.is_file() {
-        return Ok(Vec::new());
-    }
-    let err = dataset_err(file);
-    let df = read_parquet(file).map_err(|e| err(e.to_string()))?;
-    let p = |e: PolarsError| err(e.to_string());
-    let u32s = |name: &str| -> Result<Vec<u32>, ReportError> {
-        let c = df.column(name).map_err(p)?.u32().map_err(p)?;
-        Ok(c.iter().map(|v| v.unwrap_or(0)).collect())
-    };
-    let u64s = |name: &str| -> Result<Vec<u64>, ReportError> {
-        let c = df.column(name).map_err(p)?.u64().map_err(p)?;
-        Ok(c.iter().map(|v| v.unwrap_or(0)).collect())
-    };
-    let cheat: Vec<bool> = df
-        .column("double_spender")
-        .map_err(p)?
-        .bool()
-        .map_err(p)?
-        .iter()
-        .map(|v| v.unwrap_or(false))
-        .collect();
-    let (point, client, exit, jobs) = (
-        u32s("point")?,
-        u32s("client")?,
-        u32s("exit")?,
-        u32s("jobs")?,
-    );
-    let (payments, largest) = (u32s("payments")?, u64s("largest_payment_msat")?);
-    let (id, delivered, paid, lost) = (
-        u64s("session_id")?,
-        u64s("delivered_msat")?,
-        u64s("paid_msat")?,
-        u64s("lost_msat")?,
-    );
-    Ok((0..df.height())
-        .map(|i| {
-            let r = LedgerRecord {
-                session_id: id[i],
-                client: client[i],
-                exit: exit[i],
-                double_spender: cheat[i],
-                delivered_msat: delivered[i],
-                paid_msat: paid[i],
-                lost_msat: lost[i],
-                jobs: jobs[i],
-                payments: payments[i],
-                largest_payment_msat: largest[i],
-            };
-            (point[i], r)
         })
         .collect())
 }

@@ -21,6 +21,7 @@ mod claims;
 mod common;
 mod data;
 mod render;
+mod tables;
 
 use std::path::{Path, PathBuf};
 

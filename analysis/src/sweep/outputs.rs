@@ -98,6 +98,7 @@ pub(super) fn write_outputs(
     let roc_summary = write_observers(spec, out, results)?;
     write_dos(spec, out, results)?;
     write_ledger(spec, out, results)?;
+    write_exposure(spec, out, results)?;
     let summary_json = serde_json::json!({
         "scenario": spec.loaded.base.name,
         "seed": spec.seed,
@@ -179,6 +180,23 @@ pub(super) fn write_ledger(
         .flat_map(|r| r.ledger.iter().flatten().map(|l| (r.key, l.clone())))
         .collect();
     write_table(spec, out, "ledger", dataset::ledger_frame(&rows))
+}
+
+/// `exposure.parquet` when exits harvest prompts: one row per measured
+/// session, what its exit kept of it.
+pub(super) fn write_exposure(
+    spec: &SweepSpec,
+    out: &Path,
+    results: &[NetworkReplicate],
+) -> Result<(), SweepError> {
+    if results.iter().all(|r| r.exposure.is_none()) {
+        return Ok(());
+    }
+    let rows: Vec<_> = results
+        .iter()
+        .flat_map(|r| r.exposure.iter().flatten().map(|e| (r.key, e.clone())))
+        .collect();
+    write_table(spec, out, "exposure", dataset::exposure_frame(&rows))
 }
 
 /// Writes `NAME.parquet` (and `NAME.csv` when asked) from a built frame.

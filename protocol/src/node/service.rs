@@ -97,6 +97,10 @@ pub struct ServiceAdversary {
 pub struct HarvestedPrompt {
     /// When it arrived.
     pub at: Instant,
+    /// The onion session it arrived on: the prompts of one session share
+    /// it (whitepaper "Context-Window Compartmentalization": a Ghost sees
+    /// one session's context window).
+    pub session: u32,
     /// The previous hop it came from.
     pub prev: SocketAddr,
     /// The prompt.
@@ -482,6 +486,7 @@ impl ServiceRole {
                 if self.cfg.dangerous_behaviour.harvest_prompts {
                     self.harvested.push(HarvestedPrompt {
                         at: ctx.now,
+                        session,
                         prev,
                         prompt: prompt.clone(),
                         payment: ys.clone(),

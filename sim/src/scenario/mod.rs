@@ -311,6 +311,10 @@ pub struct ProtocolSpec {
     /// Route rotation: a fresh route and service after this many turns
     /// (unset: one route per conversation, `workload.turns_per_session`).
     pub rotate_after_turns: Option<u32>,
+    /// The clients' context window, tokens: a session rotates before its
+    /// conversation would exceed it (whitepaper "Session Semantics for
+    /// Multi-Turn Chat").
+    pub context_window_tokens: u64,
     /// Clients fetch a mint's keysets over a second circuit and compare
     /// before using it (detects per-user key tagging).
     pub audit_keysets: bool,
@@ -445,6 +449,7 @@ impl Default for ProtocolSpec {
             wallet: WalletSpec::default(),
             cover_rate_per_s: 0.0,
             rotate_after_turns: None,
+            context_window_tokens: 128_000,
             audit_keysets: false,
             mint_batch_s: 0.0,
             exit_pricing: None,
@@ -515,6 +520,11 @@ pub struct AdversarySpec {
     /// Bandwidth inflation: the adversary's relays advertise this many
     /// times the bandwidth they have (1 if unset).
     pub advertised_bandwidth_factor: Option<f64>,
+    /// Prompt harvesting (whitepaper "Malicious Service Nodes"): the
+    /// adversary's exits keep every prompt they serve, which the report
+    /// scores against each client's history ("Context-Window
+    /// Compartmentalization"). Changes no message.
+    pub harvest_prompts: bool,
 }
 
 /// Selective denial of service (Borisov et al., CCS 2007). Each adversarial

@@ -263,6 +263,15 @@ fn validate_protocol(s: &Scenario) -> Checked {
             "expected 0 (off) to under 10 s (the clients' mint timeout)".into(),
         );
     }
+    if pr.context_window_tokens <= s.workload.max_output_tokens {
+        return err(
+            "protocol.context_window_tokens",
+            format!(
+                "expected more than workload.max_output_tokens ({}): a turn's reply must fit",
+                s.workload.max_output_tokens
+            ),
+        );
+    }
     if pr.rotate_after_turns == Some(0) {
         return err(
             "protocol.rotate_after_turns",

@@ -9,10 +9,10 @@
 //! bound any one session can refute. Measured: the loss per session and
 //! per double spender against chunk size, immediate and batched.
 
-use super::super::common::{loaded, param, param_f64, source};
+use super::super::common::{loaded, mean_ci, param, param_f64, source};
 use super::super::data::{Run, ScenarioData};
 use super::super::{Citation, Kind, Row, Section, Source, Table, Value};
-use crate::estimate::{Mean, Proportion, bootstrap, wilson};
+use crate::estimate::{Mean, Proportion, wilson};
 use crate::figure::{Figure, Point, Series, Style};
 use peer2prompt_sim::ledger::LedgerRecord;
 
@@ -107,8 +107,8 @@ fn measure(chunk_msat: f64, immediate: bool, rows: &[&LedgerRecord]) -> Exposure
             honest.len() as u64,
             LEVEL,
         ),
-        loss: mean_ci(&losses),
-        per_spender: mean_ci(&spenders),
+        loss: mean_ci(&losses, 7301),
+        per_spender: mean_ci(&spenders, 7301),
         over_chunk: share(&|r| r.loss_msat() as f64 > chunk_msat),
         over_payment: share(&|r| r.loss_msat() > r.largest_payment_msat),
         largest_payment: cheats
@@ -118,13 +118,6 @@ fn measure(chunk_msat: f64, immediate: bool, rows: &[&LedgerRecord]) -> Exposure
             / cheats.len().max(1) as f64,
         cheats,
     }
-}
-
-/// The mean with a percentile-bootstrap interval (losses are skewed and
-/// never negative, so a t interval's would be misleading); fixed seed.
-fn mean_ci(xs: &[f64]) -> Mean {
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    bootstrap(xs, mean, 1000, LEVEL, 7301)
 }
 
 /// The section.

@@ -7,6 +7,7 @@ use super::{Run, Section};
 
 pub mod bandwidth;
 pub mod combined;
+pub mod compartments;
 pub mod double_spend;
 pub mod ghost_profits;
 pub mod guards;
@@ -45,4 +46,5 @@ pub const REGISTRY: &[fn(&Run) -> Section] = &[
     selective_dos::section,
     bandwidth::section,
     double_spend::section,
+    compartments::section,
 ];

@@ -1,0 +1,180 @@
+//! Reading the optional per-scenario tables (`dos`, `ledger`, `exposure`)
+//! back into the simulator's records; errors name the file and column.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::ReportError;
+use crate::dataset::read_parquet;
+use peer2prompt_sim::adversary::selective_dos::DosStats;
+use peer2prompt_sim::exposure::ExposureRecord;
+use peer2prompt_sim::ledger::LedgerRecord;
+
+/// A record with its (sweep point, replicate).
+pub type Replicated<T> = ((u32, u32), T);
+
+/// One Parquet table, read whole; columns come out typed, nulls as zero.
+struct Table<'a> {
+    file: &'a Path,
+    df: DataFrame,
+}
+
+impl<'a> Table<'a> {
+    /// The table in `file`, or `None` when the scenario wrote none.
+    fn open(file: &'a Path) -> Result<Option<Self>, ReportError> {
+        if !file.is_file() {
+            return Ok(None);
+        }
+        let df = read_parquet(file).map_err(|e| err(file, e.to_string()))?;
+        Ok(Some(Table { file, df }))
+    }
+
+    fn column(&self, name: &str) -> Result<&Column, ReportError> {
+        self.df
+            .column(name)
+            .map_err(|e| err(self.file, format!("column {name}: {e}")))
+    }
+
+    fn u32s(&self, name: &str) -> Result<Vec<u32>, ReportError> {
+        let c = self.column(name)?.u32().map_err(|e| self.typed(name, &e))?;
+        Ok(c.iter().map(|v| v.unwrap_or(0)).collect())
+    }
+
+    fn u64s(&self, name: &str) -> Result<Vec<u64>, ReportError> {
+        let c = self.column(name)?.u64().map_err(|e| self.typed(name, &e))?;
+        Ok(c.iter().map(|v| v.unwrap_or(0)).collect())
+    }
+
+    fn bools(&self, name: &str) -> Result<Vec<bool>, ReportError> {
+        let c = self
+            .column(name)?
+            .bool()
+            .map_err(|e| self.typed(name, &e))?;
+        Ok(c.iter().map(|v| v.unwrap_or(false)).collect())
+    }
+
+    fn typed(&self, name: &str, e: &PolarsError) -> ReportError {
+        err(self.file, format!("column {name}: {e}"))
+    }
+
+    fn height(&self) -> usize {
+        self.df.height()
+    }
+}
+
+fn err(file: &Path, message: String) -> ReportError {
+    ReportError::Dataset {
+        file: file.to_owned(),
+        message,
+    }
+}
+
+/// Reads `dos.parquet` if present (scenarios with selective DoS).
+pub(super) fn dos_rows(file: &Path) -> Result<Vec<(u32, DosStats)>, ReportError> {
+    let Some(t) = Table::open(file)? else {
+        return Ok(Vec::new());
+    };
+    let point = t.u32s("point")?;
+    let (ke, km, kx) = (
+        t.u64s("killed_entry")?,
+        t.u64s("killed_middle")?,
+        t.u64s("killed_exit")?,
+    );
+    let (pe, pm, px) = (
+        t.u64s("kept_entry")?,
+        t.u64s("kept_middle")?,
+        t.u64s("kept_exit")?,
+    );
+    let abandoned = t.u64s("turns_abandoned")?;
+    Ok((0..t.height())
+        .map(|i| {
+            let d = DosStats {
+                killed_entry: ke[i],
+                killed_middle: km[i],
+                killed_exit: kx[i],
+                kept_entry: pe[i],
+                kept_middle: pm[i],
+                kept_exit: px[i],
+                turns_abandoned: abandoned[i],
+            };
+            (point[i], d)
+        })
+        .collect())
+}
+
+/// Reads `ledger.parquet` if present (scenarios with double spenders).
+pub(super) fn ledger_rows(file: &Path) -> Result<Vec<(u32, LedgerRecord)>, ReportError> {
+    let Some(t) = Table::open(file)? else {
+        return Ok(Vec::new());
+    };
+    let (point, client, exit, jobs) = (
+        t.u32s("point")?,
+        t.u32s("client")?,
+        t.u32s("exit")?,
+        t.u32s("jobs")?,
+    );
+    let (cheat, payments, largest) = (
+        t.bools("double_spender")?,
+        t.u32s("payments")?,
+        t.u64s("largest_payment_msat")?,
+    );
+    let (id, delivered, paid, lost) = (
+        t.u64s("session_id")?,
+        t.u64s("delivered_msat")?,
+        t.u64s("paid_msat")?,
+        t.u64s("lost_msat")?,
+    );
+    Ok((0..t.height())
+        .map(|i| {
+            let r = LedgerRecord {
+                session_id: id[i],
+                client: client[i],
+                exit: exit[i],
+                double_spender: cheat[i],
+                delivered_msat: delivered[i],
+                paid_msat: paid[i],
+                lost_msat: lost[i],
+                jobs: jobs[i],
+                payments: payments[i],
+                largest_payment_msat: largest[i],
+            };
+            (point[i], r)
+        })
+        .collect())
+}
+
+/// Reads `exposure.parquet` if present (scenarios whose exits harvest
+/// prompts).
+/// Each row comes with its (point, replicate).
+pub(super) fn exposure_rows(file: &Path) -> Result<Vec<Replicated<ExposureRecord>>, ReportError> {
+    let Some(t) = Table::open(file)? else {
+        return Ok(Vec::new());
+    };
+    let (point, replicate) = (t.u32s("point")?, t.u32s("replicate")?);
+    let (client, exit, turns) = (t.u32s("client")?, t.u32s("exit")?, t.u32s("turns")?);
+    let (adversarial, complete) = (t.bools("exit_adversarial")?, t.bools("complete")?);
+    let (id, context, harvested) = (
+        t.u64s("session_id")?,
+        t.u64s("context_tokens")?,
+        t.u64s("harvested_tokens")?,
+    );
+    let (prompts, foreign) = (t.u32s("harvested_prompts")?, t.u32s("foreign_requests")?);
+    Ok((0..t.height())
+        .map(|i| {
+            let r = ExposureRecord {
+                session_id: id[i],
+                client: client[i],
+                exit: exit[i],
+                exit_adversarial: adversarial[i],
+                turns: turns[i],
+                complete: complete[i],
+                context_tokens: context[i],
+                harvested_prompts: prompts[i],
+                harvested_tokens: harvested[i],
+                foreign_requests: foreign[i],
+            };
+            ((point[i], replicate[i]), r)
+        })
+        .collect())
+}
