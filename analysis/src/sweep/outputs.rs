@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use peer2prompt_sim::record::NetworkReplicate;
+use peer2prompt_sim::record::{NetworkReplicate, ReplicateKey};
+use polars::prelude::{DataFrame, PolarsResult};
 
 use super::checkpoint::{json_bytes, market_checkpoint_path, write_atomic};
 use super::{SweepError, SweepOutcome, SweepSpec};
@@ -97,8 +98,7 @@ pub(super) fn write_outputs(
     }
     let roc_summary = write_observers(spec, out, results)?;
     write_dos(spec, out, results)?;
-    write_ledger(spec, out, results)?;
-    write_exposure(spec, out, results)?;
+    write_session_tables(spec, out, results)?;
     let summary_json = serde_json::json!({
         "scenario": spec.loaded.base.name,
         "seed": spec.seed,
@@ -165,38 +165,41 @@ pub(super) fn write_dos(
     write_table(spec, out, "dos", dataset::dos_frame(&rows))
 }
 
-/// `ledger.parquet` when clients double-spend: one row per measured
-/// session, its service's account of it.
-pub(super) fn write_ledger(
-    spec: &SweepSpec,
-    out: &Path,
-    results: &[NetworkReplicate],
+/// `NAME.parquet` of per-session records that only some scenarios keep
+/// (`ledger` with double-spending clients, `exposure` with harvesting
+/// exits): written when any replicate has them, one row per record, keyed
+/// by its replicate.
+fn write_per_session<T: Clone>(
+    (spec, out, results): (&SweepSpec, &Path, &[NetworkReplicate]),
+    name: &str,
+    records: impl Fn(&NetworkReplicate) -> Option<&Vec<T>>,
+    frame: impl Fn(&[(ReplicateKey, T)]) -> PolarsResult<DataFrame>,
 ) -> Result<(), SweepError> {
-    if results.iter().all(|r| r.ledger.is_none()) {
+    if results.iter().all(|r| records(r).is_none()) {
         return Ok(());
     }
     let rows: Vec<_> = results
         .iter()
-        .flat_map(|r| r.ledger.iter().flatten().map(|l| (r.key, l.clone())))
+        .flat_map(|r| records(r).into_iter().flatten().map(|x| (r.key, x.clone())))
         .collect();
-    write_table(spec, out, "ledger", dataset::ledger_frame(&rows))
+    write_table(spec, out, name, frame(&rows))
 }
 
-/// `exposure.parquet` when exits harvest prompts: one row per measured
-/// session, what its exit kept of it.
-pub(super) fn write_exposure(
+/// `ledger.parquet` (each measured session's account at its service) and
+/// `exposure.parquet` (what a harvesting exit kept of it).
+pub(super) fn write_session_tables(
     spec: &SweepSpec,
     out: &Path,
     results: &[NetworkReplicate],
 ) -> Result<(), SweepError> {
-    if results.iter().all(|r| r.exposure.is_none()) {
-        return Ok(());
-    }
-    let rows: Vec<_> = results
-        .iter()
-        .flat_map(|r| r.exposure.iter().flatten().map(|e| (r.key, e.clone())))
-        .collect();
-    write_table(spec, out, "exposure", dataset::exposure_frame(&rows))
+    let at = (spec, out, results);
+    write_per_session(at, "ledger", |r| r.ledger.as_ref(), dataset::ledger_frame)?;
+    write_per_session(
+        at,
+        "exposure",
+        |r| r.exposure.as_ref(),
+        dataset::exposure_frame,
+    )
 }
 
 /// Writes `NAME.parquet` (and `NAME.csv` when asked) from a built frame.
@@ -204,7 +207,7 @@ fn write_table(
     spec: &SweepSpec,
     out: &Path,
     name: &str,
-    df: polars::prelude::PolarsResult<polars::prelude::DataFrame>,
+    df: PolarsResult<DataFrame>,
 ) -> Result<(), SweepError> {
     let ds = |e: polars::prelude::PolarsError| SweepError::Dataset(e.to_string());
     let mut df = df.map_err(ds)?;

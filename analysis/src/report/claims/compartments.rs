@@ -18,6 +18,7 @@ use super::super::{Citation, Kind, Row, Section, Source, Table, Value};
 use crate::estimate::{Mean, Proportion, wilson};
 use crate::figure::{Figure, Point, Series, Style};
 use peer2prompt_sim::exposure::ExposureRecord;
+use peer2prompt_sim::scenario::ProtocolSpec;
 
 const ID: &str = "context-window";
 const TITLE: &str = "Context-window compartmentalization";
@@ -137,9 +138,10 @@ fn label(rotate: Option<u64>, window: u64, default_window: u64) -> String {
 
 fn policies(d: &ScenarioData) -> Vec<Policy> {
     let base = loaded(d).map(|l| l.base);
+    let default_window = ProtocolSpec::default().context_window_tokens;
     let window0 = base
         .as_ref()
-        .map_or(128_000, |b| b.protocol.context_window_tokens);
+        .map_or(default_window, |b| b.protocol.context_window_tokens);
     let rotate0 = base.as_ref().and_then(|b| b.protocol.rotate_after_turns);
     let g0 = base
         .as_ref()
@@ -159,7 +161,7 @@ fn policies(d: &ScenarioData) -> Vec<Policy> {
                 .map(|((_, rep), r)| (*rep, r))
                 .collect();
             let mut m = measure(&rows);
-            m.label = label(rotate, window, 128_000);
+            m.label = label(rotate, window, default_window);
             m.g = param_f64(p, G).unwrap_or(g0);
             m
         })
