@@ -43,6 +43,7 @@ pub mod sessions;
 pub mod swarm;
 pub mod topology;
 pub mod truth;
+pub mod vantage;
 pub mod watchers;
 pub mod workload;
 pub mod world;

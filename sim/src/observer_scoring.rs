@@ -17,6 +17,7 @@ use crate::adversary::correlation::{self, CorrelationParams};
 use crate::adversary::observer::{FlowSummary, Side};
 use crate::record::CorrelationRecord;
 use crate::scenario::ObserverSpec;
+use crate::vantage::{self, SessionFlows, VantageRecord};
 use crate::world::World;
 
 /// The observers' results for one replicate.
@@ -32,12 +33,16 @@ pub struct ObserverOutcome {
     pub service_flows: u64,
     /// True pairs among all `client_flows × service_flows`, compared or not.
     pub true_pairs: u64,
+    /// Per measured session, what the vantage saw of it (with
+    /// `vantage_records`).
+    pub vantage: Option<Vec<VantageRecord>>,
 }
 
-/// Runs the attacker over `flows` and scores it.
+/// Runs the attacker over `flows`, seen from the ASes `watched` (`None`:
+/// all), and scores it.
 pub fn score(
     w: &World,
-    flows: &[FlowSummary],
+    (flows, watched): (&[FlowSummary], Option<&HashSet<u32>>),
     spec: &ObserverSpec,
     point: u32,
     replicate: u32,
@@ -52,7 +57,7 @@ pub fn score(
     );
     let truth = GroundTruth::of(w, flows, (spec.max_lag_ms * 1e6) as u64);
     let best = correlation::best_per_service(&scores);
-    let linked = w
+    let linked: Vec<bool> = w
         .sessions
         .rows
         .iter()
@@ -80,7 +85,21 @@ pub fn score(
         })
         .collect();
     let count = |side| flows.iter().filter(|f| f.side == side).count() as u64;
+    let vantage = spec.vantage_records.then(|| {
+        let seen = SessionFlows {
+            flows,
+            client_flows_of: &truth.client_flows_of,
+            service_flows_of: &truth.service_flows_of,
+            bin_ns: (spec.bin_ms * 1e6) as u64,
+        };
+        let rows = &w.sessions.rows;
+        let at = (watched, linked.as_slice(), w.now().as_nanos());
+        vantage::records(w.hosts(), rows, &seen, at, |r| {
+            rows[r].started >= w.measure_from
+        })
+    });
     ObserverOutcome {
+        vantage,
         linked,
         pairs,
         client_flows: count(Side::Client),
@@ -94,9 +113,10 @@ fn host_addr(w: &World, i: u32) -> Option<SocketAddr> {
 }
 
 /// What only the scorer knows: the true (client flow, service flow) pairs,
-/// and each session row's service-side flows.
+/// and each session row's client-side and service-side flows.
 struct GroundTruth {
     pairs: HashSet<(u32, u32)>,
+    client_flows_of: Vec<Vec<u32>>,
     service_flows_of: Vec<Vec<u32>>,
 }
 
@@ -113,6 +133,7 @@ impl GroundTruth {
         let end_of_run = w.now().as_nanos();
         let mut truth = GroundTruth {
             pairs: HashSet::new(),
+            client_flows_of: vec![Vec::new(); w.sessions.rows.len()],
             service_flows_of: vec![Vec::new(); w.sessions.rows.len()],
         };
         for (row, s) in w.sessions.rows.iter().enumerate() {
@@ -140,6 +161,7 @@ impl GroundTruth {
             let cs = active(Side::Client, client, entry);
             let gs = active(Side::Service, last, exit);
             truth.pair_up(flows, &cs, &gs, lag_ns);
+            truth.client_flows_of[row] = cs;
             truth.service_flows_of[row] = gs;
         }
         truth

@@ -240,4 +240,8 @@ pub struct NetworkReplicate {
     /// (absent unless `adversary.harvest_prompts`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exposure: Option<Vec<crate::exposure::ExposureRecord>>,
+    /// What a local vantage saw of each measured session (absent unless
+    /// `adversary.observers.vantage_records`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vantage: Option<Vec<crate::vantage::VantageRecord>>,
 }

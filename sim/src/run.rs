@@ -2,6 +2,8 @@
 //! measured period and drain, check conservation, let the adversary match
 //! its pooled observations, and score every session against ground truth.
 
+use std::collections::HashSet;
+
 use crate::adversary::observer::FlowSummary;
 use crate::adversary::selective_dos::DosStats;
 use crate::checks::Violation;
@@ -78,10 +80,12 @@ pub fn run_replicate(
     w.stop_workload();
     w.run_until(settle).map_err(fail)?;
     w.check_conservation().map_err(fail)?;
-    let flows = w.engine.observer.take().map(|o| o.finish());
+    let observer = w.engine.observer.take();
+    let watched = observer.as_ref().and_then(|o| o.watched().cloned());
+    let flows = observer.map(|o| o.finish());
     Ok(ReplicateResult::Network(records(
         &w,
-        flows.as_deref(),
+        flows.as_deref().map(|f| (f, watched.as_ref())),
         point.index,
         replicate,
         seed,
@@ -144,7 +148,7 @@ fn ledger_records(l: &crate::ledger::ServiceLedger, w: &World) -> Vec<crate::led
 /// Scores the attackers and gathers the replicate's records and counts.
 fn records(
     w: &World,
-    flows: Option<&[FlowSummary]>,
+    flows: Option<(&[FlowSummary], Option<&HashSet<u32>>)>,
     point: u32,
     replicate: u32,
     seed: u64,
@@ -181,6 +185,7 @@ fn records(
         correlation: scored.correlation,
         sessions: scored.sessions,
         ledger: w.ledger.as_ref().map(|l| ledger_records(l, w)),
+        vantage: scored.vantage,
         exposure: w.scenario.adversary.harvest_prompts.then(|| {
             let rows = &w.sessions.rows;
             crate::exposure::records(hosts, &w.truth, rows, |r| rows[r].started >= w.measure_from)

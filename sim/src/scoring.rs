@@ -3,7 +3,7 @@
 //! joined to ground truth (`crate::truth`, the session book) to give one
 //! record per session.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use peer2prompt::ecash::{Amount, MintObservation, PayerId};
 
@@ -16,6 +16,7 @@ use crate::record::{CorrelationRecord, SessionRecord};
 use crate::rng::{Purpose, Streams, entity};
 use crate::scenario::GuessKind;
 use crate::sessions::SessionRow;
+use crate::vantage::VantageRecord;
 use crate::world::World;
 
 /// The entry–exit matcher's guess for one session, scored.
@@ -38,6 +39,8 @@ pub struct Scored {
     pub correlation: Vec<CorrelationRecord>,
     /// Client-side and service-side flows observed, and true pairs among them.
     pub observer_flows: (u64, u64, u64),
+    /// What the vantage saw of each measured session (`vantage_records`).
+    pub vantage: Option<Vec<VantageRecord>>,
 }
 
 /// The entry–exit matcher's guesses, in the scenario's guessing rule.
@@ -133,10 +136,11 @@ fn mint_exit_attributions(w: &World) -> HashMap<usize, Attribution> {
     out
 }
 
-/// Scores every attacker of `w` (observers from their `flows`).
+/// Scores every attacker of `w` (observers from their `flows`, seen from
+/// the ASes they watched, `None`: all).
 pub fn score(
     w: &World,
-    flows: Option<&[FlowSummary]>,
+    flows: Option<(&[FlowSummary], Option<&HashSet<u32>>)>,
     point: u32,
     replicate: u32,
     seed: u64,
@@ -161,20 +165,22 @@ pub fn score(
             record(w, r, &verdicts, (point, replicate))
         })
         .collect();
-    let (correlation, flows) = match observed {
+    let (correlation, flows, vantage) = match observed {
         Some(ObserverOutcome {
             pairs,
             client_flows,
             service_flows,
             true_pairs,
+            vantage,
             ..
-        }) => (pairs, (client_flows, service_flows, true_pairs)),
-        None => (Vec::new(), (0, 0, 0)),
+        }) => (pairs, (client_flows, service_flows, true_pairs), vantage),
+        None => (Vec::new(), (0, 0, 0), None),
     };
     Scored {
         sessions,
         correlation,
         observer_flows: flows,
+        vantage,
     }
 }
 

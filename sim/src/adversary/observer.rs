@@ -93,6 +93,18 @@ impl FlowSummary {
         }
     }
 
+    /// Packets in direction `dir` in the bins that overlap `[from_ns, to_ns]`
+    /// for bins `bin_ns` wide: what the flow carried while one session was
+    /// open (another session on the same two endpoints adds to it).
+    pub fn packets_between(&self, dir: usize, from_ns: u64, to_ns: u64, bin_ns: u64) -> u32 {
+        let (lo, hi) = (from_ns / bin_ns, to_ns / bin_ns);
+        self.bins[dir]
+            .iter()
+            .filter(|&&(b, _)| (lo..=hi).contains(&u64::from(b)))
+            .map(|&(_, n)| u32::from(n))
+            .sum()
+    }
+
     /// Packets in direction `dir`, per bin, over `[from, from + len)`.
     pub fn dense(&self, dir: usize, from: i64, len: usize) -> Vec<f64> {
         let mut out = vec![0.0; len];
@@ -182,6 +194,11 @@ impl Observer {
             done: Vec::new(),
             sightings: 0,
         }
+    }
+
+    /// The watched ASes (`None`: all).
+    pub fn watched(&self) -> Option<&HashSet<u32>> {
+        self.ases.as_ref()
     }
 
     /// Whether a host in `asn` is watched.
@@ -327,6 +344,9 @@ mod tests {
         assert_eq!(c.bins[UP], vec![(0, 2)]);
         assert_eq!(c.bins[DOWN], vec![(1, 1)]);
         assert_eq!(c.dense(UP, -1, 3), vec![0.0, 2.0, 0.0]);
+        assert_eq!(c.packets_between(UP, 0, 9, 10), 2);
+        assert_eq!(c.packets_between(DOWN, 0, 9, 10), 0);
+        assert_eq!(c.packets_between(DOWN, 10, 19, 10), 1);
         assert_eq!(
             (flows[1].side, flows[1].near, flows[1].far),
             (Side::Service, addr(2), addr(9))

@@ -588,6 +588,11 @@ pub struct ObserverSpec {
     /// weights the sample back; 0 keeps every pair).
     #[serde(default = "default_keep_pairs")]
     pub keep_false_pairs: u32,
+    /// Write `vantage.parquet`: per measured session, which of its legs
+    /// the observers saw and the cells they counted on them (tier 2, a
+    /// single local observer: "traffic volume and timing fingerprints").
+    #[serde(default)]
+    pub vantage_records: bool,
 }
 
 fn default_bin_ms() -> f64 {
