@@ -7,6 +7,7 @@ use peer2prompt_sim::adversary::selective_dos::DosStats;
 use peer2prompt_sim::exposure::ExposureRecord;
 use peer2prompt_sim::ledger::LedgerRecord;
 use peer2prompt_sim::record::{ReplicateKey, SessionRecord};
+use peer2prompt_sim::vantage::VantageRecord;
 use polars::prelude::*;
 
 /// A DataFrame with one column per `name => |row| value` over `rows`.
@@ -73,6 +74,36 @@ pub fn exposure_frame(rows: &[(ReplicateKey, ExposureRecord)]) -> PolarsResult<D
         "harvested_prompts" => |r| r.1.harvested_prompts,
         "harvested_tokens" => |r| r.1.harvested_tokens,
         "foreign_requests" => |r| r.1.foreign_requests,
+    )
+}
+
+/// What one local vantage saw of each measured session
+/// (`vantage.parquet`, `sim::vantage`): which legs crossed it and the
+/// onion cells each way on them.
+pub fn vantage_frame(rows: &[(ReplicateKey, VantageRecord)]) -> PolarsResult<DataFrame> {
+    frame!(rows;
+        "point" => |r| r.0.point,
+        "replicate" => |r| r.0.replicate,
+        "session_id" => |r| r.1.session_id,
+        "client" => |r| r.1.client,
+        "exit" => |r| r.1.exit,
+        "client_watched" => |r| r.1.client_watched,
+        "exit_watched" => |r| r.1.exit_watched,
+        "client_leg_seen" => |r| r.1.client_leg_seen,
+        "service_leg_seen" => |r| r.1.service_leg_seen,
+        "client_leg_up_cells" => |r| r.1.client_leg_cells[0],
+        "client_leg_down_cells" => |r| r.1.client_leg_cells[1],
+        "service_leg_up_cells" => |r| r.1.service_leg_cells[0],
+        "service_leg_down_cells" => |r| r.1.service_leg_cells[1],
+        "turns" => |r| r.1.turns,
+        "complete" => |r| r.1.complete,
+        "prompt_tokens" => |r| r.1.prompt_tokens,
+        "output_tokens" => |r| r.1.output_tokens,
+        "observer_linked" => |r| r.1.observer_linked,
+        "watched_relays" => |r| r.1.watched_relays,
+        "watched_services" => |r| r.1.watched_services,
+        "relays" => |r| r.1.relays,
+        "services" => |r| r.1.services,
     )
 }
 

@@ -185,6 +185,45 @@ pub fn bootstrap(
     }
 }
 
+/// Ranks of `xs` from 1, ties given their average rank.
+fn ranks(xs: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..xs.len()).collect();
+    order.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
+    let mut out = vec![0.0; xs.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && xs[order[j + 1]] == xs[order[i]] {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            out[k] = rank;
+        }
+        i = j + 1;
+    }
+    out
+}
+
+/// Spearman's rank correlation of the pairs (Pearson's over average
+/// ranks); NaN with fewer than two pairs or a constant side.
+pub fn spearman(pairs: &[(f64, f64)]) -> f64 {
+    let n = pairs.len();
+    if n < 2 {
+        return f64::NAN;
+    }
+    let a = ranks(&pairs.iter().map(|p| p.0).collect::<Vec<_>>());
+    let b = ranks(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
+    let mean = (n as f64 + 1.0) / 2.0;
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(&b) {
+        sab += (x - mean) * (y - mean);
+        saa += (x - mean).powi(2);
+        sbb += (y - mean).powi(2);
+    }
+    sab / (saa * sbb).sqrt()
+}
+
 /// The `q` quantile of `xs` (linear interpolation between order statistics).
 pub fn quantile(xs: &[f64], q: f64) -> f64 {
     if xs.is_empty() {
@@ -228,6 +267,21 @@ pub fn compare(p: &Proportion, analytic: f64) -> Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spearman_is_one_for_any_increasing_map_and_handles_ties() {
+        let up: Vec<(f64, f64)> = (1..=6)
+            .map(|i| (f64::from(i), f64::from(i).powi(3)))
+            .collect();
+        assert!((spearman(&up) - 1.0).abs() < 1e-12);
+        let down: Vec<(f64, f64)> = up.iter().map(|&(x, y)| (x, -y)).collect();
+        assert!((spearman(&down) + 1.0).abs() < 1e-12);
+        assert_eq!(ranks(&[3.0, 1.0, 3.0, 2.0]), vec![3.5, 1.0, 3.5, 2.0]);
+        // x = (1, 2, 3, 4), y = (1, 3, 2, 4): 1 - 6·2/(4·15) = 0.8.
+        let swapped = [(1.0, 1.0), (2.0, 3.0), (3.0, 2.0), (4.0, 4.0)];
+        assert!((spearman(&swapped) - 0.8).abs() < 1e-12);
+        assert!(spearman(&[(1.0, 2.0)]).is_nan());
+    }
 
     #[test]
     fn wilson_matches_a_textbook_value() {

@@ -15,6 +15,7 @@ use peer2prompt_sim::adversary::selective_dos::DosStats;
 use peer2prompt_sim::audit::AuditedSession;
 use peer2prompt_sim::exposure::ExposureRecord;
 use peer2prompt_sim::ledger::LedgerRecord;
+use peer2prompt_sim::vantage::VantageRecord;
 
 /// `repro.json`: what a reproduction ran, and once the report is built,
 /// every row's result.
@@ -109,6 +110,10 @@ pub struct ScenarioData {
     /// (`exposure.parquet`), with its (point, replicate), if the exits
     /// harvested.
     pub exposure: Vec<tables::Replicated<ExposureRecord>>,
+    /// What a local vantage saw of each measured session
+    /// (`vantage.parquet`), with its (point, replicate), if the observers
+    /// kept vantage records.
+    pub vantage: Vec<tables::Replicated<VantageRecord>>,
 }
 
 /// A market scenario's datasets.
@@ -199,6 +204,7 @@ pub fn load(dir: &Path) -> Result<Run, ReportError> {
             dos: tables::dos_rows(&d.join("dos.parquet"))?,
             ledger: tables::ledger_rows(&d.join("ledger.parquet"))?,
             exposure: tables::exposure_rows(&d.join("exposure.parquet"))?,
+            vantage: tables::vantage_rows(&d.join("vantage.parquet"))?,
             name,
         });
     }

@@ -1,5 +1,6 @@
-//! Reading the optional per-scenario tables (`dos`, `ledger`, `exposure`)
-//! back into the simulator's records; errors name the file and column.
+//! Reading the optional per-scenario tables (`dos`, `ledger`, `exposure`,
+//! `vantage`) back into the simulator's records; errors name the file and
+//! column.
 
 use std::path::Path;
 
@@ -10,6 +11,7 @@ use crate::dataset::read_parquet;
 use peer2prompt_sim::adversary::selective_dos::DosStats;
 use peer2prompt_sim::exposure::ExposureRecord;
 use peer2prompt_sim::ledger::LedgerRecord;
+use peer2prompt_sim::vantage::VantageRecord;
 
 /// A record with its (sweep point, replicate).
 pub type Replicated<T> = ((u32, u32), T);
@@ -173,6 +175,61 @@ pub(super) fn exposure_rows(file: &Path) -> Result<Vec<Replicated<ExposureRecord
                 harvested_prompts: prompts[i],
                 harvested_tokens: harvested[i],
                 foreign_requests: foreign[i],
+            };
+            ((point[i], replicate[i]), r)
+        })
+        .collect())
+}
+
+/// Reads `vantage.parquet` if present (scenarios whose observers keep
+/// vantage records). Each row comes with its (point, replicate).
+pub(super) fn vantage_rows(file: &Path) -> Result<Vec<Replicated<VantageRecord>>, ReportError> {
+    let Some(t) = Table::open(file)? else {
+        return Ok(Vec::new());
+    };
+    let (point, replicate) = (t.u32s("point")?, t.u32s("replicate")?);
+    let (id, client, exit) = (t.u64s("session_id")?, t.u32s("client")?, t.u32s("exit")?);
+    let watched = [t.bools("client_watched")?, t.bools("exit_watched")?];
+    let seen = [t.bools("client_leg_seen")?, t.bools("service_leg_seen")?];
+    let cells = [
+        t.u32s("client_leg_up_cells")?,
+        t.u32s("client_leg_down_cells")?,
+        t.u32s("service_leg_up_cells")?,
+        t.u32s("service_leg_down_cells")?,
+    ];
+    let (turns, complete, linked) = (
+        t.u32s("turns")?,
+        t.bools("complete")?,
+        t.bools("observer_linked")?,
+    );
+    let tokens = [t.u64s("prompt_tokens")?, t.u64s("output_tokens")?];
+    let counts = [
+        t.u32s("watched_relays")?,
+        t.u32s("watched_services")?,
+        t.u32s("relays")?,
+        t.u32s("services")?,
+    ];
+    Ok((0..t.height())
+        .map(|i| {
+            let r = VantageRecord {
+                session_id: id[i],
+                client: client[i],
+                exit: exit[i],
+                client_watched: watched[0][i],
+                exit_watched: watched[1][i],
+                client_leg_seen: seen[0][i],
+                service_leg_seen: seen[1][i],
+                client_leg_cells: [cells[0][i], cells[1][i]],
+                service_leg_cells: [cells[2][i], cells[3][i]],
+                turns: turns[i],
+                complete: complete[i],
+                prompt_tokens: tokens[0][i],
+                output_tokens: tokens[1][i],
+                observer_linked: linked[i],
+                watched_relays: counts[0][i],
+                watched_services: counts[1][i],
+                relays: counts[2][i],
+                services: counts[3][i],
             };
             ((point[i], replicate[i]), r)
         })

@@ -185,8 +185,9 @@ fn write_per_session<T: Clone>(
     write_table(spec, out, name, frame(&rows))
 }
 
-/// `ledger.parquet` (each measured session's account at its service) and
-/// `exposure.parquet` (what a harvesting exit kept of it).
+/// `ledger.parquet` (each measured session's account at its service),
+/// `exposure.parquet` (what a harvesting exit kept of it) and
+/// `vantage.parquet` (what a local observer saw of it).
 pub(super) fn write_session_tables(
     spec: &SweepSpec,
     out: &Path,
@@ -199,6 +200,12 @@ pub(super) fn write_session_tables(
         "exposure",
         |r| r.exposure.as_ref(),
         dataset::exposure_frame,
+    )?;
+    write_per_session(
+        at,
+        "vantage",
+        |r| r.vantage.as_ref(),
+        dataset::vantage_frame,
     )
 }
 

@@ -15,6 +15,7 @@ pub mod heavy_tails;
 pub mod key_tagging;
 pub mod latency;
 pub mod link_probability;
+pub mod local_observer;
 pub mod margins;
 pub mod mint_exit;
 pub mod observers;
@@ -36,6 +37,7 @@ pub const REGISTRY: &[fn(&Run) -> Section] = &[
     sybil::section,
     latency::section,
     mint_exit::section,
+    local_observer::section,
     observers::section,
     key_tagging::section,
     margins::section,

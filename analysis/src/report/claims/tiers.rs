@@ -80,7 +80,11 @@ pub fn section(sections: &[Section]) -> Section {
             "Single node / local observer",
             "One vantage point",
             "Partial metadata only",
-            from(sections, "visibility", &tests),
+            format!(
+                "{}; {}",
+                from(sections, "visibility", &tests),
+                from(sections, "local-observer", &findings)
+            ),
         ),
         row(
             "3",
