@@ -7,10 +7,10 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use peer2prompt::ecash::messages::{CheckStateRequest, ProofState};
-use peer2prompt::ecash::mint::ys_of;
 use peer2prompt::ecash::{BlindedMessage, Proof, QuoteId};
 use peer2prompt::node::Observation;
 use peer2prompt::onion::observe::ObservedNext;
+use secp256k1::PublicKey;
 
 use crate::engine::Host;
 
@@ -126,19 +126,18 @@ pub fn conservation(hosts: &[Host], ln: Lightning, at_ns: u64) -> Result<(), Vio
             .sum::<u64>();
         // Every keyset the mint signed with, private (tagging) ones too.
         let ids: HashSet<_> = mint.keyset_ids().into_iter().collect();
-        let mine: Vec<_> = held
+        let mine: Vec<&(PublicKey, Proof)> = held
             .proofs
             .iter()
-            .filter(|p| ids.contains(&p.id))
-            .cloned()
+            .filter(|(_, p)| ids.contains(&p.id))
             .collect();
-        let Ok(ys) = ys_of(&mine) else { continue };
+        let ys = mine.iter().map(|(y, _)| *y).collect();
         let states = mint.check_state(&CheckStateRequest { ys });
         unspent += mine
             .iter()
             .zip(&states.states)
             .filter(|(_, s)| s.state == ProofState::Unspent)
-            .map(|(p, _)| p.amount.value())
+            .map(|((_, p), _)| p.amount.value())
             .sum::<u64>();
     }
     let fail = |what: String| Err(Violation { at_ns, what });
@@ -171,8 +170,8 @@ pub fn conservation(hosts: &[Host], ln: Lightning, at_ns: u64) -> Result<(), Vio
 
 /// What every wallet holds or is owed.
 struct Held {
-    /// Every proof held, outstanding or in flight, counted once.
-    proofs: Vec<Proof>,
+    /// Every proof held, outstanding or in flight, counted once, with its Y.
+    proofs: Vec<(PublicKey, Proof)>,
     /// Outputs of swaps and issuances whose answer is awaited.
     pending: HashMap<[u8; 33], BlindedMessage>,
     /// Paid quotes someone is still claiming.
@@ -180,7 +179,7 @@ struct Held {
 }
 
 fn held(hosts: &[Host]) -> Held {
-    let mut by_y: HashMap<[u8; 33], Proof> = HashMap::new();
+    let mut by_y: HashMap<[u8; 33], (PublicKey, Proof)> = HashMap::new();
     let mut pending = HashMap::new();
     let mut claimed = HashSet::new();
     for h in hosts {
@@ -189,20 +188,25 @@ fn held(hosts: &[Host]) -> Held {
         for o in n.pending_outputs() {
             pending.insert(o.blinded_secret.serialize(), o);
         }
-        let mut proofs = Vec::new();
+        // Wallets keep each proof's Y; only proofs outside a wallet need it
+        // computed (hash_to_curve is the costly part of a check).
         for w in [n.client_wallet(), n.service_wallet()]
             .into_iter()
             .flatten()
         {
             for url in w.mints() {
-                proofs.extend(w.proofs(url).iter().map(|p| p.proof.clone()));
+                for h in w.proofs(url) {
+                    by_y.insert(h.y.serialize(), (h.y, h.proof.clone()));
+                }
             }
         }
-        proofs.extend(n.client_outstanding());
-        proofs.extend(n.in_flight_proofs());
-        for p in proofs {
+        for p in n
+            .client_outstanding()
+            .into_iter()
+            .chain(n.in_flight_proofs())
+        {
             if let Ok(y) = p.y() {
-                by_y.insert(y.serialize(), p);
+                by_y.insert(y.serialize(), (y, p));
             }
         }
     }
