@@ -1,4 +1,4 @@
-//! What one local vantage saw of each session (whitepaper "Threat Model",
+//! What one local vantage saw of each session (whitepaper "Threat Model Tiers",
 //! tier 2, "Single Local Observer": "One compromised relay, local ISP
 //! observer, or one malicious Ghost"; "Residual risk: traffic volume and
 //! timing fingerprints"). The observer's flows are its own; the ground

@@ -1,4 +1,4 @@
-//! Tier 2, a single local observer (whitepaper "Threat Model": "Single
+//! Tier 2, a single local observer (whitepaper "Threat Model Tiers": "Single
 //! Local Observer", outcome "Partial metadata only", "Residual risk:
 //! traffic volume and timing fingerprints"). One vantage at a time, the
 //! ISP of one client or the upstream of one Ghost, runs the observers'
@@ -29,7 +29,7 @@ const LEVEL: f64 = 0.95;
 fn citations() -> Vec<Citation> {
     let threat = |quote| Citation {
         source: Source::Whitepaper,
-        section: "Threat Model",
+        section: "Threat Model Tiers",
         paragraph: Some("Tier 2: Single Local Observer"),
         quote,
     };
