@@ -5,8 +5,8 @@
 //! guard sampler: a sanity check), and a client with j of them is linked at
 //! j/G·g per session (a test on what the adversary's matcher linked). The
 //! Tor anchors of shared/reference (1 − (1 − f)^G: 0.10 with one guard, 0.271
-//! with three at f = 0.1) are the same formula with replacement. Rotation
-//! over days is out of scope here (the run keeps its guards).
+//! with three at f = 0.1) are the same formula with replacement. The run
+//! keeps its guards; rotation is the `guard_rotation` section's.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -10,6 +10,7 @@ pub mod combined;
 pub mod compartments;
 pub mod double_spend;
 pub mod ghost_profits;
+pub mod guard_rotation;
 pub mod guards;
 pub mod heavy_tails;
 pub mod key_tagging;
@@ -34,6 +35,7 @@ pub const REGISTRY: &[fn(&Run) -> Section] = &[
     combined::section,
     sessions_n::section,
     guards::section,
+    guard_rotation::section,
     sybil::section,
     latency::section,
     mint_exit::section,
