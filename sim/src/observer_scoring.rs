@@ -94,9 +94,7 @@ pub fn score(
         };
         let rows = &w.sessions.rows;
         let at = (watched, linked.as_slice(), w.now().as_nanos());
-        vantage::records(w.hosts(), rows, &seen, at, |r| {
-            rows[r].started >= w.measure_from
-        })
+        vantage::records(w.hosts(), rows, &seen, at, |r| w.measured(r))
     });
     ObserverOutcome {
         vantage,
@@ -142,11 +140,7 @@ impl GroundTruth {
             else {
                 continue;
             };
-            let from = s.started.as_nanos();
-            let to = s
-                .closed
-                .or(s.completed)
-                .map_or(end_of_run, |t| t.as_nanos());
+            let (from, to) = s.open_ns(end_of_run);
             let active = |side, near, far| -> Vec<u32> {
                 by_ends.get(&(side, near, far)).map_or_else(Vec::new, |v| {
                     v.iter()

@@ -136,7 +136,7 @@ fn ledger_records(l: &crate::ledger::ServiceLedger, w: &World) -> Vec<crate::led
     let hosts = w.hosts();
     let cheats = w.scenario.faults.double_spenders;
     l.finish(
-        |r| rows[r].started >= w.measure_from,
+        |r| w.measured(r),
         |r| {
             let s = &rows[r];
             let cheat = hosts[s.client as usize].slot.nth < cheats;
@@ -188,7 +188,7 @@ fn records(
         vantage: scored.vantage,
         exposure: w.scenario.adversary.harvest_prompts.then(|| {
             let rows = &w.sessions.rows;
-            crate::exposure::records(hosts, &w.truth, rows, |r| rows[r].started >= w.measure_from)
+            crate::exposure::records(hosts, &w.truth, rows, |r| w.measured(r))
         }),
         dos: w.scenario.adversary.selective_dos.as_ref().map(|_| {
             Box::new(match &w.judge {

@@ -47,6 +47,18 @@ pub struct SessionRow {
     pub outcome: String,
 }
 
+impl SessionRow {
+    /// When the session was open, ns: from its start to its close, or its
+    /// completion, or `end_ns` (the end of the run) if neither came.
+    pub fn open_ns(&self, end_ns: u64) -> (u64, u64) {
+        let to = self
+            .closed
+            .or(self.completed)
+            .map_or(end_ns, |t| t.as_nanos());
+        (self.started.as_nanos(), to)
+    }
+}
+
 /// Every session, in opening order, and which is open per client.
 #[derive(Debug, Default)]
 pub struct SessionBook {

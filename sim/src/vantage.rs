@@ -117,11 +117,7 @@ pub fn records(
         .enumerate()
         .filter(|(i, _)| keep(*i))
         .map(|(i, row)| {
-            let from = row.started.as_nanos();
-            let to = row
-                .closed
-                .or(row.completed)
-                .map_or(end_ns, |t| t.as_nanos());
+            let (from, to) = row.open_ns(end_ns);
             let (cs, gs) = (&seen.client_flows_of[i], &seen.service_flows_of[i]);
             VantageRecord {
                 session_id: row.id,

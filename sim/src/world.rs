@@ -634,6 +634,15 @@ impl World {
         self.conversations.stop();
     }
 
+    /// Whether session row `row` opened in the measured period (what the
+    /// per-session tables keep).
+    pub fn measured(&self, row: usize) -> bool {
+        self.sessions
+            .rows
+            .get(row)
+            .is_some_and(|s| s.started >= self.measure_from)
+    }
+
     /// Conversations started in the measured period.
     pub fn conversations(&self) -> u64 {
         self.conversations.started
