@@ -10,10 +10,49 @@ use serde_json::Value as Json;
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 
 use super::data::{MarketData, ScenarioData, Session};
-use super::{Citation, Kind, Row, Section, Value};
+use super::{Citation, Kind, Row, Section, Source, Value};
 use crate::estimate::{Proportion, bootstrap, compare, quantile};
 use crate::summary::{LEVEL, PointSummary};
 use peer2prompt_sim::scenario::{Loaded, load_str};
+
+/// The tier-3 sentence the guard sections test (whitepaper "Threat Model
+/// Tiers", "Tier 3: Partial Collusion").
+pub fn n_sessions_citation() -> Citation {
+    Citation {
+        source: Source::Whitepaper,
+        section: "Threat Model Tiers",
+        paragraph: Some("Tier 3: Partial Collusion"),
+        quote: "For n independent sessions with re-sampled routes, naive full-link expectation \
+                is n·m·g.",
+    }
+}
+
+/// 1 − C(R−A, G)/C(R, G): a client drawing G guards without replacement
+/// from R relays, A of them the adversary's, holds at least one of its.
+pub fn p_any_adversarial_guard(r: u32, a: u32, g: u32) -> f64 {
+    let mut none = 1.0;
+    for i in 0..g {
+        none *= f64::from((r - a).saturating_sub(i)) / f64::from(r - i);
+    }
+    1.0 - none
+}
+
+/// P(j of the G guards are the adversary's), j = 0..=G, drawn as in
+/// [`p_any_adversarial_guard`] (hypergeometric).
+pub fn adversarial_guards(r: u32, a: u32, g: u32) -> Vec<f64> {
+    let c = |n: u32, k: u32| -> f64 {
+        (0..k).fold(1.0, |acc, i| acc * f64::from(n - i) / f64::from(i + 1))
+    };
+    (0..=g)
+        .map(|j| {
+            if j > a || g - j > r - a {
+                0.0
+            } else {
+                c(a, j) * c(r - a, g - j) / c(r, g)
+            }
+        })
+        .collect()
+}
 
 /// p-value below which the data reject a whitepaper value.
 pub const REJECT_P: f64 = 0.01;

@@ -15,9 +15,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::super::common::{chi_square_sanity, chi_square_test, loaded, missing, source};
+use super::super::common::{
+    adversarial_guards, chi_square_sanity, chi_square_test, loaded, missing, n_sessions_citation,
+    p_any_adversarial_guard, source,
+};
 use super::super::data::{Run, ScenarioData, Session};
-use super::super::{Citation, Kind, Row, Section, Source, Table, Value};
+use super::super::{Citation, Kind, Row, Section, Table, Value};
 use crate::estimate::{Proportion, wilson};
 use crate::figure::{Figure, Point, Series, Style};
 use crate::summary::LEVEL;
@@ -37,13 +40,7 @@ const MIN_PERIOD_SESSIONS: usize = 10;
 const NS: [usize; 8] = [1, 2, 5, 10, 20, 50, 100, 200];
 
 fn citations() -> Vec<Citation> {
-    vec![Citation {
-        source: Source::Whitepaper,
-        section: "Threat Model Tiers",
-        paragraph: Some("Tier 3: Partial Collusion"),
-        quote: "For n independent sessions with re-sampled routes, naive full-link expectation \
-                is n·m·g.",
-    }]
+    vec![n_sessions_citation()]
 }
 
 /// A point's route policy and population.
@@ -58,26 +55,14 @@ struct Policy {
 }
 
 impl Policy {
-    /// P(j adversarial guards) for j = 0..=G: hypergeometric.
+    /// P(j adversarial guards) for j = 0..=G.
     fn p_j(&self) -> Vec<f64> {
-        let c = |n: u32, k: u32| -> f64 {
-            (0..k).fold(1.0, |acc, i| acc * f64::from(n - i) / f64::from(i + 1))
-        };
-        let (r, a, g) = (self.relays, self.adversarial, self.guards);
-        (0..=g)
-            .map(|j| {
-                if j > a || g - j > r - a {
-                    0.0
-                } else {
-                    c(a, j) * c(r - a, g - j) / c(r, g)
-                }
-            })
-            .collect()
+        adversarial_guards(self.relays, self.adversarial, self.guards)
     }
 
     /// P(a guard set holds ≥ 1 adversarial guard).
     fn p_any(&self) -> f64 {
-        1.0 - self.p_j()[0]
+        p_any_adversarial_guard(self.relays, self.adversarial, self.guards)
     }
 
     /// P(none of a client's sessions linked) given its sessions per guard
@@ -426,6 +411,7 @@ mod tests {
         let three = 1.0 - (72.0 * 71.0 * 70.0) / (80.0 * 79.0 * 78.0);
         assert!((policy(3).p_any() - three).abs() < 1e-12);
         assert!((policy(3).p_j().iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!((policy(3).p_any() - (1.0 - policy(3).p_j()[0])).abs() < 1e-12);
         // No guards: 1 − (1 − m·g)^n.
         assert!((1.0 - policy(0).p_none(&[4, 6]) - (1.0 - 0.975f64.powi(10))).abs() < 1e-12);
         // One guard, one session: m·g; one period of many sessions: → m.

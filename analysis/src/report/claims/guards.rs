@@ -10,9 +10,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::super::common::{chi_square_sanity, chi_square_test, loaded, missing, param, source};
+use super::super::common::{
+    chi_square_sanity, chi_square_test, loaded, missing, n_sessions_citation,
+    p_any_adversarial_guard, param, source,
+};
 use super::super::data::{Run, ScenarioData, Session};
-use super::super::{Citation, Kind, Row, Section, Source, Table, Value};
+use super::super::{Citation, Kind, Row, Section, Table, Value};
 use crate::estimate::{Proportion, wilson};
 use crate::figure::{Figure, Point, Series, Style};
 use crate::summary::{LEVEL, PointSummary};
@@ -28,13 +31,7 @@ const TEST: &str = "P(linked) per session of a client with j adversarial guards 
 const MIN_SESSIONS: usize = 30;
 
 fn citations() -> Vec<Citation> {
-    vec![Citation {
-        source: Source::Whitepaper,
-        section: "Threat Model Tiers",
-        paragraph: Some("Tier 3: Partial Collusion"),
-        quote: "For n independent sessions with re-sampled routes, naive full-link expectation \
-                is n·m·g.",
-    }]
+    vec![n_sessions_citation()]
 }
 
 /// One guarded client: its adversarial guards, sessions and links.
@@ -73,15 +70,6 @@ fn clients(ss: &[&Session], g_count: usize) -> (Vec<Client>, usize) {
         });
     }
     (out, replaced)
-}
-
-/// 1 − C(R−A, G)/C(R, G).
-pub fn p_any_adversarial_guard(r: u32, a: u32, g: u32) -> f64 {
-    let mut none = 1.0;
-    for i in 0..g {
-        none *= f64::from((r - a).saturating_sub(i)) / f64::from(r - i);
-    }
-    1.0 - none
 }
 
 /// The guarded point, its population and guard count.
