@@ -54,6 +54,31 @@ pub fn adversarial_guards(r: u32, a: u32, g: u32) -> Vec<f64> {
         .collect()
 }
 
+/// The report's documented cost model for adversary capital (whitepaper
+/// "Attack Economics"): identity proof of work on a cloud vCPU at 0.04
+/// USD/hour computing 2·10⁷ SHA-256 hashes per second.
+pub const USD_PER_HASH: f64 = 0.04 / (2.0e7 * 3600.0);
+/// Running one Sybil node (a small VPS with bandwidth), USD per month.
+pub const NODE_USD_PER_MONTH: f64 = 5.0;
+/// Hours in a month, for per-month session counts.
+pub const HOURS_PER_MONTH: f64 = 730.0;
+
+/// Capital, USD per month, of running `nodes` Sybil nodes whose identities
+/// cost `pow_hashes` hashes (the cost model above).
+pub fn sybil_capital_usd_per_month(nodes: f64, pow_hashes: f64) -> f64 {
+    nodes * NODE_USD_PER_MONTH + pow_hashes * USD_PER_HASH
+}
+
+/// The cost model as the report states it.
+pub fn cost_model_note() -> String {
+    format!(
+        "Capital is a documented model, not a measurement: each Sybil node costs \
+         {NODE_USD_PER_MONTH} USD per month to run, plus its identity proof of work (hashes \
+         counted in the run) at {USD_PER_HASH:.2e} USD per hash (a vCPU at 0.04 USD/h doing \
+         2·10⁷ SHA-256/s)."
+    )
+}
+
 /// p-value below which the data reject a whitepaper value.
 pub const REJECT_P: f64 = 0.01;
 

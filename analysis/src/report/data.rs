@@ -38,7 +38,7 @@ pub struct Run {
 }
 
 /// One session, the columns the report uses.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Session {
     /// Sweep point.
     pub point: u32,

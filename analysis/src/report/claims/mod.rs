@@ -6,6 +6,7 @@
 use super::{Run, Section};
 
 pub mod bandwidth;
+pub mod blanket;
 pub mod combined;
 pub mod compartments;
 pub mod double_spend;
@@ -37,6 +38,7 @@ pub const REGISTRY: &[fn(&Run) -> Section] = &[
     guards::section,
     guard_rotation::section,
     sybil::section,
+    blanket::section,
     latency::section,
     mint_exit::section,
     local_observer::section,

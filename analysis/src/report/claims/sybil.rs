@@ -6,7 +6,8 @@
 //! Sybils here are passive: the DHT eclipse attack is a later scenario.
 
 use super::super::common::{
-    by_point, chi_square_sanity, chi_square_test, count, loaded, missing, of_point, source,
+    by_point, chi_square_sanity, chi_square_test, cost_model_note, count, loaded, missing,
+    of_point, source, sybil_capital_usd_per_month,
 };
 use super::super::data::{Run, ScenarioData};
 use super::super::{Citation, Kind, Row, Section, Source, Table, Value};
@@ -19,12 +20,6 @@ const TITLE: &str = "Sybil capital: P(link) ≈ (A/(A+N))²";
 const TEST: &str = "P(linked) ≈ (A_r/(A_r+N_r))·(A_g/(A_g+N_g)) from the configured counts";
 const SANITY: &str = "P(ends compromised) ≈ the same product (the sampler)";
 const FINDING: &str = "the adversary's capital against its linked share";
-
-/// Identity cost model (documented in the report): a cloud vCPU at 0.04
-/// USD/hour computing 2·10⁷ SHA-256 hashes per second.
-pub const USD_PER_HASH: f64 = 0.04 / (2.0e7 * 3600.0);
-/// Running one Sybil node (a small VPS with bandwidth), USD per month.
-pub const NODE_USD_PER_MONTH: f64 = 5.0;
 
 fn citations() -> Vec<Citation> {
     vec![Citation {
@@ -80,7 +75,7 @@ fn sybil_points(d: &ScenarioData) -> Vec<SybilPoint> {
             linked: wilson(kl, n, LEVEL),
             ends: wilson(ke, n, LEVEL),
             pow_hashes: p.adversary_pow_hashes,
-            usd_per_month: nodes * NODE_USD_PER_MONTH + p.adversary_pow_hashes * USD_PER_HASH,
+            usd_per_month: sybil_capital_usd_per_month(nodes, p.adversary_pow_hashes),
         });
     }
     rows_data
@@ -147,11 +142,9 @@ pub fn section(run: &Run) -> Section {
         notes: vec![format!(
             "A_r and A_g are the Sybil relays and Ghosts the scenario adds, N_r and N_g the \
              honest ones; the analytic value is computed from those configured counts. \
-             Capital is a documented model, not a measurement: each Sybil node costs \
-             {NODE_USD_PER_MONTH} USD per month to run, plus its identity proof of work \
-             (hashes counted in the run) at {USD_PER_HASH:.2e} USD per hash (a vCPU at \
-             0.04 USD/h doing 2·10⁷ SHA-256/s). The Sybils here behave like any other \
-             node; attacks on the DHT itself (eclipse, poisoning) are a separate scenario."
+             {} The Sybils here behave like any other node; attacks on the DHT itself \
+             (eclipse, poisoning) are a separate scenario.",
+            cost_model_note()
         )],
         tables: vec![table(&rows_data)],
         figures: figures(&rows_data),
