@@ -8,6 +8,7 @@ use peer2prompt_sim::exposure::ExposureRecord;
 use peer2prompt_sim::ledger::LedgerRecord;
 use peer2prompt_sim::record::{ReplicateKey, SessionRecord};
 use peer2prompt_sim::vantage::VantageRecord;
+use peer2prompt_sim::views::DirectoryView;
 use polars::prelude::*;
 
 /// A DataFrame with one column per `name => |row| value` over `rows`.
@@ -104,6 +105,20 @@ pub fn vantage_frame(rows: &[(ReplicateKey, VantageRecord)]) -> PolarsResult<Dat
         "watched_services" => |r| r.1.watched_services,
         "relays" => |r| r.1.relays,
         "services" => |r| r.1.services,
+    )
+}
+
+/// Each client's directory view at the end of a run (`views.parquet`,
+/// `sim::views`): adverts held and how many are the adversary's.
+pub fn views_frame(rows: &[(ReplicateKey, DirectoryView)]) -> PolarsResult<DataFrame> {
+    frame!(rows;
+        "point" => |r| r.0.point,
+        "replicate" => |r| r.0.replicate,
+        "client" => |r| r.1.client,
+        "relays" => |r| r.1.relays,
+        "adversarial_relays" => |r| r.1.adversarial_relays,
+        "services" => |r| r.1.services,
+        "adversarial_services" => |r| r.1.adversarial_services,
     )
 }
 

@@ -59,6 +59,10 @@ pub struct PointSummary {
     pub false_links: Proportion,
     /// Identity proof-of-work hashes the adversary paid (mean per replicate).
     pub adversary_pow_hashes: f64,
+    /// Key generations the adversary's identities cost, grinding included
+    /// (mean per replicate).
+    #[serde(default)]
+    pub adversary_keygens: f64,
     /// P(linked by any channel measured).
     #[serde(default)]
     pub linked_any: Proportion,
@@ -164,6 +168,11 @@ pub fn summarise(points: &[Point], results: &[NetworkReplicate]) -> Vec<PointSum
                 adversary_pow_hashes: rs
                     .iter()
                     .map(|r| r.stats.adversary_pow_hashes as f64)
+                    .sum::<f64>()
+                    / k,
+                adversary_keygens: rs
+                    .iter()
+                    .map(|r| r.stats.adversary_keygens as f64)
                     .sum::<f64>()
                     / k,
                 linked_any: wilson(any, n, LEVEL),

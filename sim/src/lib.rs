@@ -44,6 +44,7 @@ pub mod swarm;
 pub mod topology;
 pub mod truth;
 pub mod vantage;
+pub mod views;
 pub mod watchers;
 pub mod workload;
 pub mod world;

@@ -42,6 +42,9 @@ pub enum Kind {
     Gpu,
     /// A client: it opens sessions and pays for them.
     Client,
+    /// A DHT-only node of the adversary, its id ground near an advert key
+    /// (`adversary::dht_attack`): it advertises nothing.
+    DhtSybil,
 }
 
 impl Kind {
@@ -58,6 +61,7 @@ impl Kind {
             Kind::Ghost => "ghost",
             Kind::Gpu => "gpu",
             Kind::Client => "client",
+            Kind::DhtSybil => "dht_sybil",
         }
     }
 
@@ -104,6 +108,7 @@ fn dht_config(s: &Scenario) -> DhtConfig {
             },
             grace: Duration::from_secs(600),
         },
+        paths: s.protocol.disjoint_lookups.max(1) as usize,
         ..DhtConfig::default()
     }
 }
@@ -317,10 +322,13 @@ pub fn build_node(
     net: Arc<dyn NetworkInfo>,
 ) -> Node {
     let e = slot.entity();
-    let identity = Identity::generate_with(
-        &mut streams.stream(e, Purpose::Identity),
-        identity_params(s),
-    );
+    let mut id_rng = streams.stream(e, Purpose::Identity);
+    let identity = match crate::adversary::dht_attack::grind_target(s, slot.nth) {
+        Some((key, bits)) if slot.kind == Kind::DhtSybil => {
+            Identity::dangerous_grind_near(&mut id_rng, identity_params(s), &key, bits)
+        }
+        _ => Identity::generate_with(&mut id_rng, identity_params(s)),
+    };
     let mut cfg = base_config(s, net);
     let mut backend_box: Option<Box<dyn InferenceBackend>> = None;
     match slot.kind {
@@ -342,6 +350,7 @@ pub fn build_node(
             backend_box = Some(Box::new(backend(s, streams, slot, addr)));
         }
         Kind::Client => cfg.client = Some(client_config(s, nat)),
+        Kind::DhtSybil => {}
     }
     inject_faults(s, slot, &mut cfg);
     let node = Node::new(
@@ -396,6 +405,7 @@ fn inject_faults(s: &Scenario, slot: Slot, cfg: &mut NodeConfig) {
                 c.dangerous_double_spend = true;
             }
         }
+        Kind::DhtSybil => {}
     }
 }
 
@@ -435,6 +445,7 @@ pub fn hosts(s: &Scenario, streams: &Streams, topo: &mut Topology) -> Vec<Host> 
         let net_rng = streams.stream(slot.entity(), Purpose::Network);
         hosts.push(Host::new(*slot, node, att, asn, net_rng, nat));
     }
+    crate::adversary::dht_attack::arm(s, &mut hosts);
     hosts
 }
 

@@ -244,4 +244,7 @@ pub struct NetworkReplicate {
     /// `adversary.observers.vantage_records`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vantage: Option<Vec<crate::vantage::VantageRecord>>,
+    /// Each client's directory view at the end (absent without Sybils).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub views: Option<Vec<crate::views::DirectoryView>>,
 }

@@ -186,6 +186,12 @@ fn records(
         sessions: scored.sessions,
         ledger: w.ledger.as_ref().map(|l| ledger_records(l, w)),
         vantage: scored.vantage,
+        views: w
+            .scenario
+            .adversary
+            .sybil
+            .as_ref()
+            .map(|_| crate::views::records(hosts)),
         exposure: w.scenario.adversary.harvest_prompts.then(|| {
             let rows = &w.sessions.rows;
             crate::exposure::records(hosts, &w.truth, rows, |r| w.measured(r))

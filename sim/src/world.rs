@@ -181,7 +181,8 @@ impl World {
         world
     }
 
-    /// Warm-up (at least 60 s): infrastructure joins over the first 20 s,
+    /// Warm-up (at least 60 s): infrastructure joins over the first 20 s (the
+    /// adversary's DHT Sybils over the first 5 s),
     /// clients over the next 10 s, directories are fetched at 35–40 s and
     /// wallets funded at 45–50 s; arrivals start with the measured period.
     /// Conservation is checked every [`CONSERVATION_EVERY_S`] from then on.
@@ -190,17 +191,18 @@ impl World {
         let w = self.scenario.workload.clone();
         for i in 0..self.engine.hosts.len() as u32 {
             let kind = self.engine.hosts[i as usize].slot.kind;
-            let (lo, span) = if kind == Kind::Client {
-                (20.0, 10.0)
-            } else {
-                (0.0, 20.0)
+            // The adversary's DHT Sybils are in place before the directory fills.
+            let (lo, span) = match kind {
+                Kind::Client => (20.0, 10.0),
+                Kind::DhtSybil => (0.0, 5.0),
+                _ => (0.0, 20.0),
             };
             let q = &mut self.engine.queue;
             q.push(
                 Instant::ZERO + secs(lo + span * rng::unit(&mut r)),
                 Event::Bootstrap(i),
             );
-            if kind != Kind::Relay {
+            if !matches!(kind, Kind::Relay | Kind::DhtSybil) {
                 q.push(
                     Instant::ZERO + secs(35.0 + 5.0 * rng::unit(&mut r)),
                     Event::Directory(i),

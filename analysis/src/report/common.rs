@@ -60,6 +60,12 @@ pub fn adversarial_guards(r: u32, a: u32, g: u32) -> Vec<f64> {
 pub const USD_PER_HASH: f64 = 0.04 / (2.0e7 * 3600.0);
 /// Running one Sybil node (a small VPS with bandwidth), USD per month.
 pub const NODE_USD_PER_MONTH: f64 = 5.0;
+/// One Ed25519 key generation (grinding node ids) on the same vCPU: 5·10⁴
+/// per second.
+pub const USD_PER_KEYGEN: f64 = 0.04 / (5.0e4 * 3600.0);
+/// Days in a month: key epochs last a day, so ids ground near one epoch's
+/// advert keys must be ground afresh 30 times a month.
+pub const EPOCHS_PER_MONTH: f64 = 30.0;
 /// Hours in a month, for per-month session counts.
 pub const HOURS_PER_MONTH: f64 = 730.0;
 
@@ -75,7 +81,9 @@ pub fn cost_model_note() -> String {
         "Capital is a documented model, not a measurement: each Sybil node costs \
          {NODE_USD_PER_MONTH} USD per month to run, plus its identity proof of work (hashes \
          counted in the run) at {USD_PER_HASH:.2e} USD per hash (a vCPU at 0.04 USD/h doing \
-         2·10⁷ SHA-256/s)."
+         2·10⁷ SHA-256/s). Grinding node ids near advert keys costs Ed25519 key generations \
+         at {USD_PER_KEYGEN:.2e} USD each (5·10⁴/s on that vCPU), paid again each daily key \
+         epoch ({EPOCHS_PER_MONTH} a month)."
     )
 }
 

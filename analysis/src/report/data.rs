@@ -16,6 +16,7 @@ use peer2prompt_sim::audit::AuditedSession;
 use peer2prompt_sim::exposure::ExposureRecord;
 use peer2prompt_sim::ledger::LedgerRecord;
 use peer2prompt_sim::vantage::VantageRecord;
+use peer2prompt_sim::views::DirectoryView;
 
 /// `repro.json`: what a reproduction ran, and once the report is built,
 /// every row's result.
@@ -114,6 +115,9 @@ pub struct ScenarioData {
     /// (`vantage.parquet`), with its (point, replicate), if the observers
     /// kept vantage records.
     pub vantage: Vec<tables::Replicated<VantageRecord>>,
+    /// Each client's directory view at the end (`views.parquet`), with its
+    /// (point, replicate), if the scenario had Sybils.
+    pub views: Vec<tables::Replicated<DirectoryView>>,
 }
 
 /// A market scenario's datasets.
@@ -205,6 +209,7 @@ pub fn load(dir: &Path) -> Result<Run, ReportError> {
             ledger: tables::ledger_rows(&d.join("ledger.parquet"))?,
             exposure: tables::exposure_rows(&d.join("exposure.parquet"))?,
             vantage: tables::vantage_rows(&d.join("vantage.parquet"))?,
+            views: tables::views_rows(&d.join("views.parquet"))?,
             name,
         });
     }

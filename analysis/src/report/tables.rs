@@ -12,6 +12,7 @@ use peer2prompt_sim::adversary::selective_dos::DosStats;
 use peer2prompt_sim::exposure::ExposureRecord;
 use peer2prompt_sim::ledger::LedgerRecord;
 use peer2prompt_sim::vantage::VantageRecord;
+use peer2prompt_sim::views::DirectoryView;
 
 /// A record with its (sweep point, replicate).
 pub type Replicated<T> = ((u32, u32), T);
@@ -232,6 +233,29 @@ pub(super) fn vantage_rows(file: &Path) -> Result<Vec<Replicated<VantageRecord>>
                 services: counts[3][i],
             };
             ((point[i], replicate[i]), r)
+        })
+        .collect())
+}
+
+/// Reads `views.parquet` if present (scenarios with Sybils): each client's
+/// directory view, with its (point, replicate).
+pub(super) fn views_rows(file: &Path) -> Result<Vec<Replicated<DirectoryView>>, ReportError> {
+    let Some(t) = Table::open(file)? else {
+        return Ok(Vec::new());
+    };
+    let (point, replicate, client) = (t.u32s("point")?, t.u32s("replicate")?, t.u32s("client")?);
+    let relays = [t.u32s("relays")?, t.u32s("adversarial_relays")?];
+    let services = [t.u32s("services")?, t.u32s("adversarial_services")?];
+    Ok((0..t.height())
+        .map(|i| {
+            let v = DirectoryView {
+                client: client[i],
+                relays: relays[0][i],
+                adversarial_relays: relays[1][i],
+                services: services[0][i],
+                adversarial_services: services[1][i],
+            };
+            ((point[i], replicate[i]), v)
         })
         .collect())
 }

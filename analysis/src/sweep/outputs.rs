@@ -186,8 +186,9 @@ fn write_per_session<T: Clone>(
 }
 
 /// `ledger.parquet` (each measured session's account at its service),
-/// `exposure.parquet` (what a harvesting exit kept of it) and
-/// `vantage.parquet` (what a local observer saw of it).
+/// `exposure.parquet` (what a harvesting exit kept of it),
+/// `vantage.parquet` (what a local observer saw of it), and `views.parquet`
+/// (each client's directory view, one row per client, under a DHT attack).
 pub(super) fn write_session_tables(
     spec: &SweepSpec,
     out: &Path,
@@ -206,7 +207,8 @@ pub(super) fn write_session_tables(
         "vantage",
         |r| r.vantage.as_ref(),
         dataset::vantage_frame,
-    )
+    )?;
+    write_per_session(at, "views", |r| r.views.as_ref(), dataset::views_frame)
 }
 
 /// Writes `NAME.parquet` (and `NAME.csv` when asked) from a built frame.

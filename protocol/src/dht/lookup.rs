@@ -228,6 +228,25 @@ impl Lookup {
         self.paths.iter().all(|p| p.finished(self.params.k))
     }
 
+    /// Where a store goes: the k closest that answered, and with d > 1
+    /// paths also each path's own k closest that answered, so that an
+    /// advert is replicated where every path of a later lookup converges
+    /// (d·k nodes at most): Sybils must then own every path's
+    /// neighbourhood, not only the k closest ids.
+    pub fn replicas(&self) -> Vec<Contact> {
+        let mut out = self.outcome().closest;
+        if self.paths.len() > 1 {
+            for path in &self.paths {
+                for c in path.frontier(self.params.k) {
+                    if c.state == State::Responded && !out.contains(&c.contact) {
+                        out.push(c.contact);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The outcome so far.
     pub fn outcome(&self) -> LookupOutcome {
         let mut responded: Vec<&Cand> = self
@@ -308,5 +327,29 @@ mod tests {
         assert!(again.iter().all(|(_, x)| *x != q[0].1));
         let asked: Vec<Contact> = again.iter().map(|x| x.1).collect();
         assert!(asked.contains(&c(1)));
+    }
+
+    #[test]
+    fn stores_reach_every_paths_own_closest() {
+        let run = |paths| {
+            let params = LookupParams {
+                k: 1,
+                alpha: 1,
+                paths,
+            };
+            let mut l = Lookup::new([0u8; 32], params, &[c(1), c(2)]);
+            while !l.is_finished() {
+                for (_, q) in l.next_queries() {
+                    l.on_response(&q.id, &[], vec![]);
+                }
+            }
+            (l.outcome().closest, l.replicas())
+        };
+        let (closest, replicas) = run(1);
+        assert_eq!((closest.clone(), replicas), (vec![c(1)], vec![c(1)]));
+        // Two paths: c(2) is the second path's closest, so it is a replica too.
+        let (closest2, replicas2) = run(2);
+        assert_eq!(closest2, closest);
+        assert_eq!(replicas2, vec![c(1), c(2)]);
     }
 }

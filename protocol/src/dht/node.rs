@@ -199,6 +199,19 @@ struct Bootstrap {
     started_lookups: bool,
 }
 
+/// How an adversarial DHT node answers (whitepaper "DHT Sybil and Eclipse
+/// Attacks"; set only through the `adversary` feature's hooks).
+#[derive(Clone, Debug, Default)]
+struct DhtAttack {
+    /// Contacts it answers lookups with instead of its table (empty: it
+    /// routes honestly).
+    route_to: Vec<Contact>,
+    /// Nodes whose stored adverts it serves; it withholds every other one.
+    serve: HashSet<NodeId>,
+    /// Refuses stores (otherwise it accepts them, and withholds as above).
+    refuse_stores: bool,
+}
+
 struct Answering {
     secret: StaticSecret,
     salt: [u8; 16],
@@ -220,7 +233,7 @@ pub struct Dht {
     published: Vec<(Advert, Instant)>,
     last_refresh: Instant,
     answering: Option<Answering>,
-    false_answers: Option<Vec<Contact>>,
+    attack: Option<DhtAttack>,
     outbox: VecDeque<Transmit>,
     events: VecDeque<DhtEvent>,
     crypto: ChaCha20Rng,
@@ -265,7 +278,7 @@ impl Dht {
             published: Vec::new(),
             last_refresh: Instant::ZERO,
             answering: None,
-            false_answers: None,
+            attack: None,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             crypto,
@@ -384,7 +397,36 @@ impl Dht {
     /// the `adversary` feature).
     #[cfg(feature = "adversary")]
     pub fn dangerous_answer_falsely(&mut self, accomplices: Vec<Contact>) {
-        self.false_answers = Some(accomplices);
+        self.attack = Some(DhtAttack {
+            route_to: accomplices,
+            serve: HashSet::new(),
+            refuse_stores: true,
+        });
+    }
+
+    /// **Adversarial.** An eclipse: answers every lookup with the `k` of
+    /// `accomplices` closest to the target, accepts stores so that
+    /// publishers notice nothing, and serves only the stored adverts of the
+    /// nodes in `serve` (the `adversary` feature).
+    #[cfg(feature = "adversary")]
+    pub fn dangerous_eclipse(&mut self, accomplices: Vec<Contact>, serve: HashSet<NodeId>) {
+        self.attack = Some(DhtAttack {
+            route_to: accomplices,
+            serve,
+            refuse_stores: false,
+        });
+    }
+
+    /// **Adversarial.** Poisoning: routes honestly and accepts stores, but
+    /// serves only the stored adverts of the nodes in `serve`, withholding
+    /// every other one (the `adversary` feature).
+    #[cfg(feature = "adversary")]
+    pub fn dangerous_poison(&mut self, serve: HashSet<NodeId>) {
+        self.attack = Some(DhtAttack {
+            route_to: Vec::new(),
+            serve,
+            refuse_stores: false,
+        });
     }
 
     // ----- inputs -------------------------------------------------------------
@@ -541,15 +583,14 @@ impl Dht {
                 contacts: self.answer_nodes(&target, sender),
             },
             Body::FindValue { key } => {
-                let adverts: Vec<Advert> = if self.false_answers.is_some() {
-                    Vec::new()
-                } else {
-                    self.stored(&key)
-                        .iter()
-                        .filter(|a| a.expiry >= now)
-                        .cloned()
-                        .collect()
-                };
+                let attack = self.attack.as_ref();
+                let adverts: Vec<Advert> = self
+                    .stored(&key)
+                    .iter()
+                    .filter(|a| a.expiry >= now)
+                    .filter(|a| attack.is_none_or(|x| x.serve.contains(&a.node())))
+                    .cloned()
+                    .collect();
                 if adverts.is_empty() {
                     Body::Nodes {
                         contacts: self.answer_nodes(&key, sender),
@@ -624,7 +665,12 @@ impl Dht {
 
     fn answer_nodes(&self, target: &Key, requester: &NodeId) -> Vec<Contact> {
         let k = self.cfg.k;
-        if let Some(accomplices) = &self.false_answers {
+        if let Some(accomplices) = self
+            .attack
+            .as_ref()
+            .map(|a| &a.route_to)
+            .filter(|r| !r.is_empty())
+        {
             let mut v: Vec<Contact> = accomplices.clone();
             v.sort_by_key(|c| distance(target, &c.id.0));
             v.truncate(k);
@@ -639,7 +685,7 @@ impl Dht {
     }
 
     fn accept_store(&mut self, now: Instant, key: &Key, advert: Advert) -> Result<(), DhtError> {
-        if self.false_answers.is_some() {
+        if self.attack.as_ref().is_some_and(|a| a.refuse_stores) {
             return Err(DhtError::UnexpectedResponse {
                 reason: "this node refuses stores",
             });
@@ -1041,12 +1087,13 @@ impl Dht {
             };
             if let Some(advert) = store {
                 let key = advert.key();
-                entry.storing = Some((outcome.closest.len(), 0));
-                if outcome.closest.is_empty() {
+                let replicas = entry.lookup.replicas();
+                entry.storing = Some((replicas.len(), 0));
+                if replicas.is_empty() {
                     self.advance(now, id);
                     return;
                 }
-                for c in &outcome.closest {
+                for c in &replicas {
                     let want_proof = self.table.get(&c.id) != Some(*c);
                     self.request(
                         now,

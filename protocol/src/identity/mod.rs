@@ -179,6 +179,48 @@ impl Identity {
         }
     }
 
+    /// **Adversarial.** An identity whose node id shares its first `bits`
+    /// bits with `target` (it lies within distance 2^(256−bits) of it),
+    /// meeting both puzzles of `params`: the S/Kademlia attacker grinding
+    /// ids near a key. Costs about 2^(bits + c1) key generations, all
+    /// counted in [`IdentityCost::keygens`] (the `adversary` feature).
+    #[cfg(feature = "adversary")]
+    pub fn dangerous_grind_near(
+        rng: &mut impl CryptoRng,
+        params: IdentityParams,
+        target: &[u8; 32],
+        bits: u32,
+    ) -> Self {
+        let mut spent = 0u64;
+        loop {
+            let mut one = Self::generate_with(
+                rng,
+                IdentityParams {
+                    pow_difficulty: 0,
+                    ..params
+                },
+            );
+            spent += one.cost.keygens;
+            let mut x = one.id.0;
+            for (b, t) in x.iter_mut().zip(target) {
+                *b ^= t;
+            }
+            if pow::leading_zero_bits(&x) >= bits {
+                let (proof, pow_hashes) = pow::solve(
+                    &one.claim.identity_key,
+                    params.pow_difficulty,
+                    rng.next_u64(),
+                );
+                one.claim.proof = proof;
+                one.cost = IdentityCost {
+                    keygens: spent,
+                    pow_hashes,
+                };
+                return one;
+            }
+        }
+    }
+
     /// The node id.
     pub fn node_id(&self) -> NodeId {
         self.id
@@ -427,6 +469,27 @@ impl OnionKeyring {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(feature = "adversary")]
+    fn ground_ids_share_the_target_prefix_and_count_every_keygen() {
+        use rand_chacha::ChaCha20Rng;
+        use rand_core::SeedableRng;
+        let params = IdentityParams {
+            puzzle_c1: 1,
+            pow_difficulty: 4,
+        };
+        let target = [0xA5; 32];
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let id = Identity::dangerous_grind_near(&mut rng, params, &target, 8);
+        assert_eq!(id.node_id().0[0], 0xA5, "first 8 bits ground");
+        assert!(
+            id.claim().verify_params(&params).is_ok(),
+            "both puzzles met"
+        );
+        // 2^(8+1) key generations in expectation; far fewer is implausible.
+        assert!(id.cost.keygens >= 16, "{} keygens", id.cost.keygens);
+    }
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 

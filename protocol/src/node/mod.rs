@@ -474,6 +474,13 @@ impl Node {
         &self.dht
     }
 
+    /// **Adversarial.** The DHT engine, for the DHT attack hooks
+    /// (`Dht::dangerous_*`; the `adversary` feature).
+    #[cfg(feature = "adversary")]
+    pub fn dangerous_dht(&mut self) -> &mut Dht {
+        &mut self.dht
+    }
+
     /// Work done by this node's circuit-building engine.
     pub fn onion_stats(&self) -> crate::onion::client::ClientStats {
         self.onion.stats()

@@ -7,6 +7,7 @@
 //! the adversary cannot see end to end.
 
 pub mod correlation;
+pub mod dht_attack;
 pub mod matcher;
 pub mod mint_exit;
 pub mod observer;
@@ -69,6 +70,13 @@ pub fn plan(s: &Scenario, streams: &Streams) -> Vec<Slot> {
             slots.push(Slot {
                 kind: Kind::Ghost,
                 nth: p.ghosts + i,
+                adversarial: true,
+            });
+        }
+        for i in 0..dht_attack::sybil_count(s) {
+            slots.push(Slot {
+                kind: Kind::DhtSybil,
+                nth: i,
                 adversarial: true,
             });
         }

@@ -290,6 +290,9 @@ pub struct ProtocolSpec {
     /// networks set it so a node fetches and verifies a few hundred relay
     /// adverts rather than every one.
     pub relay_shards_read: Option<u16>,
+    /// Disjoint paths per DHT lookup and store (S/Kademlia d; 1 = plain
+    /// Kademlia): stores replicate to every path's closest nodes.
+    pub disjoint_lookups: u32,
     /// How clients weigh relays in routes (whitepaper "Route Construction").
     pub relay_weighting: RelayWeightingSpec,
     /// Prepaid chunk, msat.
@@ -440,6 +443,7 @@ impl Default for ProtocolSpec {
             shards: 4,
             service_shards: 4,
             relay_shards_read: None,
+            disjoint_lookups: 1,
             relay_weighting: RelayWeightingSpec::Uniform,
             chunk_msat: 2_000,
             price_in_usd_per_mtok: 5.0,
@@ -688,13 +692,67 @@ pub enum LightningPrivacySpec {
 }
 
 /// Sybil nodes added by the adversary.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SybilSpec {
     /// Adversarial relays added beside the honest ones.
     pub relays: u32,
     /// Adversarial Ghosts added beside the honest ones.
     pub ghosts: u32,
+    /// An attack on the DHT itself (whitepaper "DHT Sybil and Eclipse
+    /// Attacks"): Sybil DHT nodes with ids ground near the directory's
+    /// advert keys; none if unset.
+    #[serde(default)]
+    pub dht_attack: Option<DhtAttackSpec>,
+}
+
+/// Sybil DHT nodes ground near the advert keys of the first epoch (each
+/// pays the identity puzzles; grinding costs key generations). They serve
+/// only the adversary's adverts under those keys and withhold the rest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DhtAttackSpec {
+    /// Eclipse (answer lookups with accomplices only) or poison (route
+    /// honestly, withhold honest adverts).
+    pub kind: DhtAttackKind,
+    /// Which advert keys.
+    pub target: DhtAttackTarget,
+    /// Sybil DHT nodes per targeted key (the DHT's k is 20).
+    #[serde(default = "default_per_key")]
+    pub per_key: u32,
+    /// Leading bits each Sybil id shares with its key; unset:
+    /// ceil(log2(planned nodes)) + 3, so that the Sybils are the key's
+    /// closest nodes.
+    #[serde(default)]
+    pub grind_bits: Option<u32>,
+}
+
+fn default_per_key() -> u32 {
+    20
+}
+
+/// How the DHT Sybils answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DhtAttackKind {
+    /// Answer every lookup with accomplices only; serve only the
+    /// adversary's adverts (`Dht::dangerous_eclipse`).
+    Eclipse,
+    /// Route honestly; serve only the adversary's adverts
+    /// (`Dht::dangerous_poison`).
+    Poison,
+}
+
+/// Which directory keys the DHT Sybils sit on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DhtAttackTarget {
+    /// The relay descriptor's shards.
+    RelayShards,
+    /// The Ghost (and, with GPU nodes, the GPU) descriptor's shards.
+    ServiceShards,
+    /// Both.
+    Both,
 }
 
 /// How the adversary matches its entries' flows to its exits' flows.

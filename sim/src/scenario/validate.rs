@@ -174,6 +174,23 @@ fn validate_adversary(s: &Scenario) -> Checked {
             "sybil counts and the fractions m, g are exclusive; set m and g to 0".into(),
         );
     }
+    if let Some(d) = a.sybil.as_ref().and_then(|sy| sy.dht_attack.as_ref()) {
+        if d.per_key == 0 {
+            return err(
+                "adversary.sybil.dht_attack.per_key",
+                "expected at least 1".into(),
+            );
+        }
+        if d.grind_bits.is_some_and(|b| b > 24) {
+            return err(
+                "adversary.sybil.dht_attack.grind_bits",
+                "expected at most 24 bits (each bit doubles the grinding)".into(),
+            );
+        }
+    }
+    if !(1..=8).contains(&s.protocol.disjoint_lookups) {
+        return err("protocol.disjoint_lookups", "expected 1 to 8 paths".into());
+    }
     if let Some(me) = &a.mint_exit {
         if me.mints == 0 || me.mints > p.mints {
             return err(

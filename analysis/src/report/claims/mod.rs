@@ -9,6 +9,7 @@ pub mod bandwidth;
 pub mod blanket;
 pub mod combined;
 pub mod compartments;
+pub mod dht_eclipse;
 pub mod double_spend;
 pub mod ghost_profits;
 pub mod guard_rotation;
@@ -39,6 +40,7 @@ pub const REGISTRY: &[fn(&Run) -> Section] = &[
     guard_rotation::section,
     sybil::section,
     blanket::section,
+    dht_eclipse::section,
     latency::section,
     mint_exit::section,
     local_observer::section,
