@@ -51,7 +51,7 @@ const QUICKSTART: [(&str, &str); 3] = [
     ),
     (
         "summary.json",
-        "58f1433eb78d98fcf1faca1ec9bbe26f3238e4d4ed71bdbffb991c844f8a21f5",
+        "1b1bd2ccf8d03068c8f28622ffd962eb619fb277d7fe90b5c28e8513af81823b",
     ),
 ];
 
