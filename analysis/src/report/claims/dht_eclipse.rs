@@ -252,16 +252,26 @@ fn capital_finding(pts: &[EclipsePoint]) -> Row {
         .map(|p| p.grind_usd_per_month / p.usd_per_month.max(1e-12))
         .fold(0.0, f64::max);
     let meaning = format!(
-        "Grinding ids near the advert keys, paid again every epoch, is at most {:.2}% of a \
-         point's capital; the rest is node-months, so the DHT Sybils cost what any Sybil \
-         node costs to run.",
-        100.0 * grind_share
+        "Grinding ids near the advert keys, paid again every epoch, is at most {grind_share:.1e} \
+         of a point's capital; the rest is node-months, so the DHT Sybils cost what any Sybil \
+         node costs to run. The capital does not depend on d."
     );
+    // One entry per Sybil count, with and without the DHT Sybils (d changes nothing).
+    let mut seen: BTreeMap<(u32, u32), f64> = BTreeMap::new();
+    for p in pts {
+        seen.entry((p.sybil_relays, p.dht_sybils))
+            .or_insert(p.usd_per_month);
+    }
     Row::finding(
         FIND_CAPITAL,
         Value::List(
-            pts.iter()
-                .map(|p| (p.label(), Value::num(p.usd_per_month, 0, " USD/month")))
+            seen.into_iter()
+                .map(|((a, dht), usd)| {
+                    (
+                        format!("A={a}, {dht} DHT Sybils"),
+                        Value::num(usd, 0, " USD/month"),
+                    )
+                })
                 .collect(),
         ),
         &meaning,
@@ -330,28 +340,20 @@ fn table(pts: &[EclipsePoint]) -> Table {
     t
 }
 
-/// One series per (attack, A) against d.
-fn by_attack(pts: &[EclipsePoint], y: impl Fn(&EclipsePoint) -> (f64, f64, f64)) -> Vec<Series> {
-    let mut groups: BTreeMap<(u8, u32), Vec<Point>> = BTreeMap::new();
+/// One series per Sybil count A against d, for the points of `kind`.
+fn by_count(pts: &[&EclipsePoint], y: impl Fn(&EclipsePoint) -> (f64, f64, f64)) -> Vec<Series> {
+    let mut groups: BTreeMap<u32, Vec<Point>> = BTreeMap::new();
     for p in pts {
-        let k = match p.attack {
-            None => 0,
-            Some(DhtAttackKind::Eclipse) => 1,
-            Some(DhtAttackKind::Poison) => 2,
-        };
         let (v, lo, hi) = y(p);
         groups
-            .entry((k, p.sybil_relays))
+            .entry(p.sybil_relays)
             .or_default()
             .push(Point::with_ci(f64::from(p.d), v, lo, hi));
     }
     groups
         .into_iter()
-        .map(|((k, a), points)| Series {
-            label: format!(
-                "A={a} {}",
-                ["no DHT attack", "eclipse", "poison"][k as usize]
-            ),
+        .map(|(a, points)| Series {
+            label: format!("A={a}"),
             style: Style::Points,
             points,
         })
@@ -359,7 +361,7 @@ fn by_attack(pts: &[EclipsePoint], y: impl Fn(&EclipsePoint) -> (f64, f64, f64))
 }
 
 /// A flat line per Sybil count A at `y(A's point)`, across the d measured.
-fn reference(pts: &[EclipsePoint], name: &str, y: impl Fn(&EclipsePoint) -> f64) -> Vec<Series> {
+fn reference(pts: &[&EclipsePoint], name: &str, y: impl Fn(&EclipsePoint) -> f64) -> Vec<Series> {
     let (lo, hi) = pts.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
         (lo.min(f64::from(p.d)), hi.max(f64::from(p.d)))
     });
@@ -376,37 +378,51 @@ fn reference(pts: &[EclipsePoint], name: &str, y: impl Fn(&EclipsePoint) -> f64)
         .collect()
 }
 
-fn figures(pts: &[EclipsePoint]) -> Vec<Figure> {
-    let mut view = by_attack(pts, |p| {
+/// The view and P(linked) figures of one attack kind: three Sybil counts
+/// and their three reference lines fit the palette.
+fn kind_figures(pts: &[EclipsePoint], kind: DhtAttackKind, name: &str) -> Vec<Figure> {
+    let of: Vec<&EclipsePoint> = pts.iter().filter(|p| p.attack == Some(kind)).collect();
+    if of.is_empty() {
+        return Vec::new();
+    }
+    let mut view = by_count(&of, |p| {
         (p.relay_view.estimate, p.relay_view.lo, p.relay_view.hi)
     });
-    view.extend(reference(pts, "A/(A+N)", |p| p.shares.0));
-    let mut linked = by_attack(pts, |p| (p.linked.estimate, p.linked.lo, p.linked.hi));
-    linked.extend(reference(pts, "(A/(A+N))²", EclipsePoint::analytic));
+    view.extend(reference(&of, "A/(A+N)", |p| p.shares.0));
+    let mut linked = by_count(&of, |p| (p.linked.estimate, p.linked.lo, p.linked.hi));
+    linked.extend(reference(&of, "(A/(A+N))²", EclipsePoint::analytic));
     vec![
         Figure {
-            name: "dht_eclipse_view".into(),
-            title: "The adversary's share of the clients' relay views".into(),
-            caption: "Mean adversarial share of the relays in each client's directory \
-                      against the disjoint lookup paths d, per attack and Sybil count A \
-                      (bars: 95% bootstrap); the lines are A/(A+N), the share without the attack."
-                .into(),
+            name: format!("dht_{name}_view"),
+            title: format!("The adversary's share of the clients' relay views ({name})"),
+            caption: format!(
+                "Under {name}: the mean adversarial share of the relays in each client's \
+                 directory against the disjoint lookup paths d, per Sybil count A (bars: 95% \
+                 bootstrap); the lines are A/(A+N), the share without the attack."
+            ),
             x_label: "disjoint lookup paths d".into(),
             y_label: "adversarial share of the relay view".into(),
             series: view,
         },
         Figure {
-            name: "dht_eclipse_linked".into(),
-            title: "P(linked) under DHT eclipse and poisoning".into(),
-            caption: "Share of sessions the adversary's matcher linked against d, per \
-                      attack and A (bars: 95% Wilson); the lines are the whitepaper's \
-                      (A/(A+N))² for each A."
-                .into(),
+            name: format!("dht_{name}_linked"),
+            title: format!("P(linked) under DHT {name}"),
+            caption: format!(
+                "Under {name}: the share of sessions the adversary's matcher linked against \
+                 d, per Sybil count A (bars: 95% Wilson); the lines are the whitepaper's \
+                 (A/(A+N))² for each A."
+            ),
             x_label: "disjoint lookup paths d".into(),
             y_label: "P(linked) per session".into(),
             series: linked,
         },
     ]
+}
+
+fn figures(pts: &[EclipsePoint]) -> Vec<Figure> {
+    let mut out = kind_figures(pts, DhtAttackKind::Eclipse, "eclipse");
+    out.extend(kind_figures(pts, DhtAttackKind::Poison, "poison"));
+    out
 }
 
 #[cfg(test)]
