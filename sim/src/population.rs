@@ -323,11 +323,14 @@ pub fn build_node(
 ) -> Node {
     let e = slot.entity();
     let mut id_rng = streams.stream(e, Purpose::Identity);
-    let identity = match crate::adversary::dht_attack::grind_target(s, slot.nth) {
-        Some((key, bits)) if slot.kind == Kind::DhtSybil => {
+    let target = (slot.kind == Kind::DhtSybil)
+        .then(|| crate::adversary::dht_attack::grind_target(s, slot.nth))
+        .flatten();
+    let identity = match target {
+        Some((key, bits)) => {
             Identity::dangerous_grind_near(&mut id_rng, identity_params(s), &key, bits)
         }
-        _ => Identity::generate_with(&mut id_rng, identity_params(s)),
+        None => Identity::generate_with(&mut id_rng, identity_params(s)),
     };
     let mut cfg = base_config(s, net);
     let mut backend_box: Option<Box<dyn InferenceBackend>> = None;

@@ -75,6 +75,21 @@ pub fn sybil_capital_usd_per_month(nodes: f64, pow_hashes: f64) -> f64 {
     nodes * NODE_USD_PER_MONTH + pow_hashes * USD_PER_HASH
 }
 
+/// The nodes the adversary runs as Sybils under `sc`: its relays, Ghosts
+/// and DHT-only nodes (`adversary.sybil`), each paid for by the month.
+pub fn sybil_nodes(sc: &peer2prompt_sim::scenario::Scenario) -> u32 {
+    sc.adversary
+        .sybil
+        .as_ref()
+        .map_or(0, |s| s.relays + s.ghosts)
+        + peer2prompt_sim::adversary::dht_attack::sybil_count(sc)
+}
+
+/// A/(A+N): `a` adversarial nodes beside `n` honest ones (0 with none).
+pub fn share_of(a: u32, n: u32) -> f64 {
+    f64::from(a) / f64::from(a + n).max(1.0)
+}
+
 /// The cost model as the report states it.
 pub fn cost_model_note() -> String {
     format!(

@@ -1080,7 +1080,6 @@ impl Dht {
             return;
         }
         if entry.lookup.is_finished() {
-            let outcome = entry.lookup.outcome();
             let store = match &entry.goal {
                 Goal::Store(advert) => Some(advert.clone()),
                 _ => None,
@@ -1109,6 +1108,7 @@ impl Dht {
                 }
                 return;
             }
+            let outcome = entry.lookup.outcome();
             let bootstrap = entry.bootstrap;
             self.lookups.remove(&id);
             self.events.push_back(DhtEvent::LookupDone { id, outcome });

@@ -8,7 +8,7 @@
 
 use super::super::common::{
     HOURS_PER_MONTH, by_point, cost_model_note, loaded, mean_ci, missing, of_point, source,
-    sybil_capital_usd_per_month,
+    sybil_capital_usd_per_month, sybil_nodes,
 };
 use super::super::data::{ScenarioData, Session};
 use super::super::{Citation, Kind, Row, Section, Source, Table, Value};
@@ -90,11 +90,7 @@ fn blanket_points(d: &ScenarioData) -> Vec<Blanket> {
             continue;
         };
         let sc = &sc.scenario;
-        let nodes = sc
-            .adversary
-            .sybil
-            .as_ref()
-            .map_or(0.0, |s| f64::from(s.relays + s.ghosts));
+        let nodes = f64::from(sybil_nodes(sc));
         let ss = of_point(&points, p.point);
         let shares = target_shares(ss);
         if shares.is_empty() {

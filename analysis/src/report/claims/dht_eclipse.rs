@@ -10,8 +10,8 @@
 
 use super::super::common::{
     EPOCHS_PER_MONTH, USD_PER_KEYGEN, by_point, chi_square_sanity, chi_square_test,
-    cost_model_note, count, loaded, mean_ci, missing, of_point, source,
-    sybil_capital_usd_per_month,
+    cost_model_note, count, loaded, mean_ci, missing, of_point, share_of, source,
+    sybil_capital_usd_per_month, sybil_nodes,
 };
 use super::super::data::{Run, ScenarioData, Session};
 use super::super::{Citation, Kind, Row, Section, Source, Table, Value};
@@ -108,10 +108,8 @@ fn view_form(ss: &[&Session], views: &BTreeMap<(u32, u32), &DirectoryView>) -> f
 fn eclipse_point(sc: &Scenario, d: &ScenarioData, point: u32, ss: &[&Session]) -> EclipsePoint {
     let sy = sc.adversary.sybil.clone().unwrap_or_default();
     let attack = sy.dht_attack.as_ref();
-    let keys = peer2prompt_sim::adversary::dht_attack::target_keys;
-    let dht_sybils = attack.map_or(0, |a| a.per_key * keys(sc, a).len() as u32);
+    let dht_sybils = peer2prompt_sim::adversary::dht_attack::sybil_count(sc);
     let (nr, ng) = (sc.population.relays, sc.population.ghosts);
-    let share = |a: u32, n: u32| f64::from(a) / f64::from(a + n).max(1.0);
     let views = views_of(d, point);
     let seed = 0xd47_0000 + u64::from(point);
     let mean = |f: fn(&DirectoryView) -> f64| {
@@ -121,7 +119,7 @@ fn eclipse_point(sc: &Scenario, d: &ScenarioData, point: u32, ss: &[&Session]) -
     let (keygens, hashes) = summary.map_or((0.0, 0.0), |p| {
         (p.adversary_keygens, p.adversary_pow_hashes)
     });
-    let nodes = f64::from(sy.relays + sy.ghosts + dht_sybils);
+    let nodes = f64::from(sybil_nodes(sc));
     let grind = keygens * USD_PER_KEYGEN * EPOCHS_PER_MONTH;
     let (kl, n) = count(ss, |s| s.linked);
     let (ke, _) = count(ss, |s| s.ends);
@@ -130,7 +128,7 @@ fn eclipse_point(sc: &Scenario, d: &ScenarioData, point: u32, ss: &[&Session]) -
         attack: attack.map(|a| a.kind),
         d: sc.protocol.disjoint_lookups,
         sybil_relays: sy.relays,
-        shares: (share(sy.relays, nr), share(sy.ghosts, ng)),
+        shares: (share_of(sy.relays, nr), share_of(sy.ghosts, ng)),
         dht_sybils,
         linked: wilson(kl, n, LEVEL),
         ends: wilson(ke, n, LEVEL),

@@ -7,7 +7,7 @@
 
 use super::super::common::{
     by_point, chi_square_sanity, chi_square_test, cost_model_note, count, loaded, missing,
-    of_point, source, sybil_capital_usd_per_month,
+    of_point, share_of, source, sybil_capital_usd_per_month, sybil_nodes,
 };
 use super::super::data::{Run, ScenarioData};
 use super::super::{Citation, Kind, Row, Section, Source, Table, Value};
@@ -62,16 +62,15 @@ fn sybil_points(d: &ScenarioData) -> Vec<SybilPoint> {
             .as_ref()
             .map_or((0, 0), |s| (s.relays, s.ghosts));
         let (nr, ng) = (sc.population.relays, sc.population.ghosts);
-        let share = |a: u32, n: u32| f64::from(a) / f64::from(a + n).max(1.0);
         let ss = of_point(&points, p.point);
         let (kl, n) = count(ss, |s| s.linked);
         let (ke, _) = count(ss, |s| s.ends);
-        let nodes = f64::from(sr + sg);
+        let nodes = f64::from(sybil_nodes(sc));
         rows_data.push(SybilPoint {
             sybil_relays: sr,
             sybil_ghosts: sg,
-            share_relays: share(sr, nr),
-            share_ghosts: share(sg, ng),
+            share_relays: share_of(sr, nr),
+            share_ghosts: share_of(sg, ng),
             linked: wilson(kl, n, LEVEL),
             ends: wilson(ke, n, LEVEL),
             pow_hashes: p.adversary_pow_hashes,
