@@ -19,6 +19,7 @@ use peer2prompt::onion::layer::{Direction, HopKeys, KEY_MATERIAL_LEN, layer_ad, 
 use peer2prompt::onion::ntor;
 use peer2prompt::onion::observe::{ObservedCell, ObservedNext};
 use peer2prompt::onion::relay::RelayConfig;
+use peer2prompt::onion::shaping::{ConstantRate, DownstreamShaping};
 use peer2prompt::time::{Duration, Instant};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -538,4 +539,91 @@ fn an_entry_that_stops_after_delivery_passes_no_reply_back() {
         "the reply-block cells stop at the entry"
     );
     assert!(n.relays[R1].errors.is_empty(), "{:?}", n.relays[R1].errors);
+}
+
+/// The exit's downstream shaping, and the Surb cells its first return hop
+/// (R3, the reverse path) received from it after `since`, with their times.
+fn shaped(downstream: DownstreamShaping) -> Net {
+    let config = RelayConfig {
+        downstream,
+        ..RelayConfig::default()
+    };
+    Net::new(4, 5, &config)
+}
+
+fn surbs_from_exit(n: &Net, since: usize) -> Vec<Instant> {
+    let exit = n.relays[EXIT].addr;
+    n.relays[R3].observations[since..]
+        .iter()
+        .filter(|o| o.cell == ObservedCell::Surb && o.prev == exit)
+        .map(|o| o.at)
+        .collect()
+}
+
+#[test]
+fn downstream_padding_replies_travel_as_replies_and_the_client_drops_them() {
+    let mut n = shaped(DownstreamShaping {
+        cover_mean_gap: Some(Duration::from_millis(50)),
+        constant_rate: None,
+    });
+    let c = n.build(&[R1, R2, R3, EXIT]);
+    assert_eq!(n.relays[EXIT].relay.padding_sent(), 0, "no request yet");
+    let since = n.relays[R3].observations.len();
+    let reply = round_trip(&mut n, c, b"a prompt", 5_000);
+    let sent = n.relays[EXIT].relay.padding_sent();
+    // About 10 s at one per 50 ms, less the gaps with no reply block left.
+    assert!(sent > 40, "padding replies sent: {sent}");
+    // The clock keeps running them: the last few are still on the wire.
+    let got = n.client.stats().padding_received;
+    assert!(
+        got <= sent && sent - got <= 3,
+        "{got} of {sent} padding replies arrived"
+    );
+    n.assert_replies(&[&reply]);
+    assert!(n.client_errors.is_empty(), "{:?}", n.client_errors);
+    for r in &n.relays {
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+    }
+    // The return hop forwards them as it forwards the reply: same cell kind,
+    // never marked as cover (it cannot tell).
+    let seen = surbs_from_exit(&n, since).len() as u64;
+    assert!(seen > sent, "R3 saw {seen} reply cells for {sent} padding");
+    assert!(n.relays[R3].observations[since..].iter().all(|o| !o.cover));
+}
+
+#[test]
+fn constant_rate_streaming_sends_evenly_and_pads_bursts_to_a_whole_quantum() {
+    let gap = Duration::from_millis(20);
+    let mut n = shaped(DownstreamShaping {
+        cover_mean_gap: None,
+        constant_rate: Some(ConstantRate {
+            gap,
+            tail: Duration::from_millis(200),
+            quantum: 16,
+        }),
+    });
+    let c = n.build(&[R1, R2, R3, EXIT]);
+    for (k, len) in [(0, 3_000), (1, 40_000)] {
+        let since = n.relays[R3].observations.len();
+        let padding_before = n.relays[EXIT].relay.padding_sent();
+        let reply = round_trip(&mut n, c, b"a prompt", len);
+        let times = surbs_from_exit(&n, since);
+        let padding = n.relays[EXIT].relay.padding_sent() - padding_before;
+        let burst = times.len() as u64;
+        assert_eq!(burst % 16, 0, "turn {k}: a burst of {burst} cells");
+        assert!(
+            padding > 0 && padding < burst,
+            "turn {k}: {padding} of {burst}"
+        );
+        // Slots are `gap` apart; a slot with no reply block left is skipped.
+        for w in times.windows(2) {
+            let d = w[1].as_nanos() - w[0].as_nanos();
+            assert!(
+                d > 0 && d % gap.as_nanos() == 0,
+                "turn {k}: a gap of {d} ns"
+            );
+        }
+        assert_eq!(n.replies().last(), Some(&reply), "turn {k}: reply intact");
+    }
+    assert!(n.client_errors.is_empty(), "{:?}", n.client_errors);
 }

@@ -21,12 +21,13 @@ use peer2prompt::node::{
 use peer2prompt::onion::client::ClientConfig;
 use peer2prompt::onion::relay::{RelayAdversary, RelayConfig};
 use peer2prompt::onion::route::{GuardPolicy, RelayWeighting, RoutePolicy};
+use peer2prompt::onion::shaping::{ConstantRate, DownstreamShaping};
 use peer2prompt::time::{Duration, Instant};
 
 use crate::engine::Host;
 use crate::network::Attachment;
 use crate::rng::{self, Purpose, Streams};
-use crate::scenario::{RelayWeightingSpec, Scenario};
+use crate::scenario::{ProtocolSpec, RelayWeightingSpec, Scenario};
 use crate::topology::Topology;
 
 /// A node's role in the population.
@@ -134,6 +135,20 @@ fn ms(v: f64) -> Duration {
     Duration::from_secs_f64(v / 1_000.0)
 }
 
+/// The endpoints' downstream shaping (`protocol.downstream_cover_rate_per_s`,
+/// `protocol.constant_rate`).
+fn downstream(p: &ProtocolSpec) -> DownstreamShaping {
+    DownstreamShaping {
+        cover_mean_gap: (p.downstream_cover_rate_per_s > 0.0)
+            .then(|| Duration::from_secs_f64(1.0 / p.downstream_cover_rate_per_s)),
+        constant_rate: p.constant_rate.as_ref().map(|c| ConstantRate {
+            gap: Duration::from_secs_f64(1.0 / c.cells_per_s),
+            tail: ms(c.tail_ms),
+            quantum: c.quantum_cells,
+        }),
+    }
+}
+
 /// What every node runs: DHT, relay, route policy.
 fn base_config(s: &Scenario, net: Arc<dyn NetworkInfo>) -> NodeConfig {
     let [lo, hi] = s.protocol.hop_delay_ms;
@@ -141,9 +156,13 @@ fn base_config(s: &Scenario, net: Arc<dyn NetworkInfo>) -> NodeConfig {
         dht: dht_config(s),
         relay: RelayConfig {
             delay: (hi > 0.0).then(|| (ms(lo), ms(hi))),
+            downstream: downstream(&s.protocol),
             ..RelayConfig::default()
         },
-        onion: ClientConfig::default(),
+        onion: ClientConfig {
+            build_timeout: Duration::from_secs_f64(s.protocol.circuit_build_timeout_s),
+            ..ClientConfig::default()
+        },
         route: RoutePolicy {
             relays: s.protocol.relays_per_route as usize,
             guards: GuardPolicy {
@@ -237,7 +256,7 @@ fn service_config(s: &Scenario, slot: Slot) -> ServiceConfig {
             }
         },
         max_concurrent: 64,
-        mint_timeout: Duration::from_secs(5),
+        mint_timeout: Duration::from_secs_f64(s.protocol.mint_timeout_s.unwrap_or(5.0)),
         cost: if ghost {
             CostModel::PerToken {
                 input: fx.price(s.protocol.price_in_usd_per_mtok / 2.0),
@@ -294,7 +313,7 @@ fn client_config(s: &Scenario, nat: bool) -> ClientRoleConfig {
         context_window: s.protocol.context_window_tokens,
         turn_timeout: Duration::from_secs_f64(s.protocol.turn_timeout_s),
         max_attempts: 3,
-        mint_timeout: Duration::from_secs(10),
+        mint_timeout: Duration::from_secs_f64(s.protocol.mint_timeout_s.unwrap_or(10.0)),
         wallet: WalletPolicy {
             swap_before_spend: s.protocol.wallet.swap_before_spend,
         },

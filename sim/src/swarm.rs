@@ -117,7 +117,7 @@ fn protocol(d: &mut Draw, hops: u64) -> String {
         "protocol:\n  relays_per_route: {hops}\n  shards: {}\n  service_shards: 2\n  \
          immediate_settlement: {}\n  chunk_msat: {}\n  mint_batch_s: {}\n  \
          cover_rate_per_s: {}\n  hop_delay_ms: [0, {delay}]\n  audit_keysets: {}\n  \
-         guards: {{enabled: {}}}\n  turn_timeout_s: {}\n",
+         guards: {{enabled: {}}}\n  turn_timeout_s: {}\n{}",
         d.pick(&[1, 2, 4]),
         d.chance(0.7),
         d.pick(&[1000, 2000, 8000]),
@@ -126,7 +126,23 @@ fn protocol(d: &mut Draw, hops: u64) -> String {
         d.chance(0.3),
         d.chance(0.3),
         d.pick(&[8.0, 20.0]),
+        downstream(d),
     )
+}
+
+/// The endpoints' downstream padding and constant-rate streaming, often off.
+fn downstream(d: &mut Draw) -> String {
+    let cover = d.pick(&[0.0, 0.0, 5.0]);
+    let mut s = format!("  downstream_cover_rate_per_s: {cover}\n");
+    if d.chance(0.3) {
+        s += &format!(
+            "  constant_rate: {{cells_per_s: {}, tail_ms: {}, quantum_cells: {}}}\n",
+            d.pick(&[5.0, 20.0, 100.0]),
+            d.pick(&[0.0, 500.0]),
+            d.pick(&[1, 4, 16]),
+        );
+    }
+    s
 }
 
 fn faults(d: &mut Draw, relays: u64, services: u64, mints: u64, clients: u64) -> String {

@@ -24,7 +24,7 @@ use super::layer::{
     open_slot, seal_into, wrap,
 };
 use super::messages::{
-    ExtendRequest, FLAG_WANT_SURBS, KIND_DATA, decode_extended, encode_surb_batch,
+    ExtendRequest, FLAG_PADDING, FLAG_WANT_SURBS, KIND_DATA, decode_extended, encode_surb_batch,
 };
 use super::ntor::{NtorClient, REPLY_LEN};
 use super::relay::Transmit;
@@ -158,6 +158,8 @@ pub struct ClientStats {
     pub surbs_built: u64,
     /// Reply cells opened.
     pub replies_opened: u64,
+    /// Padding replies received and dropped (downstream shaping).
+    pub padding_received: u64,
 }
 
 /// The client engine of one node.
@@ -598,6 +600,15 @@ impl OnionClient {
             what: "reply",
             reason: "empty",
         })?;
+        if flags & FLAG_PADDING != 0 && !record.extend {
+            // Downstream padding: it spent a reply block and carries nothing.
+            c.surbs_out = c.surbs_out.saturating_sub(1);
+            self.stats.padding_received += 1;
+            if flags & FLAG_WANT_SURBS != 0 && c.surbs_out < self.config.surb_batch / 2 {
+                self.send_surb_batch(now, circuit)?;
+            }
+            return Ok(());
+        }
         let f = fragment::parse(frag)?;
         if record.extend {
             let reply = decode_extended(f.data)?;

@@ -14,6 +14,9 @@ pub const KIND_SURBS: u8 = 1;
 
 /// Reply flag: the exit is running low on reply blocks and has more to send.
 pub const FLAG_WANT_SURBS: u8 = 1;
+/// Reply flag: a padding reply (downstream shaping, [`super::shaping`]);
+/// nothing follows the flags, and the client drops it.
+pub const FLAG_PADDING: u8 = 2;
 
 /// Bytes of an encoded socket address.
 const ADDR_LEN: usize = crate::net::ADDR_LEN;

@@ -9,6 +9,7 @@
 //! - [`replay`], [`fragment`]: replay windows and reply-block tags; message
 //!   fragmentation with bounded reassembly.
 //! - [`surb`]: single-use reply blocks.
+//! - [`shaping`]: the endpoint's downstream padding and constant-rate streaming.
 //!
 //! Everything here is sans-IO: inputs are bytes and `now`, outputs are polled.
 
@@ -24,6 +25,7 @@ pub mod observe;
 pub mod relay;
 pub mod replay;
 pub mod route;
+pub mod shaping;
 pub mod surb;
 
 pub use error::OnionError;

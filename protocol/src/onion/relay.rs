@@ -10,7 +10,7 @@
 //! bounded ranges).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use rand_chacha::ChaCha20Rng;
@@ -21,10 +21,13 @@ use super::cell::{CELL_LEN, Cell, Command, ROUTING_LEN};
 use super::fragment::{self, Reassembler, ReassemblyLimits};
 use super::header::{NextHop, SlotCmd};
 use super::layer::{Direction, HopKeys, KEY_MATERIAL_LEN, layer_ad, open_sealed, open_slot, peel};
-use super::messages::{ExtendRequest, FLAG_WANT_SURBS, KIND_DATA, KIND_SURBS, decode_surb_batch};
+use super::messages::{
+    ExtendRequest, FLAG_PADDING, FLAG_WANT_SURBS, KIND_DATA, KIND_SURBS, decode_surb_batch,
+};
 use super::ntor::{self, ONIONSKIN_LEN, REPLY_LEN};
 use super::observe::{HopObservation, ObservedCell, ObservedNext};
 use super::replay::{ReplayWindow, SurbTags};
+use super::shaping::{DownstreamShaping, Due, Shaper};
 use super::surb::{REPLY_CAPACITY, Surb, seal_reply};
 use crate::identity::{Identity, OnionKeyring};
 use crate::time::{Duration, Instant};
@@ -52,6 +55,9 @@ pub struct RelayConfig {
     pub surb_max_age: Duration,
     /// Sessions idle this long are dropped.
     pub idle_timeout: Duration,
+    /// Downstream padding and constant-rate streaming for sessions this
+    /// node is the endpoint of (off by default).
+    pub downstream: DownstreamShaping,
     /// **Adversarial** behaviour (off by default; the `adversary` feature).
     #[cfg(feature = "adversary")]
     pub dangerous_behaviour: RelayAdversary,
@@ -80,6 +86,7 @@ impl Default for RelayConfig {
             surb_low_water: 4,
             surb_max_age: Duration::from_secs(540),
             idle_timeout: Duration::from_secs(600),
+            downstream: DownstreamShaping::default(),
             #[cfg(feature = "adversary")]
             dangerous_behaviour: RelayAdversary::default(),
         }
@@ -129,6 +136,7 @@ struct Session {
     next_msg_id: u32,
     cells: u64,
     last_active: Instant,
+    shaper: Shaper,
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -150,6 +158,10 @@ pub struct OnionRelay {
     mailboxes: HashMap<[u8; 16], VecDeque<Cell>>,
     outbox: BinaryHeap<Reverse<Queued>>,
     queued: u64,
+    /// Shaping timers: (when, session). A timer a session no longer holds
+    /// is skipped when it comes due.
+    timers: BTreeSet<(Instant, u32)>,
+    padding_sent: u64,
     events: VecDeque<RelayEvent>,
     crypto: ChaCha20Rng,
     decisions: ChaCha20Rng,
@@ -188,6 +200,8 @@ impl OnionRelay {
             mailboxes: HashMap::new(),
             outbox: BinaryHeap::new(),
             queued: 0,
+            timers: BTreeSet::new(),
+            padding_sent: 0,
             events: VecDeque::new(),
             crypto,
             decisions,
@@ -223,6 +237,11 @@ impl OnionRelay {
     /// Reply fragments waiting for reply blocks in `session`.
     pub fn replies_pending(&self, session: u32) -> usize {
         self.sessions.get(&session).map_or(0, |s| s.replies.len())
+    }
+
+    /// Padding replies sent so far (downstream shaping).
+    pub fn padding_sent(&self) -> u64 {
+        self.padding_sent
     }
 
     // ----- inputs -------------------------------------------------------------
@@ -276,6 +295,15 @@ impl OnionRelay {
         }
         for s in self.sessions.values_mut() {
             s.tags.prune(now);
+        }
+        while let Some(&(at, handle)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            if let Err(e) = self.on_shaping_timer(at, handle) {
+                tracing::debug!("downstream shaping: {e}");
+            }
         }
     }
 
@@ -338,6 +366,7 @@ impl OnionRelay {
         for frag in fragment::split(id, &msg, REPLY_CAPACITY - 1)? {
             s.replies.push_back(frag);
         }
+        self.start_shaping(now, session);
         self.flush_replies(now, session)
     }
 
@@ -354,9 +383,11 @@ impl OnionRelay {
         None
     }
 
-    /// When the next delayed cell is due.
+    /// When the next delayed cell or shaping timer is due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.outbox.peek().map(|Reverse(q)| q.at)
+        let cell = self.outbox.peek().map(|Reverse(q)| q.at);
+        let timer = self.timers.first().map(|(at, _)| *at);
+        cell.into_iter().chain(timer).min()
     }
 
     /// The next event.
@@ -418,6 +449,7 @@ impl OnionRelay {
                 next_msg_id: 0,
                 cells: 1,
                 last_active: now,
+                shaper: Shaper::default(),
             },
         );
         self.inbound.insert(link, handle);
@@ -769,6 +801,7 @@ impl OnionRelay {
                         prev,
                         message: data.to_vec(),
                     });
+                    self.start_shaping(now, handle);
                 }
                 Some((&KIND_SURBS, data)) => {
                     let batch = decode_surb_batch(data)?;
@@ -788,7 +821,8 @@ impl OnionRelay {
         Ok(())
     }
 
-    /// Sends queued reply fragments while reply blocks last.
+    /// Sends queued reply fragments while reply blocks last. Under
+    /// constant-rate streaming they wait for the burst's slots instead.
     fn flush_replies(&mut self, now: Instant, handle: u32) -> Result<(), OnionError> {
         if !self.forwards(handle) {
             if let Some(s) = self.sessions.get_mut(&handle) {
@@ -796,37 +830,113 @@ impl OnionRelay {
             }
             return Ok(());
         }
+        if self.config.downstream.constant_rate.is_some() {
+            return Ok(());
+        }
+        while self.send_reply_cell(now, handle, true)? {}
+        Ok(())
+    }
+
+    /// Sends one reply cell of `handle` through its oldest live reply block:
+    /// the next waiting fragment if `real`, else a padding reply. Returns
+    /// whether a cell left (false: no fragment waits, no reply block is left,
+    /// or the session is gone).
+    fn send_reply_cell(
+        &mut self,
+        now: Instant,
+        handle: u32,
+        real: bool,
+    ) -> Result<bool, OnionError> {
         let low = self.config.surb_low_water;
         let max_age = self.config.surb_max_age;
-        loop {
-            let Some(s) = self.sessions.get_mut(&handle) else {
-                return Ok(());
-            };
-            while s
-                .surbs
-                .front()
-                .is_some_and(|(at, _)| now.saturating_duration_since(*at) >= max_age)
-            {
-                s.surbs.pop_front();
-            }
-            if s.replies.is_empty() || s.surbs.is_empty() {
-                return Ok(());
-            }
-            let (Some((_, surb)), Some(frag)) = (s.surbs.pop_front(), s.replies.pop_front()) else {
-                return Ok(());
-            };
-            // Ask whenever the supply runs low, not only while replies are
-            // queued: a streamed answer arrives one fragment at a time, and
-            // would otherwise drain the supply with nobody asking for more.
-            let want = s.surbs.len() < low;
-            let mut plain = Vec::with_capacity(1 + frag.len());
-            plain.push(if want { FLAG_WANT_SURBS } else { 0 });
-            plain.extend_from_slice(&frag);
-            let cell = seal_reply(&surb, &s.keys, &plain, &mut self.crypto)?;
-            s.cells += 1;
-            s.last_active = now;
-            self.send_delayed(now, surb.first_hop, &cell);
+        let Some(s) = self.sessions.get_mut(&handle) else {
+            return Ok(false);
+        };
+        while s
+            .surbs
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) >= max_age)
+        {
+            s.surbs.pop_front();
         }
+        if s.surbs.is_empty() || (real && s.replies.is_empty()) {
+            return Ok(false);
+        }
+        let frag = if real { s.replies.pop_front() } else { None };
+        let Some((_, surb)) = s.surbs.pop_front() else {
+            return Ok(false);
+        };
+        // Ask whenever the supply runs low, not only while replies are
+        // queued: a streamed answer arrives one fragment at a time, and
+        // would otherwise drain the supply with nobody asking for more.
+        let mut flags = if s.surbs.len() < low {
+            FLAG_WANT_SURBS
+        } else {
+            0
+        };
+        if frag.is_none() {
+            flags |= FLAG_PADDING;
+        }
+        let mut plain = Vec::with_capacity(1 + frag.as_ref().map_or(0, Vec::len));
+        plain.push(flags);
+        plain.extend_from_slice(frag.as_deref().unwrap_or_default());
+        let cell = seal_reply(&surb, &s.keys, &plain, &mut self.crypto)?;
+        s.cells += 1;
+        if real {
+            s.last_active = now;
+        } else {
+            self.padding_sent += 1;
+        }
+        self.send_delayed(now, surb.first_hop, &cell);
+        Ok(true)
+    }
+
+    /// A request or a reply on `handle`: starts its downstream shaping if
+    /// the policy has any and it is not running.
+    fn start_shaping(&mut self, now: Instant, handle: u32) {
+        let policy = self.config.downstream;
+        if !policy.is_on() {
+            return;
+        }
+        let Some(s) = self.sessions.get_mut(&handle) else {
+            return;
+        };
+        for at in s.shaper.start(now, &policy, &mut self.decisions) {
+            self.timers.insert((at, handle));
+        }
+    }
+
+    /// A shaping timer of `handle` set for `at` came due.
+    fn on_shaping_timer(&mut self, at: Instant, handle: u32) -> Result<(), OnionError> {
+        let policy = self.config.downstream;
+        let Some(due) = self.sessions.get(&handle).and_then(|s| s.shaper.due(at)) else {
+            return Ok(());
+        };
+        let forwards = self.forwards(handle);
+        match (due, policy.constant_rate, policy.cover_mean_gap) {
+            (Due::Slot, Some(rate), _) => {
+                let real = forwards && self.send_reply_cell(at, handle, true)?;
+                let sent = real || (forwards && self.send_reply_cell(at, handle, false)?);
+                let Some(s) = self.sessions.get_mut(&handle) else {
+                    return Ok(());
+                };
+                let waiting = !s.replies.is_empty();
+                if let Some(next) = s.shaper.after_slot(at, &rate, sent, real, waiting) {
+                    self.timers.insert((next, handle));
+                }
+            }
+            (Due::Cover, _, Some(mean)) => {
+                if forwards {
+                    self.send_reply_cell(at, handle, false)?;
+                }
+                if let Some(s) = self.sessions.get_mut(&handle) {
+                    let next = s.shaper.after_cover(at, mean, &mut self.decisions);
+                    self.timers.insert((next, handle));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     fn fresh_outbound_circ(&mut self, addr: SocketAddr) -> u32 {

@@ -303,6 +303,13 @@ pub struct ProtocolSpec {
     pub price_out_usd_per_mtok: f64,
     /// How long a client waits for a turn before retrying elsewhere, s.
     pub turn_timeout_s: f64,
+    /// A circuit not built within this long fails, s (raise it with
+    /// per-hop delays of seconds: each extension crosses the built hops
+    /// twice).
+    pub circuit_build_timeout_s: f64,
+    /// How long clients and services wait for a mint's answer, s (unset:
+    /// clients 10 s, services 5 s).
+    pub mint_timeout_s: Option<f64>,
     /// What Lightning reveals to a mint about a client funding its wallet.
     pub lightning: LightningPrivacySpec,
     /// Clients' wallet privacy switches (whitepaper "Mint-Exit Collusion",
@@ -311,6 +318,13 @@ pub struct ProtocolSpec {
     /// Cover cells per second on each open session's circuit, dropped by
     /// the last relay (whitepaper "Traffic Analysis Countermeasures"); 0 off.
     pub cover_rate_per_s: f64,
+    /// Padding replies per second that the endpoint (Ghost, GPU node or
+    /// mint) sends down each open session through the client's reply blocks
+    /// (whitepaper "Traffic Analysis Countermeasures"; pads the downstream,
+    /// which client cover does not); 0 off.
+    pub downstream_cover_rate_per_s: f64,
+    /// Constant-rate streaming at the endpoint (unset: off).
+    pub constant_rate: Option<ConstantRateSpec>,
     /// Route rotation: a fresh route and service after this many turns
     /// (unset: one route per conversation, `workload.turns_per_session`).
     pub rotate_after_turns: Option<u32>,
@@ -396,6 +410,27 @@ impl ExitPricingSpec {
     }
 }
 
+/// Constant-rate streaming (whitepaper "Traffic Analysis Countermeasures"):
+/// from a request on, the endpoint sends one reply cell every
+/// `1 / cells_per_s` (real or padding) until nothing real has waited for
+/// `tail_ms` and the burst holds a multiple of `quantum_cells` cells.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConstantRateSpec {
+    /// Reply cells per second while a burst lasts.
+    pub cells_per_s: f64,
+    /// Quiet time after the last real cell before the burst may end, ms.
+    #[serde(default = "thousand")]
+    pub tail_ms: f64,
+    /// A burst's cell count is padded to a multiple of this.
+    #[serde(default = "sixteen")]
+    pub quantum_cells: u32,
+}
+
+fn sixteen() -> u32 {
+    16
+}
+
 /// Wallet privacy switches (whitepaper "Mint-Exit Collusion": swap before
 /// spend, randomized hold periods).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -449,9 +484,13 @@ impl Default for ProtocolSpec {
             price_in_usd_per_mtok: 5.0,
             price_out_usd_per_mtok: 20.0,
             turn_timeout_s: 20.0,
+            circuit_build_timeout_s: 10.0,
+            mint_timeout_s: None,
             lightning: LightningPrivacySpec::Node,
             wallet: WalletSpec::default(),
             cover_rate_per_s: 0.0,
+            downstream_cover_rate_per_s: 0.0,
+            constant_rate: None,
             rotate_after_turns: None,
             context_window_tokens: 128_000,
             audit_keysets: false,

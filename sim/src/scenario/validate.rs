@@ -76,6 +76,20 @@ fn validate_population(s: &Scenario) -> Checked {
             "expected [low, high] with 0 <= low <= high".into(),
         );
     }
+    for (name, v) in [
+        (
+            "protocol.circuit_build_timeout_s",
+            s.protocol.circuit_build_timeout_s,
+        ),
+        (
+            "protocol.mint_timeout_s",
+            s.protocol.mint_timeout_s.unwrap_or(10.0),
+        ),
+    ] {
+        if !(v.is_finite() && (0.1..=3600.0).contains(&v)) {
+            return err(name, format!("expected 0.1 to 3600 seconds, got {v}"));
+        }
+    }
     if s.protocol.turn_timeout_s.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return err(
             "protocol.turn_timeout_s",
@@ -274,10 +288,40 @@ fn validate_protocol(s: &Scenario) -> Checked {
             "expected a non-negative rate".into(),
         );
     }
-    if !(pr.mint_batch_s.is_finite() && (0.0..10.0).contains(&pr.mint_batch_s)) {
+    if !(pr.downstream_cover_rate_per_s.is_finite() && pr.downstream_cover_rate_per_s >= 0.0) {
+        return err(
+            "protocol.downstream_cover_rate_per_s",
+            "expected a non-negative rate".into(),
+        );
+    }
+    if let Some(c) = &pr.constant_rate {
+        if !(c.cells_per_s.is_finite() && (0.01..=10_000.0).contains(&c.cells_per_s)) {
+            return err(
+                "protocol.constant_rate.cells_per_s",
+                format!(
+                    "expected 0.01 to 10000 cells per second, got {}",
+                    c.cells_per_s
+                ),
+            );
+        }
+        if !(c.tail_ms.is_finite() && c.tail_ms >= 0.0) {
+            return err(
+                "protocol.constant_rate.tail_ms",
+                "expected a non-negative number of ms".into(),
+            );
+        }
+        if !(1..=4096).contains(&c.quantum_cells) {
+            return err(
+                "protocol.constant_rate.quantum_cells",
+                "expected 1 to 4096 cells".into(),
+            );
+        }
+    }
+    let mint_timeout = pr.mint_timeout_s.unwrap_or(10.0);
+    if !(pr.mint_batch_s.is_finite() && (0.0..mint_timeout).contains(&pr.mint_batch_s)) {
         return err(
             "protocol.mint_batch_s",
-            "expected 0 (off) to under 10 s (the clients' mint timeout)".into(),
+            format!("expected 0 (off) to under {mint_timeout} s (the clients' mint timeout)"),
         );
     }
     if pr.context_window_tokens <= s.workload.max_output_tokens {

@@ -15,6 +15,7 @@ pub mod ghost_profits;
 pub mod guard_rotation;
 pub mod guards;
 pub mod heavy_tails;
+pub mod high_latency;
 pub mod key_tagging;
 pub mod latency;
 pub mod link_probability;
@@ -45,6 +46,7 @@ pub const REGISTRY: &[fn(&Run) -> Section] = &[
     mint_exit::section,
     local_observer::section,
     observers::section,
+    high_latency::section,
     key_tagging::section,
     margins::section,
     heavy_tails::section,

@@ -111,8 +111,9 @@ pub fn section(sections: &[Section]) -> Section {
             "Timing/volume correlation",
             "Weakened unlinkability",
             format!(
-                "{}; {}",
+                "{}; {}; {}",
                 from(sections, "observers", &findings),
+                from(sections, "high_latency", &findings),
                 from(sections, "combined", &findings)
             ),
         ),
