@@ -65,7 +65,11 @@ impl Defence {
     }
 
     fn label(&self) -> String {
-        format!("{}, delays ≤{} ms/hop", self.family(), self.delay_ms)
+        if self.delay_ms > 0.0 {
+            format!("{}, delays ≤{} ms/hop", self.family(), self.delay_ms)
+        } else {
+            format!("{}, no delays", self.family())
+        }
     }
 }
 
@@ -308,7 +312,7 @@ fn figures(data: &[Defence], base: &Base) -> Vec<Figure> {
             .filter(|d| d.padded == padded && d.linked.n > 0)
             .map(|d| {
                 Point::with_ci(x(d), d.linked.estimate, d.linked.lo, d.linked.hi)
-                    .noted(format!("≤{} ms", d.delay_ms))
+                    .noted(format!("≤{} ms", d.delay_ms).replace("≤0 ms", "none"))
             })
             .collect();
         pts.sort_by(|a, b| a.x.total_cmp(&b.x));
