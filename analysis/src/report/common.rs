@@ -15,6 +15,27 @@ use crate::estimate::{Proportion, bootstrap, compare, quantile};
 use crate::summary::{LEVEL, PointSummary};
 use peer2prompt_sim::scenario::{Loaded, load_str};
 
+/// The whitepaper's two sentences on tier 4 and its countermeasures, which
+/// the observers and high-latency sections both answer.
+pub fn tier4_citations() -> Vec<Citation> {
+    vec![
+        Citation {
+            source: Source::Whitepaper,
+            section: "Threat Model Tiers",
+            paragraph: Some("Tier 4: Network-Wide Passive Observer"),
+            quote: "Peer2Prompt can raise cost with padding and jitter, but cannot eliminate \
+                    this class without heavy latency overhead.",
+        },
+        Citation {
+            source: Source::Whitepaper,
+            section: "Traffic Analysis Countermeasures",
+            paragraph: None,
+            quote: "These controls increase attack cost but do not provide mixnet-level \
+                    anonymity guarantees.",
+        },
+    ]
+}
+
 /// The tier-3 sentence the guard sections test (whitepaper "Threat Model
 /// Tiers", "Tier 3: Partial Collusion").
 pub fn n_sessions_citation() -> Citation {

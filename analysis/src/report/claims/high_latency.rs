@@ -6,9 +6,11 @@
 //! point priced by its latency and bandwidth multipliers. The whitepaper
 //! gives no number: findings.
 
-use super::super::common::{by_point, median_ms, missing, of_point, param, param_f64, source};
+use super::super::common::{
+    by_point, median_ms, missing, of_point, param, param_f64, source, tier4_citations,
+};
 use super::super::data::{Run, ScenarioData};
-use super::super::{Citation, Kind, Row, Section, Source, Table, Value};
+use super::super::{Citation, Kind, Row, Section, Table, Value};
 use crate::estimate::{Mean, Proportion, wilson};
 use crate::figure::{Figure, Point, Series, Style};
 use crate::roc::RocSummary;
@@ -24,22 +26,7 @@ const FLOOR: &str = "the cheapest defence that links under 5% of sessions";
 const TARGET: f64 = 0.05;
 
 fn citations() -> Vec<Citation> {
-    vec![
-        Citation {
-            source: Source::Whitepaper,
-            section: "Threat Model Tiers",
-            paragraph: Some("Tier 4: Network-Wide Passive Observer"),
-            quote: "Peer2Prompt can raise cost with padding and jitter, but cannot eliminate \
-                    this class without heavy latency overhead.",
-        },
-        Citation {
-            source: Source::Whitepaper,
-            section: "Traffic Analysis Countermeasures",
-            paragraph: None,
-            quote: "These controls increase attack cost but do not provide mixnet-level \
-                    anonymity guarantees.",
-        },
-    ]
+    tier4_citations()
 }
 
 /// One point: its defence and what it cost and bought.

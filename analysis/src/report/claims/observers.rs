@@ -4,9 +4,11 @@
 //! and its pair ROC at low false-positive rates, against the defences'
 //! latency and bandwidth costs. Qualitative in the whitepaper: findings.
 
-use super::super::common::{by_point, median_ms, missing, of_point, point_label, source};
+use super::super::common::{
+    by_point, median_ms, missing, of_point, point_label, source, tier4_citations,
+};
 use super::super::data::{Run, ScenarioData};
-use super::super::{Citation, Kind, Row, Section, Source, Table, Value};
+use super::super::{Citation, Kind, Row, Section, Table, Value};
 use crate::estimate::{Proportion, wilson};
 use crate::figure::{Figure, Point, Series, Style};
 use crate::roc::{FPR_TARGETS, RocSummary};
@@ -23,22 +25,7 @@ const ANCHORS: [(&str, f64, f64); 2] = [
 ];
 
 fn citations() -> Vec<Citation> {
-    vec![
-        Citation {
-            source: Source::Whitepaper,
-            section: "Threat Model Tiers",
-            paragraph: Some("Tier 4: Network-Wide Passive Observer"),
-            quote: "Peer2Prompt can raise cost with padding and jitter, but cannot eliminate \
-                    this class without heavy latency overhead.",
-        },
-        Citation {
-            source: Source::Whitepaper,
-            section: "Traffic Analysis Countermeasures",
-            paragraph: None,
-            quote: "These controls increase attack cost but do not provide mixnet-level \
-                    anonymity guarantees.",
-        },
-    ]
+    tier4_citations()
 }
 
 /// One defence's measurements.
