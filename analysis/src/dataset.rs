@@ -6,6 +6,7 @@ use std::path::Path;
 use peer2prompt_sim::adversary::selective_dos::DosStats;
 use peer2prompt_sim::exposure::ExposureRecord;
 use peer2prompt_sim::ledger::LedgerRecord;
+use peer2prompt_sim::profiles::ProfileRecord;
 use peer2prompt_sim::record::{ReplicateKey, SessionRecord};
 use peer2prompt_sim::vantage::VantageRecord;
 use peer2prompt_sim::views::DirectoryView;
@@ -119,6 +120,22 @@ pub fn views_frame(rows: &[(ReplicateKey, DirectoryView)]) -> PolarsResult<DataF
         "adversarial_relays" => |r| r.1.adversarial_relays,
         "services" => |r| r.1.services,
         "adversarial_services" => |r| r.1.adversarial_services,
+    )
+}
+
+/// `profiles.parquet`: where the profile attacker put each measured
+/// session (`profile` null when it put it nowhere).
+pub fn profiles_frame(rows: &[(ReplicateKey, ProfileRecord)]) -> PolarsResult<DataFrame> {
+    frame!(rows;
+        "point" => |r| r.0.point,
+        "replicate" => |r| r.0.replicate,
+        "session_id" => |r| r.1.session_id,
+        "client" => |r| r.1.client,
+        "started_ns" => |r| r.1.started_ns,
+        "profile" => |r| r.1.profile,
+        "correct" => |r| r.1.correct,
+        "clean_route" => |r| r.1.clean_route,
+        "profile_idents" => |r| r.1.profile_idents,
     )
 }
 

@@ -33,6 +33,7 @@ pub mod ledger;
 pub mod network;
 pub mod observer_scoring;
 pub mod population;
+pub mod profiles;
 pub mod queue;
 pub mod record;
 pub mod rng;

@@ -247,4 +247,8 @@ pub struct NetworkReplicate {
     /// Each client's directory view at the end (absent without Sybils).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub views: Option<Vec<crate::views::DirectoryView>>,
+    /// Where the profile attacker put each measured session (absent unless
+    /// `adversary.profiles`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiles: Option<Vec<crate::profiles::ProfileRecord>>,
 }

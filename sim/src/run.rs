@@ -186,6 +186,7 @@ fn records(
         sessions: scored.sessions,
         ledger: w.ledger.as_ref().map(|l| ledger_records(l, w)),
         vantage: scored.vantage,
+        profiles: scored.profiles,
         views: w
             .scenario
             .adversary

@@ -11,7 +11,9 @@ use crate::adversary::matcher::{self, Guess, MatcherParams};
 use crate::adversary::mint_exit::{Attribution, GhostReceipt, MintExitAttacker, Params};
 use crate::adversary::observer::FlowSummary;
 use crate::adversary::pool::FlowKey;
+use crate::adversary::profile::{self, Claim, Ident};
 use crate::observer_scoring::{self, ObserverOutcome};
+use crate::profiles::ProfileRecord;
 use crate::record::{CorrelationRecord, SessionRecord};
 use crate::rng::{Purpose, Streams, entity};
 use crate::scenario::GuessKind;
@@ -41,6 +43,9 @@ pub struct Scored {
     pub observer_flows: (u64, u64, u64),
     /// What the vantage saw of each measured session (`vantage_records`).
     pub vantage: Option<Vec<VantageRecord>>,
+    /// Where the profile attacker put each measured session
+    /// (`adversary.profiles`).
+    pub profiles: Option<Vec<ProfileRecord>>,
 }
 
 /// The entry–exit matcher's guesses, in the scenario's guessing rule.
@@ -57,9 +62,9 @@ fn guesses(w: &World, seed: u64) -> Vec<(FlowKey, Guess)> {
 }
 
 /// Each guessed exit flow's session row and what the guess named.
-fn link_guesses(w: &World, seed: u64) -> HashMap<usize, LinkGuess> {
+fn link_guesses(w: &World, guessed: &[(FlowKey, Guess)]) -> HashMap<usize, LinkGuess> {
     let mut out = HashMap::new();
-    for (xk, g) in guesses(w, seed) {
+    for &(xk, g) in guessed {
         // Ground truth, from the engine's table: which session it was.
         let Some(row) = w.truth.row_of(xk) else {
             continue;
@@ -90,8 +95,20 @@ fn link_guesses(w: &World, seed: u64) -> HashMap<usize, LinkGuess> {
 /// amount); a payment none of whose proofs reached a colluding mint is not
 /// attributed.
 fn mint_exit_attributions(w: &World) -> HashMap<usize, Attribution> {
+    let mut out = HashMap::new();
+    for (flow, a) in mint_exit_by_flow(w) {
+        if let Some(row) = w.truth.row_of(flow) {
+            out.entry(row).or_insert(a);
+        }
+    }
+    out
+}
+
+/// The mint-exit attacker's attribution of each exit flow's first payment,
+/// from the adversary's pool alone.
+fn mint_exit_by_flow(w: &World) -> Vec<(FlowKey, Attribution)> {
     let Some(spec) = &w.scenario.adversary.mint_exit else {
-        return HashMap::new();
+        return Vec::new();
     };
     let evidence = &w.pool.mint;
     let mut amount_of: HashMap<[u8; 33], Amount> = HashMap::new();
@@ -110,7 +127,7 @@ fn mint_exit_attributions(w: &World) -> HashMap<usize, Attribution> {
             recency_ns: spec.recency_s.map(|r| (r * 1e9) as u64),
         },
     );
-    let mut out = HashMap::new();
+    let mut out = Vec::new();
     for (&flow, receipts) in &w.pool.receipts {
         let Some(first) = receipts.first() else {
             continue;
@@ -123,17 +140,39 @@ fn mint_exit_attributions(w: &World) -> HashMap<usize, Attribution> {
         if amounts.is_empty() {
             continue;
         }
-        let Some(row) = w.truth.row_of(flow) else {
-            continue;
+        let receipt = GhostReceipt {
+            at: first.at,
+            amounts,
         };
-        out.entry(row).or_insert_with(|| {
-            attacker.attribute(&GhostReceipt {
-                at: first.at,
-                amounts,
-            })
-        });
+        out.push((flow, attacker.attribute(&receipt)));
     }
     out
+}
+
+/// The profile attacker's claims (`adversary.profiles`): the client address
+/// of every entry flow the matcher aligned with an exit flow, and the payer
+/// of every mint-exit attribution with at most `mint_max_candidates`
+/// candidate payers. Pool only.
+fn profile_claims(w: &World, guessed: &[(FlowKey, Guess)], max_candidates: u32) -> Vec<Claim> {
+    let mut claims: Vec<Claim> = guessed
+        .iter()
+        .filter_map(|(flow, g)| {
+            let client = w.pool.entries.get(&g.entry)?.client?;
+            Some(Claim {
+                flow: *flow,
+                ident: Ident::Address(client),
+            })
+        })
+        .collect();
+    for (flow, a) in mint_exit_by_flow(w) {
+        if let Some(payer) = a.guess.filter(|_| a.candidates <= max_candidates as usize) {
+            claims.push(Claim {
+                flow,
+                ident: Ident::Payer(payer),
+            });
+        }
+    }
+    claims
 }
 
 /// Scores every attacker of `w` (observers from their `flows`, seen from
@@ -145,8 +184,13 @@ pub fn score(
     replicate: u32,
     seed: u64,
 ) -> Scored {
-    let links = link_guesses(w, seed);
+    let guessed = guesses(w, seed);
+    let links = link_guesses(w, &guessed);
     let mint_exit = mint_exit_attributions(w);
+    let profiles = w.scenario.adversary.profiles.as_ref().map(|spec| {
+        let built = profile::build(&profile_claims(w, &guessed, spec.mint_max_candidates));
+        crate::profiles::records(w, &built)
+    });
     let observed = match (flows, &w.scenario.adversary.observers) {
         (Some(f), Some(spec)) => Some(observer_scoring::score(w, f, spec, point, replicate)),
         _ => None,
@@ -181,6 +225,7 @@ pub fn score(
         correlation,
         observer_flows: flows,
         vantage,
+        profiles,
     }
 }
 

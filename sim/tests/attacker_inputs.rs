@@ -2,8 +2,9 @@
 //! report what they see"): every attacker decides from what its nodes and
 //! vantage points observed. Two runs whose prompts differ only in their
 //! text (same lengths, every other draw the same) must give identical
-//! guesses from the entry–exit matcher, the mint-exit attacker and the
-//! observers' correlation attacker; and since prompts carry no marker,
+//! guesses from the entry–exit matcher, the mint-exit attacker, the
+//! observers' correlation attacker and the profile attacker; and since
+//! prompts carry no marker,
 //! scoring still finds every session's flows.
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -32,6 +33,7 @@ adversary:
   exit_fraction_g: 0.5
   mint_exit: {mints: 1}
   observers: {vantage: {kind: as_fraction, share: 0.3}}
+  profiles: {mint_max_candidates: 64}
 "#;
 
 fn run(text_seed: u64) -> NetworkReplicate {
@@ -69,6 +71,12 @@ fn attackers_guess_the_same_whatever_the_prompts_say() {
         assert_eq!(x.observer_linked, y.observer_linked, "observers");
     }
     assert_eq!(a.correlation, b.correlation, "observers' pair scores");
+    let (pa, pb) = (a.profiles.unwrap(), b.profiles.unwrap());
+    assert!(
+        pa.iter().any(|r| r.profile.is_some()),
+        "profiles were built"
+    );
+    assert_eq!(pa, pb, "profile attacker");
 }
 
 #[test]

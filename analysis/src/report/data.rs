@@ -15,6 +15,7 @@ use peer2prompt_sim::adversary::selective_dos::DosStats;
 use peer2prompt_sim::audit::AuditedSession;
 use peer2prompt_sim::exposure::ExposureRecord;
 use peer2prompt_sim::ledger::LedgerRecord;
+use peer2prompt_sim::profiles::ProfileRecord;
 use peer2prompt_sim::vantage::VantageRecord;
 use peer2prompt_sim::views::DirectoryView;
 
@@ -118,6 +119,9 @@ pub struct ScenarioData {
     /// Each client's directory view at the end (`views.parquet`), with its
     /// (point, replicate), if the scenario had Sybils.
     pub views: Vec<tables::Replicated<DirectoryView>>,
+    /// Where the profile attacker put each measured session
+    /// (`profiles.parquet`), with its (point, replicate), if it ran.
+    pub profiles: Vec<tables::Replicated<ProfileRecord>>,
 }
 
 /// A market scenario's datasets.
@@ -210,6 +214,7 @@ pub fn load(dir: &Path) -> Result<Run, ReportError> {
             exposure: tables::exposure_rows(&d.join("exposure.parquet"))?,
             vantage: tables::vantage_rows(&d.join("vantage.parquet"))?,
             views: tables::views_rows(&d.join("views.parquet"))?,
+            profiles: tables::profiles_rows(&d.join("profiles.parquet"))?,
             name,
         });
     }

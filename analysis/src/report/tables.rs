@@ -11,6 +11,7 @@ use crate::dataset::read_parquet;
 use peer2prompt_sim::adversary::selective_dos::DosStats;
 use peer2prompt_sim::exposure::ExposureRecord;
 use peer2prompt_sim::ledger::LedgerRecord;
+use peer2prompt_sim::profiles::ProfileRecord;
 use peer2prompt_sim::vantage::VantageRecord;
 use peer2prompt_sim::views::DirectoryView;
 
@@ -256,6 +257,33 @@ pub(super) fn views_rows(file: &Path) -> Result<Vec<Replicated<DirectoryView>>, 
                 adversarial_services: services[1][i],
             };
             ((point[i], replicate[i]), v)
+        })
+        .collect())
+}
+
+/// Reads `profiles.parquet` if present (`adversary.profiles`): where the
+/// profile attacker put each measured session, with its (point, replicate).
+pub(super) fn profiles_rows(file: &Path) -> Result<Vec<Replicated<ProfileRecord>>, ReportError> {
+    let Some(t) = Table::open(file)? else {
+        return Ok(Vec::new());
+    };
+    let (point, replicate, client) = (t.u32s("point")?, t.u32s("replicate")?, t.u32s("client")?);
+    let (id, started) = (t.u64s("session_id")?, t.u64s("started_ns")?);
+    let (profile, idents) = (t.u32s("profile")?, t.u32s("profile_idents")?);
+    let (correct, clean) = (t.bools("correct")?, t.bools("clean_route")?);
+    Ok((0..t.height())
+        .map(|i| {
+            let r = ProfileRecord {
+                session_id: id[i],
+                client: client[i],
+                started_ns: started[i],
+                // A profile always holds an identifier: none means null.
+                profile: (idents[i] > 0).then_some(profile[i]),
+                correct: correct[i],
+                clean_route: clean[i],
+                profile_idents: idents[i],
+            };
+            ((point[i], replicate[i]), r)
         })
         .collect())
 }

@@ -187,8 +187,9 @@ fn write_per_session<T: Clone>(
 
 /// `ledger.parquet` (each measured session's account at its service),
 /// `exposure.parquet` (what a harvesting exit kept of it),
-/// `vantage.parquet` (what a local observer saw of it), and `views.parquet`
-/// (each client's directory view, one row per client, under a DHT attack).
+/// `vantage.parquet` (what a local observer saw of it), `views.parquet`
+/// (each client's directory view, one row per client, under a DHT attack),
+/// and `profiles.parquet` (where the profile attacker put it).
 pub(super) fn write_session_tables(
     spec: &SweepSpec,
     out: &Path,
@@ -208,7 +209,13 @@ pub(super) fn write_session_tables(
         |r| r.vantage.as_ref(),
         dataset::vantage_frame,
     )?;
-    write_per_session(at, "views", |r| r.views.as_ref(), dataset::views_frame)
+    write_per_session(at, "views", |r| r.views.as_ref(), dataset::views_frame)?;
+    write_per_session(
+        at,
+        "profiles",
+        |r| r.profiles.as_ref(),
+        dataset::profiles_frame,
+    )
 }
 
 /// Writes `NAME.parquet` (and `NAME.csv` when asked) from a built frame.

@@ -4,7 +4,8 @@
 //! prompts from those observations alone; colluding mints' logs and the
 //! mint-exit attacker; passive observers on links and their timing
 //! correlation attacker; the selective denial of service that kills what
-//! the adversary cannot see end to end.
+//! the adversary cannot see end to end; the profile attacker that joins
+//! what every channel saw into per-client profiles.
 
 pub mod correlation;
 pub mod dht_attack;
@@ -12,6 +13,7 @@ pub mod matcher;
 pub mod mint_exit;
 pub mod observer;
 pub mod pool;
+pub mod profile;
 pub mod selective_dos;
 
 use crate::population::{Kind, Slot};

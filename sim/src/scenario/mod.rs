@@ -568,6 +568,20 @@ pub struct AdversarySpec {
     /// scores against each client's history ("Context-Window
     /// Compartmentalization"). Changes no message.
     pub harvest_prompts: bool,
+    /// The profile attacker (`sim::adversary::profile`): joins the sessions
+    /// its exits served into per-client profiles through every channel it
+    /// holds; `profiles.parquet` scores them. Off if unset.
+    pub profiles: Option<ProfileSpec>,
+}
+
+/// The profile attacker's evidence rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSpec {
+    /// A mint-exit attribution becomes a claim only when it leaves at most
+    /// this many candidate payers (1: only unambiguous ones).
+    #[serde(default = "one")]
+    pub mint_max_candidates: u32,
 }
 
 /// Selective denial of service (Borisov et al., CCS 2007). Each adversarial

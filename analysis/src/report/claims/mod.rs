@@ -24,6 +24,7 @@ pub mod margins;
 pub mod mint_exit;
 pub mod observers;
 pub mod phases;
+pub mod profiles;
 pub mod selective_dos;
 pub mod sessions_n;
 pub mod subsidized;
@@ -41,6 +42,7 @@ pub const REGISTRY: &[fn(&Run) -> Section] = &[
     guard_rotation::section,
     sybil::section,
     blanket::section,
+    profiles::section,
     dht_eclipse::section,
     latency::section,
     mint_exit::section,
