@@ -136,6 +136,7 @@ pub fn profiles_frame(rows: &[(ReplicateKey, ProfileRecord)]) -> PolarsResult<Da
         "correct" => |r| r.1.correct,
         "clean_route" => |r| r.1.clean_route,
         "profile_idents" => |r| r.1.profile_idents,
+        "by_observers" => |r| r.1.by_observers,
     )
 }
 

@@ -36,6 +36,13 @@ pub struct ObserverOutcome {
     /// Per measured session, what the vantage saw of it (with
     /// `vantage_records`).
     pub vantage: Option<Vec<VantageRecord>>,
+    /// The attacker's decisions: each service-side flow (index into the
+    /// flows) whose best client-side flow scored at least the threshold,
+    /// with that flow's client address. No ground truth.
+    pub named: Vec<(u32, SocketAddr)>,
+    /// Ground truth, for scoring only: each session row's service-side
+    /// flows.
+    pub service_flows_of: Vec<Vec<u32>>,
 }
 
 /// Runs the attacker over `flows`, seen from the ASes `watched` (`None`:
@@ -96,8 +103,16 @@ pub fn score(
         let at = (watched, linked.as_slice(), w.now().as_nanos());
         vantage::records(w.hosts(), rows, &seen, at, |r| w.measured(r))
     });
+    let mut named: Vec<(u32, SocketAddr)> = best
+        .iter()
+        .filter(|(_, b)| b.score >= spec.threshold)
+        .map(|(g, b)| (*g, flows[b.client as usize].near))
+        .collect();
+    named.sort_unstable();
     ObserverOutcome {
         vantage,
+        named,
+        service_flows_of: truth.service_flows_of,
         linked,
         pairs,
         client_flows: count(Side::Client),

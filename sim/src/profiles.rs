@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use peer2prompt::ecash::PayerId;
 use serde::{Deserialize, Serialize};
 
-use crate::adversary::profile::{Ident, Profiles};
+use crate::adversary::profile::{Ident, Profiles, Unit};
 use crate::world::World;
 
 /// Where one measured session landed.
@@ -32,14 +32,34 @@ pub struct ProfileRecord {
     pub clean_route: bool,
     /// Identifiers in its profile (0 without one).
     pub profile_idents: u32,
+    /// Its profile came from a service-side flow the observers saw (the
+    /// session reached none of the adversary's exits).
+    pub by_observers: bool,
 }
 
-/// One record per measured session, in row order.
-pub fn records(w: &World, profiles: &Profiles) -> Vec<ProfileRecord> {
-    let mut of_row: BTreeMap<usize, u32> = BTreeMap::new();
-    for (flow, p) in &profiles.of_flow {
-        if let Some(row) = w.truth.row_of(*flow) {
-            of_row.entry(row).or_insert(*p);
+/// One record per measured session, in row order. `observed` is each
+/// row's service-side flows as the observers saw them (ground truth), when
+/// there are observers. A session seen at an exit takes that unit's
+/// profile; otherwise its first observed flow's with one.
+pub fn records(
+    w: &World,
+    profiles: &Profiles,
+    observed: Option<&[Vec<u32>]>,
+) -> Vec<ProfileRecord> {
+    let mut of_row: BTreeMap<usize, (u32, bool)> = BTreeMap::new();
+    for (unit, p) in &profiles.of_unit {
+        if let Unit::Exit(flow) = unit
+            && let Some(row) = w.truth.row_of(*flow)
+        {
+            of_row.entry(row).or_insert((*p, false));
+        }
+    }
+    for (row, gs) in observed.unwrap_or_default().iter().enumerate() {
+        if let Some(p) = gs
+            .iter()
+            .find_map(|g| profiles.of_unit.get(&Unit::Observed(*g)))
+        {
+            of_row.entry(row).or_insert((*p, true));
         }
     }
     let adversarial = |i: u32| {
@@ -57,7 +77,9 @@ pub fn records(w: &World, profiles: &Profiles) -> Vec<ProfileRecord> {
         .enumerate()
         .filter(|(i, _)| w.measured(*i))
         .map(|(i, r)| {
-            let profile = of_row.get(&i).copied();
+            let (profile, by_observers) = of_row
+                .get(&i)
+                .map_or((None, false), |(p, o)| (Some(*p), *o));
             let idents = profile.map_or(0, |p| profiles.idents[p as usize].len());
             let named = profile.map(|p| &profiles.named[p as usize]);
             ProfileRecord {
@@ -68,6 +90,7 @@ pub fn records(w: &World, profiles: &Profiles) -> Vec<ProfileRecord> {
                 correct: named.is_some_and(|id| owns(r.client, id)),
                 clean_route: ![r.entry, r.last, r.exit].into_iter().any(adversarial),
                 profile_idents: idents as u32,
+                by_observers,
             }
         })
         .collect()

@@ -11,7 +11,7 @@ use crate::adversary::matcher::{self, Guess, MatcherParams};
 use crate::adversary::mint_exit::{Attribution, GhostReceipt, MintExitAttacker, Params};
 use crate::adversary::observer::FlowSummary;
 use crate::adversary::pool::FlowKey;
-use crate::adversary::profile::{self, Claim, Ident};
+use crate::adversary::profile::{self, Claim, Ident, Unit};
 use crate::observer_scoring::{self, ObserverOutcome};
 use crate::profiles::ProfileRecord;
 use crate::record::{CorrelationRecord, SessionRecord};
@@ -149,17 +149,18 @@ fn mint_exit_by_flow(w: &World) -> Vec<(FlowKey, Attribution)> {
     out
 }
 
-/// The profile attacker's claims (`adversary.profiles`): the client address
-/// of every entry flow the matcher aligned with an exit flow, and the payer
-/// of every mint-exit attribution with at most `mint_max_candidates`
-/// candidate payers. Pool only.
+/// The profile attacker's node and mint claims (`adversary.profiles`): the
+/// client address of every entry flow the matcher aligned with an exit
+/// flow, and the payer of every mint-exit attribution with at most
+/// `mint_max_candidates` candidate payers. Pool only; the observers' claims
+/// come from their own decisions.
 fn profile_claims(w: &World, guessed: &[(FlowKey, Guess)], max_candidates: u32) -> Vec<Claim> {
     let mut claims: Vec<Claim> = guessed
         .iter()
         .filter_map(|(flow, g)| {
             let client = w.pool.entries.get(&g.entry)?.client?;
             Some(Claim {
-                flow: *flow,
+                unit: Unit::Exit(*flow),
                 ident: Ident::Address(client),
             })
         })
@@ -167,7 +168,7 @@ fn profile_claims(w: &World, guessed: &[(FlowKey, Guess)], max_candidates: u32) 
     for (flow, a) in mint_exit_by_flow(w) {
         if let Some(payer) = a.guess.filter(|_| a.candidates <= max_candidates as usize) {
             claims.push(Claim {
-                flow,
+                unit: Unit::Exit(flow),
                 ident: Ident::Payer(payer),
             });
         }
@@ -187,14 +188,20 @@ pub fn score(
     let guessed = guesses(w, seed);
     let links = link_guesses(w, &guessed);
     let mint_exit = mint_exit_attributions(w);
-    let profiles = w.scenario.adversary.profiles.as_ref().map(|spec| {
-        let built = profile::build(&profile_claims(w, &guessed, spec.mint_max_candidates));
-        crate::profiles::records(w, &built)
-    });
     let observed = match (flows, &w.scenario.adversary.observers) {
         (Some(f), Some(spec)) => Some(observer_scoring::score(w, f, spec, point, replicate)),
         _ => None,
     };
+    let profiles = w.scenario.adversary.profiles.as_ref().map(|spec| {
+        let mut claims = profile_claims(w, &guessed, spec.mint_max_candidates);
+        let named = observed.as_ref().map_or(&[][..], |o| &o.named[..]);
+        claims.extend(named.iter().map(|(g, client)| Claim {
+            unit: Unit::Observed(*g),
+            ident: Ident::Address(*client),
+        }));
+        let service_flows_of = observed.as_ref().map(|o| &o.service_flows_of[..]);
+        crate::profiles::records(w, &profile::build(&claims), service_flows_of)
+    });
     let sessions = w
         .sessions
         .rows

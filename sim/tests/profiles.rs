@@ -1,7 +1,8 @@
 //! The profile attacker (whitepaper "Threat Model Tiers", tier 3 residual;
 //! "Attack Economics": no retroactive link off the adversary's routes): it
 //! attributes only sessions that reached its own exits, unambiguous claims
-//! keep its profiles pure, and joining on every mint guess merges clients.
+//! keep its profiles pure, and joining on every mint guess merges clients;
+//! with observers on the links, sessions off its routes join profiles too.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,10 +32,17 @@ adversary:
   exit_fraction_g: 0.5
   mint_exit: {mints: 1, window_s: 600, recency_s: 60}
   profiles: {mint_max_candidates: CANDIDATES}
+  OBSERVERS
 "#;
 
 fn run(candidates: u32) -> Vec<ProfileRecord> {
-    let text = SCENARIO.replace("CANDIDATES", &candidates.to_string());
+    run_with(candidates, "")
+}
+
+fn run_with(candidates: u32, observers: &str) -> Vec<ProfileRecord> {
+    let text = SCENARIO
+        .replace("CANDIDATES", &candidates.to_string())
+        .replace("OBSERVERS", observers);
     let l = load_str(std::path::Path::new("profiles.yaml"), &text).unwrap();
     run_replicate(&l.points[0], 0, l.base.seed, &())
         .unwrap()
@@ -94,5 +102,24 @@ fn joining_on_every_mint_guess_merges_clients_into_one_profile() {
     assert!(
         profiled(&loose) > profiled(&strict),
         "loose claims cover more"
+    );
+}
+
+#[test]
+fn observers_attribute_sessions_the_adversarys_nodes_never_carried() {
+    let watched = run_with(1, "observers: {vantage: {kind: as_fraction, share: 0.5}}");
+    let clean: Vec<_> = watched.iter().filter(|r| r.clean_route).collect();
+    let attributed = clean.iter().filter(|r| r.correct).count();
+    assert!(clean.len() >= 10, "{} clean-route sessions", clean.len());
+    // Chance is one in ten clients.
+    assert!(
+        attributed * 5 >= clean.len(),
+        "{attributed} of {} clean-route sessions attributed",
+        clean.len()
+    );
+    assert!(clean.iter().all(|r| r.profile.is_none() || r.by_observers));
+    assert!(
+        run(1).iter().all(|r| !r.by_observers),
+        "no observers, no such claims"
     );
 }

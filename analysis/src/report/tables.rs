@@ -271,6 +271,7 @@ pub(super) fn profiles_rows(file: &Path) -> Result<Vec<Replicated<ProfileRecord>
     let (id, started) = (t.u64s("session_id")?, t.u64s("started_ns")?);
     let (profile, idents) = (t.u32s("profile")?, t.u32s("profile_idents")?);
     let (correct, clean) = (t.bools("correct")?, t.bools("clean_route")?);
+    let observed = t.bools("by_observers")?;
     Ok((0..t.height())
         .map(|i| {
             let r = ProfileRecord {
@@ -282,6 +283,7 @@ pub(super) fn profiles_rows(file: &Path) -> Result<Vec<Replicated<ProfileRecord>
                 correct: correct[i],
                 clean_route: clean[i],
                 profile_idents: idents[i],
+                by_observers: observed[i],
             };
             ((point[i], replicate[i]), r)
         })

@@ -4,20 +4,24 @@
 //! routes not under their control").
 //!
 //! It joins the sessions its exits served into per-client profiles through
-//! every channel it holds. Each channel turns an exit flow (one pinned
-//! session, all its turns) into a *claim* that the flow belongs to the
-//! client behind an identifier:
+//! every channel it holds. Each channel turns a session as one of its
+//! vantage points knows it (an exit flow: one pinned session, all its
+//! turns; or a service-side flow its observers saw) into a *claim* that it
+//! belongs to the client behind an identifier:
 //! - entry–exit timing: the entry flow the matcher aligned with the exit
 //!   flow names the client's address (a client's guards are entries too);
 //! - mint–exit: the colluding mint's log walks the flow's first payment
-//!   back to a funding, which names a Lightning payer.
+//!   back to a funding, which names a Lightning payer;
+//! - observers: the client-side flow the correlation attacker aligned with
+//!   a service-side flow, above its threshold, names the client's address.
 //!
 //! Flows and identifiers are joined by union-find: a flow claimed by an
 //! address and by a payer merges the two, so a later session seen end to
 //! end can attribute earlier sessions that only the mint saw. A profile is
 //! a component holding at least one identifier. Wrong claims merge clients;
-//! scoring measures the purity that results. Observers are not a channel
-//! here (their flows are not the exits' flows; out of scope for now).
+//! scoring measures the purity that results. An observed service flow and
+//! the exit flow of the same session stay separate units (joining them
+//! would need the observers' and the exits' timing aligned; not done).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -35,11 +39,21 @@ pub enum Ident {
     Payer(PayerId),
 }
 
-/// One channel's claim: `flow` belongs to the client behind `ident`.
+/// What a claim is about: a session as one of the adversary's vantage
+/// points knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Unit {
+    /// An exit flow: one session (all its turns) at one of its exits.
+    Exit(FlowKey),
+    /// A service-side flow its observers saw (index into their flows).
+    Observed(u32),
+}
+
+/// One channel's claim: `unit` belongs to the client behind `ident`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Claim {
-    /// The exit flow (one session at one of the adversary's exits).
-    pub flow: FlowKey,
+    /// The session as the adversary knows it.
+    pub unit: Unit,
     /// Who it names.
     pub ident: Ident,
 }
@@ -47,8 +61,8 @@ pub struct Claim {
 /// The profiles built from a set of claims.
 #[derive(Clone, Debug, Default)]
 pub struct Profiles {
-    /// The profile of each claimed flow.
-    pub of_flow: BTreeMap<FlowKey, u32>,
+    /// The profile of each claimed unit.
+    pub of_unit: BTreeMap<Unit, u32>,
     /// Each profile's identifiers, sorted; profiles are numbered in the
     /// order of their smallest identifier.
     pub idents: Vec<Vec<Ident>>,
@@ -61,7 +75,7 @@ pub struct Profiles {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Vertex {
     Ident(Ident),
-    Flow(FlowKey),
+    Unit(Unit),
 }
 
 /// Union-find over vertices, deterministic (ordered maps, smaller root wins).
@@ -100,7 +114,7 @@ impl Components {
 pub fn build(claims: &[Claim]) -> Profiles {
     let mut c = Components::default();
     for claim in claims {
-        c.join(Vertex::Flow(claim.flow), Vertex::Ident(claim.ident));
+        c.join(Vertex::Unit(claim.unit), Vertex::Ident(claim.ident));
     }
     let mut claimed: BTreeMap<Ident, u32> = BTreeMap::new();
     for claim in claims {
@@ -127,9 +141,9 @@ pub fn build(claims: &[Claim]) -> Profiles {
                     *named = ident;
                 }
             }
-            Vertex::Flow(flow) => {
+            Vertex::Unit(unit) => {
                 if let Some(p) = number.get(&root) {
-                    out.of_flow.insert(flow, *p);
+                    out.of_unit.insert(unit, *p);
                 }
             }
         }
@@ -141,8 +155,8 @@ pub fn build(claims: &[Claim]) -> Profiles {
 mod tests {
     use super::*;
 
-    fn flow(n: u32) -> FlowKey {
-        (0, n)
+    fn flow(n: u32) -> Unit {
+        Unit::Exit((0, n))
     }
 
     fn addr(n: u8) -> Ident {
@@ -153,26 +167,26 @@ mod tests {
     fn a_payer_seen_with_an_address_joins_the_sessions_only_the_mint_saw() {
         let p = build(&[
             Claim {
-                flow: flow(1),
+                unit: flow(1),
                 ident: Ident::Payer(PayerId(7)),
             },
             Claim {
-                flow: flow(2),
+                unit: flow(2),
                 ident: addr(1),
             },
             Claim {
-                flow: flow(2),
+                unit: flow(2),
                 ident: Ident::Payer(PayerId(7)),
             },
             Claim {
-                flow: flow(3),
+                unit: flow(3),
                 ident: addr(2),
             },
         ]);
         assert_eq!(p.idents.len(), 2);
-        assert_eq!(p.of_flow[&flow(1)], p.of_flow[&flow(2)], "retroactive join");
-        assert_ne!(p.of_flow[&flow(1)], p.of_flow[&flow(3)]);
-        let first = p.of_flow[&flow(1)] as usize;
+        assert_eq!(p.of_unit[&flow(1)], p.of_unit[&flow(2)], "retroactive join");
+        assert_ne!(p.of_unit[&flow(1)], p.of_unit[&flow(3)]);
+        let first = p.of_unit[&flow(1)] as usize;
         assert!(p.idents[first].contains(&addr(1)));
         assert!(p.idents[first].contains(&Ident::Payer(PayerId(7))));
         // The payer was claimed twice, the address once.
@@ -183,7 +197,7 @@ mod tests {
     fn profiles_do_not_depend_on_the_order_of_claims() {
         let mut claims: Vec<Claim> = (0..40)
             .map(|i| Claim {
-                flow: flow(i),
+                unit: flow(i),
                 ident: if i % 3 == 0 {
                     Ident::Payer(PayerId(u64::from(i % 5)))
                 } else {
@@ -194,7 +208,7 @@ mod tests {
         let a = build(&claims);
         claims.reverse();
         let b = build(&claims);
-        assert_eq!(a.of_flow, b.of_flow);
+        assert_eq!(a.of_unit, b.of_unit);
         assert_eq!(a.idents, b.idents);
         assert_eq!(a.named, b.named);
     }
