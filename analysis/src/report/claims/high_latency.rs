@@ -299,7 +299,7 @@ fn figures(data: &[Defence], base: &Base) -> Vec<Figure> {
             .filter(|d| d.padded == padded && d.linked.n > 0)
             .map(|d| {
                 Point::with_ci(x(d), d.linked.estimate, d.linked.lo, d.linked.hi)
-                    .noted(format!("≤{} ms", d.delay_ms).replace("≤0 ms", "none"))
+                    .noted(format!("≤{} ms", d.delay_ms).replace("≤0 ms", " no delay"))
             })
             .collect();
         pts.sort_by(|a, b| a.x.total_cmp(&b.x));
