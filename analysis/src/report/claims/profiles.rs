@@ -54,6 +54,8 @@ struct Measured {
     label: String,
     /// The point has observers: a channel off the adversary's routes.
     observers: bool,
+    /// Mint claims only when unambiguous (one candidate payer).
+    strict: bool,
     mg: f64,
     clients: u32,
     /// Clean-route sessions attributed correctly, of clean-route sessions.
@@ -79,12 +81,15 @@ fn has_observers(p: &PointSummary) -> bool {
         .is_some_and(|v| !v.is_null())
 }
 
-fn label(p: &PointSummary) -> String {
-    let k = p
-        .params
+fn max_candidates(p: &PointSummary) -> u64 {
+    p.params
         .get("adversary.profiles.mint_max_candidates")
         .and_then(serde_json::Value::as_u64)
-        .unwrap_or(1);
+        .unwrap_or(1)
+}
+
+fn label(p: &PointSummary) -> String {
+    let k = max_candidates(p);
     let rule = if k <= 1 {
         "unambiguous mint claims".to_owned()
     } else {
@@ -148,6 +153,7 @@ fn measure(d: &ScenarioData, p: &PointSummary, clients: u32) -> Measured {
     Measured {
         label: label(p),
         observers: has_observers(p),
+        strict: max_candidates(p) <= 1,
         mg: p.m * p.g,
         clients,
         clean: wilson(k, clean.len() as u64, LEVEL),
@@ -369,24 +375,39 @@ fn notes() -> Vec<String> {
     ]
 }
 
+/// One figure per evidence rule, so that no palette colour repeats.
 fn figures(data: &[Measured]) -> Vec<Figure> {
-    vec![Figure {
-        name: "profiles_history".into(),
-        title: "Share of each client's history attributed to it, as the history grows".into(),
-        caption: "Mean over clients of the share of their sessions started so far whose \
-                  profile names them, against the hours of measured history, per point."
-            .into(),
+    let curve = |m: &&Measured| Series {
+        label: m.label.clone(),
+        style: Style::Line,
+        points: m.growth.iter().map(|(x, y)| Point::at(*x, *y)).collect(),
+    };
+    let figure = |name: &str, rule: &str, series: Vec<Series>| Figure {
+        name: name.into(),
+        title: format!("Share of each client's history attributed to it ({rule})"),
+        caption: format!(
+            "Mean over clients of the share of their sessions started so far whose profile \
+             names them, against the hours of measured history, per point; {rule}."
+        ),
         x_label: "hours of history".into(),
         y_label: "mean share attributed".into(),
-        series: data
-            .iter()
-            .map(|m| Series {
-                label: m.label.clone(),
-                style: Style::Line,
-                points: m.growth.iter().map(|(x, y)| Point::at(*x, *y)).collect(),
-            })
-            .collect(),
-    }]
+        series,
+    };
+    let (strict, loose): (Vec<&Measured>, Vec<&Measured>) = data.iter().partition(|m| m.strict);
+    let mut out = Vec::new();
+    if !strict.is_empty() {
+        let series = strict.iter().map(curve).collect();
+        out.push(figure(
+            "profiles_history",
+            "unambiguous mint claims",
+            series,
+        ));
+    }
+    if !loose.is_empty() {
+        let series = loose.iter().map(curve).collect();
+        out.push(figure("profiles_history_loose", "every mint guess", series));
+    }
+    out
 }
 
 #[cfg(test)]
