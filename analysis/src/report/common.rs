@@ -11,7 +11,7 @@ use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 
 use super::data::{MarketData, ScenarioData, Session};
 use super::{Citation, Kind, Row, Section, Source, Value};
-use crate::estimate::{Proportion, bootstrap, compare, quantile};
+use crate::estimate::{Proportion, bootstrap, compare, quantile, wilson};
 use crate::summary::{LEVEL, PointSummary};
 use peer2prompt_sim::scenario::{Loaded, load_str};
 
@@ -318,11 +318,7 @@ pub fn point_label(p: &PointSummary) -> String {
     if let Some(l) = get("protocol.lightning") {
         parts.push(lightning_label(l));
     }
-    let delay = get("protocol.hop_delay_ms")
-        .and_then(Json::as_array)
-        .and_then(|a| a.get(1))
-        .and_then(Json::as_f64)
-        .unwrap_or(0.0);
+    let delay = hop_delay_max_ms(p);
     let cover = get("protocol.cover_rate_per_s")
         .and_then(Json::as_f64)
         .unwrap_or(0.0);
@@ -341,6 +337,21 @@ pub fn point_label(p: &PointSummary) -> String {
     } else {
         parts.join(", ")
     }
+}
+
+/// The upper bound of a point's swept per-hop delay, ms (0 when unswept).
+pub fn hop_delay_max_ms(p: &PointSummary) -> f64 {
+    param(p, "protocol.hop_delay_ms")
+        .and_then(Json::as_array)
+        .and_then(|a| a.get(1))
+        .and_then(Json::as_f64)
+        .unwrap_or(0.0)
+}
+
+/// The observers' linked share of a point, from its summary (an empty
+/// proportion without observers).
+pub fn observer_linked(p: &PointSummary) -> Proportion {
+    p.observer_linked.unwrap_or_else(|| wilson(0, 0, LEVEL))
 }
 
 /// A Lightning privacy setting as a reader says it.

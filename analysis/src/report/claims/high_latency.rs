@@ -7,7 +7,8 @@
 //! gives no number: findings.
 
 use super::super::common::{
-    by_point, median_ms, missing, of_point, param, param_f64, source, tier4_citations,
+    by_point, hop_delay_max_ms, median_ms, missing, observer_linked, of_point, param, param_f64,
+    source, tier4_citations,
 };
 use super::super::data::{Run, ScenarioData};
 use super::super::{Citation, Kind, Row, Section, Table, Value};
@@ -33,7 +34,7 @@ fn citations() -> Vec<Citation> {
 struct Defence {
     padded: bool,
     delay_ms: f64,
-    sessions: u64,
+    /// Answered sessions, of all the point's sessions.
     answered: Proportion,
     linked: Proportion,
     roc: Option<RocSummary>,
@@ -74,20 +75,13 @@ fn defences(d: &ScenarioData) -> Vec<Defence> {
         .iter()
         .map(|p| {
             let ss = of_point(&points, p.point);
-            let n = ss.len() as u64;
             let ok = ss.iter().filter(|s| s.ok).count() as u64;
-            let watched: Vec<bool> = ss.iter().filter_map(|s| s.observer_linked).collect();
-            let k = watched.iter().filter(|l| **l).count() as u64;
             let seed = 0x41a7_0000 + 2 * u64::from(p.point);
             Defence {
                 padded: padded(p),
-                delay_ms: param(p, "protocol.hop_delay_ms")
-                    .and_then(|v| v.get(1))
-                    .and_then(serde_json::Value::as_f64)
-                    .unwrap_or(0.0),
-                sessions: n,
-                answered: wilson(ok, n, LEVEL),
-                linked: wilson(k, watched.len() as u64, LEVEL),
+                delay_ms: hop_delay_max_ms(p),
+                answered: wilson(ok, ss.len() as u64, LEVEL),
+                linked: observer_linked(p),
                 roc: d.observers.iter().find(|o| o.point == p.point).cloned(),
                 ttft: median_ms(ss, seed, |s| s.first_token_ns),
                 done: median_ms(ss, seed + 1, |s| s.completed_ns),
@@ -140,14 +134,14 @@ pub fn section(run: &Run) -> Section {
         );
     };
     let data = defences(d);
-    let rows = match Base::of(&data) {
-        Some(base) if !data.is_empty() => vec![curve_row(&data, &base), floor_row(&data, &base)],
-        _ => vec![
+    let base = Base::of(&data);
+    let rows = match &base {
+        Some(base) => vec![curve_row(&data, base), floor_row(&data, base)],
+        None => vec![
             Row::not_measured(Kind::Finding, CURVE, "no undefended point to compare with"),
             Row::not_measured(Kind::Finding, FLOOR, "no undefended point to compare with"),
         ],
     };
-    let base = Base::of(&data);
     Section {
         id: ID,
         title: TITLE,
@@ -248,7 +242,7 @@ fn table(data: &[Defence], base: Option<&Base>) -> Table {
         t.rows.push(vec![
             Value::text(x.family()),
             Value::num(x.delay_ms, 0, ""),
-            Value::count(x.sessions),
+            Value::count(x.answered.n),
             Value::Proportion(x.answered),
             Value::Proportion(x.linked),
             x.roc
@@ -379,7 +373,6 @@ mod tests {
         Defence {
             padded,
             delay_ms,
-            sessions: 100,
             answered: wilson(100, 100, LEVEL),
             linked: wilson(k, 100, LEVEL),
             roc: None,

@@ -5,14 +5,13 @@
 //! latency and bandwidth costs. Qualitative in the whitepaper: findings.
 
 use super::super::common::{
-    by_point, median_ms, missing, of_point, point_label, source, tier4_citations,
+    by_point, median_ms, missing, observer_linked, of_point, point_label, source, tier4_citations,
 };
 use super::super::data::{Run, ScenarioData};
 use super::super::{Citation, Kind, Row, Section, Table, Value};
-use crate::estimate::{Proportion, wilson};
+use crate::estimate::Proportion;
 use crate::figure::{Figure, Point, Series, Style};
 use crate::roc::{FPR_TARGETS, RocSummary};
-use crate::summary::LEVEL;
 
 const ID: &str = "observers";
 const TITLE: &str = "Tier 4: a wide passive observer against delays and cover traffic";
@@ -43,14 +42,9 @@ fn defences(d: &ScenarioData) -> Vec<Defence> {
         .iter()
         .map(|p| {
             let ss = of_point(&points, p.point);
-            let k = ss
-                .iter()
-                .filter(|s| s.observer_linked == Some(true))
-                .count();
-            let n = ss.iter().filter(|s| s.observer_linked.is_some()).count();
             Defence {
                 label: point_label(p),
-                linked: wilson(k as u64, n as u64, LEVEL),
+                linked: observer_linked(p),
                 roc: d.observers.iter().find(|o| o.point == p.point).cloned(),
                 ttft: median_ms(ss, 0x0b5e_0000 + u64::from(p.point), |s| s.first_token_ns),
                 bytes: p.bytes_per_turn,
