@@ -94,11 +94,14 @@ fn link_guesses(w: &World, guessed: &[(FlowKey, Guess)]) -> HashMap<usize, LinkG
 /// come from the mint's own log (the Ghost's redemption shows each `Y`'s
 /// amount); a payment none of whose proofs reached a colluding mint is not
 /// attributed.
-fn mint_exit_attributions(w: &World) -> HashMap<usize, Attribution> {
+fn mint_exit_attributions(
+    w: &World,
+    by_flow: &[(FlowKey, Attribution)],
+) -> HashMap<usize, Attribution> {
     let mut out = HashMap::new();
-    for (flow, a) in mint_exit_by_flow(w) {
-        if let Some(row) = w.truth.row_of(flow) {
-            out.entry(row).or_insert(a);
+    for (flow, a) in by_flow {
+        if let Some(row) = w.truth.row_of(*flow) {
+            out.entry(row).or_insert_with(|| a.clone());
         }
     }
     out
@@ -154,7 +157,12 @@ fn mint_exit_by_flow(w: &World) -> Vec<(FlowKey, Attribution)> {
 /// flow, and the payer of every mint-exit attribution with at most
 /// `mint_max_candidates` candidate payers. Pool only; the observers' claims
 /// come from their own decisions.
-fn profile_claims(w: &World, guessed: &[(FlowKey, Guess)], max_candidates: u32) -> Vec<Claim> {
+fn profile_claims(
+    w: &World,
+    guessed: &[(FlowKey, Guess)],
+    mint: &[(FlowKey, Attribution)],
+    max_candidates: u32,
+) -> Vec<Claim> {
     let mut claims: Vec<Claim> = guessed
         .iter()
         .filter_map(|(flow, g)| {
@@ -165,10 +173,10 @@ fn profile_claims(w: &World, guessed: &[(FlowKey, Guess)], max_candidates: u32) 
             })
         })
         .collect();
-    for (flow, a) in mint_exit_by_flow(w) {
+    for (flow, a) in mint {
         if let Some(payer) = a.guess.filter(|_| a.candidates <= max_candidates as usize) {
             claims.push(Claim {
-                unit: Unit::Exit(flow),
+                unit: Unit::Exit(*flow),
                 ident: Ident::Payer(payer),
             });
         }
@@ -187,13 +195,14 @@ pub fn score(
 ) -> Scored {
     let guessed = guesses(w, seed);
     let links = link_guesses(w, &guessed);
-    let mint_exit = mint_exit_attributions(w);
+    let mint_by_flow = mint_exit_by_flow(w);
+    let mint_exit = mint_exit_attributions(w, &mint_by_flow);
     let observed = match (flows, &w.scenario.adversary.observers) {
         (Some(f), Some(spec)) => Some(observer_scoring::score(w, f, spec, point, replicate)),
         _ => None,
     };
     let profiles = w.scenario.adversary.profiles.as_ref().map(|spec| {
-        let mut claims = profile_claims(w, &guessed, spec.mint_max_candidates);
+        let mut claims = profile_claims(w, &guessed, &mint_by_flow, spec.mint_max_candidates);
         let named = observed.as_ref().map_or(&[][..], |o| &o.named[..]);
         claims.extend(named.iter().map(|(g, client)| Claim {
             unit: Unit::Observed(*g),
