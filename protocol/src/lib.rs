@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod backend;
+pub mod baselines;
 pub mod codec;
 pub mod dht;
 pub mod ecash;
