@@ -185,6 +185,7 @@ fn base_config(s: &Scenario, net: Arc<dyn NetworkInfo>) -> NodeConfig {
         client: None,
         service: None,
         mint: None,
+        baseline: None,
         net,
     }
 }

@@ -1046,7 +1046,7 @@ impl ClientRole {
                     },
                 }
             }
-            Owner::ServiceMint(_) => {}
+            Owner::ServiceMint(_) | Owner::Baseline(_) => {}
         }
     }
 

@@ -14,6 +14,7 @@
 //! out. Every datagram starts with a one-byte protocol tag (DHT or onion);
 //! onion datagrams are therefore all `1 + CELL_LEN` bytes.
 
+pub mod baseline;
 pub mod client;
 pub mod directory;
 mod mint;
@@ -47,6 +48,7 @@ use crate::onion::relay::{OnionRelay, RelayConfig, RelayEvent};
 use crate::onion::route::{Candidate, Route, RoutePolicy, RouteSelector, UniformExits};
 use crate::time::{Duration, Instant};
 
+pub use baseline::{BaselineEvent, BaselineRole, BaselineTurn};
 pub use client::{
     ClientEvent, ClientRoleConfig, HoldConfig, PaymentFailure, TopUp, TurnFailure, TurnReport,
 };
@@ -61,6 +63,7 @@ pub use service::{HarvestedPrompt, ServiceAdversary};
 pub use service::{Offer, ServiceConfig, ServiceEvent, ServiceKind, Settlement};
 pub use wire::AppMessage;
 
+use baseline::Baseline;
 use client::ClientRole;
 use directory::candidate;
 use mint::MintRole;
@@ -70,6 +73,10 @@ use service::ServiceRole;
 pub const TAG_DHT: u8 = 1;
 /// Protocol tag of onion datagrams.
 pub const TAG_ONION: u8 = 2;
+/// Protocol tag of direct application messages: an [`AppMessage`] sent
+/// straight to its recipient, not through a circuit (the baselines'
+/// identity-bound exchanges; Peer2Prompt's own roles never use it).
+pub const TAG_DIRECT: u8 = 3;
 
 /// Rounds of `pump` at most per input. A round moves every event the
 /// engines queued; each round's events come from the previous round's,
@@ -131,6 +138,8 @@ pub struct NodeConfig {
     pub service: Option<ServiceConfig>,
     /// Mint role.
     pub mint: Option<MintRoleConfig>,
+    /// A baseline system's role (LLM-Tor, direct API) instead of the above.
+    pub baseline: Option<BaselineRole>,
     /// Where ASNs come from.
     pub net: Arc<dyn NetworkInfo>,
 }
@@ -153,6 +162,7 @@ impl Default for NodeConfig {
             client: None,
             service: None,
             mint: None,
+            baseline: None,
             net: Arc::new(PrefixAsAsn),
         }
     }
@@ -180,6 +190,8 @@ pub enum NodeEvent {
     Service(ServiceEvent),
     /// Mint role.
     Mint(MintEvent),
+    /// A baseline role.
+    Baseline(BaselineEvent),
     /// The DHT finished bootstrapping.
     Bootstrapped,
     /// An application message from a peer was refused.
@@ -200,6 +212,11 @@ pub enum AppRefusal {
     MintRequestAtNonMint,
     /// A reply arrived where requests do.
     ReplyAsRequest,
+    /// An LLM-Tor request reached a node that is no LLM-Tor proxy.
+    LlmTorRequestAtNonProxy,
+    /// A direct message this node's role does not take (or one that does
+    /// not decode).
+    UnexpectedDirectMessage,
 }
 
 impl AppRefusal {
@@ -211,6 +228,8 @@ impl AppRefusal {
             AppRefusal::ServiceRequestAtNonService => "service_request_at_non_service",
             AppRefusal::MintRequestAtNonMint => "mint_request_at_non_mint",
             AppRefusal::ReplyAsRequest => "reply_as_request",
+            AppRefusal::LlmTorRequestAtNonProxy => "llm_tor_request_at_non_proxy",
+            AppRefusal::UnexpectedDirectMessage => "unexpected_direct_message",
         }
     }
 }
@@ -224,6 +243,8 @@ pub(crate) enum Owner {
     ClientMint(String),
     /// The service's access to a mint.
     ServiceMint(String),
+    /// A baseline client's circuit (its own number).
+    Baseline(u64),
 }
 
 /// What roles may use while handling an input.
@@ -236,6 +257,7 @@ pub(crate) struct Ctx<'a> {
     pub onion: &'a mut OnionClient,
     pub owners: &'a mut HashMap<u32, Owner>,
     pub events: &'a mut VecDeque<NodeEvent>,
+    pub direct: &'a mut VecDeque<Transmit>,
     pub decisions: &'a mut ChaCha20Rng,
     pub crypto: &'a mut ChaCha20Rng,
     pub directory: &'a mut Directory,
@@ -291,6 +313,24 @@ impl Ctx<'_> {
         self.relay.reply(self.now, session, &msg.encode())
     }
 
+    /// Sends `msg` straight to `to` on a direct link.
+    pub fn send_direct(&mut self, to: SocketAddr, msg: &AppMessage) {
+        let bytes = msg.encode();
+        self.direct.push_back(Transmit { to, bytes });
+    }
+
+    /// Answers a baseline request the way it came.
+    pub(crate) fn answer(&mut self, to: baseline::upstream::ReplyTo, msg: &AppMessage) {
+        match to {
+            baseline::upstream::ReplyTo::Circuit(session) => {
+                if let Err(e) = self.reply(session, msg) {
+                    tracing::debug!("answer lost: {e}");
+                }
+            }
+            baseline::upstream::ReplyTo::Direct(addr) => self.send_direct(addr, msg),
+        }
+    }
+
     /// Tears `circuit` down after it failed the caller: if it was still
     /// being built, the hop that never answered is avoided for a while.
     pub fn abandon(&mut self, circuit: u32) {
@@ -338,6 +378,7 @@ macro_rules! ctx {
             onion: &mut $n.onion,
             owners: &mut $n.owners,
             events: &mut $n.events,
+            direct: &mut $n.direct_out,
             decisions: &mut $n.decisions,
             crypto: &mut $n.crypto,
             directory: &mut $n.directory,
@@ -365,7 +406,9 @@ pub struct Node {
     client: Option<ClientRole>,
     service: Option<ServiceRole>,
     mint: Option<MintRole>,
+    baseline: Option<Baseline>,
     advertised: Option<Epoch>,
+    direct_out: VecDeque<Transmit>,
     outbox: VecDeque<Transmit>,
     events: VecDeque<NodeEvent>,
     crypto: ChaCha20Rng,
@@ -428,12 +471,16 @@ impl Node {
             .client
             .clone()
             .map(|c| ClientRole::new(c, sub_stream(&mut decisions)));
-        let service = match (&cfg.service, backend) {
-            (Some(s), Some(b)) => Some(ServiceRole::new(s.clone(), b)),
+        let (service, backend) = match (&cfg.service, backend) {
+            (Some(s), Some(b)) => (Some(ServiceRole::new(s.clone(), b)), None),
             (Some(_), None) => {
                 return Err(Error::Config("a service role needs an inference backend"));
             }
-            (None, _) => None,
+            (None, b) => (None, b),
+        };
+        let baseline = match cfg.baseline.clone() {
+            Some(role) => Some(Baseline::new(role, backend)?),
+            None => None,
         };
         let mint = cfg.mint.clone().map(|m| MintRole::new(m, &mut crypto));
         Ok(Node {
@@ -448,7 +495,9 @@ impl Node {
             client,
             service,
             mint,
+            baseline,
             advertised: None,
+            direct_out: VecDeque::new(),
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             crypto,
@@ -553,6 +602,16 @@ impl Node {
         v
     }
 
+    /// The LLM-Tor operator, if this node is the proxy.
+    pub fn llm_tor_operator(&self) -> Option<&crate::baselines::llm_tor::Operator> {
+        self.baseline.as_ref().and_then(Baseline::operator)
+    }
+
+    /// LLM-Tor tokens ready, if this node is an LLM-Tor client.
+    pub fn llm_tor_tokens(&self) -> Option<usize> {
+        self.baseline.as_ref().and_then(Baseline::tokens)
+    }
+
     /// The service's wallet, if a service.
     pub fn service_wallet(&self) -> Option<&Wallet> {
         self.service.as_ref().map(ServiceRole::wallet)
@@ -619,6 +678,15 @@ impl Node {
     /// Client: asks `text` (a new user message) in the current session, or a
     /// new one; `probe` makes it a challenge probe. Returns the request id.
     pub fn ask(&mut self, now: Instant, text: Vec<u8>, probe: bool) -> Result<u64, Error> {
+        if self.client.is_none()
+            && let Some(b) = self.baseline.as_mut()
+        {
+            let id = b
+                .ask(&mut ctx!(self, now), text)
+                .ok_or(Error::Config("not a client"))?;
+            self.pump(now);
+            return Ok(id);
+        }
         let c = self.client.as_mut().ok_or(Error::Config("not a client"))?;
         let id = c.ask(&mut ctx!(self, now), text, probe);
         self.pump(now);
@@ -630,6 +698,12 @@ impl Node {
     /// is funded before the conversation. Returns whether it asked for
     /// funds (a Lightning invoice follows as [`ClientEvent::PayInvoice`]).
     pub fn conversation_starting(&mut self, now: Instant) -> Result<bool, Error> {
+        if self.client.is_none()
+            && let Some(b) = self.baseline.as_mut()
+        {
+            b.restart();
+            return Ok(false);
+        }
         let c = self.client.as_mut().ok_or(Error::Config("not a client"))?;
         let funding = c.top_up_if_low(&mut ctx!(self, now));
         self.pump(now);
@@ -726,6 +800,10 @@ impl Node {
         let result = match *tag {
             TAG_DHT => self.dht.handle(now, from, rest).map_err(Error::from),
             TAG_ONION => self.handle_cell(now, from, rest),
+            TAG_DIRECT => {
+                self.handle_direct(now, from, rest);
+                Ok(())
+            }
             t => Err(Error::UnknownProtocolTag(t)),
         };
         if let Err(e) = &result {
@@ -733,6 +811,17 @@ impl Node {
         }
         self.pump(now);
         result
+    }
+
+    /// A direct message: only baseline roles take them.
+    fn handle_direct(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        let refused = match (AppMessage::decode(bytes), self.baseline.as_mut()) {
+            (Ok(msg), Some(b)) => b.on_direct(&mut ctx!(self, now), from, msg).err(),
+            _ => Some(AppRefusal::UnexpectedDirectMessage),
+        };
+        if let Some(why) = refused {
+            self.peer_error(why);
+        }
     }
 
     fn handle_cell(&mut self, now: Instant, from: SocketAddr, cell: &[u8]) -> Result<(), Error> {
@@ -771,6 +860,9 @@ impl Node {
         if let Some(m) = self.mint.as_mut() {
             m.on_timeout(&mut ctx!(self, now));
         }
+        if let Some(b) = self.baseline.as_mut() {
+            b.on_timeout(&mut ctx!(self, now));
+        }
         self.pump(now);
     }
 
@@ -792,6 +884,7 @@ impl Node {
             self.client.as_ref().and_then(ClientRole::poll_timeout),
             self.service.as_ref().and_then(ServiceRole::poll_timeout),
             self.mint.as_ref().and_then(MintRole::poll_timeout),
+            self.baseline.as_ref().and_then(Baseline::poll_timeout),
             next_epoch,
         ]
         .into_iter()
@@ -843,6 +936,9 @@ impl Node {
             if let Some(s) = self.service.as_mut() {
                 progress |= s.poll_backend(&mut ctx!(self, now));
             }
+            if let Some(b) = self.baseline.as_mut() {
+                progress |= b.poll(&mut ctx!(self, now));
+            }
             if !progress {
                 break;
             }
@@ -855,6 +951,9 @@ impl Node {
         }
         while let Some(t) = self.onion.poll_transmit() {
             self.outbox.push_back(tagged(TAG_ONION, t));
+        }
+        while let Some(t) = self.direct_out.pop_front() {
+            self.outbox.push_back(tagged(TAG_DIRECT, t));
         }
     }
 
@@ -900,6 +999,9 @@ impl Node {
                 if let Some(s) = self.service.as_mut() {
                     s.on_session_closed(&mut ctx!(self, now), session);
                 }
+                if let Some(b) = self.baseline.as_mut() {
+                    b.on_session_closed(session);
+                }
             }
             RelayEvent::Delivered {
                 session,
@@ -919,6 +1021,15 @@ impl Node {
                         Some(m) => m.on_request(&mut ctx!(self, now), session, prev, seq, request),
                         None => self.peer_error(AppRefusal::MintRequestAtNonMint),
                     },
+                    m @ AppMessage::LlmTor { .. } => {
+                        let refused = match self.baseline.as_mut() {
+                            Some(b) => b.on_delivered(&mut ctx!(self, now), session, prev, m).err(),
+                            None => Some(AppRefusal::LlmTorRequestAtNonProxy),
+                        };
+                        if let Some(why) = refused {
+                            self.peer_error(why);
+                        }
+                    }
                     _ => self.peer_error(AppRefusal::ReplyAsRequest),
                 }
             }
@@ -968,6 +1079,11 @@ impl Node {
             Owner::ServiceMint(_) => {
                 if let Some(s) = self.service.as_mut() {
                     s.on_circuit(&mut ctx!(self, now), circuit, &owner, e, msg);
+                }
+            }
+            Owner::Baseline(_) => {
+                if let Some(b) = self.baseline.as_mut() {
+                    b.on_circuit(&mut ctx!(self, now), circuit, e, msg);
                 }
             }
         }

@@ -23,6 +23,10 @@ pub enum Observation {
     Mint(MintObservation),
     /// As a provider account (a Ghost's backend): one job.
     Provider(ProviderObservation),
+    /// As the LLM-Tor operator (a baseline): one entry of its view.
+    LlmTorOperator(crate::baselines::llm_tor::OperatorObservation),
+    /// As a provider API called directly (a baseline): one entry of its log.
+    Api(crate::baselines::direct::ApiObservation),
     /// As a service (Ghost or GPU node): a request arriving at the end of a
     /// circuit, with its plaintext prompt and the payment proofs' `Y`s.
     ServiceRequest {

@@ -404,7 +404,8 @@ impl<'a> Evidence<'a> {
             }
             Observation::Provider(p) => self.provider(p),
             Observation::Mint(m) => self.mint(m),
-            Observation::Dht(_) => {}
+            // Baselines' views; Peer2Prompt's matrix has no row for them.
+            Observation::Dht(_) | Observation::LlmTorOperator(_) | Observation::Api(_) => {}
         }
     }
 

@@ -9,6 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendError;
+use crate::baselines::direct::{ApiRequest, ApiResponse};
+use crate::baselines::llm_tor::wire::{LlmTorRequest, LlmTorResponse};
 use crate::ecash::messages::{
     CheckStateRequest, CheckStateResponse, KeysResponse, MeltQuoteRequest, MeltQuoteResponse,
     MeltRequest, MintQuoteRequest, MintQuoteResponse, MintRequest, RestoreRequest, RestoreResponse,
@@ -292,6 +294,34 @@ pub enum AppMessage {
         /// The answer.
         response: MintApiResponse,
     },
+    /// To an LLM-Tor proxy (a baseline, seed `004`).
+    LlmTor {
+        /// Caller's sequence number.
+        seq: u64,
+        /// The request.
+        request: LlmTorRequest,
+    },
+    /// From an LLM-Tor proxy.
+    LlmTorReply {
+        /// The request's sequence number.
+        seq: u64,
+        /// The answer.
+        response: LlmTorResponse,
+    },
+    /// To a provider API, directly (a baseline).
+    Api {
+        /// Caller's sequence number.
+        seq: u64,
+        /// The request.
+        request: ApiRequest,
+    },
+    /// From a provider API.
+    ApiReply {
+        /// The request's sequence number.
+        seq: u64,
+        /// The answer.
+        response: ApiResponse,
+    },
 }
 
 /// Ecash bodies as NUT JSON bytes inside the postcard envelope.
@@ -368,7 +398,66 @@ mod tests {
         assert_eq!(AppMessage::decode(&states.encode()).unwrap(), states);
     }
 
+    fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(any::<u8>(), 0..max)
+    }
+
+    fn llm_tor_request() -> impl Strategy<Value = LlmTorRequest> {
+        use crate::baselines::llm_tor::Token;
+        prop_oneof![
+            Just(LlmTorRequest::Descriptor),
+            (".{0,20}", ".{0,20}", any::<u64>()).prop_map(|(account, payer, credits)| {
+                LlmTorRequest::Purchase {
+                    account,
+                    payer,
+                    credits,
+                }
+            }),
+            (".{0,20}", proptest::collection::vec(bytes(300), 0..4))
+                .prop_map(|(account, blinded)| LlmTorRequest::Issue { account, blinded }),
+            (
+                any::<[u8; 32]>(),
+                any::<[u8; 32]>(),
+                bytes(300),
+                bytes(200),
+                any::<u32>()
+            )
+                .prop_map(
+                    |(nonce, randomizer, signature, prompt, max_output_tokens)| {
+                        LlmTorRequest::Redeem {
+                            token: Token {
+                                nonce,
+                                randomizer,
+                                signature,
+                            },
+                            model: "m".into(),
+                            prompt,
+                            max_output_tokens,
+                        }
+                    }
+                ),
+        ]
+    }
+
     proptest! {
+        #[test]
+        fn baseline_messages_round_trip(request in llm_tor_request(), seq in any::<u64>(), text in bytes(100)) {
+            let m = AppMessage::LlmTor { seq, request };
+            prop_assert_eq!(AppMessage::decode(&m.encode()).unwrap(), m);
+            let r = AppMessage::LlmTorReply { seq, response: LlmTorResponse::Stream { text: text.clone() } };
+            prop_assert_eq!(AppMessage::decode(&r.encode()).unwrap(), r);
+            let a = AppMessage::Api { seq, request: ApiRequest {
+                account: "a".into(), model: "m".into(), prompt: text, max_output_tokens: 3,
+            } };
+            prop_assert_eq!(AppMessage::decode(&a.encode()).unwrap(), a);
+        }
+
+        #[test]
+        fn decoding_truncated_baseline_messages_never_panics(request in llm_tor_request(), cut in any::<usize>()) {
+            let bytes = AppMessage::LlmTor { seq: 1, request }.encode();
+            let _ = AppMessage::decode(&bytes[..cut % (bytes.len() + 1)]);
+        }
+
         #[test]
         fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
             let _ = AppMessage::decode(&bytes);

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use peer2prompt::backend::InferenceBackend;
 use peer2prompt::backend::dist::Dist;
 use peer2prompt::backend::simulated::{SimulatedBackend, SimulatedParams};
+use peer2prompt::baselines::llm_tor::{IssuerKey, IssuerPublicKey, OperatorConfig};
 use peer2prompt::dht::{AdvertPolicy, DhtConfig, Role};
 use peer2prompt::ecash::messages::CheckStateRequest;
 use peer2prompt::ecash::mint::ys_of;
@@ -20,6 +21,9 @@ use peer2prompt::ecash::{
 };
 use peer2prompt::identity::{EpochClock, Identity, IdentityParams, NodeId};
 use peer2prompt::market::{CostModel, FxRate};
+use peer2prompt::node::baseline::{
+    ApiClientConfig, ApiProviderConfig, BaselineRole, LlmTorClientConfig, LlmTorProxyConfig,
+};
 use peer2prompt::node::{
     Advertise, ClientEvent, ClientRoleConfig, HoldConfig, MintEvent, MintRoleConfig, Node,
     NodeConfig, NodeEvent, Observation, Offer, ServiceConfig, ServiceEvent, ServiceKind,
@@ -48,6 +52,12 @@ pub enum Kind {
     Gpu,
     Mint,
     Client,
+    /// Baselines (with `Spec::baselines`): the LLM-Tor proxy and a user of
+    /// it, a provider API and a direct user of it.
+    LlmTorProxy,
+    LlmTorUser,
+    ApiProvider,
+    ApiUser,
 }
 
 /// How to build a world.
@@ -80,6 +90,10 @@ pub struct Spec {
     pub cover: Option<Duration>,
     /// Mint batch interval.
     pub mint_batch: Option<Duration>,
+    /// Append the baselines' nodes (see [`Kind::LlmTorProxy`]).
+    pub baselines: bool,
+    /// LLM-Tor: tokens bought at once.
+    pub tokens_per_purchase: u32,
 }
 
 impl Default for Spec {
@@ -108,6 +122,8 @@ impl Default for Spec {
             output_tokens: 300.0,
             cover: None,
             mint_batch: None,
+            baselines: false,
+            tokens_per_purchase: 4,
         }
     }
 }
@@ -197,6 +213,29 @@ pub fn client_config(spec: &Spec, double_spend: bool) -> ClientRoleConfig {
     }
 }
 
+/// An LLM-Tor user of the proxy at `proxy`.
+pub fn llm_tor_user(
+    spec: &Spec,
+    proxy: SocketAddr,
+    proxy_node: NodeId,
+    issuer: IssuerPublicKey,
+) -> LlmTorClientConfig {
+    LlmTorClientConfig {
+        proxy,
+        proxy_node,
+        issuer,
+        account: "tor-user".into(),
+        payer: "card-4242".into(),
+        model: "gpt-4o".into(),
+        max_output_tokens: 1000,
+        context_window: spec.context_window,
+        tokens_per_purchase: spec.tokens_per_purchase,
+        circuit_lifetime: Duration::from_secs(600),
+        timeout: Duration::from_secs(8),
+        attempts: 3,
+    }
+}
+
 /// The mint: a 100 ppk input fee and the spec's batching.
 fn mint_role(spec: &Spec) -> MintRoleConfig {
     MintRoleConfig {
@@ -281,6 +320,20 @@ impl World {
         kinds.extend(std::iter::repeat_n(Kind::Ghost, spec.ghosts));
         kinds.extend(std::iter::repeat_n(Kind::Gpu, spec.gpus));
         kinds.extend(std::iter::repeat_n(Kind::Client, spec.clients));
+        if spec.baselines {
+            kinds.extend([
+                Kind::LlmTorProxy,
+                Kind::LlmTorUser,
+                Kind::ApiProvider,
+                Kind::ApiUser,
+            ]);
+        }
+        // Drawn from its own stream so that the other nodes' keys do not move.
+        let issuer = spec.baselines.then(|| {
+            IssuerKey::generate(&mut ChaCha20Rng::seed_from_u64(spec.seed + 0x1175)).unwrap()
+        });
+        let mut proxy: Option<(SocketAddr, NodeId)> = None;
+        let mut provider: Option<SocketAddr> = None;
         let mut nodes = Vec::new();
         let mut client_idx = 0;
         for (i, kind) in kinds.iter().enumerate() {
@@ -335,6 +388,38 @@ impl World {
                     };
                     client_idx += 1;
                     cfg.client = Some(client_config(spec, cheat));
+                }
+                Kind::LlmTorProxy => {
+                    let key = issuer.clone().unwrap();
+                    proxy = Some((addr, identity.node_id()));
+                    cfg.baseline = Some(BaselineRole::LlmTorProxy(LlmTorProxyConfig {
+                        key,
+                        operator: OperatorConfig::default(),
+                    }));
+                    backend = Some(service_backend(spec, Kind::Ghost, i, addr));
+                }
+                Kind::LlmTorUser => {
+                    let (proxy, proxy_node) = proxy.unwrap();
+                    let issuer = issuer.as_ref().unwrap().public().clone();
+                    cfg.baseline = Some(BaselineRole::LlmTorClient(llm_tor_user(
+                        spec, proxy, proxy_node, issuer,
+                    )));
+                }
+                Kind::ApiProvider => {
+                    provider = Some(addr);
+                    cfg.baseline = Some(BaselineRole::ApiProvider(ApiProviderConfig::default()));
+                    backend = Some(service_backend(spec, Kind::Ghost, i, addr));
+                }
+                Kind::ApiUser => {
+                    cfg.baseline = Some(BaselineRole::ApiClient(ApiClientConfig {
+                        provider: provider.unwrap(),
+                        account: "api-user".into(),
+                        model: "gpt-4o".into(),
+                        max_output_tokens: 1000,
+                        context_window: spec.context_window,
+                        timeout: Duration::from_secs(8),
+                        attempts: 3,
+                    }));
                 }
             }
             let node = Node::new(

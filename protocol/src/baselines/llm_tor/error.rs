@@ -62,6 +62,12 @@ pub enum LlmTorError {
     /// The client holds no unspent token.
     #[error("no token left")]
     NoToken,
+    /// The upstream LLM failed the prompt.
+    #[error("upstream: {0}")]
+    Upstream(crate::backend::BackendError),
+    /// The proxy's onion key certificate does not check out.
+    #[error("proxy descriptor: {0}")]
+    Descriptor(String),
     /// A message does not decode.
     #[error("malformed message: {0}")]
     Malformed(String),
@@ -82,6 +88,8 @@ impl LlmTorError {
             LlmTorError::EmptyPurchase => "empty_purchase",
             LlmTorError::SignatureCount { .. } => "signature_count",
             LlmTorError::NoToken => "no_token",
+            LlmTorError::Upstream(_) => "upstream",
+            LlmTorError::Descriptor(_) => "descriptor",
             LlmTorError::Malformed(_) => "malformed",
         }
     }

@@ -244,6 +244,34 @@ mod tests {
         assert_eq!(err.kind(), "malformed_blinded_message");
     }
 
+    fn shared() -> &'static (IssuerKey, PendingToken) {
+        static KEY: std::sync::OnceLock<(IssuerKey, PendingToken)> = std::sync::OnceLock::new();
+        KEY.get_or_init(|| {
+            let (key, mut rng) = key();
+            let pending = key.public().blind(&mut rng).unwrap();
+            (key, pending)
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_signatures_and_tokens_are_errors_not_panics(
+            sig in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            nonce in proptest::prelude::any::<[u8; 32]>(),
+            randomizer in proptest::prelude::any::<[u8; 32]>(),
+        ) {
+            let (key, pending) = shared();
+            proptest::prop_assert!(key.public().finalize(pending, &sig).is_err());
+            let token = Token { nonce, randomizer, signature: sig.clone() };
+            proptest::prop_assert_eq!(key.public().verify(&token), Err(LlmTorError::BadToken));
+            let mut rng = ChaCha20Rng::seed_from_u64(1);
+            // Any 256 bytes below the modulus sign; anything else is refused.
+            if sig.len() != 256 {
+                proptest::prop_assert!(key.blind_sign(&mut rng, &sig).is_err());
+            }
+        }
+    }
+
     #[test]
     fn public_keys_round_trip_through_der() {
         let (key, _) = key();

@@ -7,10 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use super::error::LlmTorError;
 use super::tokens::Token;
+use crate::identity::OnionKeyCert;
 
 /// Client to proxy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LlmTorRequest {
+    /// The proxy's current onion key certificate, to reach it through a
+    /// circuit (our stand-in for the TLS certificate a Tor exit checks).
+    Descriptor,
     /// Phase 1: buy credits (identity known).
     Purchase {
         /// The account credited.
@@ -44,6 +48,7 @@ impl LlmTorRequest {
     /// A short name of the request, safe to log.
     pub fn kind(&self) -> &'static str {
         match self {
+            LlmTorRequest::Descriptor => "descriptor",
             LlmTorRequest::Purchase { .. } => "purchase",
             LlmTorRequest::Issue { .. } => "issue",
             LlmTorRequest::Redeem { .. } => "redeem",
@@ -54,6 +59,8 @@ impl LlmTorRequest {
 /// Proxy to client.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LlmTorResponse {
+    /// The proxy's onion key certificate for this epoch.
+    Descriptor(OnionKeyCert),
     /// Credits bought; the account's balance now.
     Purchased {
         /// Credits left to issue tokens against.

@@ -1,0 +1,148 @@
+//! The LLM-Tor proxy as a node role (seed `004`, "End-to-End Protocol
+//! Flow"): the [`Operator`] decides on credits and tokens, the
+//! [`Upstream`] runs prompts, and every answer goes back the way its
+//! request came (a direct link or the circuit's reply blocks).
+
+use std::net::SocketAddr;
+
+use super::upstream::{Output, ReplyTo, Upstream};
+use crate::backend::InferenceBackend;
+use crate::baselines::llm_tor::wire::{LlmTorRequest, LlmTorResponse};
+use crate::baselines::llm_tor::{IssuerKey, LlmTorError, Operator, OperatorConfig};
+use crate::market::tokens;
+use crate::node::{AppMessage, Ctx, NodeEvent, Observation};
+
+/// How the proxy is set up.
+#[derive(Clone, Debug)]
+pub struct LlmTorProxyConfig {
+    /// The blind-signing key (its public half is in every client's config).
+    pub key: IssuerKey,
+    /// Issuance limits.
+    pub operator: OperatorConfig,
+}
+
+/// The proxy role.
+pub(crate) struct LlmTorProxy {
+    operator: Operator,
+    upstream: Upstream,
+}
+
+impl LlmTorProxy {
+    pub fn new(cfg: LlmTorProxyConfig, backend: Box<dyn InferenceBackend>) -> Self {
+        LlmTorProxy {
+            operator: Operator::new(cfg.key, cfg.operator),
+            upstream: Upstream::new(backend),
+        }
+    }
+
+    /// The operator's state (for the simulator's ledger checks).
+    pub fn operator(&self) -> &Operator {
+        &self.operator
+    }
+
+    /// A request from `prev` (the client on a direct link, the circuit's
+    /// last relay otherwise).
+    pub fn on_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        (reply, prev): (ReplyTo, SocketAddr),
+        seq: u64,
+        req: LlmTorRequest,
+    ) {
+        let now = ctx.now;
+        let answer = match req {
+            LlmTorRequest::Descriptor => Some(LlmTorResponse::Descriptor(
+                *ctx.relay.keyring().current_cert(),
+            )),
+            LlmTorRequest::Purchase {
+                account,
+                payer,
+                credits,
+            } => Some(
+                match self.operator.purchase(now, prev, &account, &payer, credits) {
+                    Ok(balance) => LlmTorResponse::Purchased { balance },
+                    Err(e) => LlmTorResponse::Refused(e),
+                },
+            ),
+            LlmTorRequest::Issue { account, blinded } => Some(
+                match self
+                    .operator
+                    .issue(now, prev, &account, &blinded, &mut *ctx.crypto)
+                {
+                    Ok(blind_signatures) => LlmTorResponse::Issued { blind_signatures },
+                    Err(e) => LlmTorResponse::Refused(e),
+                },
+            ),
+            LlmTorRequest::Redeem {
+                token,
+                model,
+                prompt,
+                max_output_tokens,
+            } => self
+                .operator
+                .redeem(now, prev, &token, &model, &prompt)
+                .and_then(|serial| {
+                    self.upstream
+                        .submit(now, &model, prompt, max_output_tokens, (reply, seq, serial))
+                        .map_err(LlmTorError::Upstream)
+                })
+                .err()
+                .map(LlmTorResponse::Refused),
+        };
+        if let Some(a) = answer {
+            send(ctx, reply, seq, a);
+        }
+        self.drain(ctx);
+    }
+
+    /// Moves upstream output to callers; true if anything moved.
+    pub fn poll(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        let out = self.upstream.poll(ctx.now);
+        let progress = !out.is_empty();
+        for o in out {
+            match o {
+                Output::Chunk { reply, seq, text } => {
+                    send(ctx, reply, seq, LlmTorResponse::Stream { text })
+                }
+                Output::Done {
+                    reply,
+                    seq,
+                    serial,
+                    response,
+                } => {
+                    let output_tokens = tokens::count(&response);
+                    self.operator.responded(ctx.now, serial, response);
+                    send(ctx, reply, seq, LlmTorResponse::Done { output_tokens });
+                }
+                Output::Failed { reply, seq, error } => send(
+                    ctx,
+                    reply,
+                    seq,
+                    LlmTorResponse::Refused(LlmTorError::Upstream(error)),
+                ),
+                Output::Observed(o) => ctx.emit(NodeEvent::Observed(Observation::Provider(o))),
+            }
+        }
+        self.drain(ctx);
+        progress
+    }
+
+    /// An onion session ended: its jobs are dropped.
+    pub fn on_session_closed(&mut self, session: u32) {
+        self.upstream.cancel_session(session);
+    }
+
+    pub fn poll_timeout(&self) -> Option<crate::time::Instant> {
+        self.upstream.poll_timeout()
+    }
+
+    fn drain(&mut self, ctx: &mut Ctx<'_>) {
+        while let Some(o) = self.operator.poll_observation() {
+            ctx.emit(NodeEvent::Observed(Observation::LlmTorOperator(o)));
+        }
+    }
+}
+
+fn send(ctx: &mut Ctx<'_>, reply: ReplyTo, seq: u64, response: LlmTorResponse) {
+    ctx.answer(reply, &AppMessage::LlmTorReply { seq, response });
+}
