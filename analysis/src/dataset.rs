@@ -170,6 +170,9 @@ pub fn sessions_frame(rows: &[SessionRecord]) -> PolarsResult<DataFrame> {
         "mint_linked" => |r| r.mint_linked,
         "observer_linked" => |r| r.observer_linked,
         "linked_any" => |r| r.linked_any,
+        "system" => |r| r.system.clone(),
+        "operator_linked" => |r| r.operator_linked,
+        "operator_candidates" => |r| r.operator_candidates,
     )
 }
 

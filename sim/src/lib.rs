@@ -4,7 +4,8 @@
 //! - [`queue`]: the discrete-event queue, totally ordered by (time, sequence).
 //! - [`rng`]: random streams derived from (seed, entity, purpose).
 //! - [`topology`], [`network`]: regions, ASes and prefixes; delay and loss.
-//! - [`population`], [`workload`]: who takes part and what clients ask.
+//! - [`population`], [`workload`]: who takes part and what clients ask;
+//!   [`baseline`]: the LLM-Tor and direct-API roles for `system:` baselines.
 //! - [`adversary`]: which nodes the adversary runs, its pooled observations,
 //!   its entry–exit matcher, the mint-exit attacker and passive observers
 //!   with their correlation attacker; [`observer_scoring`] labels the
@@ -24,6 +25,7 @@
 
 pub mod adversary;
 pub mod audit;
+pub mod baseline;
 pub mod checks;
 pub mod drivers;
 pub mod economics;

@@ -24,6 +24,7 @@ use peer2prompt::onion::route::{GuardPolicy, RelayWeighting, RoutePolicy};
 use peer2prompt::onion::shaping::{ConstantRate, DownstreamShaping};
 use peer2prompt::time::{Duration, Instant};
 
+use crate::baseline;
 use crate::engine::Host;
 use crate::network::Attachment;
 use crate::rng::{self, Purpose, Streams};
@@ -46,6 +47,9 @@ pub enum Kind {
     /// A DHT-only node of the adversary, its id ground near an advert key
     /// (`adversary::dht_attack`): it advertises nothing.
     DhtSybil,
+    /// A baseline's operator (`system: llm_tor` or `direct`): the LLM-Tor
+    /// proxy or the provider's API.
+    Operator,
 }
 
 impl Kind {
@@ -63,6 +67,7 @@ impl Kind {
             Kind::Gpu => "gpu",
             Kind::Client => "client",
             Kind::DhtSybil => "dht_sybil",
+            Kind::Operator => "operator",
         }
     }
 
@@ -285,7 +290,11 @@ fn backend(s: &Scenario, streams: &Streams, slot: Slot, addr: SocketAddr) -> Sim
             low: 0.2,
             high: 0.8,
         },
-        tokens_per_s: if slot.kind == Kind::Ghost { 80.0 } else { 40.0 },
+        tokens_per_s: if matches!(slot.kind, Kind::Ghost | Kind::Operator) {
+            80.0
+        } else {
+            40.0
+        },
         output_tokens: s.workload.output_tokens.to_protocol(),
         rate_limit_per_min: 100_000,
         transient_error_p: 0.0,
@@ -340,6 +349,7 @@ pub fn build_node(
     addr: SocketAddr,
     nat: bool,
     net: Arc<dyn NetworkInfo>,
+    operator: Option<&baseline::OperatorInfo>,
 ) -> Node {
     let e = slot.entity();
     let mut id_rng = streams.stream(e, Purpose::Identity);
@@ -372,7 +382,14 @@ pub fn build_node(
             cfg.service = Some(service_config(s, slot));
             backend_box = Some(Box::new(backend(s, streams, slot, addr)));
         }
+        Kind::Client if s.system.is_baseline() => {
+            cfg.baseline = Some(baseline::client(s, slot, operator));
+        }
         Kind::Client => cfg.client = Some(client_config(s, nat)),
+        Kind::Operator => {
+            cfg.baseline = Some(baseline::operator(s, streams));
+            backend_box = Some(Box::new(backend(s, streams, slot, addr)));
+        }
         Kind::DhtSybil => {}
     }
     inject_faults(s, slot, &mut cfg);
@@ -428,7 +445,7 @@ fn inject_faults(s: &Scenario, slot: Slot, cfg: &mut NodeConfig) {
                 c.dangerous_double_spend = true;
             }
         }
-        Kind::DhtSybil => {}
+        Kind::DhtSybil | Kind::Operator => {}
     }
 }
 
@@ -452,13 +469,17 @@ pub fn hosts(s: &Scenario, streams: &Streams, topo: &mut Topology) -> Vec<Host> 
     let slots = crate::adversary::plan(s, streams);
     let net: Arc<dyn NetworkInfo> = Arc::new(topo.asn_table());
     let mut hosts = Vec::with_capacity(slots.len());
+    let mut operator = None;
     for slot in &slots {
         let mut r = streams.stream(slot.entity(), Purpose::Placement);
         let (region, asn, addr) = topo.place(&mut r);
         let latency = s.network.access_latency_ms.sample(&mut r);
         let mbps = s.network.access_bandwidth_mbps.sample(&mut r).max(0.1);
         let nat = slot.kind == Kind::Client && rng::unit(&mut r) < s.network.nat_clients.get();
-        let node = build_node(s, streams, *slot, addr, nat, net.clone());
+        let node = build_node(s, streams, *slot, addr, nat, net.clone(), operator.as_ref());
+        if slot.kind == Kind::Operator {
+            operator = Some(baseline::OperatorInfo::of(&node));
+        }
         let att = Attachment {
             region,
             access_latency: secs(latency / 1_000.0),

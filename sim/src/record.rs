@@ -70,9 +70,21 @@ pub struct SessionRecord {
     #[serde(default)]
     pub observer_linked: Option<bool>,
     /// Linked by any channel measured (entry–exit matcher, mint-exit,
-    /// passive observers).
+    /// passive observers, a baseline's operator).
     #[serde(default)]
     pub linked_any: bool,
+    /// The system the session ran on: `peer2prompt`, `llm_tor` or `direct`.
+    #[serde(default)]
+    pub system: String,
+    /// A baseline's operator attacker named the right client (LLM-Tor: by
+    /// purchase timing; direct API: from its log). Null unless
+    /// `adversary.operator` is set and the operator saw the session.
+    #[serde(default)]
+    pub operator_linked: Option<bool>,
+    /// LLM-Tor: accounts issued tokens in the purchase-timing window before
+    /// the session's first redemption (the anonymity set); null otherwise.
+    #[serde(default)]
+    pub operator_candidates: Option<u32>,
 }
 
 /// One (client-side flow, service-side flow) pair the observers' attacker

@@ -58,6 +58,8 @@ pub enum Purpose {
     Swarm = 20,
     /// The bandwidth a relay advertises.
     Bandwidth = 21,
+    /// A baseline operator's token key (LLM-Tor's blind-signing key).
+    BaselineKeys = 22,
 }
 
 /// Entity ids for streams that belong to no node.

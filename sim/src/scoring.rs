@@ -16,7 +16,7 @@ use crate::observer_scoring::{self, ObserverOutcome};
 use crate::profiles::ProfileRecord;
 use crate::record::{CorrelationRecord, SessionRecord};
 use crate::rng::{Purpose, Streams, entity};
-use crate::scenario::GuessKind;
+use crate::scenario::{GuessKind, System};
 use crate::sessions::SessionRow;
 use crate::vantage::VantageRecord;
 use crate::world::World;
@@ -264,6 +264,7 @@ fn record(
             .is_some_and(|h| h.slot.adversarial)
     };
     let correct = v.link.is_some_and(|g| g.client == r.client);
+    let operator = operator_verdict(w, r);
     let (entry_adversarial, exit_adversarial) = (adv(r.entry), adv(r.exit));
     let linked = correct && v.link.is_some_and(|g| g.own_flow);
     let mint_linked = (w.scenario.adversary.mint_exit.is_some() && exit_adversarial).then(|| {
@@ -299,6 +300,60 @@ fn record(
         mint_entropy_bits: v.mint.filter(|a| a.candidates > 0).map(|a| a.entropy_bits),
         mint_linked,
         observer_linked: v.observer_linked,
-        linked_any: linked || mint_linked == Some(true) || v.observer_linked == Some(true),
+        linked_any: linked
+            || mint_linked == Some(true)
+            || v.observer_linked == Some(true)
+            || operator.linked == Some(true),
+        system: w.scenario.system.name().to_owned(),
+        operator_linked: operator.linked,
+        operator_candidates: operator.candidates,
+    }
+}
+
+/// The baseline operator attacker's verdict on one session.
+struct OperatorVerdict {
+    linked: Option<bool>,
+    candidates: Option<u32>,
+}
+
+/// What the operator, working for the adversary, decided about `r`
+/// (`sim::adversary::operator`); the session's own token and client (ground
+/// truth) only pick its log entry and score the guess.
+fn operator_verdict(w: &World, r: &SessionRow) -> OperatorVerdict {
+    let none = OperatorVerdict {
+        linked: None,
+        candidates: None,
+    };
+    let Some(spec) = &w.scenario.adversary.operator else {
+        return none;
+    };
+    let account = w
+        .hosts()
+        .get(r.client as usize)
+        .map(|h| crate::baseline::account(h.slot));
+    match w.scenario.system {
+        System::LlmTor => {
+            let Some(a) = r
+                .token
+                .and_then(|t| w.operator_log.attribute(&t, spec.purchase_window_s))
+            else {
+                return none;
+            };
+            OperatorVerdict {
+                linked: Some(a.guess.is_some() && a.guess == account),
+                candidates: Some(a.candidates),
+            }
+        }
+        System::Direct => {
+            let Some(done) = r.completed else {
+                return none;
+            };
+            let seen = w.operator_log.api_accounts(r.started, done);
+            OperatorVerdict {
+                linked: Some(account.is_some_and(|a| seen.contains(&a.as_str()))),
+                candidates: None,
+            }
+        }
+        System::Peer2prompt => none,
     }
 }

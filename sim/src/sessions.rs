@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use peer2prompt::dht::Role;
-use peer2prompt::node::TurnReport;
+use peer2prompt::baselines::llm_tor::TokenId;
+use peer2prompt::node::{BaselineTurn, TurnReport};
 use peer2prompt::time::Instant;
 
 use crate::population::Kind;
@@ -45,6 +45,8 @@ pub struct SessionRow {
     pub context_tokens: u64,
     /// Outcome so far (`ok`, a failure kind, or `unfinished`).
     pub outcome: String,
+    /// LLM-Tor: the token its first turn redeemed.
+    pub token: Option<TokenId>,
 }
 
 impl SessionRow {
@@ -81,10 +83,10 @@ pub struct Route {
     pub last: u32,
     /// Number of relays.
     pub hops: u32,
-    /// Host index of the exit (the service).
+    /// Host index of the exit (the service, or a baseline's operator).
     pub exit: u32,
-    /// The exit's role.
-    pub exit_role: Role,
+    /// The exit's kind.
+    pub exit_kind: Kind,
 }
 
 impl SessionBook {
@@ -98,11 +100,7 @@ impl SessionBook {
             last: route.last,
             hops: route.hops,
             exit: route.exit,
-            exit_kind: if route.exit_role == Role::Gpu {
-                Kind::Gpu
-            } else {
-                Kind::Ghost
-            },
+            exit_kind: route.exit_kind,
             started: now,
             first_token: None,
             completed: None,
@@ -112,6 +110,7 @@ impl SessionBook {
             output_tokens: 0,
             context_tokens: 0,
             outcome: "unfinished".into(),
+            token: None,
         });
         self.last.insert(c, row);
         self.by_session.insert((c, session), row);
@@ -124,6 +123,11 @@ impl SessionBook {
     /// The row of client `c`'s `session`.
     pub fn row_of(&self, c: u32, session: u64) -> Option<usize> {
         self.by_session.get(&(c, session)).copied()
+    }
+
+    /// The row of client `c`'s open session.
+    pub fn open_row(&self, c: u32) -> Option<usize> {
+        self.open.get(&c).copied()
     }
 
     /// Whether client `c` has a session open.
@@ -157,6 +161,22 @@ impl SessionBook {
             s.output_tokens += rep.output_tokens;
             s.context_tokens = s.context_tokens.max(rep.context_tokens);
             s.completed = Some(rep.done);
+            s.outcome = "ok".into();
+        }
+    }
+
+    /// A baseline client `c` finished a turn on its open session.
+    pub fn baseline_turn(&mut self, c: u32, t: &BaselineTurn) {
+        if let Some(&r) = self.open.get(&c) {
+            let s = &mut self.rows[r];
+            if s.turns == 0 {
+                s.token = t.token;
+            }
+            s.turns += 1;
+            s.prompt_tokens += t.input_tokens;
+            s.output_tokens += t.output_tokens;
+            s.context_tokens = s.context_tokens.max(t.input_tokens + t.output_tokens);
+            s.completed = Some(t.done);
             s.outcome = "ok".into();
         }
     }

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use peer2prompt::baselines::llm_tor::TokenId;
 use secp256k1::PublicKey;
 
 /// A service-side flow: (service node, that node's onion session handle).
@@ -26,6 +27,8 @@ pub struct GroundTruth {
     flows: HashMap<ServiceFlow, usize>,
     /// Session row -> requests on its flow that another row paid for.
     foreign: HashMap<usize, u32>,
+    /// LLM-Tor: token redeemed -> the proxy's flow it came on.
+    redeemed: HashMap<TokenId, ServiceFlow>,
 }
 
 impl GroundTruth {
@@ -47,6 +50,19 @@ impl GroundTruth {
             if first != row {
                 *self.foreign.entry(first).or_default() += 1;
             }
+        }
+    }
+
+    /// The LLM-Tor proxy `node` saw `token` redeemed on its session `handle`.
+    pub fn redeemed(&mut self, node: u32, handle: u32, token: TokenId) {
+        self.redeemed.insert(token, (node, handle));
+    }
+
+    /// Session `row`'s client finished a turn paid with `token`: the flow
+    /// it was redeemed on belongs to the row (the first row claims it).
+    pub fn token_spent(&mut self, row: usize, token: &TokenId) {
+        if let Some(flow) = self.redeemed.remove(token) {
+            self.flows.entry(flow).or_insert(row);
         }
     }
 

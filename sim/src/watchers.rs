@@ -3,6 +3,7 @@
 //! audit (whitepaper "Visibility Matrix"), the adversary's pool (what its
 //! own nodes saw, "Threat Model") and the ground truth used only to score.
 
+use peer2prompt::baselines::llm_tor::OperatorSaw;
 use peer2prompt::node::Observation;
 
 use crate::adversary::pool::Pool;
@@ -26,11 +27,21 @@ impl Watcher for VisibilityAudit {
 
 impl Watcher for GroundTruth {
     fn observed(&mut self, node: u32, _: bool, o: &Observation) {
-        if let Observation::ServiceRequest {
-            session, payment, ..
-        } = o
-        {
-            self.requested(node, *session, payment);
+        match o {
+            Observation::ServiceRequest {
+                session, payment, ..
+            } => self.requested(node, *session, payment),
+            Observation::LlmTorOperator(op) => {
+                if let OperatorSaw::Redemption {
+                    circuit: Some(handle),
+                    token,
+                    ..
+                } = &op.seen
+                {
+                    self.redeemed(node, *handle, *token);
+                }
+            }
+            _ => {}
         }
     }
 }

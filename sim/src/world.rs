@@ -9,13 +9,15 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
+use peer2prompt::dht::Role;
 use peer2prompt::ecash::{Amount, LightningPayment, PayoutOutcome};
 use peer2prompt::node::service::ServiceEvent;
-use peer2prompt::node::{ClientEvent, MintEvent, NodeEvent, Observation};
+use peer2prompt::node::{BaselineEvent, ClientEvent, MintEvent, NodeEvent, Observation};
 use peer2prompt::time::{Duration, Instant};
 
 use crate::adversary::matcher::MatcherParams;
 use crate::adversary::observer::observer_for;
+use crate::adversary::operator::OperatorLog;
 use crate::adversary::pool::Pool;
 use crate::adversary::selective_dos::{Judge, Pending};
 use crate::audit::VisibilityAudit;
@@ -28,7 +30,7 @@ use crate::ledger::ServiceLedger;
 use crate::network::LinkModel;
 use crate::population::{self, Kind, addrs_of};
 use crate::rng::{self, Purpose, Streams, entity};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, System};
 use crate::sessions::{Route, SessionBook};
 use crate::topology::Topology;
 use crate::truth::GroundTruth;
@@ -71,6 +73,11 @@ pub struct World {
     pub relay_weight_share: f64,
     /// Invariant checks run.
     pub checks: u64,
+    /// A baseline's operator host (`u32::MAX` under Peer2Prompt).
+    pub operator: u32,
+    /// The operator's log, when it works for the adversary.
+    pub operator_log: OperatorLog,
+    direct_conversations: u64,
     violation: Option<Violation>,
 }
 
@@ -136,6 +143,9 @@ impl World {
             loss: s.network.loss.get(),
         };
         let measure_from = Instant::ZERO + secs(s.workload.warmup_s);
+        let operator = (0..hosts.len() as u32)
+            .find(|&i| hosts[i as usize].slot.kind == Kind::Operator)
+            .unwrap_or(u32::MAX);
         let mut world = World {
             audit: VisibilityAudit::new(s.workload.audit_sessions, mints),
             judge: s
@@ -173,6 +183,9 @@ impl World {
             turns_abandoned: 0,
             relay_weight_share,
             checks: 0,
+            operator,
+            operator_log: OperatorLog::default(),
+            direct_conversations: 0,
             violation: None,
             streams,
             scenario: s,
@@ -411,7 +424,19 @@ impl World {
         if node.conversation_starting(now) == Ok(true) {
             self.collect(c);
         }
-        if self.sessions.is_open(c) {
+        if self.scenario.system == System::Direct {
+            // The direct API's session is the conversation.
+            self.direct_conversations += 1;
+            let route = Route {
+                entry: u32::MAX,
+                last: u32::MAX,
+                hops: 0,
+                exit: self.operator,
+                exit_kind: Kind::Operator,
+            };
+            let n = self.direct_conversations;
+            self.sessions.opened(c, n, route, now);
+        } else if self.sessions.is_open(c) && !self.scenario.system.is_baseline() {
             let _ = self.engine.hosts[c as usize].node.rotate_session(now);
             self.collect(c);
         }
@@ -457,6 +482,7 @@ impl World {
         match e {
             NodeEvent::Observed(o) => self.observe(i, &o),
             NodeEvent::Client(ce) => self.on_client(i, ce),
+            NodeEvent::Baseline(be) => self.on_baseline(i, be),
             NodeEvent::Service(se) => self.on_service(i, &se),
             NodeEvent::Mint(MintEvent::PayoutRequested { quote, invoice }) => {
                 self.lightning.totals.paid_out += invoice.amount.value();
@@ -500,6 +526,11 @@ impl World {
             l.paid(row, sat);
         }
         if adversarial {
+            match o {
+                Observation::LlmTorOperator(op) => self.operator_log.llm_tor(op),
+                Observation::Api(a) => self.operator_log.api(a),
+                _ => {}
+            }
             if let (Some(judge), Observation::Hop(h)) = (self.judge.as_mut(), o) {
                 judge.sighted(&self.pool, i, h);
                 for p in judge.take_due() {
@@ -512,6 +543,52 @@ impl World {
             && self.violation.is_none()
         {
             self.violation = Some(v);
+        }
+    }
+
+    /// A baseline client's event (`system: llm_tor | direct`): LLM-Tor
+    /// circuits are its sessions; the direct API's are its conversations
+    /// (opened in [`World::start_conversation`]).
+    fn on_baseline(&mut self, c: u32, e: BaselineEvent) {
+        let now = self.now();
+        match e {
+            BaselineEvent::CircuitOpened {
+                circuit, relays, ..
+            } => {
+                let host = |id: &peer2prompt::identity::NodeId| {
+                    self.engine.index_of_id(id).unwrap_or(u32::MAX)
+                };
+                let route = Route {
+                    entry: relays.first().map_or(u32::MAX, host),
+                    last: relays.last().map_or(u32::MAX, host),
+                    hops: relays.len() as u32,
+                    exit: self.operator,
+                    exit_kind: Kind::Operator,
+                };
+                self.sessions.opened(c, circuit, route, now);
+            }
+            BaselineEvent::FirstToken { .. } => self.sessions.first_token(c, now),
+            BaselineEvent::TurnDone(t) => {
+                if let (Some(row), Some(token)) = (self.sessions.open_row(c), &t.token) {
+                    self.truth.token_spent(row, token);
+                }
+                self.sessions.baseline_turn(c, &t);
+                match self
+                    .conversations
+                    .turn_done(c, &self.scenario.workload, now)
+                {
+                    Some(t) => self.engine.queue.push(t, Event::NextTurn(c)),
+                    None => self.conversation_over(c),
+                }
+            }
+            BaselineEvent::TurnFailed { .. } => {
+                if !self.sessions.turn_failed(c, "failed") {
+                    self.failed_without_session += 1;
+                }
+                self.turns_abandoned += 1;
+                self.conversation_over(c);
+            }
+            BaselineEvent::Purchased { .. } | BaselineEvent::TokensIssued { .. } => {}
         }
     }
 
@@ -557,7 +634,10 @@ impl World {
                     last: relays.last().map_or(u32::MAX, host),
                     hops: relays.len() as u32,
                     exit: host(&exit),
-                    exit_role,
+                    exit_kind: match exit_role {
+                        Role::Gpu => Kind::Gpu,
+                        _ => Kind::Ghost,
+                    },
                 };
                 if now >= self.measure_from {
                     let hosts = relays.iter().map(host).collect();

@@ -12,6 +12,7 @@ pub mod dht_attack;
 pub mod matcher;
 pub mod mint_exit;
 pub mod observer;
+pub mod operator;
 pub mod pool;
 pub mod profile;
 pub mod selective_dos;
@@ -49,14 +50,22 @@ pub fn plan(s: &Scenario, streams: &Streams) -> Vec<Slot> {
             });
         }
     };
-    push(Kind::Mint, p.mints, &|_| false);
+    // A baseline runs one operator in place of the services and mints.
+    let baseline = s.system.is_baseline();
+    let (mints, ghosts, gpus) = match baseline {
+        true => (0, 0, 0),
+        false => (p.mints, p.ghosts, p.gpus),
+    };
+    let operator_bad = s.adversary.operator.is_some();
+    push(Kind::Operator, u32::from(baseline), &|_| operator_bad);
+    push(Kind::Mint, mints, &|_| false);
     push(Kind::Relay, p.relays, &|i| {
         bad_relays.binary_search(&i).is_ok()
     });
-    push(Kind::Ghost, p.ghosts, &|i| {
+    push(Kind::Ghost, ghosts, &|i| {
         bad_exits.binary_search(&i).is_ok()
     });
-    push(Kind::Gpu, p.gpus, &|i| {
+    push(Kind::Gpu, gpus, &|i| {
         bad_exits.binary_search(&(i + p.ghosts as usize)).is_ok()
     });
     push(Kind::Client, p.clients, &|_| false);
@@ -68,7 +77,7 @@ pub fn plan(s: &Scenario, streams: &Streams) -> Vec<Slot> {
                 adversarial: true,
             });
         }
-        for i in 0..sy.ghosts {
+        for i in 0..sy.ghosts * u32::from(!baseline) {
             slots.push(Slot {
                 kind: Kind::Ghost,
                 nth: p.ghosts + i,

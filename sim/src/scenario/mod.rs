@@ -14,12 +14,14 @@ mod load;
 mod locate;
 pub mod market;
 mod sweep;
+pub mod system;
 pub mod units;
 mod validate;
 
 pub use load::{
     Loaded, Point, ScenarioError, load_file, load_str, point_label, quick_variant, schema_json,
 };
+pub use system::{LlmTorSpec, System};
 pub use units::{Distribution, Probability};
 
 use schemars::JsonSchema;
@@ -39,6 +41,10 @@ pub struct Scenario {
     /// Independent replicates of every sweep point.
     #[serde(default = "one")]
     pub replications: u32,
+    /// The system under test: `peer2prompt` (default), or a baseline,
+    /// `llm_tor` or `direct` (sweepable, so one scenario compares them).
+    #[serde(default)]
+    pub system: System,
     /// Who takes part (not used by market scenarios).
     #[serde(default)]
     pub population: Population,
@@ -344,6 +350,8 @@ pub struct ProtocolSpec {
     /// clients weight exits by the market's logit share of those prices.
     /// Unset: exits equally likely.
     pub exit_pricing: Option<ExitPricingSpec>,
+    /// LLM-Tor's client policy (with `system: llm_tor`).
+    pub llm_tor: LlmTorSpec,
 }
 
 /// Exit selection by price: every exit quotes `honest_factor` times the
@@ -496,6 +504,7 @@ impl Default for ProtocolSpec {
             audit_keysets: false,
             mint_batch_s: 0.0,
             exit_pricing: None,
+            llm_tor: LlmTorSpec::default(),
         }
     }
 }
@@ -572,6 +581,22 @@ pub struct AdversarySpec {
     /// its exits served into per-client profiles through every channel it
     /// holds; `profiles.parquet` scores them. Off if unset.
     pub profiles: Option<ProfileSpec>,
+    /// A baseline's operator (`system: llm_tor | direct`) working for the
+    /// adversary: its logs are pooled (so with relays `m` it runs the
+    /// entry–exit matcher with the LLM-Tor proxy as the exit) and its own
+    /// attacker runs (`sim::adversary::operator`). Off if unset.
+    pub operator: Option<OperatorSpec>,
+}
+
+/// The baseline operator as adversary (issue 19).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSpec {
+    /// LLM-Tor's purchase-timing attacker (the analogue of mint-exit
+    /// collusion): a circuit's first redemption is attributed to the
+    /// account of the latest token issuance at most this long before it,
+    /// s; the accounts with an issuance in that window are its candidates.
+    pub purchase_window_s: f64,
 }
 
 /// The profile attacker's evidence rule.

@@ -23,7 +23,53 @@ pub(super) fn validate(s: &Scenario) -> Result<(), (String, String)> {
     validate_adversary(s)?;
     validate_protocol(s)?;
     validate_faults(s)?;
+    validate_system(s)?;
     validate_rest(s)
+}
+
+/// The baselines (`system:`) and their operator adversary.
+fn validate_system(s: &Scenario) -> Checked {
+    let base = s.system.is_baseline();
+    if let Some(o) = &s.adversary.operator {
+        if !base {
+            return err(
+                "adversary.operator",
+                "the operator adversary needs `system: llm_tor` or `system: direct`".into(),
+            );
+        }
+        if !(o.purchase_window_s > 0.0 && o.purchase_window_s.is_finite()) {
+            return err(
+                "adversary.operator.purchase_window_s",
+                format!(
+                    "expected a positive number of s, got {}",
+                    o.purchase_window_s
+                ),
+            );
+        }
+    }
+    let l = &s.protocol.llm_tor;
+    if l.tokens_per_purchase == 0 || l.tokens_per_purchase > 1_000 {
+        return err(
+            "protocol.llm_tor.tokens_per_purchase",
+            format!("expected 1 to 1000 tokens, got {}", l.tokens_per_purchase),
+        );
+    }
+    if !(l.circuit_lifetime_s > 0.0 && l.circuit_lifetime_s.is_finite()) {
+        return err(
+            "protocol.llm_tor.circuit_lifetime_s",
+            format!(
+                "expected a positive number of s, got {}",
+                l.circuit_lifetime_s
+            ),
+        );
+    }
+    if s.system == crate::scenario::System::LlmTor && s.protocol.relays_per_route == 0 {
+        return err(
+            "protocol.relays_per_route",
+            "LLM-Tor reaches its proxy through relays: expected at least 1".into(),
+        );
+    }
+    Ok(())
 }
 
 type Checked = Result<(), (String, String)>;

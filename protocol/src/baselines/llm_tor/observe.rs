@@ -47,6 +47,9 @@ pub enum OperatorSaw {
         serial: u64,
         /// The previous hop: the circuit's last relay, not the client.
         prev_hop: SocketAddr,
+        /// The proxy's handle of the circuit it came on (none on a direct
+        /// link): redemptions on one handle share a circuit.
+        circuit: Option<u32>,
         /// The spent-set key of the token.
         token: TokenId,
         /// The model asked for.

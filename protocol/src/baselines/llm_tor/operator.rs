@@ -137,7 +137,7 @@ impl Operator {
     pub fn redeem(
         &mut self,
         now: Instant,
-        prev_hop: SocketAddr,
+        (prev_hop, circuit): (SocketAddr, Option<u32>),
         token: &Token,
         model: &str,
         prompt: &[u8],
@@ -162,6 +162,7 @@ impl Operator {
             OperatorSaw::Redemption {
                 serial,
                 prev_hop,
+                circuit,
                 token: token.id(),
                 model: model.to_owned(),
                 prompt: prompt.to_vec(),
@@ -231,9 +232,9 @@ mod tests {
         assert_eq!(wallet.accept(&sigs), Ok(2));
         assert_eq!(op.balance("alice"), Some(0));
         let t = wallet.take().unwrap();
-        assert_eq!(op.redeem(now, at(9), &t, "m", b"hi"), Ok(1));
+        assert_eq!(op.redeem(now, (at(9), None), &t, "m", b"hi"), Ok(1));
         assert_eq!(
-            op.redeem(now, at(9), &t, "m", b"hi"),
+            op.redeem(now, (at(9), None), &t, "m", b"hi"),
             Err(LlmTorError::Replayed)
         );
         assert_eq!(op.spent(), 1);
@@ -276,7 +277,7 @@ mod tests {
             signature: vec![3; 256],
         };
         assert_eq!(
-            op.redeem(now, at(9), &forged, "m", b"x"),
+            op.redeem(now, (at(9), None), &forged, "m", b"x"),
             Err(LlmTorError::BadToken)
         );
     }

@@ -80,7 +80,7 @@ impl LlmTorProxy {
                 max_output_tokens,
             } => self
                 .operator
-                .redeem(now, prev, &token, &model, &prompt)
+                .redeem(now, (prev, reply.circuit()), &token, &model, &prompt)
                 .and_then(|serial| {
                     self.upstream
                         .submit(now, &model, prompt, max_output_tokens, (reply, seq, serial))

@@ -17,6 +17,16 @@ pub(crate) enum ReplyTo {
     Direct(SocketAddr),
 }
 
+impl ReplyTo {
+    /// The onion session, if the request came through a circuit.
+    pub fn circuit(self) -> Option<u32> {
+        match self {
+            ReplyTo::Circuit(s) => Some(s),
+            ReplyTo::Direct(_) => None,
+        }
+    }
+}
+
 /// A job the upstream is running.
 #[derive(Debug)]
 struct Running {
