@@ -87,6 +87,12 @@ pub const USD_PER_KEYGEN: f64 = 0.04 / (5.0e4 * 3600.0);
 /// Days in a month: key epochs last a day, so ids ground near one epoch's
 /// advert keys must be ground afresh 30 times a month.
 pub const EPOCHS_PER_MONTH: f64 = 30.0;
+/// One legal order to, or breach of, a centralized operator (the direct
+/// API's provider, LLM-Tor's proxy, a Peer2Prompt mint), USD: an
+/// assumption of the report's cost model, not a cited figure (the
+/// whitepaper calls its marginal cost per user "near-zero"; only the order
+/// of magnitude matters for the comparison).
+pub const LEGAL_ORDER_USD: f64 = 10_000.0;
 /// Hours in a month, for per-month session counts.
 pub const HOURS_PER_MONTH: f64 = 730.0;
 

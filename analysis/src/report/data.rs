@@ -80,6 +80,14 @@ pub struct Session {
     pub observer_linked: Option<bool>,
     /// Linked by any channel.
     pub linked_any: bool,
+    /// Turns answered.
+    pub turns: u32,
+    /// The system it ran on (`peer2prompt` for outputs before issue 19).
+    pub system: String,
+    /// A baseline's operator attacker named the client (null unless it ran).
+    pub operator_linked: Option<bool>,
+    /// LLM-Tor purchase timing: accounts in the window.
+    pub operator_candidates: Option<u32>,
 }
 
 /// One scenario's outputs.
@@ -288,6 +296,18 @@ pub fn sessions(file: &Path) -> Result<Vec<Session>, ReportError> {
         .iter()
         .map(|v| v.unwrap_or(false))
         .collect();
+    let (operator_linked, operator_candidates) =
+        (opt_bool("operator_linked"), opt_u32("operator_candidates"));
+    let turns = u32s("turns")?;
+    let system: Vec<Option<String>> = match df.column("system") {
+        Ok(c) => c
+            .str()
+            .map_err(p)?
+            .iter()
+            .map(|o| o.map(str::to_owned))
+            .collect(),
+        Err(_) => vec![None; n],
+    };
     let (started, first, completed) = (
         u64s("started_ns")?,
         u64s("first_token_ns")?,
@@ -322,6 +342,10 @@ pub fn sessions(file: &Path) -> Result<Vec<Session>, ReportError> {
             mint_linked: mint_linked[i],
             observer_linked: observer_linked[i],
             linked_any: linked_any[i].unwrap_or(linked[i].unwrap_or(false)),
+            turns: turns[i].unwrap_or(0),
+            system: system[i].clone().unwrap_or_else(|| "peer2prompt".into()),
+            operator_linked: operator_linked[i],
+            operator_candidates: operator_candidates[i],
         })
         .collect())
 }

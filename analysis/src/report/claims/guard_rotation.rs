@@ -442,6 +442,7 @@ mod tests {
             mint_linked: None,
             observer_linked: None,
             linked_any: linked,
+            ..Session::default()
         }
     }
 

@@ -6,6 +6,7 @@
 use super::{Run, Section};
 
 pub mod bandwidth;
+pub mod baselines;
 pub mod blanket;
 pub mod combined;
 pub mod compartments;
@@ -42,6 +43,7 @@ pub const REGISTRY: &[fn(&Run) -> Section] = &[
     guard_rotation::section,
     sybil::section,
     blanket::section,
+    baselines::section,
     profiles::section,
     dht_eclipse::section,
     latency::section,
