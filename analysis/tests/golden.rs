@@ -43,7 +43,7 @@ const DATASETS: [&str; 4] = [
 const QUICKSTART: [(&str, &str); 3] = [
     (
         "sessions.parquet",
-        "b4229a36a7f61125309eab12a743972776e0f48641f0621480dc5122d320b976",
+        "56bc994c1351aec884ab260985252b6c77fab47c60b6eaeed7cd3eab98877c29",
     ),
     (
         "points.parquet",
