@@ -12,5 +12,6 @@ pub mod net;
 pub mod node;
 pub mod onion;
 pub mod time;
+pub mod verify;
 
 pub use error::{Error, Result};
