@@ -91,7 +91,38 @@ pub fn case(seed: u64) -> Case {
         yaml += "churn: {relay_rate: {mean_up_s: 120, mean_down_s: 30}}\n";
     }
     yaml += &faults(&mut d, relays, ghosts + gpus, mints, clients);
+    let yaml = system(&mut d, &yaml);
     Case { seed, yaml }
+}
+
+/// The system under test: mostly Peer2Prompt, sometimes a baseline with
+/// its client policy and, half the time, its operator as the adversary.
+/// Drawn last, so Peer2Prompt cases keep their other draws.
+fn system(d: &mut Draw, yaml: &str) -> String {
+    let system = d.pick(&[
+        "peer2prompt",
+        "peer2prompt",
+        "peer2prompt",
+        "llm_tor",
+        "direct",
+    ]);
+    if system == "peer2prompt" {
+        return yaml.to_owned();
+    }
+    let llm_tor = format!(
+        "protocol:\n  llm_tor: {{tokens_per_purchase: {}, circuit_lifetime_s: {}}}\n",
+        d.pick(&[1, 5, 20]),
+        d.pick(&[30.0, 600.0]),
+    );
+    let mut out = format!("system: {system}\n") + &yaml.replacen("protocol:\n", &llm_tor, 1);
+    if d.chance(0.5) {
+        out = out.replacen(
+            "adversary: {",
+            "adversary: {operator: {purchase_window_s: 60}, ",
+            1,
+        );
+    }
+    out
 }
 
 fn workload(d: &mut Draw) -> String {
@@ -257,6 +288,28 @@ mod tests {
         }
         assert!(faults > 10, "faults drawn in {faults} of 40 cases");
         assert_ne!(case(1).yaml, case(2).yaml);
+    }
+
+    #[test]
+    fn baselines_are_drawn_and_their_cases_run() {
+        use crate::scenario::System;
+        let systems: Vec<(u64, System)> = (0..60)
+            .map(|i| {
+                let c = case(seed_of(11, i));
+                let l = load_str(Path::new("t.yaml"), &c.yaml)
+                    .unwrap_or_else(|e| panic!("case {i} refused: {e}\n{}", c.yaml));
+                (c.seed, l.base.system)
+            })
+            .collect();
+        for want in [System::LlmTor, System::Direct] {
+            let Some(&(seed, _)) = systems.iter().find(|(_, s)| *s == want) else {
+                panic!("no {want:?} case in 60 seeds");
+            };
+            let c = case(seed);
+            if let Verdict::Failed { what } = run_case(&c) {
+                panic!("{what}\n{}", c.yaml);
+            }
+        }
     }
 
     #[test]
