@@ -338,6 +338,7 @@ fn client_config(s: &Scenario, nat: bool) -> ClientRoleConfig {
             amount_sat: s.workload.funding_sat,
         }),
         price_choice: s.protocol.exit_pricing.as_ref().map(|p| p.choice()),
+        audit: None,
     }
 }
 

@@ -113,4 +113,9 @@ pub trait InferenceBackend: Send {
     fn poll_observation(&mut self) -> Option<ProviderObservation>;
     /// Models served.
     fn models(&self) -> Vec<String>;
+    /// The transcript of finished job `job`, once (verified inference;
+    /// backends that expose no logits have none).
+    fn take_transcript(&mut self, _job: u64) -> Option<crate::verify::Transcript> {
+        None
+    }
 }

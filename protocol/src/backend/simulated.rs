@@ -14,6 +14,8 @@ use super::{BackendError, BackendOutput, InferenceBackend, Job, ProviderObservat
 use crate::market::receipt::probe_answer;
 use crate::market::tokens;
 use crate::time::{Duration, Instant};
+use crate::verify::Transcript;
+use crate::verify::model::{SimulatedModel, render};
 
 /// How a simulated backend behaves.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,7 +38,24 @@ pub struct SimulatedParams {
     pub normal_tokens_per_day: u64,
     /// Ban probability per million tokens served beyond normal usage in a day.
     pub ban_hazard_per_mtok: f64,
+    /// Verified-inference mode (`None`: off): output is a simulated model's
+    /// tokens ([`crate::verify::model`]) and each job's transcript is kept
+    /// for the service to commit to.
+    #[serde(default)]
+    pub transcripts: Option<TranscriptMode>,
 }
+
+/// What the backend really runs in verified-inference mode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptMode {
+    /// A cheaper model served in place of the one asked for, and the
+    /// per-step probability that its logits differ from that model's (an
+    /// assumption); `None`: the model asked for, honestly.
+    pub substitute: Option<(String, f64)>,
+}
+
+/// Finished jobs' transcripts kept for the service at most.
+const KEPT_TRANSCRIPTS: usize = 256;
 
 impl Default for SimulatedParams {
     fn default() -> Self {
@@ -56,6 +75,7 @@ impl Default for SimulatedParams {
             transient_error_p: 0.0,
             normal_tokens_per_day: 2_000_000,
             ban_hazard_per_mtok: 0.0,
+            transcripts: None,
         }
     }
 }
@@ -68,6 +88,7 @@ struct Running {
     text: Vec<u8>,
     sent: usize,
     started: bool,
+    transcript: Option<Transcript>,
 }
 
 /// A simulated provider account (or GPU host).
@@ -82,6 +103,7 @@ pub struct SimulatedBackend {
     tokens_today: u64,
     banned: bool,
     observations: VecDeque<ProviderObservation>,
+    finished: BTreeMap<u64, Transcript>,
 }
 
 impl core::fmt::Debug for SimulatedBackend {
@@ -107,6 +129,7 @@ impl SimulatedBackend {
             tokens_today: 0,
             banned: false,
             observations: VecDeque::new(),
+            finished: BTreeMap::new(),
         }
     }
 
@@ -175,6 +198,10 @@ impl InferenceBackend for SimulatedBackend {
             return Ok(());
         }
         let drawn = self.params.output_tokens.sample(&mut self.rng).round() as u64;
+        if let Some(mode) = self.params.transcripts.clone() {
+            let tokens_out = drawn.clamp(1, u64::from(job.max_output_tokens.max(1)));
+            return self.run_model(now, job, &mode, tokens_out as u32);
+        }
         let mut text = match job.probe {
             Some(n) => probe_answer(&n),
             None => Vec::new(),
@@ -196,6 +223,7 @@ impl InferenceBackend for SimulatedBackend {
                 text,
                 sent: 0,
                 started: false,
+                transcript: None,
             },
         );
         Ok(())
@@ -233,6 +261,12 @@ impl InferenceBackend for SimulatedBackend {
         };
         if finished {
             if let Some(r) = self.jobs.remove(&id) {
+                if let Some(t) = r.transcript {
+                    if self.finished.len() >= KEPT_TRANSCRIPTS {
+                        self.finished.pop_first();
+                    }
+                    self.finished.insert(id, t);
+                }
                 let mut text = r.text;
                 text.truncate(r.sent);
                 self.observations.push_back(ProviderObservation {
@@ -262,9 +296,44 @@ impl InferenceBackend for SimulatedBackend {
     fn models(&self) -> Vec<String> {
         self.params.models.clone()
     }
+
+    fn take_transcript(&mut self, job: u64) -> Option<Transcript> {
+        self.finished.remove(&job)
+    }
 }
 
 impl SimulatedBackend {
+    /// Verified-inference mode: the job's output is `steps` tokens of the
+    /// model really run, rendered four bytes a token.
+    fn run_model(
+        &mut self,
+        now: Instant,
+        job: Job,
+        mode: &TranscriptMode,
+        steps: u32,
+    ) -> Result<(), BackendError> {
+        let model = match &mode.substitute {
+            Some((cheap, p)) => SimulatedModel::substitute(cheap, &job.model, *p),
+            None => SimulatedModel::honest(&job.model),
+        };
+        let transcript = model.generate(&job.prompt, steps);
+        let text = render(&transcript.tokens());
+        let ttft = Duration::from_secs_f64(self.params.ttft_s.sample(&mut self.rng));
+        self.jobs.insert(
+            job.id,
+            Running {
+                model: job.model,
+                next_at: now + ttft,
+                remaining: u64::from(steps),
+                text,
+                sent: 0,
+                started: false,
+                transcript: Some(transcript),
+            },
+        );
+        Ok(())
+    }
+
     fn rng_seed_word(&mut self) -> u64 {
         use rand_core::Rng;
         self.rng.next_u64()

@@ -21,6 +21,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::Rng;
 use secp256k1::PublicKey;
 
+use super::audits::{self, AuditOutcome, AuditPolicy, PendingAudit};
 use super::directory::{candidate, mint_url};
 use super::mint_access::MintAccess;
 use super::payments::{MintLink, Outcome, Payments, Spend};
@@ -30,6 +31,7 @@ use super::wire::{
     ServiceResponse,
 };
 use super::{Ctx, NodeEvent, Owner};
+use crate::backend::dist::unit;
 use crate::dht::Role;
 use crate::ecash::mint::ys_of;
 use crate::ecash::wallet::{
@@ -47,6 +49,7 @@ use crate::onion::OnionError;
 use crate::onion::client::{CircuitFailure, ClientEvent as CircuitEvent, ReturnPath};
 use crate::onion::route::Candidate;
 use crate::time::{Duration, Instant};
+use crate::verify::{AuditProof, Commitment};
 
 /// The hold policy between minting and first spend.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -115,6 +118,11 @@ pub struct ClientRoleConfig {
     /// against the commitment, weighted by a logit); `None`: every exit
     /// equally likely.
     pub price_choice: Option<PriceChoice>,
+    /// Verified inference (seed 003): audit answered turns against the
+    /// services' transcript commitments, and check probes whole against
+    /// the advertised model; a service caught is never used again
+    /// (whitepaper "Malicious Service Nodes": reputation). `None`: off.
+    pub audit: Option<AuditPolicy>,
 }
 
 /// The client's funding policy: when a conversation starts with the
@@ -214,6 +222,9 @@ pub struct TurnReport {
     pub response: Vec<u8>,
     /// For a probe: whether it passed.
     pub probe_passed: Option<bool>,
+    /// Verified inference: what auditing the turn found (`None`: not
+    /// audited).
+    pub audit: Option<AuditOutcome>,
 }
 
 /// What the client role reports.
@@ -267,6 +278,14 @@ pub enum ClientEvent {
         mint: NodeId,
         /// Why, in words for logs and errors.
         reason: String,
+    },
+    /// Reputation: an audit or a probe caught this service; it is not
+    /// used again.
+    Distrusted {
+        /// The service.
+        service: NodeId,
+        /// What caught it.
+        outcome: AuditOutcome,
     },
     /// A session ended.
     SessionClosed {
@@ -365,6 +384,10 @@ struct Turn {
     first_token: Option<Instant>,
     deadline: Instant,
     phase: TurnPhase,
+    /// The service's commitment to this turn's transcript, if it sent one.
+    commitment: Option<Commitment>,
+    /// An audit of this turn awaiting the service's openings.
+    auditing: Option<PendingAudit>,
 }
 
 /// What a swap of the client's is for.
@@ -412,6 +435,8 @@ pub(crate) struct ClientRole {
     /// mint was at hand to reclaim them).
     outstanding: Vec<(Option<u64>, Vec<Proof>)>,
     bad_exits: HashSet<NodeId>,
+    /// Services caught cheating by an audit or a probe: never used again.
+    distrusted: HashSet<NodeId>,
     /// Under price choice: the prices fetched this epoch.
     prices: Option<ExitPrices>,
     next_id: u64,
@@ -447,6 +472,7 @@ impl ClientRole {
             queue: VecDeque::new(),
             outstanding: Vec::new(),
             bad_exits: HashSet::new(),
+            distrusted: HashSet::new(),
             next_id: 1,
             next_session: 1,
         }
@@ -618,6 +644,14 @@ impl ClientRole {
                     .map(|a| (candidate(a, ctx.net), a.role)),
             );
         }
+        let trusted: Vec<(Candidate, Role)> = exits
+            .iter()
+            .copied()
+            .filter(|(c, _)| !self.distrusted.contains(&c.node))
+            .collect();
+        // Reputation: caught services are dropped for good, unless no
+        // other service is left at all.
+        let exits = if trusted.is_empty() { exits } else { trusted };
         let fresh: Vec<(Candidate, Role)> = exits
             .iter()
             .copied()
@@ -745,6 +779,8 @@ impl ClientRole {
             first_token: None,
             deadline: ctx.now + self.cfg.turn_timeout,
             phase: TurnPhase::Paying,
+            commitment: None,
+            auditing: None,
         });
         self.pay(ctx, sat, true);
     }
@@ -1113,6 +1149,20 @@ impl ClientRole {
                 }
             }
             ServiceResponse::Done(receipt) => self.on_done(ctx, &receipt),
+            ServiceResponse::Committed(c) => {
+                let key = self.session.as_ref().map(|s| s.identity_key);
+                if let Some(turn) = self.turn.as_mut()
+                    && key == Some(c.service_key)
+                {
+                    turn.commitment = Some(c);
+                }
+            }
+            ServiceResponse::Audited(proof) => self.on_audited(ctx, &proof),
+            ServiceResponse::Refused(Refusal::BadAudit(_))
+                if self.turn.as_ref().is_some_and(|t| t.auditing.is_some()) =>
+            {
+                self.finish_audit(ctx, AuditOutcome::Caught("refused"));
+            }
             // Unacknowledged payments are reclaimed by fail_turn: a service
             // that refused before serving did not keep them.
             ServiceResponse::Refused(why) => self.fail_turn(ctx, TurnFailure::Refused(why), true),
@@ -1154,7 +1204,6 @@ impl ClientRole {
         let Some(quote) = session.phase.quote() else {
             return;
         };
-        let quote_id = quote.quote.id();
         let check = receipt
             .verify(
                 &session.identity_key,
@@ -1171,10 +1220,127 @@ impl ClientRole {
             };
             return self.fail_turn(ctx, reason, true);
         }
-        let probe_ok = turn.ask.probe.map(|n| probe_passed(&n, &turn.response));
+        let verified = self.cfg.audit.is_some();
+        let probe_ok = turn.ask.probe.map(|n| match verified {
+            true => audits::probe_matches(&self.cfg.model, &self.prompt_of(turn), &turn.response),
+            false => probe_passed(&n, &turn.response),
+        });
         if probe_ok == Some(false) {
+            if verified {
+                self.distrust(ctx, AuditOutcome::Caught("probe"));
+            }
             return self.fail_turn(ctx, TurnFailure::ProbeFailed, true);
         }
+        let charged_msat = receipt.receipt.charged_msat;
+        if let Some(policy) = self.cfg.audit
+            && turn.ask.probe.is_none()
+            && unit(&mut *ctx.decisions) < policy.rate
+        {
+            return self.start_audit(ctx, policy, charged_msat);
+        }
+        let outcome = (verified && self.turn.as_ref().is_some_and(|t| t.commitment.is_none()))
+            .then_some(AuditOutcome::Uncommitted);
+        self.complete_turn(ctx, charged_msat, outcome, probe_ok);
+    }
+
+    /// The full prompt of `turn`: the session's context and its message.
+    fn prompt_of(&self, turn: &Turn) -> Vec<u8> {
+        let mut p = self
+            .session
+            .as_ref()
+            .map(|s| s.context.clone())
+            .unwrap_or_default();
+        p.extend_from_slice(&turn.ask.text);
+        p
+    }
+
+    /// Challenges random steps of the turn's committed transcript.
+    fn start_audit(&mut self, ctx: &mut Ctx<'_>, policy: AuditPolicy, charged_msat: u64) {
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        let Some(commitment) = turn.commitment.clone() else {
+            return self.complete_turn(ctx, charged_msat, Some(AuditOutcome::Uncommitted), None);
+        };
+        let challenge = match crate::verify::challenge(
+            &mut *ctx.decisions,
+            commitment.job,
+            commitment.steps,
+            policy.steps,
+        ) {
+            Ok(c) => c,
+            Err(_) => {
+                return self.complete_turn(
+                    ctx,
+                    charged_msat,
+                    Some(AuditOutcome::Caught("malformed")),
+                    None,
+                );
+            }
+        };
+        turn.deadline = ctx.now + self.cfg.turn_timeout;
+        turn.auditing = Some(PendingAudit {
+            challenge: challenge.clone(),
+            commitment,
+            charged_msat,
+        });
+        let Some(circuit) = self.session.as_ref().map(|s| s.circuit) else {
+            return;
+        };
+        let msg = AppMessage::Service(ServiceRequest::Audit(challenge));
+        if ctx.send(circuit, &msg).is_err() {
+            self.finish_audit(ctx, AuditOutcome::Caught("unanswered"));
+        }
+    }
+
+    fn on_audited(&mut self, ctx: &mut Ctx<'_>, proof: &AuditProof) {
+        let Some(turn) = self.turn.as_ref() else {
+            return;
+        };
+        let Some(pending) = turn.auditing.as_ref() else {
+            return;
+        };
+        let outcome = audits::verdict(pending, proof, &self.prompt_of(turn), &turn.response);
+        self.finish_audit(ctx, outcome);
+    }
+
+    /// The audit of the turn in flight ended with `outcome`.
+    fn finish_audit(&mut self, ctx: &mut Ctx<'_>, outcome: AuditOutcome) {
+        let Some(pending) = self.turn.as_mut().and_then(|t| t.auditing.take()) else {
+            return;
+        };
+        if outcome.caught() {
+            self.distrust(ctx, outcome);
+        }
+        self.complete_turn(ctx, pending.charged_msat, Some(outcome), None);
+    }
+
+    /// Reputation: the session's service is never chosen again.
+    fn distrust(&mut self, ctx: &mut Ctx<'_>, outcome: AuditOutcome) {
+        if let Some(s) = self.session.as_ref() {
+            self.distrusted.insert(s.exit.node);
+            ctx.emit(NodeEvent::Client(ClientEvent::Distrusted {
+                service: s.exit.node,
+                outcome,
+            }));
+        }
+    }
+
+    /// The turn in flight is answered: reports it, and rotates if the
+    /// session is used up or its service was caught.
+    fn complete_turn(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        charged_msat: u64,
+        audit: Option<AuditOutcome>,
+        probe_ok: Option<bool>,
+    ) {
+        let Some(session) = self.session.as_ref() else {
+            return;
+        };
+        let Some(quote_id) = session.phase.quote().map(|q| q.quote.id()) else {
+            return;
+        };
         let Some(turn) = self.turn.take() else {
             return;
         };
@@ -1195,16 +1361,18 @@ impl ClientRole {
             input_tokens: turn.prompt_tokens,
             output_tokens: turn.meter.output_tokens(),
             paid_msat: turn.meter.paid_msat(),
-            charged_msat: receipt.receipt.charged_msat,
+            charged_msat,
             started: turn.started,
             first_token: turn.first_token.unwrap_or(ctx.now),
             done: ctx.now,
             context_tokens,
             response: turn.response,
             probe_passed: probe_ok,
+            audit,
         };
         let rotate = session.turns >= self.cfg.turns_per_session
-            || context_tokens >= self.cfg.context_window;
+            || context_tokens >= self.cfg.context_window
+            || audit.is_some_and(AuditOutcome::caught);
         tracing::debug!(
             request = report.request,
             input_tokens = report.input_tokens,

@@ -14,6 +14,7 @@
 //! out. Every datagram starts with a one-byte protocol tag (DHT or onion);
 //! onion datagrams are therefore all `1 + CELL_LEN` bytes.
 
+pub mod audits;
 pub mod baseline;
 pub mod client;
 pub mod directory;
@@ -48,6 +49,7 @@ use crate::onion::relay::{OnionRelay, RelayConfig, RelayEvent};
 use crate::onion::route::{Candidate, Route, RoutePolicy, RouteSelector, UniformExits};
 use crate::time::{Duration, Instant};
 
+pub use audits::{AuditOutcome, AuditPolicy};
 pub use baseline::{BaselineEvent, BaselineRole, BaselineTurn};
 pub use client::{
     ClientEvent, ClientRoleConfig, HoldConfig, PaymentFailure, TopUp, TurnFailure, TurnReport,

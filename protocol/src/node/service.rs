@@ -36,6 +36,7 @@ use crate::market::{
 };
 use crate::onion::client::ClientEvent as CircuitEvent;
 use crate::time::{Duration, Instant};
+use crate::verify::{AuditChallenge, Commitment, Transcript};
 
 /// Ghost or GPU node.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -247,6 +248,9 @@ pub(crate) struct ServiceRole {
     serial: u64,
     next_settle: Option<Instant>,
     ledger: PayerLedger,
+    /// Verified inference: per session, its requests so far and the last
+    /// committed transcript (its job number).
+    committed: HashMap<u32, (u64, Option<Transcript>)>,
     #[cfg(feature = "adversary")]
     harvested: Vec<HarvestedPrompt>,
 }
@@ -266,6 +270,7 @@ impl ServiceRole {
             serial: 0,
             next_settle: None,
             ledger: PayerLedger::default(),
+            committed: HashMap::new(),
             #[cfg(feature = "adversary")]
             harvested: Vec::new(),
         }
@@ -368,6 +373,7 @@ impl ServiceRole {
                 self.send(ctx, session, ServiceResponse::Quote(signed));
             }
             ServiceRequest::Infer(req) => self.infer(ctx, session, prev, req),
+            ServiceRequest::Audit(ch) => self.audit(ctx, session, &ch),
             ServiceRequest::Pay { payment } => {
                 let Some(mint) = self.jobs.get(&session).map(|j| j.mint.clone()) else {
                     return self.refuse(ctx, session, Refusal::UnknownQuote);
@@ -615,8 +621,42 @@ impl ServiceRole {
             charged_msat = receipt.charged_msat,
             "request served"
         );
+        self.commit(ctx, session, job.backend_job, &job.quote.model);
         let signed = SignedReceipt::sign(ctx.identity, receipt);
         self.send(ctx, session, ServiceResponse::Done(signed));
+    }
+
+    /// Verified inference: if the backend kept the finished job's
+    /// transcript, commits to it (job = the session's request number) and
+    /// keeps it for audits.
+    fn commit(&mut self, ctx: &mut Ctx<'_>, session: u32, backend_job: u64, model: &str) {
+        let entry = self.committed.entry(session).or_insert((0, None));
+        entry.0 += 1;
+        entry.1 = None;
+        let Some(t) = self.backend.take_transcript(backend_job) else {
+            return;
+        };
+        match Commitment::sign(ctx.identity, entry.0, model, &t) {
+            Ok(c) => {
+                entry.1 = Some(t);
+                self.send(ctx, session, ServiceResponse::Committed(c));
+            }
+            Err(e) => tracing::debug!("no commitment: {e}"),
+        }
+    }
+
+    /// Opens the challenged steps of the session's last transcript.
+    fn audit(&mut self, ctx: &mut Ctx<'_>, session: u32, ch: &AuditChallenge) {
+        let answer = match self.committed.get(&session) {
+            Some((job, Some(t))) if *job == ch.job => {
+                crate::verify::answer(t, ch).map_err(|e| e.to_string())
+            }
+            _ => Err(format!("no commitment {} on this session", ch.job)),
+        };
+        match answer {
+            Ok(p) => self.send(ctx, session, ServiceResponse::Audited(p)),
+            Err(why) => self.refuse(ctx, session, Refusal::BadAudit(why)),
+        }
     }
 
     /// Moves backend output into replies. Returns true if anything happened.
@@ -658,6 +698,7 @@ impl ServiceRole {
     }
 
     pub fn on_session_closed(&mut self, _ctx: &mut Ctx<'_>, session: u32) {
+        self.committed.remove(&session);
         if let Some(job) = self.jobs.remove(&session) {
             self.backend.cancel(job.backend_job);
             self.by_backend.remove(&job.backend_job);

@@ -18,6 +18,7 @@ use crate::ecash::messages::{
 };
 use crate::ecash::{EcashError, Proof, QuoteId as MintQuoteId};
 use crate::market::{QuoteId, SignedQuote, SignedReceipt};
+use crate::verify::{AuditChallenge, AuditProof, Commitment};
 
 /// Client to service (whitepaper "Ghost Node Function").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +36,9 @@ pub enum ServiceRequest {
         #[serde(with = "nut")]
         payment: Vec<Proof>,
     },
+    /// Verified inference: open these steps of the last committed
+    /// transcript on this session (seed 003, `AUDIT_CHALLENGE`).
+    Audit(AuditChallenge),
 }
 
 /// A prompt to run under a pinned quote, with the first prepaid chunk.
@@ -74,6 +78,9 @@ pub enum Refusal {
     Busy,
     /// A payment on this session was spent elsewhere (a double spend).
     DoubleSpent,
+    /// An audit challenge the service cannot answer (no such commitment on
+    /// this session, or a malformed challenge).
+    BadAudit(String),
 }
 
 impl Refusal {
@@ -88,6 +95,7 @@ impl Refusal {
             Refusal::Backend(_) => "backend",
             Refusal::Busy => "busy",
             Refusal::DoubleSpent => "double_spent",
+            Refusal::BadAudit(_) => "bad_audit",
         }
     }
 }
@@ -111,6 +119,12 @@ pub enum ServiceResponse {
     Done(SignedReceipt),
     /// The request was refused.
     Refused(Refusal),
+    /// Verified inference: the signed commitment to the request's
+    /// transcript, sent just before its receipt (seed 003,
+    /// `transcript_root`).
+    Committed(Commitment),
+    /// Verified inference: the opened steps (seed 003, `AUDIT_PROOF`).
+    Audited(AuditProof),
 }
 
 /// To a mint node (whitepaper "Token Lifecycle"), NUT request bodies.

@@ -24,6 +24,36 @@ pub const SIM_LOGITS: usize = 8;
 /// Token ids of the simulated vocabulary.
 pub const SIM_VOCAB: u32 = 50_000;
 
+/// The simulated tokenizer's alphabet: a token is four of these letters.
+const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+/// Tokens as text, [`BYTES_PER_TOKEN`](crate::market::tokens::BYTES_PER_TOKEN)
+/// bytes each, so the stand-in token count of the text is the step count.
+pub fn render(tokens: &[u32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(tokens.len() * 4);
+    for &t in tokens {
+        for shift in [15, 10, 5, 0] {
+            out.push(ALPHABET[((t >> shift) & 31) as usize]);
+        }
+    }
+    out
+}
+
+/// The tokens of rendered text; `None` if it is not [`render`]'s output.
+pub fn parse(text: &[u8]) -> Option<Vec<u32>> {
+    if !text.len().is_multiple_of(4) {
+        return None;
+    }
+    text.chunks(4)
+        .map(|c| {
+            c.iter().try_fold(0u32, |acc, b| {
+                let v = ALPHABET.iter().position(|a| a == b)? as u32;
+                Some(acc << 5 | v)
+            })
+        })
+        .collect()
+}
+
 /// Recomputes the advertised model's step.
 pub trait ReferenceModel {
     /// Model `model`'s step after `prompt` and the tokens `prefix`.
@@ -137,6 +167,16 @@ impl ReferenceModel for SimulatedReference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rendering_round_trips_and_counts_one_token_per_step() {
+        let tokens = vec![0, 1, 31, 32, SIM_VOCAB - 1, (1 << 20) - 1];
+        let text = render(&tokens);
+        assert_eq!(crate::market::tokens::count(&text), tokens.len() as u64);
+        assert_eq!(parse(&text), Some(tokens));
+        assert_eq!(parse(b"abc"), None);
+        assert_eq!(parse(b"ab!d"), None);
+    }
 
     #[test]
     fn honest_runs_match_the_reference_at_every_step() {

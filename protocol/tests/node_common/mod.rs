@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use peer2prompt::backend::InferenceBackend;
 use peer2prompt::backend::dist::Dist;
-use peer2prompt::backend::simulated::{SimulatedBackend, SimulatedParams};
+use peer2prompt::backend::simulated::{SimulatedBackend, SimulatedParams, TranscriptMode};
 use peer2prompt::baselines::llm_tor::{IssuerKey, IssuerPublicKey, OperatorConfig};
 use peer2prompt::dht::{AdvertPolicy, DhtConfig, Role};
 use peer2prompt::ecash::messages::CheckStateRequest;
@@ -25,8 +25,8 @@ use peer2prompt::node::baseline::{
     ApiClientConfig, ApiProviderConfig, BaselineRole, LlmTorClientConfig, LlmTorProxyConfig,
 };
 use peer2prompt::node::{
-    Advertise, ClientEvent, ClientRoleConfig, HoldConfig, MintEvent, MintRoleConfig, Node,
-    NodeConfig, NodeEvent, Observation, Offer, ServiceConfig, ServiceEvent, ServiceKind,
+    Advertise, AuditPolicy, ClientEvent, ClientRoleConfig, HoldConfig, MintEvent, MintRoleConfig,
+    Node, NodeConfig, NodeEvent, Observation, Offer, ServiceConfig, ServiceEvent, ServiceKind,
     Settlement, TurnFailure, TurnReport,
 };
 #[cfg(feature = "adversary")]
@@ -94,6 +94,14 @@ pub struct Spec {
     pub baselines: bool,
     /// LLM-Tor: tokens bought at once.
     pub tokens_per_purchase: u32,
+    /// Verified inference: services' backends keep transcripts.
+    pub transcripts: bool,
+    /// Services (node indices) that serve a cheaper model than they
+    /// advertise, and the per-step probability its logits differ.
+    pub substitutes: Vec<usize>,
+    pub p_diff: f64,
+    /// The clients' audit policy.
+    pub audit: Option<AuditPolicy>,
 }
 
 impl Default for Spec {
@@ -124,6 +132,10 @@ impl Default for Spec {
             mint_batch: None,
             baselines: false,
             tokens_per_purchase: 4,
+            transcripts: false,
+            substitutes: Vec::new(),
+            p_diff: 0.3,
+            audit: None,
         }
     }
 }
@@ -210,6 +222,7 @@ pub fn client_config(spec: &Spec, double_spend: bool) -> ClientRoleConfig {
         cover_mean_gap: spec.cover,
         top_up: None,
         price_choice: None,
+        audit: spec.audit,
     }
 }
 
@@ -294,6 +307,12 @@ fn service_backend(
         output_tokens: Dist::Fixed {
             value: spec.output_tokens,
         },
+        transcripts: spec.transcripts.then(|| TranscriptMode {
+            substitute: spec
+                .substitutes
+                .contains(&i)
+                .then(|| ("cheap-model".to_owned(), spec.p_diff)),
+        }),
         ..SimulatedParams::default()
     };
     Box::new(SimulatedBackend::new(
