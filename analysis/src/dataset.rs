@@ -7,7 +7,7 @@ use peer2prompt_sim::adversary::selective_dos::DosStats;
 use peer2prompt_sim::exposure::ExposureRecord;
 use peer2prompt_sim::ledger::LedgerRecord;
 use peer2prompt_sim::profiles::ProfileRecord;
-use peer2prompt_sim::record::{ReplicateKey, SessionRecord};
+use peer2prompt_sim::record::{ReplicateKey, SessionRecord, TurnRecord};
 use peer2prompt_sim::vantage::VantageRecord;
 use peer2prompt_sim::views::DirectoryView;
 use polars::prelude::*;
@@ -137,6 +137,26 @@ pub fn profiles_frame(rows: &[(ReplicateKey, ProfileRecord)]) -> PolarsResult<Da
         "clean_route" => |r| r.1.clean_route,
         "profile_idents" => |r| r.1.profile_idents,
         "by_observers" => |r| r.1.by_observers,
+    )
+}
+
+/// `turns.parquet`: every answered turn of the measured period, with what
+/// auditing it found (under verified inference, and for the baselines).
+pub fn turns_frame(rows: &[(ReplicateKey, TurnRecord)]) -> PolarsResult<DataFrame> {
+    frame!(rows;
+        "point" => |r| r.0.point,
+        "replicate" => |r| r.0.replicate,
+        "session_id" => |r| r.1.session_id,
+        "client" => |r| r.1.client,
+        "exit" => |r| r.1.exit,
+        "exit_substitutes" => |r| r.1.exit_substitutes,
+        "started_ns" => |r| r.1.started_ns,
+        "first_token_ns" => |r| r.1.first_token_ns,
+        "done_ns" => |r| r.1.done_ns,
+        "input_tokens" => |r| r.1.input_tokens,
+        "output_tokens" => |r| r.1.output_tokens,
+        "charged_msat" => |r| r.1.charged_msat,
+        "audit" => |r| r.1.audit.clone(),
     )
 }
 

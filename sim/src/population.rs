@@ -9,14 +9,15 @@ use std::sync::Arc;
 
 use peer2prompt::backend::InferenceBackend;
 use peer2prompt::backend::dist::Dist;
-use peer2prompt::backend::simulated::{SimulatedBackend, SimulatedParams};
+use peer2prompt::backend::simulated::{SimulatedBackend, SimulatedParams, TranscriptMode};
 use peer2prompt::dht::{AdvertPolicy, DhtConfig, Role};
 use peer2prompt::ecash::{MintConfig, WalletPolicy};
 use peer2prompt::identity::{EpochClock, Identity, IdentityParams};
 use peer2prompt::market::{CostModel, FxRate};
 use peer2prompt::node::{
-    Advertise, ClientRoleConfig, HoldConfig, MintAdversary, MintRoleConfig, NetworkInfo, Node,
-    NodeConfig, Offer, ServiceAdversary, ServiceConfig, ServiceKind, Settlement, TopUp,
+    Advertise, AuditPolicy, ClientRoleConfig, HoldConfig, MintAdversary, MintRoleConfig,
+    NetworkInfo, Node, NodeConfig, Offer, ServiceAdversary, ServiceConfig, ServiceKind, Settlement,
+    TopUp,
 };
 use peer2prompt::onion::client::ClientConfig;
 use peer2prompt::onion::relay::{RelayAdversary, RelayConfig};
@@ -282,6 +283,27 @@ fn service_config(s: &Scenario, slot: Slot) -> ServiceConfig {
     }
 }
 
+/// The cheaper model a service serves in place of the advertised one, and
+/// its per-step difference (`faults.substituting_services`: the first
+/// `count` services, Ghosts first).
+pub fn substitute(s: &Scenario, slot: Slot) -> Option<(String, f64)> {
+    let f = s.faults.substituting_services.as_ref()?;
+    let ordinal = match slot.kind {
+        Kind::Ghost => slot.nth,
+        Kind::Gpu => s.population.ghosts + slot.nth,
+        _ => return None,
+    };
+    (ordinal < f.count).then(|| (format!("cheaper-than-{}", s.workload.model), f.p_diff.get()))
+}
+
+/// Verified-inference mode of a service's backend: on under
+/// `protocol.verification`, or when it substitutes.
+fn transcripts(s: &Scenario, slot: Slot) -> Option<TranscriptMode> {
+    let substitute = substitute(s, slot);
+    (s.protocol.verification.is_some() || substitute.is_some())
+        .then_some(TranscriptMode { substitute })
+}
+
 /// The simulated provider (or local model) behind a service.
 fn backend(s: &Scenario, streams: &Streams, slot: Slot, addr: SocketAddr) -> SimulatedBackend {
     let params = SimulatedParams {
@@ -300,6 +322,7 @@ fn backend(s: &Scenario, streams: &Streams, slot: Slot, addr: SocketAddr) -> Sim
         transient_error_p: 0.0,
         normal_tokens_per_day: u64::MAX / 2,
         ban_hazard_per_mtok: 0.0,
+        transcripts: transcripts(s, slot),
         ..SimulatedParams::default()
     };
     SimulatedBackend::new(
@@ -338,7 +361,10 @@ fn client_config(s: &Scenario, nat: bool) -> ClientRoleConfig {
             amount_sat: s.workload.funding_sat,
         }),
         price_choice: s.protocol.exit_pricing.as_ref().map(|p| p.choice()),
-        audit: None,
+        audit: s.protocol.verification.as_ref().map(|v| AuditPolicy {
+            rate: v.audit_rate.get(),
+            steps: v.audit_steps as usize,
+        }),
     }
 }
 

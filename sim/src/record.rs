@@ -87,6 +87,34 @@ pub struct SessionRecord {
     pub operator_candidates: Option<u32>,
 }
 
+/// One answered turn: timing, tokens, price, and what auditing it found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TurnRecord {
+    /// The session row it belongs to.
+    pub session_id: u64,
+    /// Client node index.
+    pub client: u32,
+    /// The service (or baseline operator) node index.
+    pub exit: u32,
+    /// Ground truth: the exit serves a cheaper model than it advertises.
+    pub exit_substitutes: bool,
+    /// When the turn started, ns.
+    pub started_ns: u64,
+    /// First token, ns.
+    pub first_token_ns: u64,
+    /// Last token (and receipt), ns.
+    pub done_ns: u64,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// What the receipt charged, msat (0 for the baselines).
+    pub charged_msat: u64,
+    /// The audit's outcome: `passed`, a fraud kind, `uncommitted`, or null
+    /// when the turn was not audited.
+    pub audit: Option<String>,
+}
+
 /// One (client-side flow, service-side flow) pair the observers' attacker
 /// compared, with the truth label.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -263,4 +291,8 @@ pub struct NetworkReplicate {
     /// `adversary.profiles`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profiles: Option<Vec<crate::profiles::ProfileRecord>>,
+    /// Every answered turn (`turns.parquet`), kept under verified
+    /// inference and for the baselines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turns: Option<Vec<TurnRecord>>,
 }

@@ -187,6 +187,7 @@ fn records(
         ledger: w.ledger.as_ref().map(|l| ledger_records(l, w)),
         vantage: scored.vantage,
         profiles: scored.profiles,
+        turns: w.keeps_turns().then(|| w.turns.clone()),
         views: w
             .scenario
             .adversary

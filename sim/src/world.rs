@@ -12,7 +12,9 @@ use std::net::SocketAddr;
 use peer2prompt::dht::Role;
 use peer2prompt::ecash::{Amount, LightningPayment, PayoutOutcome};
 use peer2prompt::node::service::ServiceEvent;
-use peer2prompt::node::{BaselineEvent, ClientEvent, MintEvent, NodeEvent, Observation};
+use peer2prompt::node::{
+    AuditOutcome, BaselineEvent, ClientEvent, MintEvent, NodeEvent, Observation,
+};
 use peer2prompt::time::{Duration, Instant};
 
 use crate::adversary::matcher::MatcherParams;
@@ -29,12 +31,25 @@ use crate::engine::{Engine, Event, Host};
 use crate::ledger::ServiceLedger;
 use crate::network::LinkModel;
 use crate::population::{self, Kind, addrs_of};
+use crate::record::TurnRecord;
 use crate::rng::{self, Purpose, Streams, entity};
 use crate::scenario::{Scenario, System};
 use crate::sessions::{Route, SessionBook};
 use crate::topology::Topology;
 use crate::truth::GroundTruth;
 use crate::watchers::Watcher;
+
+/// An answered turn as the client reported it (for [`TurnRecord`]).
+struct Answered {
+    row: Option<usize>,
+    exit: u32,
+    started: Instant,
+    first_token: Instant,
+    done: Instant,
+    tokens: (u64, u64),
+    charged_msat: u64,
+    audit: Option<String>,
+}
 
 /// The simulated world of one replicate.
 pub struct World {
@@ -77,6 +92,9 @@ pub struct World {
     pub operator: u32,
     /// The operator's log, when it works for the adversary.
     pub operator_log: OperatorLog,
+    /// Answered turns of the measured period, when kept
+    /// ([`World::keeps_turns`]).
+    pub turns: Vec<TurnRecord>,
     direct_conversations: u64,
     violation: Option<Violation>,
 }
@@ -185,6 +203,7 @@ impl World {
             checks: 0,
             operator,
             operator_log: OperatorLog::default(),
+            turns: Vec::new(),
             direct_conversations: 0,
             violation: None,
             streams,
@@ -572,6 +591,17 @@ impl World {
                 if let (Some(row), Some(token)) = (self.sessions.open_row(c), &t.token) {
                     self.truth.token_spent(row, token);
                 }
+                let answered = Answered {
+                    row: self.sessions.open_row(c),
+                    exit: self.operator,
+                    started: t.started,
+                    first_token: t.first_token,
+                    done: t.done,
+                    tokens: (t.input_tokens, t.output_tokens),
+                    charged_msat: 0,
+                    audit: None,
+                };
+                self.record_turn(c, answered);
                 self.sessions.baseline_turn(c, &t);
                 match self
                     .conversations
@@ -590,6 +620,39 @@ impl World {
             }
             BaselineEvent::Purchased { .. } | BaselineEvent::TokensIssued { .. } => {}
         }
+    }
+
+    /// Whether answered turns are kept (`turns.parquet`): under verified
+    /// inference or substituting services, and for the baselines.
+    pub fn keeps_turns(&self) -> bool {
+        let s = &self.scenario;
+        s.protocol.verification.is_some()
+            || s.faults.substituting_services.is_some()
+            || s.system.is_baseline()
+    }
+
+    fn record_turn(&mut self, c: u32, t: Answered) {
+        if !self.keeps_turns() || t.started < self.measure_from {
+            return;
+        }
+        let exit_substitutes = self
+            .engine
+            .hosts
+            .get(t.exit as usize)
+            .is_some_and(|h| population::substitute(&self.scenario, h.slot).is_some());
+        self.turns.push(TurnRecord {
+            session_id: t.row.map_or(u64::MAX, |r| r as u64),
+            client: c,
+            exit: t.exit,
+            exit_substitutes,
+            started_ns: t.started.as_nanos(),
+            first_token_ns: t.first_token.as_nanos(),
+            done_ns: t.done.as_nanos(),
+            input_tokens: t.tokens.0,
+            output_tokens: t.tokens.1,
+            charged_msat: t.charged_msat,
+            audit: t.audit,
+        });
     }
 
     fn on_client(&mut self, c: u32, e: ClientEvent) {
@@ -659,6 +722,24 @@ impl World {
                 self.audit.paid(c, session, &payment);
             }
             ClientEvent::TurnDone(rep) => {
+                let row = self.sessions.row_of(c, rep.session);
+                let exit = self.engine.index_of_id(&rep.exit).unwrap_or(u32::MAX);
+                let audit = rep.audit.map(|a| match a {
+                    AuditOutcome::Passed => "passed".to_owned(),
+                    AuditOutcome::Caught(kind) => kind.to_owned(),
+                    AuditOutcome::Uncommitted => "uncommitted".to_owned(),
+                });
+                let t = Answered {
+                    row,
+                    exit,
+                    started: rep.started,
+                    first_token: rep.first_token,
+                    done: rep.done,
+                    tokens: (rep.input_tokens, rep.output_tokens),
+                    charged_msat: rep.charged_msat,
+                    audit,
+                };
+                self.record_turn(c, t);
                 self.audit.answered(c, rep.session, &rep.response);
                 self.sessions.turn_done(c, &rep);
                 match self

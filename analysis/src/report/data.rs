@@ -130,6 +130,9 @@ pub struct ScenarioData {
     /// Where the profile attacker put each measured session
     /// (`profiles.parquet`), with its (point, replicate), if it ran.
     pub profiles: Vec<tables::Replicated<ProfileRecord>>,
+    /// Every answered turn (`turns.parquet`), with its (point, replicate),
+    /// under verified inference and for the baselines.
+    pub turns: Vec<tables::Replicated<peer2prompt_sim::record::TurnRecord>>,
 }
 
 /// A market scenario's datasets.
@@ -223,6 +226,7 @@ pub fn load(dir: &Path) -> Result<Run, ReportError> {
             vantage: tables::vantage_rows(&d.join("vantage.parquet"))?,
             views: tables::views_rows(&d.join("views.parquet"))?,
             profiles: tables::profiles_rows(&d.join("profiles.parquet"))?,
+            turns: tables::turns_rows(&d.join("turns.parquet"))?,
             name,
         });
     }

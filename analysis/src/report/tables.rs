@@ -12,6 +12,7 @@ use peer2prompt_sim::adversary::selective_dos::DosStats;
 use peer2prompt_sim::exposure::ExposureRecord;
 use peer2prompt_sim::ledger::LedgerRecord;
 use peer2prompt_sim::profiles::ProfileRecord;
+use peer2prompt_sim::record::TurnRecord;
 use peer2prompt_sim::vantage::VantageRecord;
 use peer2prompt_sim::views::DirectoryView;
 
@@ -58,6 +59,11 @@ impl<'a> Table<'a> {
         Ok(c.iter().map(|v| v.unwrap_or(false)).collect())
     }
 
+    fn opt_strs(&self, name: &str) -> Result<Vec<Option<String>>, ReportError> {
+        let c = self.column(name)?.str().map_err(|e| self.typed(name, &e))?;
+        Ok(c.iter().map(|v| v.map(str::to_owned)).collect())
+    }
+
     fn typed(&self, name: &str, e: &PolarsError) -> ReportError {
         err(self.file, format!("column {name}: {e}"))
     }
@@ -72,6 +78,44 @@ fn err(file: &Path, message: String) -> ReportError {
         file: file.to_owned(),
         message,
     }
+}
+
+/// Reads `turns.parquet` if present (verified inference, baselines).
+pub(super) fn turns_rows(file: &Path) -> Result<Vec<Replicated<TurnRecord>>, ReportError> {
+    let Some(t) = Table::open(file)? else {
+        return Ok(Vec::new());
+    };
+    let (point, replicate, client) = (t.u32s("point")?, t.u32s("replicate")?, t.u32s("client")?);
+    let (id, exit, subs) = (
+        t.u64s("session_id")?,
+        t.u32s("exit")?,
+        t.bools("exit_substitutes")?,
+    );
+    let (started, first, done) = (
+        t.u64s("started_ns")?,
+        t.u64s("first_token_ns")?,
+        t.u64s("done_ns")?,
+    );
+    let (input, output) = (t.u64s("input_tokens")?, t.u64s("output_tokens")?);
+    let (charged, audit) = (t.u64s("charged_msat")?, t.opt_strs("audit")?);
+    Ok((0..t.height())
+        .map(|i| {
+            let r = TurnRecord {
+                session_id: id[i],
+                client: client[i],
+                exit: exit[i],
+                exit_substitutes: subs[i],
+                started_ns: started[i],
+                first_token_ns: first[i],
+                done_ns: done[i],
+                input_tokens: input[i],
+                output_tokens: output[i],
+                charged_msat: charged[i],
+                audit: audit[i].clone(),
+            };
+            ((point[i], replicate[i]), r)
+        })
+        .collect())
 }
 
 /// Reads `dos.parquet` if present (scenarios with selective DoS).

@@ -215,7 +215,8 @@ pub(super) fn write_session_tables(
         "profiles",
         |r| r.profiles.as_ref(),
         dataset::profiles_frame,
-    )
+    )?;
+    write_per_session(at, "turns", |r| r.turns.as_ref(), dataset::turns_frame)
 }
 
 /// Writes `NAME.parquet` (and `NAME.csv` when asked) from a built frame.

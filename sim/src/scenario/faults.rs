@@ -7,6 +7,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::Probability;
+
 /// Faults of one scenario (none by default).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -17,6 +19,11 @@ pub struct FaultSpec {
     /// Services that overbill or take payment and go silent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cheating_services: Option<CheatingServices>,
+    /// Services that serve a cheaper model than they advertise (model
+    /// substitution; seed 003's threat, whitepaper "Malicious Service
+    /// Nodes").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub substituting_services: Option<SubstitutingServices>,
     /// Mints that refuse every swap and melt (ecash cannot be redeemed).
     pub refusing_mints: u32,
     /// Clients that take every payment back at once (double spenders).
@@ -59,6 +66,18 @@ pub struct CheatingServices {
     /// Takes payment, then sends nothing back.
     #[serde(default)]
     pub drop_replies: bool,
+}
+
+/// Services serving a cheaper model than the one they advertise.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubstitutingServices {
+    /// How many (Ghosts first, then GPU nodes).
+    pub count: u32,
+    /// Per-step probability that the cheaper model's quantized logits
+    /// differ from the advertised model's: an assumption of the scenario,
+    /// not a measured property of any model pair.
+    pub p_diff: Probability,
 }
 
 /// One mint outage.

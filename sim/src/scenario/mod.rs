@@ -352,6 +352,20 @@ pub struct ProtocolSpec {
     pub exit_pricing: Option<ExitPricingSpec>,
     /// LLM-Tor's client policy (with `system: llm_tor`).
     pub llm_tor: LlmTorSpec,
+    /// Verified inference (seed 003): services' backends keep transcripts
+    /// and services commit to them; clients audit a share of their turns
+    /// and drop a service they catch. Off if unset.
+    pub verification: Option<VerificationSpec>,
+}
+
+/// The clients' audit policy under verified inference.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationSpec {
+    /// Share of answered turns audited.
+    pub audit_rate: Probability,
+    /// Steps challenged per audit.
+    pub audit_steps: u32,
 }
 
 /// Exit selection by price: every exit quotes `honest_factor` times the
@@ -505,6 +519,7 @@ impl Default for ProtocolSpec {
             mint_batch_s: 0.0,
             exit_pricing: None,
             llm_tor: LlmTorSpec::default(),
+            verification: None,
         }
     }
 }

@@ -47,6 +47,24 @@ fn validate_system(s: &Scenario) -> Checked {
             );
         }
     }
+    if let Some(v) = &s.protocol.verification {
+        let max = peer2prompt::verify::audit::MAX_CHALLENGE as u32;
+        if v.audit_steps == 0 || v.audit_steps > max {
+            return err(
+                "protocol.verification.audit_steps",
+                format!("expected 1 to {max} steps, got {}", v.audit_steps),
+            );
+        }
+    }
+    if let Some(f) = &s.faults.substituting_services {
+        let services = s.population.ghosts + s.population.gpus;
+        if f.count > services {
+            return err(
+                "faults.substituting_services.count",
+                format!("expected at most the {services} services, got {}", f.count),
+            );
+        }
+    }
     let l = &s.protocol.llm_tor;
     if l.tokens_per_purchase == 0 || l.tokens_per_purchase > 1_000 {
         return err(

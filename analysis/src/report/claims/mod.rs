@@ -31,6 +31,7 @@ pub mod sessions_n;
 pub mod subsidized;
 pub mod sybil;
 pub mod tiers;
+pub mod verified_inference;
 pub mod visibility;
 
 /// The claims, in report order (the tiers summary follows them).
@@ -60,5 +61,6 @@ pub const REGISTRY: &[fn(&Run) -> Section] = &[
     selective_dos::section,
     bandwidth::section,
     double_spend::section,
+    verified_inference::section,
     compartments::section,
 ];
