@@ -574,16 +574,7 @@ impl World {
             BaselineEvent::CircuitOpened {
                 circuit, relays, ..
             } => {
-                let host = |id: &peer2prompt::identity::NodeId| {
-                    self.engine.index_of_id(id).unwrap_or(u32::MAX)
-                };
-                let route = Route {
-                    entry: relays.first().map_or(u32::MAX, host),
-                    last: relays.last().map_or(u32::MAX, host),
-                    hops: relays.len() as u32,
-                    exit: self.operator,
-                    exit_kind: Kind::Operator,
-                };
+                let route = self.route(&relays, self.operator, Kind::Operator);
                 self.sessions.opened(c, circuit, route, now);
             }
             BaselineEvent::FirstToken { .. } => self.sessions.first_token(c, now),
@@ -619,6 +610,19 @@ impl World {
                 self.conversation_over(c);
             }
             BaselineEvent::Purchased { .. } | BaselineEvent::TokensIssued { .. } => {}
+        }
+    }
+
+    /// The hosts of a route through `relays` (entry first) to `exit`.
+    fn route(&self, relays: &[peer2prompt::identity::NodeId], exit: u32, exit_kind: Kind) -> Route {
+        let host =
+            |id: &peer2prompt::identity::NodeId| self.engine.index_of_id(id).unwrap_or(u32::MAX);
+        Route {
+            entry: relays.first().map_or(u32::MAX, host),
+            last: relays.last().map_or(u32::MAX, host),
+            hops: relays.len() as u32,
+            exit,
+            exit_kind,
         }
     }
 
@@ -692,16 +696,11 @@ impl World {
                 let host = |id: &peer2prompt::identity::NodeId| {
                     self.engine.index_of_id(id).unwrap_or(u32::MAX)
                 };
-                let route = Route {
-                    entry: relays.first().map_or(u32::MAX, host),
-                    last: relays.last().map_or(u32::MAX, host),
-                    hops: relays.len() as u32,
-                    exit: host(&exit),
-                    exit_kind: match exit_role {
-                        Role::Gpu => Kind::Gpu,
-                        _ => Kind::Ghost,
-                    },
+                let kind = match exit_role {
+                    Role::Gpu => Kind::Gpu,
+                    _ => Kind::Ghost,
                 };
+                let route = self.route(&relays, host(&exit), kind);
                 if now >= self.measure_from {
                     let hosts = relays.iter().map(host).collect();
                     self.audit.opened(c, session, hosts, route.exit);

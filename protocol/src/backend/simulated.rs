@@ -213,19 +213,7 @@ impl InferenceBackend for SimulatedBackend {
             .min(u64::from(job.max_output_tokens.max(1)));
         text.extend(tokens::synthetic(tokens_out, job.id ^ self.rng_seed_word()));
         text.truncate((tokens_out as usize) * tokens::BYTES_PER_TOKEN);
-        let ttft = Duration::from_secs_f64(self.params.ttft_s.sample(&mut self.rng));
-        self.jobs.insert(
-            job.id,
-            Running {
-                model: job.model,
-                next_at: now + ttft,
-                remaining: tokens_out,
-                text,
-                sent: 0,
-                started: false,
-                transcript: None,
-            },
-        );
+        self.start(now, job, (tokens_out, text), None);
         Ok(())
     }
 
@@ -318,20 +306,31 @@ impl SimulatedBackend {
         };
         let transcript = model.generate(&job.prompt, steps);
         let text = render(&transcript.tokens());
+        self.start(now, job, (u64::from(steps), text), Some(transcript));
+        Ok(())
+    }
+
+    /// Queues `job`'s output of `tokens` tokens after a drawn TTFT.
+    fn start(
+        &mut self,
+        now: Instant,
+        job: Job,
+        (tokens, text): (u64, Vec<u8>),
+        transcript: Option<Transcript>,
+    ) {
         let ttft = Duration::from_secs_f64(self.params.ttft_s.sample(&mut self.rng));
         self.jobs.insert(
             job.id,
             Running {
                 model: job.model,
                 next_at: now + ttft,
-                remaining: u64::from(steps),
+                remaining: tokens,
                 text,
                 sent: 0,
                 started: false,
-                transcript: Some(transcript),
+                transcript,
             },
         );
-        Ok(())
     }
 
     fn rng_seed_word(&mut self) -> u64 {

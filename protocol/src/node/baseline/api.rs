@@ -3,11 +3,12 @@
 //! prompt straight to the provider, which logs both with the caller's
 //! address ([`ApiObservation`]).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::conversation::Conversation;
-use super::upstream::{Output, ReplyTo, Upstream};
-use crate::backend::InferenceBackend;
+use super::upstream::{Replies, ReplyTo, Upstream};
+use crate::backend::{BackendError, InferenceBackend};
 use crate::baselines::direct::{ApiObservation, ApiRequest, ApiResponse, ApiSaw};
 use crate::market::tokens;
 use crate::node::{AppMessage, Ctx, NodeEvent, Observation};
@@ -40,7 +41,7 @@ pub struct ApiClientConfig {
 /// The provider role.
 pub(crate) struct ApiProvider {
     upstream: Upstream,
-    accounts: std::collections::HashMap<u64, (SocketAddr, String)>,
+    accounts: HashMap<u64, (SocketAddr, String)>,
     next_serial: u64,
 }
 
@@ -77,36 +78,43 @@ impl ApiProvider {
     }
 
     pub fn poll(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        let out = self.upstream.poll(ctx.now);
-        let progress = !out.is_empty();
-        for o in out {
-            match o {
-                Output::Chunk { reply, seq, text } => {
-                    send(ctx, reply, seq, ApiResponse::Stream { text })
-                }
-                Output::Done {
-                    reply,
-                    seq,
-                    serial,
-                    response,
-                } => {
-                    let output_tokens = tokens::count(&response);
-                    if let Some((from, account)) = self.accounts.remove(&serial) {
-                        observe(ctx, from, &account, ApiSaw::Response { serial, response });
-                    }
-                    send(ctx, reply, seq, ApiResponse::Done { output_tokens });
-                }
-                Output::Failed { reply, seq, error } => {
-                    send(ctx, reply, seq, ApiResponse::Refused(error.to_string()))
-                }
-                Output::Observed(o) => ctx.emit(NodeEvent::Observed(Observation::Provider(o))),
-            }
-        }
-        progress
+        self.upstream.relay(ctx, &mut Words(&mut self.accounts))
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.upstream.poll_timeout()
+    }
+}
+
+/// The provider's answers; a finished job's response goes to its log.
+struct Words<'a>(&'a mut HashMap<u64, (SocketAddr, String)>);
+
+impl Replies for Words<'_> {
+    fn chunk(&self, seq: u64, text: Vec<u8>) -> AppMessage {
+        let response = ApiResponse::Stream { text };
+        AppMessage::ApiReply { seq, response }
+    }
+
+    fn finished(&mut self, ctx: &mut Ctx<'_>, seq: u64, serial: u64, r: Vec<u8>) -> AppMessage {
+        let output_tokens = tokens::count(&r);
+        if let Some((from, account)) = self.0.remove(&serial) {
+            observe(
+                ctx,
+                from,
+                &account,
+                ApiSaw::Response {
+                    serial,
+                    response: r,
+                },
+            );
+        }
+        let response = ApiResponse::Done { output_tokens };
+        AppMessage::ApiReply { seq, response }
+    }
+
+    fn failed(&self, seq: u64, error: BackendError) -> AppMessage {
+        let response = ApiResponse::Refused(error.to_string());
+        AppMessage::ApiReply { seq, response }
     }
 }
 

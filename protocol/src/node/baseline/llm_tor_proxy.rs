@@ -5,8 +5,8 @@
 
 use std::net::SocketAddr;
 
-use super::upstream::{Output, ReplyTo, Upstream};
-use crate::backend::InferenceBackend;
+use super::upstream::{Replies, ReplyTo, Upstream};
+use crate::backend::{BackendError, InferenceBackend};
 use crate::baselines::llm_tor::wire::{LlmTorRequest, LlmTorResponse};
 use crate::baselines::llm_tor::{IssuerKey, LlmTorError, Operator, OperatorConfig};
 use crate::market::tokens;
@@ -97,32 +97,7 @@ impl LlmTorProxy {
 
     /// Moves upstream output to callers; true if anything moved.
     pub fn poll(&mut self, ctx: &mut Ctx<'_>) -> bool {
-        let out = self.upstream.poll(ctx.now);
-        let progress = !out.is_empty();
-        for o in out {
-            match o {
-                Output::Chunk { reply, seq, text } => {
-                    send(ctx, reply, seq, LlmTorResponse::Stream { text })
-                }
-                Output::Done {
-                    reply,
-                    seq,
-                    serial,
-                    response,
-                } => {
-                    let output_tokens = tokens::count(&response);
-                    self.operator.responded(ctx.now, serial, response);
-                    send(ctx, reply, seq, LlmTorResponse::Done { output_tokens });
-                }
-                Output::Failed { reply, seq, error } => send(
-                    ctx,
-                    reply,
-                    seq,
-                    LlmTorResponse::Refused(LlmTorError::Upstream(error)),
-                ),
-                Output::Observed(o) => ctx.emit(NodeEvent::Observed(Observation::Provider(o))),
-            }
-        }
+        let progress = self.upstream.relay(ctx, &mut Words(&mut self.operator));
         self.drain(ctx);
         progress
     }
@@ -140,6 +115,28 @@ impl LlmTorProxy {
         while let Some(o) = self.operator.poll_observation() {
             ctx.emit(NodeEvent::Observed(Observation::LlmTorOperator(o)));
         }
+    }
+}
+
+/// The proxy's answers; a finished job's response goes to its log.
+struct Words<'a>(&'a mut Operator);
+
+impl Replies for Words<'_> {
+    fn chunk(&self, seq: u64, text: Vec<u8>) -> AppMessage {
+        let response = LlmTorResponse::Stream { text };
+        AppMessage::LlmTorReply { seq, response }
+    }
+
+    fn finished(&mut self, ctx: &mut Ctx<'_>, seq: u64, serial: u64, r: Vec<u8>) -> AppMessage {
+        let output_tokens = tokens::count(&r);
+        self.0.responded(ctx.now, serial, r);
+        let response = LlmTorResponse::Done { output_tokens };
+        AppMessage::LlmTorReply { seq, response }
+    }
+
+    fn failed(&self, seq: u64, error: BackendError) -> AppMessage {
+        let response = LlmTorResponse::Refused(LlmTorError::Upstream(error));
+        AppMessage::LlmTorReply { seq, response }
     }
 }
 

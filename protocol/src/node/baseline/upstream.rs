@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use crate::backend::{BackendError, BackendOutput, InferenceBackend, Job, ProviderObservation};
+use crate::node::{AppMessage, Ctx, NodeEvent, Observation};
 use crate::time::Instant;
 
 /// Where a job's answer goes.
@@ -60,6 +61,22 @@ pub(crate) enum Output {
     },
     /// What the upstream provider saw.
     Observed(ProviderObservation),
+}
+
+/// How a role words its answers, and what it records when a job ends.
+pub(crate) trait Replies {
+    /// Streamed text of request `seq`.
+    fn chunk(&self, seq: u64, text: Vec<u8>) -> AppMessage;
+    /// Request `seq` (the role's `serial`) finished with `response`.
+    fn finished(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seq: u64,
+        serial: u64,
+        response: Vec<u8>,
+    ) -> AppMessage;
+    /// Request `seq` failed upstream.
+    fn failed(&self, seq: u64, error: BackendError) -> AppMessage;
 }
 
 /// The upstream and the jobs running on it.
@@ -152,6 +169,30 @@ impl Upstream {
             self.backend.poll_observation().map(Output::Observed)
         }));
         out
+    }
+
+    /// Moves everything due to the callers, worded by `r`, and the
+    /// provider's observations to the node; true if anything moved.
+    pub fn relay(&mut self, ctx: &mut Ctx<'_>, r: &mut dyn Replies) -> bool {
+        let out = self.poll(ctx.now);
+        let progress = !out.is_empty();
+        for o in out {
+            match o {
+                Output::Chunk { reply, seq, text } => ctx.answer(reply, &r.chunk(seq, text)),
+                Output::Done {
+                    reply,
+                    seq,
+                    serial,
+                    response,
+                } => {
+                    let m = r.finished(ctx, seq, serial, response);
+                    ctx.answer(reply, &m);
+                }
+                Output::Failed { reply, seq, error } => ctx.answer(reply, &r.failed(seq, error)),
+                Output::Observed(o) => ctx.emit(NodeEvent::Observed(Observation::Provider(o))),
+            }
+        }
+        progress
     }
 
     /// Cancels the jobs answering onion session `session` (it closed).
