@@ -157,6 +157,7 @@ pub fn turns_frame(rows: &[(ReplicateKey, TurnRecord)]) -> PolarsResult<DataFram
         "output_tokens" => |r| r.1.output_tokens,
         "charged_msat" => |r| r.1.charged_msat,
         "audit" => |r| r.1.audit.clone(),
+        "probe" => |r| r.1.probe,
     )
 }
 

@@ -113,6 +113,10 @@ pub struct TurnRecord {
     /// The audit's outcome: `passed`, a fraud kind, `uncommitted`, or null
     /// when the turn was not audited.
     pub audit: Option<String>,
+    /// A challenge probe: whether it passed (a failed probe has no answer:
+    /// its row has zero tokens and zero duration); null for other turns.
+    #[serde(default)]
+    pub probe: Option<bool>,
 }
 
 /// One (client-side flow, service-side flow) pair the observers' attacker

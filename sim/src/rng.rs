@@ -60,6 +60,8 @@ pub enum Purpose {
     Bandwidth = 21,
     /// A baseline operator's token key (LLM-Tor's blind-signing key).
     BaselineKeys = 22,
+    /// Which conversations open with a challenge probe (the users' choice).
+    Probes = 23,
 }
 
 /// Entity ids for streams that belong to no node.

@@ -125,6 +125,11 @@ impl SessionBook {
         self.by_session.get(&(c, session)).copied()
     }
 
+    /// The row of client `c`'s latest session.
+    pub fn last_row(&self, c: u32) -> Option<usize> {
+        self.last.get(&c).copied()
+    }
+
     /// The row of client `c`'s open session.
     pub fn open_row(&self, c: u32) -> Option<usize> {
         self.open.get(&c).copied()

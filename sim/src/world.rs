@@ -13,7 +13,7 @@ use peer2prompt::dht::Role;
 use peer2prompt::ecash::{Amount, LightningPayment, PayoutOutcome};
 use peer2prompt::node::service::ServiceEvent;
 use peer2prompt::node::{
-    AuditOutcome, BaselineEvent, ClientEvent, MintEvent, NodeEvent, Observation,
+    AuditOutcome, BaselineEvent, ClientEvent, MintEvent, NodeEvent, Observation, TurnFailure,
 };
 use peer2prompt::time::{Duration, Instant};
 
@@ -49,6 +49,7 @@ struct Answered {
     tokens: (u64, u64),
     charged_msat: u64,
     audit: Option<String>,
+    probe: Option<bool>,
 }
 
 /// The simulated world of one replicate.
@@ -96,6 +97,8 @@ pub struct World {
     /// ([`World::keeps_turns`]).
     pub turns: Vec<TurnRecord>,
     direct_conversations: u64,
+    /// Which conversations open with a probe, and the share that do.
+    probe_rng: Option<(rand_chacha::ChaCha20Rng, f64)>,
     violation: Option<Violation>,
 }
 
@@ -205,6 +208,13 @@ impl World {
             operator_log: OperatorLog::default(),
             turns: Vec::new(),
             direct_conversations: 0,
+            probe_rng: s
+                .protocol
+                .verification
+                .as_ref()
+                .map(|v| v.probe_rate.get())
+                .filter(|&p| p > 0.0)
+                .map(|p| (streams.stream(entity::WORLD, Purpose::Probes), p)),
             violation: None,
             streams,
             scenario: s,
@@ -459,10 +469,19 @@ impl World {
             let _ = self.engine.hosts[c as usize].node.rotate_session(now);
             self.collect(c);
         }
-        self.ask_turn(c);
+        let probe = self
+            .probe_rng
+            .as_mut()
+            .is_some_and(|(r, p)| rng::unit(r) < *p);
+        self.ask(c, probe);
     }
 
     fn ask_turn(&mut self, c: u32) {
+        self.ask(c, false);
+    }
+
+    /// Client `c`'s next message; `probe`: sent as a challenge probe.
+    fn ask(&mut self, c: u32, probe: bool) {
         let now = self.now();
         let Some(text) = self.conversations.message(c, &self.scenario.workload) else {
             return;
@@ -470,7 +489,7 @@ impl World {
         self.audit.asked(c, &text);
         if self.engine.hosts[c as usize]
             .node
-            .ask(now, text, false)
+            .ask(now, text, probe)
             .is_ok()
         {
             self.collect(c);
@@ -591,6 +610,7 @@ impl World {
                     tokens: (t.input_tokens, t.output_tokens),
                     charged_msat: 0,
                     audit: None,
+                    probe: None,
                 };
                 self.record_turn(c, answered);
                 self.sessions.baseline_turn(c, &t);
@@ -633,6 +653,29 @@ impl World {
         s.protocol.verification.is_some()
             || s.faults.substituting_services.is_some()
             || s.system.is_baseline()
+            || s.workload.record_turns
+    }
+
+    /// A probe of client `c` failed on its latest session: a turn row
+    /// with `probe` false (it has no answer to time).
+    fn record_failed_probe(&mut self, c: u32) {
+        let now = self.now();
+        let Some(row) = self.sessions.open_row(c).or(self.sessions.last_row(c)) else {
+            return;
+        };
+        let exit = self.sessions.rows[row].exit;
+        let t = Answered {
+            row: Some(row),
+            exit,
+            started: now,
+            first_token: now,
+            done: now,
+            tokens: (0, 0),
+            charged_msat: 0,
+            audit: None,
+            probe: Some(false),
+        };
+        self.record_turn(c, t);
     }
 
     fn record_turn(&mut self, c: u32, t: Answered) {
@@ -656,6 +699,7 @@ impl World {
             output_tokens: t.tokens.1,
             charged_msat: t.charged_msat,
             audit: t.audit,
+            probe: t.probe,
         });
     }
 
@@ -737,6 +781,7 @@ impl World {
                     tokens: (rep.input_tokens, rep.output_tokens),
                     charged_msat: rep.charged_msat,
                     audit,
+                    probe: rep.probe_passed,
                 };
                 self.record_turn(c, t);
                 self.audit.answered(c, rep.session, &rep.response);
@@ -755,6 +800,9 @@ impl World {
             ClientEvent::TurnFailed {
                 reason, retrying, ..
             } => {
+                if reason == TurnFailure::ProbeFailed {
+                    self.record_failed_probe(c);
+                }
                 if !self.sessions.turn_failed(c, reason.kind()) {
                     self.failed_without_session += 1;
                 }

@@ -82,6 +82,23 @@ fn without_verification_no_turn_is_audited_and_none_kept_by_default() {
 }
 
 #[test]
+fn probes_catch_substitutes_and_pass_honest_services() {
+    let text = BASE.replace(
+        "verification: {audit_rate: 1.0, audit_steps: 4}",
+        "verification: {audit_rate: 0.0, audit_steps: 4, probe_rate: 1.0}",
+    );
+    let ts = turns(&text);
+    let probes = |sub: bool| {
+        ts.iter()
+            .filter(move |t| t.exit_substitutes == sub && t.probe.is_some())
+    };
+    assert!(probes(false).count() >= 5 && probes(false).all(|t| t.probe == Some(true)));
+    // A probe of ~80 tokens misses a p = 0.25 substitute with odds 0.75^80.
+    assert!(probes(true).count() >= 1 && probes(true).all(|t| t.probe == Some(false)));
+    assert!(ts.iter().all(|t| t.audit.is_none()), "no audits at rate 0");
+}
+
+#[test]
 fn bad_verification_settings_name_their_field() {
     let e = load_str(
         std::path::Path::new("v.yaml"),

@@ -59,6 +59,14 @@ impl<'a> Table<'a> {
         Ok(c.iter().map(|v| v.unwrap_or(false)).collect())
     }
 
+    /// A nullable boolean column; all null when the table predates it.
+    fn opt_bools(&self, name: &str) -> Vec<Option<bool>> {
+        match self.df.column(name).ok().and_then(|c| c.bool().ok()) {
+            Some(c) => c.iter().collect(),
+            None => vec![None; self.height()],
+        }
+    }
+
     fn opt_strs(&self, name: &str) -> Result<Vec<Option<String>>, ReportError> {
         let c = self.column(name)?.str().map_err(|e| self.typed(name, &e))?;
         Ok(c.iter().map(|v| v.map(str::to_owned)).collect())
@@ -98,6 +106,7 @@ pub(super) fn turns_rows(file: &Path) -> Result<Vec<Replicated<TurnRecord>>, Rep
     );
     let (input, output) = (t.u64s("input_tokens")?, t.u64s("output_tokens")?);
     let (charged, audit) = (t.u64s("charged_msat")?, t.opt_strs("audit")?);
+    let probe = t.opt_bools("probe");
     Ok((0..t.height())
         .map(|i| {
             let r = TurnRecord {
@@ -112,6 +121,7 @@ pub(super) fn turns_rows(file: &Path) -> Result<Vec<Replicated<TurnRecord>>, Rep
                 output_tokens: output[i],
                 charged_msat: charged[i],
                 audit: audit[i].clone(),
+                probe: probe[i],
             };
             ((point[i], replicate[i]), r)
         })

@@ -231,6 +231,11 @@ pub struct Workload {
     /// content relies on).
     #[serde(default)]
     pub text_seed: u64,
+    /// Keep every answered turn (`turns.parquet`) even when neither
+    /// verified inference nor a baseline asks for it (a scenario comparing
+    /// systems wants Peer2Prompt's turns too).
+    #[serde(default)]
+    pub record_turns: bool,
 }
 
 impl Default for Workload {
@@ -251,6 +256,7 @@ impl Default for Workload {
             funding_sat: default_funding(),
             audit_sessions: 0,
             text_seed: 0,
+            record_turns: false,
         }
     }
 }
@@ -366,6 +372,11 @@ pub struct VerificationSpec {
     pub audit_rate: Probability,
     /// Steps challenged per audit.
     pub audit_steps: u32,
+    /// Share of conversations whose first message goes out as a challenge
+    /// probe, its answer checked whole against the advertised model (the
+    /// user's choice of when to probe, so the workload draws it).
+    #[serde(default)]
+    pub probe_rate: Probability,
 }
 
 /// Exit selection by price: every exit quotes `honest_factor` times the

@@ -12,7 +12,7 @@ use super::super::common::{
 };
 use super::super::data::{Run, ScenarioData, Session};
 use super::super::{Citation, Kind, Row, Section, Source, Table, Value};
-use crate::estimate::{Mean, Proportion, wilson};
+use crate::estimate::{Mean, Proportion, bootstrap, quantile, wilson};
 use crate::figure::{Figure, Point, Series, Style};
 use crate::summary::LEVEL;
 use peer2prompt_sim::scenario::{Scenario, System};
@@ -22,7 +22,7 @@ const TITLE: &str = "Head to head: Peer2Prompt, LLM-Tor and the direct API under
 const HEADLINE: &str =
     "share of one user's history and of all users' histories linked, against the budget";
 const DIRECT: &str = "the direct API's provider links every answered session";
-const LATENCY: &str = "time to the first token of a session's first turn, per system";
+const LATENCY: &str = "time to first token and total latency, per system";
 
 /// A user's history counts as exposed in blanket monitoring when at least
 /// this share of its answered turns is linked.
@@ -57,6 +57,9 @@ struct Contender {
     target: Mean,
     blanket: Proportion,
     ttft: Mean,
+    /// Per answered turn (`turns.parquet`): median time to first token
+    /// and to the last token, ms; `None` without turn records.
+    turn: Option<(Mean, Mean)>,
 }
 
 /// The adversary's budget for one month of monitoring (the report's cost
@@ -137,9 +140,46 @@ fn contenders(d: &ScenarioData) -> Vec<Contender> {
                 target: mean_ci(&shares, seed),
                 blanket: wilson(exposed, shares.len() as u64, LEVEL),
                 ttft: median_ms(&answered, seed + 1, |s| s.first_token_ns),
+                turn: turn_latency(d, pt.index, seed + 2),
             }
         })
         .collect()
+}
+
+/// Medians over a point's answered turns: to the first token and to the
+/// last, ms (95% bootstrap).
+fn turn_latency(d: &ScenarioData, point: u32, seed: u64) -> Option<(Mean, Mean)> {
+    let ts: Vec<_> = d.turns.iter().filter(|((p, _), _)| *p == point).collect();
+    if ts.is_empty() {
+        return None;
+    }
+    let ms = |f: &dyn Fn(&peer2prompt_sim::record::TurnRecord) -> u64| -> Vec<f64> {
+        ts.iter()
+            .map(|(_, t)| f(t).saturating_sub(t.started_ns) as f64 / 1e6)
+            .collect()
+    };
+    let med = |v: &[f64]| quantile(v, 0.5);
+    Some((
+        bootstrap(&ms(&|t| t.first_token_ns), med, 1000, LEVEL, seed),
+        bootstrap(&ms(&|t| t.done_ns), med, 1000, LEVEL, seed + 1),
+    ))
+}
+
+fn latency_value(c: &Contender) -> Value {
+    match c.turn {
+        Some((first, last)) => Value::List(vec![
+            (
+                "session's first turn".into(),
+                Value::interval(c.ttft, 0, " ms"),
+            ),
+            ("TTFT per turn".into(), Value::interval(first, 0, " ms")),
+            (
+                "last token per turn".into(),
+                Value::interval(last, 0, " ms"),
+            ),
+        ]),
+        None => Value::interval(c.ttft, 0, " ms"),
+    }
 }
 
 /// The section.
@@ -217,15 +257,16 @@ fn latency_row(data: &[Contender]) -> Row {
         LATENCY,
         Value::List(
             data.iter()
-                .map(|c| (c.label.clone(), Value::interval(c.ttft, 0, " ms")))
+                .map(|c| (c.label.clone(), latency_value(c)))
                 .collect(),
         ),
         "Median time from a session's start to the first token of its first turn (95% \
          bootstrap): everything a user waits for before the answer starts, setup included. \
          Sessions differ by system: Peer2Prompt's is a pinned route to one service (quote, \
          circuit build and first payment), LLM-Tor's a circuit to the proxy (circuit build, \
-         and a purchase when no token is left), the direct API's a conversation. Later \
-         turns' latencies are not in the sessions dataset yet.",
+         and a purchase when no token is left), the direct API's a conversation. Per turn \
+         (`turns.parquet`): the median time from a turn's start to its first and to its \
+         last token, over every answered turn.",
     )
 }
 
@@ -234,8 +275,9 @@ fn table(data: &[Contender]) -> Table {
         "Per point: the month's budget on the cost model, answered sessions and turns, \
          sessions linked by any channel (95% Wilson), the mean share of one user's history \
          linked (95% bootstrap over users), users with at least half their history linked \
-         (95% Wilson), and the median time to the first token of a session's first turn \
-         (ms, 95% bootstrap).",
+         (95% Wilson), the median time to the first token of a session's first turn, and \
+         per answered turn the median times to its first and last token (ms, 95% \
+         bootstrap).",
         &[
             "system and adversary",
             "budget (USD/month)",
@@ -245,6 +287,8 @@ fn table(data: &[Contender]) -> Table {
             "one user's history",
             "users exposed",
             "TTFT median",
+            "TTFT per turn",
+            "last token per turn",
         ],
     );
     for c in data {
@@ -257,6 +301,10 @@ fn table(data: &[Contender]) -> Table {
             Value::interval(c.target, 3, ""),
             Value::Proportion(c.blanket),
             Value::interval(c.ttft, 0, ""),
+            c.turn
+                .map_or(Value::None, |(f, _)| Value::interval(f, 0, "")),
+            c.turn
+                .map_or(Value::None, |(_, l)| Value::interval(l, 0, "")),
         ]);
     }
     t

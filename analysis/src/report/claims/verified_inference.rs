@@ -24,6 +24,8 @@ const HONEST: &str = "no honest service's audited turn is ever caught";
 const CURVE: &str = "substitute turns caught, and the substitutes' share of the traffic over \
                      time, against the audit rate and size";
 const COST: &str = "what auditing costs: completion latency and bytes per turn";
+const PROBES: &str = "challenge probes checked whole: substitutes caught per probe, against \
+                      the probe rate";
 
 /// Time bins of the measured period in the figure.
 const BINS: usize = 4;
@@ -47,8 +49,12 @@ struct Audited {
     turns: u64,
     /// Audited substitute turns caught.
     caught: Proportion,
-    /// Audited honest turns caught.
+    /// Audited honest turns and honest probes caught.
     false_pos: Proportion,
+    /// Share of conversations opening with a probe.
+    probe_rate: f64,
+    /// Probes sent to substitutes that failed.
+    probes_caught: Proportion,
     /// The substitutes' share of the turns, per time bin.
     share_by_bin: Vec<Proportion>,
     /// Median completion of audited and of unaudited turns, ms.
@@ -113,6 +119,11 @@ fn measure(d: &ScenarioData) -> Vec<Audited> {
                     .filter(|t| t.audit.as_deref() != Some("passed"))
                     .count() as u64
             };
+            let probes = |sub: bool| {
+                ts.iter()
+                    .filter(move |t| t.exit_substitutes == sub && t.probe.is_some())
+            };
+            let failed = |sub: bool| probes(sub).filter(|t| t.probe == Some(false)).count() as u64;
             let lat = |a: bool| {
                 median(
                     ts.iter()
@@ -139,7 +150,13 @@ fn measure(d: &ScenarioData) -> Vec<Audited> {
                 p_diff,
                 turns: ts.len() as u64,
                 caught: wilson(caught(true), audited(true).count() as u64, LEVEL),
-                false_pos: wilson(caught(false), audited(false).count() as u64, LEVEL),
+                false_pos: wilson(
+                    caught(false) + failed(false),
+                    (audited(false).count() + probes(false).count()) as u64,
+                    LEVEL,
+                ),
+                probe_rate: v.probe_rate.get(),
+                probes_caught: wilson(failed(true), probes(true).count() as u64, LEVEL),
                 share_by_bin: share_by_bin(&ts),
                 latency: (lat(true), lat(false)),
                 bytes_per_turn: bytes,
@@ -155,6 +172,7 @@ pub fn section(run: &Run) -> Section {
         (Kind::Sanity, HONEST),
         (Kind::Finding, CURVE),
         (Kind::Finding, COST),
+        (Kind::Finding, PROBES),
     ];
     let Some(d) = run.scenario(ID) else {
         return missing(ID, TITLE, citations(), ID, &all);
@@ -172,6 +190,7 @@ pub fn section(run: &Run) -> Section {
             honest_row(&data),
             curve_row(&data),
             cost_row(&data),
+            probes_row(&data),
         ],
         notes: notes(),
         tables: vec![table(&data)],
@@ -297,6 +316,37 @@ fn cost_row(data: &[Audited]) -> Row {
     )
 }
 
+fn probes_row(data: &[Audited]) -> Row {
+    let probed: Vec<&Audited> = data.iter().filter(|a| a.probe_rate > 0.0).collect();
+    if probed.is_empty() {
+        return Row::not_measured(Kind::Finding, PROBES, "no point sends probes");
+    }
+    let entry = |a: &Audited| {
+        let mut v = vec![(
+            "probes to substitutes failed".into(),
+            Value::Proportion(a.probes_caught),
+        )];
+        if let (Some(f), Some(l)) = (a.share_by_bin.first(), a.share_by_bin.last()) {
+            v.push((
+                "substitutes' share, first quarter".into(),
+                Value::Proportion(*f),
+            ));
+            v.push(("last quarter".into(), Value::Proportion(*l)));
+        }
+        let label = format!("probes on {:.0}% of conversations", 100.0 * a.probe_rate);
+        (label, Value::List(v))
+    };
+    Row::finding(
+        PROBES,
+        Value::List(probed.iter().map(|a| entry(a)).collect()),
+        "A probe is a paid request whose every token the client checks against the \
+         advertised model, so one of L tokens catches a substitute with probability \
+         1 − (1 − p_diff)^L (near 1 at these lengths): probes trade a full paid request for \
+         near-certain detection, audits a few openings for a per-audit rate. A failed probe \
+         is retried elsewhere and its service never used again.",
+    )
+}
+
 fn table(data: &[Audited]) -> Table {
     let mut t = Table::new(
         "Per point: answered turns, audited substitute turns caught against the closed form \
@@ -362,8 +412,8 @@ fn notes() -> Vec<String> {
         "Probes (whitepaper: client challenge probes) are checked whole in verification mode: \
          every token of the answer must be the advertised model's next token, so a probe of L \
          tokens catches a substitute with probability 1 − (1 − p_diff)^L at the price of a \
-         paid request; the node-level tests show it (protocol/tests/verified_services.rs); the \
-         probe-rate sweep is not in this scenario yet."
+         paid request. Which conversations open with a probe is the users' choice, drawn by \
+         the workload (`protocol.verification.probe_rate`)."
             .into(),
     ]
 }
@@ -371,7 +421,7 @@ fn notes() -> Vec<String> {
 fn figure(data: &[Audited]) -> Figure {
     let shown: Vec<&Audited> = data
         .iter()
-        .filter(|a| a.substitutes > 0 && a.steps == 8)
+        .filter(|a| a.substitutes > 0 && a.steps == 8 && a.probe_rate == 0.0)
         .collect();
     // Each series is nudged sideways so that the intervals do not overlap.
     let nudge = |i: usize| (i as f64 - (shown.len() as f64 - 1.0) / 2.0) * 0.08;
@@ -421,6 +471,7 @@ mod tests {
             output_tokens: 0,
             charged_msat: 0,
             audit: None,
+            probe: None,
         }
     }
 
