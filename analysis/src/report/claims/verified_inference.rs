@@ -62,6 +62,22 @@ struct Audited {
     bytes_per_turn: f64,
 }
 
+fn label(substitutes: u32, v: &peer2prompt_sim::scenario::VerificationSpec) -> String {
+    let mut l = format!(
+        "{} substitute(s), audit {:.0}% × {} steps",
+        substitutes,
+        100.0 * v.audit_rate.get(),
+        v.audit_steps
+    );
+    if v.probe_rate.get() > 0.0 {
+        l += &format!(
+            ", probes on {:.0}% of conversations",
+            100.0 * v.probe_rate.get()
+        );
+    }
+    l
+}
+
 fn of_point(d: &ScenarioData, point: u32) -> Vec<&TurnRecord> {
     d.turns
         .iter()
@@ -138,12 +154,7 @@ fn measure(d: &ScenarioData) -> Vec<Audited> {
                 .find(|p| p.point == pt.index)
                 .map_or(0.0, |p| p.bytes_per_turn);
             Some(Audited {
-                label: format!(
-                    "{} substitute(s), audit {:.0}% × {} steps",
-                    substitutes,
-                    100.0 * v.audit_rate.get(),
-                    v.audit_steps
-                ),
+                label: label(substitutes, v),
                 rate: v.audit_rate.get(),
                 steps: v.audit_steps,
                 substitutes,
