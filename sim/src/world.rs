@@ -456,13 +456,7 @@ impl World {
         if self.scenario.system == System::Direct {
             // The direct API's session is the conversation.
             self.direct_conversations += 1;
-            let route = Route {
-                entry: u32::MAX,
-                last: u32::MAX,
-                hops: 0,
-                exit: self.operator,
-                exit_kind: Kind::Operator,
-            };
+            let route = self.route(&[], self.operator, Kind::Operator);
             let n = self.direct_conversations;
             self.sessions.opened(c, n, route, now);
         } else if self.sessions.is_open(c) && !self.scenario.system.is_baseline() {

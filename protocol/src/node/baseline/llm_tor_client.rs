@@ -6,8 +6,6 @@
 
 use std::net::SocketAddr;
 
-use sha2::{Digest, Sha256};
-
 use super::BaselineEvent;
 use super::conversation::Conversation;
 use crate::baselines::llm_tor::wire::{LlmTorRequest, LlmTorResponse};
@@ -232,7 +230,7 @@ impl LlmTorClient {
     }
 
     fn on_descriptor(&mut self, ctx: &mut Ctx<'_>, cert: &crate::identity::OnionKeyCert) {
-        let node = NodeId(Sha256::digest(cert.identity_key).into());
+        let node = NodeId::from_identity_key(&cert.identity_key);
         let checked = if node != self.cfg.proxy_node {
             Err(LlmTorError::Descriptor(
                 "certificate of another node".into(),
