@@ -531,3 +531,29 @@ fn the_same_seed_gives_the_same_run() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn streamed_pieces_add_up_to_the_reply_only_when_asked_for() {
+    for stream_text in [false, true] {
+        let spec = Spec {
+            stream_text,
+            ..Spec::default()
+        };
+        let (mut w, c) = World::funded(&spec, 5_000);
+        let r = w.ask(c, PROMPT).unwrap();
+        let pieces: Vec<Vec<u8>> = w
+            .client_events(c)
+            .into_iter()
+            .filter_map(|e| match e {
+                ClientEvent::Text { request, text } if request == r.request => Some(text),
+                _ => None,
+            })
+            .collect();
+        if stream_text {
+            assert!(pieces.len() > 1, "streamed in pieces: {}", pieces.len());
+            assert_eq!(pieces.concat(), r.response);
+        } else {
+            assert!(pieces.is_empty());
+        }
+    }
+}

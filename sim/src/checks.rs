@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use peer2prompt::ecash::messages::{CheckStateRequest, ProofState};
 use peer2prompt::ecash::{BlindedMessage, Proof, QuoteId};
-use peer2prompt::node::Observation;
+use peer2prompt::node::{Node, Observation};
 use peer2prompt::onion::observe::ObservedNext;
 use secp256k1::PublicKey;
 
@@ -97,13 +97,20 @@ pub struct Lightning {
 /// claimed, plus fees and Lightning payouts equals what was paid in, and
 /// each mint's books agree that no unspent proof is orphaned.
 pub fn conservation(hosts: &[Host], ln: Lightning, at_ns: u64) -> Result<(), Violation> {
-    let held = held(hosts);
+    let nodes: Vec<&Node> = hosts.iter().map(|h| &h.node).collect();
+    conservation_of(&nodes, ln, at_ns)
+}
+
+/// [`conservation`] over bare nodes (the live driver's, which have no
+/// simulated host around them).
+pub fn conservation_of(nodes: &[&Node], ln: Lightning, at_ns: u64) -> Result<(), Violation> {
+    let held = held(nodes);
     let (mut unspent, mut outstanding, mut fees, mut minted) = (0u64, 0u64, 0u64, 0u64);
     // Paid quotes still being claimed: value in transit to a wallet.
     let mut unissued = 0u64;
     let mut abandoned = Vec::new();
-    for h in hosts {
-        let Some(mint) = h.node.mint() else { continue };
+    for n in nodes {
+        let Some(mint) = n.mint() else { continue };
         mint.audit();
         let ledger = mint.ledger();
         outstanding += ledger.outstanding().value();
@@ -178,12 +185,11 @@ struct Held {
     claimed: HashSet<QuoteId>,
 }
 
-fn held(hosts: &[Host]) -> Held {
+fn held(nodes: &[&Node]) -> Held {
     let mut by_y: HashMap<[u8; 33], (PublicKey, Proof)> = HashMap::new();
     let mut pending = HashMap::new();
     let mut claimed = HashSet::new();
-    for h in hosts {
-        let n = &h.node;
+    for n in nodes {
         claimed.extend(n.pending_issues());
         for o in n.pending_outputs() {
             pending.insert(o.blinded_secret.serialize(), o);

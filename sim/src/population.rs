@@ -365,11 +365,24 @@ fn client_config(s: &Scenario, nat: bool) -> ClientRoleConfig {
             rate: v.audit_rate.get(),
             steps: v.audit_steps as usize,
         }),
+        stream_text: false,
     }
 }
 
-/// Builds the protocol node for `slot` at `addr`.
-pub fn build_node(
+/// What a node is made of before it starts: its identity, its
+/// configuration and its backend (a service's or an operator's). The live
+/// driver builds nodes from these too, swapping in a real backend.
+pub struct NodeParts {
+    /// The node's identity.
+    pub identity: Arc<Identity>,
+    /// Its configuration.
+    pub cfg: NodeConfig,
+    /// Its inference backend, if it serves.
+    pub backend: Option<Box<dyn InferenceBackend>>,
+}
+
+/// The parts of the protocol node for `slot` at `addr`.
+pub fn node_parts(
     s: &Scenario,
     streams: &Streams,
     slot: Slot,
@@ -377,9 +390,8 @@ pub fn build_node(
     nat: bool,
     net: Arc<dyn NetworkInfo>,
     operator: Option<&baseline::OperatorInfo>,
-) -> Node {
-    let e = slot.entity();
-    let mut id_rng = streams.stream(e, Purpose::Identity);
+) -> NodeParts {
+    let mut id_rng = streams.stream(slot.entity(), Purpose::Identity);
     let target = (slot.kind == Kind::DhtSybil)
         .then(|| crate::adversary::dht_attack::grind_target(s, slot.nth))
         .flatten();
@@ -420,13 +432,32 @@ pub fn build_node(
         Kind::DhtSybil => {}
     }
     inject_faults(s, slot, &mut cfg);
-    let node = Node::new(
-        Arc::new(identity),
-        addr,
+    NodeParts {
+        identity: Arc::new(identity),
         cfg,
+        backend: backend_box,
+    }
+}
+
+/// Builds the protocol node for `slot` at `addr`.
+pub fn build_node(
+    s: &Scenario,
+    streams: &Streams,
+    slot: Slot,
+    addr: SocketAddr,
+    nat: bool,
+    net: Arc<dyn NetworkInfo>,
+    operator: Option<&baseline::OperatorInfo>,
+) -> Node {
+    let p = node_parts(s, streams, slot, addr, nat, net, operator);
+    let e = slot.entity();
+    let node = Node::new(
+        p.identity,
+        addr,
+        p.cfg,
         streams.stream(e, Purpose::Crypto),
         streams.stream(e, Purpose::Decisions),
-        backend_box,
+        p.backend,
     );
     match node {
         Ok(n) => n,

@@ -123,6 +123,11 @@ pub struct ClientRoleConfig {
     /// the advertised model; a service caught is never used again
     /// (whitepaper "Malicious Service Nodes": reputation). `None`: off.
     pub audit: Option<AuditPolicy>,
+    /// Report each streamed piece of a reply as it arrives
+    /// ([`ClientEvent::Text`]), for a driver that relays the stream to its
+    /// user (the live network's OpenAI-compatible entrance). Off in the
+    /// simulator, which needs only the whole turn.
+    pub stream_text: bool,
 }
 
 /// The client's funding policy: when a conversation starts with the
@@ -301,6 +306,15 @@ pub enum ClientEvent {
         /// The instant it happened.
         at: Instant,
     },
+    /// A piece of a request's reply arrived (only with
+    /// [`ClientRoleConfig::stream_text`]). A retried request starts its
+    /// reply over.
+    Text {
+        /// Request id.
+        request: u64,
+        /// The piece, as the service streamed it.
+        text: Vec<u8>,
+    },
     /// A request finished.
     TurnDone(TurnReport),
     /// A request attempt failed.
@@ -478,6 +492,15 @@ impl ClientRole {
         }
     }
 
+    /// The models the services offer, as far as this client learned them
+    /// (only a client that chooses exits by price fetches capabilities).
+    pub fn offered_models(&self) -> std::collections::BTreeSet<String> {
+        self.prices
+            .as_ref()
+            .map(ExitPrices::offered_models)
+            .unwrap_or_default()
+    }
+
     pub fn wallet(&self) -> &Wallet {
         self.payments.wallet()
     }
@@ -586,6 +609,7 @@ impl ClientRole {
             return;
         };
         if self.payments.wallet().mints().all(|m| *m != url) || !self.mint_audited {
+            self.fail_if_unroutable(ctx);
             return;
         }
         for amount in std::mem::take(&mut self.fund_queue) {
@@ -599,6 +623,21 @@ impl ClientRole {
             None => self.open_session(ctx),
             Some(s) if s.phase.quote().is_some() => self.start_turn(ctx),
             Some(_) => {}
+        }
+    }
+
+    /// Requests waiting for the mint while too few relays are known for
+    /// any route (to the mint or a service) can never be served: they fail
+    /// now instead of waiting for ever (a count, no draw: nothing else moves).
+    fn fail_if_unroutable(&mut self, ctx: &mut Ctx<'_>) {
+        if self.queue.is_empty() || ctx.relays().len() >= ctx.selector.policy().relays {
+            return;
+        }
+        let reason = OnionError::NoRoute {
+            reason: "fewer relays known than a route needs",
+        };
+        while !self.queue.is_empty() {
+            self.fail_turn_unstarted(ctx, TurnFailure::NoRoute(reason.clone()));
         }
     }
 
@@ -1129,6 +1168,12 @@ impl ClientRole {
                 turn.meter.received(tokens::count(&text));
                 turn.hasher.update(&text);
                 turn.response.extend_from_slice(&text);
+                if self.cfg.stream_text {
+                    ctx.emit(NodeEvent::Client(ClientEvent::Text {
+                        request: turn.ask.id,
+                        text,
+                    }));
+                }
                 turn.deadline = now + self.cfg.turn_timeout;
                 let s = turn.session;
                 self.acknowledge(s);

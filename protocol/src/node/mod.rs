@@ -614,6 +614,16 @@ impl Node {
         self.baseline.as_ref().and_then(Baseline::tokens)
     }
 
+    /// Client: the models the services of this epoch offer, from their
+    /// verified capabilities (empty unless the client chooses exits by
+    /// price, [`ClientRoleConfig::price_choice`], which fetches them).
+    pub fn offered_models(&self) -> std::collections::BTreeSet<String> {
+        self.client
+            .as_ref()
+            .map(ClientRole::offered_models)
+            .unwrap_or_default()
+    }
+
     /// The service's wallet, if a service.
     pub fn service_wallet(&self) -> Option<&Wallet> {
         self.service.as_ref().map(ServiceRole::wallet)

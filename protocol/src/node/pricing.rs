@@ -40,6 +40,8 @@ pub(crate) struct ExitPrices {
     pending: BTreeSet<NodeId>,
     /// The reference job's price at each service, msat.
     prices: BTreeMap<NodeId, u64>,
+    /// Every model each service offers, from its verified capabilities.
+    offered: BTreeMap<NodeId, Vec<String>>,
 }
 
 impl ExitPrices {
@@ -50,6 +52,7 @@ impl ExitPrices {
             epoch: None,
             pending: BTreeSet::new(),
             prices: BTreeMap::new(),
+            offered: BTreeMap::new(),
         }
     }
 
@@ -66,6 +69,7 @@ impl ExitPrices {
             self.epoch = Some(epoch);
             self.pending.clear();
             self.prices.clear();
+            self.offered.clear();
         }
         for a in adverts.filter(|a| matches!(a.role, Role::Ghost | Role::Gpu)) {
             let node = a.node();
@@ -88,6 +92,10 @@ impl ExitPrices {
             return;
         }
         let caps = capabilities.and_then(|b| postcard::from_bytes::<ServiceCapabilities>(b).ok());
+        if let Some(c) = &caps {
+            let models = c.offers.iter().map(|o| o.model.clone()).collect();
+            self.offered.insert(node, models);
+        }
         let offer = caps
             .as_ref()
             .and_then(|c| c.offers.iter().find(|o| o.model == self.model));
@@ -98,6 +106,12 @@ impl ExitPrices {
                 .saturating_add(o.output.cost_msat(self.choice.job_output_tokens));
             self.prices.insert(node, price);
         }
+    }
+
+    /// The models the services of this epoch offer, from their verified
+    /// capabilities, each once.
+    pub fn offered_models(&self) -> BTreeSet<String> {
+        self.offered.values().flatten().cloned().collect()
     }
 
     /// True while fetches are outstanding (sessions wait for the answers,

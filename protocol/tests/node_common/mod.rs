@@ -102,6 +102,8 @@ pub struct Spec {
     pub p_diff: f64,
     /// The clients' audit policy.
     pub audit: Option<AuditPolicy>,
+    /// Clients report each streamed piece of a reply.
+    pub stream_text: bool,
 }
 
 impl Default for Spec {
@@ -136,6 +138,7 @@ impl Default for Spec {
             substitutes: Vec::new(),
             p_diff: 0.3,
             audit: None,
+            stream_text: false,
         }
     }
 }
@@ -223,6 +226,7 @@ pub fn client_config(spec: &Spec, double_spend: bool) -> ClientRoleConfig {
         top_up: None,
         price_choice: None,
         audit: spec.audit,
+        stream_text: spec.stream_text,
     }
 }
 
