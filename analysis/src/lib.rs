@@ -18,6 +18,7 @@ pub mod dataset;
 pub mod dos_model;
 pub mod estimate;
 pub mod figure;
+pub mod live;
 pub mod lock;
 pub mod manifest;
 pub mod market;

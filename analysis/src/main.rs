@@ -103,6 +103,59 @@ enum Command {
         #[arg(long, default_value_t = default_threads())]
         threads: usize,
     },
+    /// A live network: the same protocol nodes on real sockets.
+    Live {
+        #[command(subcommand)]
+        command: LiveCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum LiveCommand {
+    /// Start a local network on loopback behind an OpenAI-compatible
+    /// entrance (`POST /v1/chat/completions`, `GET /v1/models`); Ctrl-C
+    /// stops it and writes its records into --out. Ghosts call the
+    /// upstream named by P2P_UPSTREAM_URL (or OPENAI_BASE_URL) with
+    /// P2P_UPSTREAM_API_KEY (or OPENAI_API_KEY) for P2P_UPSTREAM_MODEL;
+    /// GPU nodes call P2P_GPU_URL (a local server: Ollama, vLLM, llama.cpp)
+    /// for P2P_GPU_MODEL; unset, both use the simulated provider.
+    Up {
+        /// Onion relays.
+        #[arg(long)]
+        relays: Option<u32>,
+        /// Ghost nodes.
+        #[arg(long)]
+        ghosts: Option<u32>,
+        /// GPU nodes.
+        #[arg(long)]
+        gpus: Option<u32>,
+        /// Mints.
+        #[arg(long)]
+        mints: Option<u32>,
+        /// Clients behind the entrance (requests are spread over them).
+        #[arg(long)]
+        clients: Option<u32>,
+        /// Where the entrance listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// A scenario YAML: its population and protocol parts (the flags
+        /// above override its counts).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Fund each client's wallet with this many sat (default: the
+        /// scenario's workload.funding_sat).
+        #[arg(long)]
+        fund_sat: Option<u64>,
+        /// Stop after this long instead of at Ctrl-C (e.g. 30s, 10m).
+        #[arg(long = "for", value_parser = humantime::parse_duration)]
+        for_: Option<std::time::Duration>,
+        /// A request with no outcome by then is answered with 504.
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "120s")]
+        turn_timeout: std::time::Duration,
+        /// Where the records go.
+        #[arg(long, default_value = "live-out")]
+        out: PathBuf,
+    },
 }
 
 fn default_threads() -> usize {
@@ -140,6 +193,44 @@ fn main() -> ExitCode {
                 threads,
                 progress: sweep::ProgressStyleKind::for_stderr(),
             })
+        }
+        Command::Live {
+            command:
+                LiveCommand::Up {
+                    relays,
+                    ghosts,
+                    gpus,
+                    mints,
+                    clients,
+                    listen,
+                    config,
+                    fund_sat,
+                    for_,
+                    turn_timeout,
+                    out,
+                },
+        } => {
+            let counts = |c: &mut peer2prompt_live::Counts| {
+                let set = |v: &mut u32, o: Option<u32>| *v = o.unwrap_or(*v);
+                set(&mut c.relays, relays);
+                set(&mut c.ghosts, ghosts);
+                set(&mut c.gpus, gpus);
+                set(&mut c.mints, mints);
+                set(&mut c.clients, clients);
+            };
+            let mut spec = match peer2prompt_live::LiveSpec::new(config.as_deref(), counts, listen)
+            {
+                Ok(s) => s,
+                Err(e) => return fail(&e, 2),
+            };
+            spec.ghost_upstream = peer2prompt_live::UpstreamConfig::from_env();
+            spec.gpu_upstream = peer2prompt_live::UpstreamConfig::gpu_from_env();
+            spec.fund_sat = fund_sat.unwrap_or(spec.fund_sat);
+            match peer2prompt_analysis::live::up(&spec, &out, for_, turn_timeout) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e @ peer2prompt_analysis::live::LiveCmdError::Books(_)) => fail(&e, 1),
+                Err(e) => fail(&e, 2),
+            }
         }
         Command::Schema => {
             print_line(&schema_json());

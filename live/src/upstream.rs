@@ -70,6 +70,23 @@ impl UpstreamConfig {
     }
 }
 
+impl UpstreamConfig {
+    /// The GPU nodes' local model server named by the environment:
+    /// `P2P_GPU_URL` (e.g. `http://127.0.0.1:11434/v1` for Ollama) and
+    /// `P2P_GPU_MODEL` (default `llama3.2`); no key. `None` when unset.
+    pub fn gpu_from_env() -> Option<Self> {
+        let base_url = std::env::var("P2P_GPU_URL").ok()?;
+        let model = std::env::var("P2P_GPU_MODEL").unwrap_or_else(|_| "llama3.2".into());
+        Some(UpstreamConfig {
+            base_url,
+            api_key: None,
+            models: vec![model],
+            local_ip: None,
+            timeout: Duration::from_secs(300),
+        })
+    }
+}
+
 /// What the upstream reported it used, over every job (its own counts).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UpstreamUsage {
@@ -284,7 +301,7 @@ pub fn status_error(status: u16) -> Result<(), BackendError> {
     match status {
         200..=299 => Ok(()),
         429 => Err(BackendError::RateLimited),
-        401 | 402 | 403 => Err(BackendError::Banned),
+        401..=403 => Err(BackendError::Banned),
         404 => Err(BackendError::UnknownModel),
         _ => Err(BackendError::Transient),
     }
