@@ -35,6 +35,9 @@ pub enum LiveCmdError {
     /// The books did not balance at shutdown.
     #[error("the books do not balance at shutdown: {0}")]
     Books(String),
+    /// Interrupted before the network was up.
+    #[error("interrupted before the network started")]
+    Interrupted,
     /// No async runtime.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
@@ -84,13 +87,25 @@ pub fn up(
         .build()
         .map_err(LiveCmdError::Runtime)?;
     let stopped = rt.block_on(async {
+        // Ctrl-C is caught from before the network starts (the handler is
+        // installed on the first poll), so an early one still stops cleanly.
+        let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+        tokio::select! {
+            biased;
+            _ = &mut ctrl_c => return Err(LiveCmdError::Interrupted),
+            () = std::future::ready(()) => {}
+        }
         let run = peer2prompt_live::up(spec, turn_timeout).await?;
         announce(&run, spec);
-        match run_for {
-            Some(d) => tokio::time::sleep(d).await,
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
+        let limit = async {
+            match run_for {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
             }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            () = limit => {}
         }
         eprintln!("stopping: open requests finish, then the books are checked");
         Ok::<_, LiveCmdError>(run.down().await)

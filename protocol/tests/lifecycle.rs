@@ -557,3 +557,20 @@ fn streamed_pieces_add_up_to_the_reply_only_when_asked_for() {
         }
     }
 }
+
+#[test]
+fn with_too_few_relays_for_any_route_a_request_fails_instead_of_waiting() {
+    // Two relays cannot make a three-relay route, to a service or to the
+    // mint, so the wallet cannot even be funded: the request must fail.
+    let spec = Spec {
+        relays: 2,
+        ..Spec::default()
+    };
+    let mut w = World::new(&spec);
+    let c = w.index(Kind::Client, 0);
+    let failures = w.ask(c, PROMPT).unwrap_err();
+    assert!(
+        matches!(failures.last(), Some(TurnFailure::NoRoute(_))),
+        "{failures:?}"
+    );
+}
