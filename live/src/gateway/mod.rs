@@ -38,7 +38,6 @@ pub struct Gateway {
     directory_of: mpsc::UnboundedSender<Command>,
     model: String,
     limits: Limits,
-    next: std::sync::atomic::AtomicUsize,
 }
 
 impl Gateway {
@@ -62,7 +61,6 @@ impl Gateway {
                 max_output: net.max_output_tokens,
                 timeout,
             },
-            next: Default::default(),
         }))
     }
 
@@ -98,7 +96,8 @@ impl Gateway {
         })
     }
 
-    /// A free slot, preferring one whose session holds this conversation.
+    /// A free slot, preferring one whose session holds this conversation;
+    /// when all are busy, the first to come free.
     async fn slot_for(&self, msgs: &[Message]) -> OwnedMutexGuard<Slot> {
         let mut free = None;
         for s in &self.slots {
@@ -112,8 +111,9 @@ impl Gateway {
         if let Some(g) = free {
             return g;
         }
-        let k = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.slots.len();
-        self.slots[k].clone().lock_owned().await
+        // Every slot is busy: the first to come free.
+        let waits = self.slots.iter().map(|s| Box::pin(s.clone().lock_owned()));
+        futures_util::future::select_all(waits).await.0
     }
 }
 
@@ -191,13 +191,17 @@ async fn whole(
     mut rx: mpsc::Receiver<Piece>,
     limits: Limits,
 ) -> Response {
-    let mut next = Some(first);
-    while let Some(p) = next.take().or(rx.recv().await) {
+    let mut p = first;
+    loop {
         match p {
             Piece::Text(_) => {}
             Piece::Done(rep, relays) => return completion(model, &rep, relays, limits),
             Piece::Failed(e) => return e.into_response(),
         }
+        p = match rx.recv().await {
+            Some(p) => p,
+            None => break,
+        };
     }
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -321,4 +325,23 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_piece_after_the_first_is_never_lost() {
+        let (tx, rx) = mpsc::channel(4);
+        let e = ApiError::new(StatusCode::BAD_GATEWAY, "x", "server_error", "turn_failed");
+        assert!(tx.send(Piece::Failed(e)).await.is_ok());
+        let limits = Limits {
+            context_window: 100,
+            max_output: 10,
+            timeout: Duration::from_secs(1),
+        };
+        let r = whole("m", Piece::Text("a".into()), rx, limits).await;
+        assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    }
 }
