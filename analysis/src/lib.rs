@@ -22,6 +22,7 @@ pub mod live;
 pub mod lock;
 pub mod manifest;
 pub mod market;
+pub mod preflight;
 pub mod report;
 pub mod repro;
 pub mod roc;

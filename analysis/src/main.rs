@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use peer2prompt_analysis::market::MarketSummary;
 use peer2prompt_analysis::sweep::{self, SweepSpec};
-use peer2prompt_analysis::{report, repro, swarm};
+use peer2prompt_analysis::{preflight, report, repro, swarm};
 use peer2prompt_sim::scenario::{load_file, point_label, schema_json};
 
 /// Peer2Prompt testbed: the real protocol in a deterministic virtual-time network.
@@ -49,8 +49,13 @@ enum Command {
         /// Also write sessions.csv and points.csv.
         #[arg(long)]
         csv: bool,
+        /// Run even when the estimated peak memory exceeds what the
+        /// machine has available.
+        #[arg(long)]
+        force: bool,
     },
-    /// Check a scenario; exits 0 if it is valid, 2 with the error if not.
+    /// Check a scenario and print its estimated peak memory; exits 0 if it
+    /// is valid, 2 with the error if not.
     Validate {
         /// Scenario YAML file.
         scenario: PathBuf,
@@ -246,11 +251,19 @@ fn main() -> ExitCode {
             point,
             replicate,
             csv,
+            force,
         } => {
             let spec = match run_spec(&scenario, seed, point, replicate, csv) {
                 Ok(s) => s,
                 Err(e) => return fail(&e, 2),
             };
+            let available = preflight::available_bytes();
+            match preflight::check(&spec.loaded, threads, available) {
+                Ok(Some(e)) => eprintln!("{}", preflight::describe(&e)),
+                Ok(None) => {}
+                Err(e) if force => eprintln!("warning (--force): {e}"),
+                Err(e) => return fail(&e, 2),
+            }
             let opts = sweep::RunOptions {
                 resume,
                 threads,
@@ -312,8 +325,11 @@ fn report_cmd(dir: &Path) -> ExitCode {
 fn validate_cmd(scenario: &Path) -> ExitCode {
     match load_file(scenario) {
         Ok(l) => {
+            let memory = peer2prompt_sim::scenario::memory::estimate(&l, default_threads())
+                .map(|e| format!("; {}", preflight::describe(&e)))
+                .unwrap_or_default();
             print_line(&format!(
-                "{}: valid ({} point(s) x {} replicate(s))",
+                "{}: valid ({} point(s) x {} replicate(s)){memory}",
                 scenario.display(),
                 l.points.len(),
                 l.base.replications

@@ -461,3 +461,29 @@ fn a_manifest_names_the_commit_the_binary_was_built_from_wherever_it_runs() {
         None => assert_eq!(recorded, "unknown"),
     }
 }
+
+#[test]
+fn a_run_that_cannot_fit_is_refused_before_it_allocates() {
+    let dir = tmp("huge");
+    let text = tiny_with(&relays_line(), "  relays: 50000000");
+    let s = write_scenario(&dir, "huge.yaml", &text);
+    let s = s.to_str().unwrap();
+    let o = p2psim(&["validate", s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("estimated peak memory"), "{said}");
+    let out = dir.join("out");
+    let o = p2psim(&["run", s, "--out", out.to_str().unwrap(), "--threads", "1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    for part in ["needs an estimated", "available", "population.relays = 50000000", "--force"] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+    assert!(!out.join("sessions.parquet").exists());
+}
+
+/// The tiny scenario's relay line, as written.
+fn relays_line() -> String {
+    let t = std::fs::read_to_string(TINY).unwrap();
+    t.lines().find(|l| l.trim_start().starts_with("relays:")).unwrap().to_owned()
+}

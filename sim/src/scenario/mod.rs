@@ -13,6 +13,7 @@ pub mod faults;
 mod load;
 mod locate;
 pub mod market;
+pub mod memory;
 mod sweep;
 pub mod system;
 pub mod units;

@@ -1,0 +1,113 @@
+//! How much memory a network run will need, estimated before it starts
+//! from the measured per-node model, so that a run that cannot fit is
+//! refused instead of taking the machine down.
+//!
+//! The model is a least-squares fit of peak RSS per node against the node
+//! count N, measured on bench_10k's proportions (one replicate, one
+//! thread, 300 s warm-up plus 600 s): 290 KB at 1,000 nodes, 283 KB at
+//! 2,000, 357 KB at 4,000 and 498 KB at 10,000 (issue 21's table). Per
+//! node it is `PER_NODE_BYTES + PER_NODE_PER_NODE_BYTES × N`: the second
+//! term is the state every node keeps about every other (its directory
+//! copies of adverts), which makes the whole O(N²).
+
+use super::{Loaded, Scenario};
+
+/// The fit's constant term per node, bytes (252.8 KB).
+pub const PER_NODE_BYTES: f64 = 252.8e3;
+/// The fit's slope per node, bytes per node of the network (24.5 B).
+pub const PER_NODE_PER_NODE_BYTES: f64 = 24.51;
+/// What the process needs before any node (binary, allocator, buffers).
+pub const PROCESS_BYTES: f64 = 64e6;
+
+/// A run's estimated peak memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemoryEstimate {
+    /// Nodes of the largest point.
+    pub nodes: u64,
+    /// Peak bytes of one replicate of the largest point.
+    pub per_replicate: f64,
+    /// Replicates that run at once.
+    pub parallel: u64,
+    /// Peak bytes of the whole run.
+    pub total: f64,
+    /// The fields that drive it, with the largest point's values.
+    pub drivers: Vec<(String, u64)>,
+}
+
+/// Nodes of scenario `s`: every role of the population, and the
+/// adversary's DHT Sybils.
+pub fn nodes(s: &Scenario) -> u64 {
+    let p = &s.population;
+    let sybils = u64::from(crate::adversary::dht_attack::sybil_count(s));
+    [p.relays, p.ghosts, p.gpus, p.mints, p.clients]
+        .iter()
+        .map(|&n| u64::from(n))
+        .sum::<u64>()
+        + sybils
+}
+
+/// Peak bytes of one replicate of a network of `n` nodes.
+pub fn replicate_bytes(n: u64) -> f64 {
+    let n = n as f64;
+    n * (PER_NODE_BYTES + PER_NODE_PER_NODE_BYTES * n)
+}
+
+/// The estimate for running `loaded` with `threads` worker threads;
+/// `None` for a market scenario (no network is built).
+pub fn estimate(loaded: &Loaded, threads: usize) -> Option<MemoryEstimate> {
+    if loaded.base.market.is_some() {
+        return None;
+    }
+    let largest = loaded
+        .points
+        .iter()
+        .map(|p| &p.scenario)
+        .max_by_key(|s| nodes(s))
+        .unwrap_or(&loaded.base);
+    let n = nodes(largest);
+    let jobs = loaded.points.len() as u64 * u64::from(loaded.base.replications);
+    let parallel = (threads.max(1) as u64).min(jobs.max(1));
+    let per_replicate = replicate_bytes(n);
+    let p = &largest.population;
+    let drivers = vec![
+        ("population.relays".to_owned(), u64::from(p.relays)),
+        ("population.clients".to_owned(), u64::from(p.clients)),
+        ("population.ghosts".to_owned(), u64::from(p.ghosts)),
+        ("population.gpus".to_owned(), u64::from(p.gpus)),
+        ("population.mints".to_owned(), u64::from(p.mints)),
+        ("replicates at once (--threads)".to_owned(), parallel),
+    ];
+    Some(MemoryEstimate {
+        nodes: n,
+        per_replicate,
+        parallel,
+        total: PROCESS_BYTES + parallel as f64 * per_replicate,
+        drivers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_reproduces_its_measurements() {
+        for (n, measured_kb) in [
+            (1_000u64, 290.0),
+            (2_000, 283.0),
+            (4_000, 357.0),
+            (10_000, 498.0),
+        ] {
+            let kb = replicate_bytes(n) / n as f64 / 1e3;
+            assert!(
+                (kb - measured_kb).abs() / measured_kb < 0.1,
+                "{n}: {kb} vs {measured_kb}"
+            );
+        }
+    }
+
+    #[test]
+    fn fifty_million_relays_need_far_more_than_any_machine() {
+        assert!(replicate_bytes(50_000_000) > 1e15);
+    }
+}
