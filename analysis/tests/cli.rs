@@ -476,7 +476,12 @@ fn a_run_that_cannot_fit_is_refused_before_it_allocates() {
     let o = p2psim(&["run", s, "--out", out.to_str().unwrap(), "--threads", "1"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
-    for part in ["needs an estimated", "available", "population.relays = 50000000", "--force"] {
+    for part in [
+        "needs an estimated",
+        "available",
+        "population.relays = 50000000",
+        "--force",
+    ] {
         assert!(err.contains(part), "{part}: {err}");
     }
     assert!(!out.join("sessions.parquet").exists());
@@ -485,5 +490,8 @@ fn a_run_that_cannot_fit_is_refused_before_it_allocates() {
 /// The tiny scenario's relay line, as written.
 fn relays_line() -> String {
     let t = std::fs::read_to_string(TINY).unwrap();
-    t.lines().find(|l| l.trim_start().starts_with("relays:")).unwrap().to_owned()
+    t.lines()
+        .find(|l| l.trim_start().starts_with("relays:"))
+        .unwrap()
+        .to_owned()
 }
