@@ -45,8 +45,6 @@ pub fn progress(p: &SharedProgress) -> std::sync::MutexGuard<'_, Progress> {
 /// Who is who, for routing events and reading routes.
 #[derive(Clone, Debug)]
 pub struct Directory {
-    /// Each node's kind.
-    pub kinds: Vec<Kind>,
     /// Node index by id.
     pub by_id: HashMap<NodeId, usize>,
     /// Node index by address.

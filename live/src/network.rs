@@ -13,7 +13,7 @@ use peer2prompt::node::{ClientEvent, Node, PrefixAsAsn, PriceChoice};
 use peer2prompt::time::Instant;
 use peer2prompt_sim::checks::Violation;
 use peer2prompt_sim::population::{Kind, Slot, node_parts};
-use peer2prompt_sim::rng::{Purpose, Streams};
+use peer2prompt_sim::rng::Streams;
 use peer2prompt_sim::sessions::SessionBook;
 use tokio::net::UdpSocket;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
@@ -205,19 +205,12 @@ impl LiveNetwork {
         if let Some(c) = parts.cfg.client.as_mut() {
             live_client(c);
         }
-        let e = slot.entity();
-        let node = Node::new(
-            parts.identity,
-            addr,
-            parts.cfg,
-            streams.stream(e, Purpose::Crypto),
-            streams.stream(e, Purpose::Decisions),
-            parts.backend,
-        )
-        .map_err(|err| LiveError::Config {
-            index: i,
-            reason: err.to_string(),
-        })?;
+        let node = parts
+            .into_node(streams, slot, addr)
+            .map_err(|err| LiveError::Config {
+                index: i,
+                reason: err.to_string(),
+            })?;
         let (tx, commands) = mpsc::unbounded_channel();
         self.commands.push(tx);
         let id = node.identity().node_id();
@@ -248,7 +241,6 @@ impl LiveNetwork {
             events,
             commands: self.commands.clone(),
             who: Directory {
-                kinds: self.nodes.iter().map(|n| n.slot.kind).collect(),
                 by_addr: self
                     .nodes
                     .iter()

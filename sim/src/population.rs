@@ -381,6 +381,26 @@ pub struct NodeParts {
     pub backend: Option<Box<dyn InferenceBackend>>,
 }
 
+impl NodeParts {
+    /// The node at `addr`, with `slot`'s crypto and decision streams.
+    pub fn into_node(
+        self,
+        streams: &Streams,
+        slot: Slot,
+        addr: SocketAddr,
+    ) -> Result<Node, peer2prompt::error::Error> {
+        let e = slot.entity();
+        Node::new(
+            self.identity,
+            addr,
+            self.cfg,
+            streams.stream(e, Purpose::Crypto),
+            streams.stream(e, Purpose::Decisions),
+            self.backend,
+        )
+    }
+}
+
 /// The parts of the protocol node for `slot` at `addr`.
 pub fn node_parts(
     s: &Scenario,
@@ -449,17 +469,7 @@ pub fn build_node(
     net: Arc<dyn NetworkInfo>,
     operator: Option<&baseline::OperatorInfo>,
 ) -> Node {
-    let p = node_parts(s, streams, slot, addr, nat, net, operator);
-    let e = slot.entity();
-    let node = Node::new(
-        p.identity,
-        addr,
-        p.cfg,
-        streams.stream(e, Purpose::Crypto),
-        streams.stream(e, Purpose::Decisions),
-        p.backend,
-    );
-    match node {
+    match node_parts(s, streams, slot, addr, nat, net, operator).into_node(streams, slot, addr) {
         Ok(n) => n,
         Err(err) => panic!("node configuration refused: {err}"),
     }

@@ -275,11 +275,10 @@ fn chunk_events(model: &str, created: u64, p: Piece) -> Vec<Event> {
         )],
         Piece::Done(rep, relays) => {
             let id = completion_id(&rep);
-            let mut last = json!({
+            let last = json!({
                 "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [], "usage": usage(&rep), "peer2prompt": paid(&rep, relays),
             });
-            last["choices"] = json!([]);
             vec![
                 chunk(&id, json!({}), json!("stop"), None),
                 Event::default().data(last.to_string()),
