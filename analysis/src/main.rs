@@ -53,6 +53,24 @@ enum Command {
         /// machine has available.
         #[arg(long)]
         force: bool,
+        /// Run only this machine's part of the sweep: the (point,
+        /// replicate) jobs whose index is I mod N. The folder keeps the
+        /// checkpoints and a shard.json; `p2psim merge` assembles the
+        /// shards into the datasets of one whole run.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<sweep::Shard>,
+    },
+    /// Merge the folders of every shard of one run (`p2psim run --shard
+    /// I/N`) into the datasets, summaries and manifest a single-machine run
+    /// writes, byte for byte. Refuses shards of another scenario, seed or
+    /// commit, overlapping or missing shards, and whole runs.
+    Merge {
+        /// Output folder (new or empty).
+        #[arg(long)]
+        out: PathBuf,
+        /// The shard folders.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
     },
     /// Check a scenario and print its estimated peak memory; exits 0 if it
     /// is valid, 2 with the error if not.
@@ -242,6 +260,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Validate { scenario } => validate_cmd(&scenario),
+        Command::Merge { out, shards } => merge_cmd(&out, &shards),
         Command::Run {
             scenario,
             out,
@@ -252,9 +271,10 @@ fn main() -> ExitCode {
             replicate,
             csv,
             force,
+            shard,
         } => {
             let spec = match run_spec(&scenario, seed, point, replicate, csv) {
-                Ok(s) => s,
+                Ok(s) => SweepSpec { shard, ..s },
                 Err(e) => return fail(&e, 2),
             };
             let available = preflight::available_bytes();
@@ -403,7 +423,31 @@ fn run_spec(
         only_point: point,
         only_replicate: replicate,
         csv,
+        shard: None,
     })
+}
+
+fn merge_cmd(out: &Path, shards: &[PathBuf]) -> ExitCode {
+    let started = std::time::Instant::now();
+    match sweep::merge(out, shards) {
+        Ok(o) => {
+            let secs = started.elapsed().as_secs_f64();
+            print_line(&format!(
+                "merged {} shard(s) in {secs:.1} s: {} replicate(s); {} sessions, {} events",
+                shards.len(),
+                o.resumed,
+                o.sessions,
+                o.events
+            ));
+            match &o.market {
+                Some(m) => print_market(m),
+                None => print_points(&o),
+            }
+            print_line(&format!("wrote {}", out.display()));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, 2),
+    }
 }
 
 fn run_cmd(spec: &SweepSpec, out: &Path, opts: sweep::RunOptions) -> ExitCode {
@@ -424,6 +468,12 @@ fn run_cmd(spec: &SweepSpec, out: &Path, opts: sweep::RunOptions) -> ExitCode {
         }
         None => print_network(&o, secs),
     }
+    if let Some(s) = spec.shard {
+        print_line(&format!(
+            "shard {s}: kept its checkpoints and {} for `p2psim merge --out DIR SHARD_DIR...`",
+            sweep::SHARD_FILE
+        ));
+    }
     print_line(&format!("wrote {}", out.display()));
     ExitCode::SUCCESS
 }
@@ -438,6 +488,11 @@ fn print_network(o: &sweep::SweepOutcome, secs: f64) {
         o.events,
         o.events as f64 / secs.max(1e-9)
     ));
+    print_points(o);
+}
+
+/// One line per point of a network run's summary.
+fn print_points(o: &sweep::SweepOutcome) {
     for p in &o.summary {
         let (e, l) = (&p.ends_compromised, &p.linked);
         print_line(&format!(

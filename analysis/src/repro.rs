@@ -195,6 +195,7 @@ pub fn run(out: &Path, opts: ReproOptions<'_>) -> Result<Built, ReproError> {
             only_point: None,
             only_replicate: None,
             csv,
+            shard: None,
         };
         let opts = RunOptions {
             resume: true,

@@ -3,7 +3,9 @@
 //! `DIR/checkpoints/` at once (atomically), so an interrupted sweep loses no
 //! finished replicate and `--resume` completes it; the datasets are
 //! assembled from the checkpoints in (point, replicate) order, so the bytes
-//! do not depend on thread count or on interruptions.
+//! do not depend on thread count or on interruptions. A sweep can also be
+//! split across machines (`shard`): each runs every N-th job, and `merge`
+//! assembles their checkpoints with the same code.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +25,9 @@ use crate::summary;
 
 mod checkpoint;
 mod outputs;
+mod shard;
+
+pub use shard::{MergeError, SHARD_FILE, Shard, ShardRecord, merge};
 
 use checkpoint::{
     checkpoint_path, json_bytes, read_checkpoint, write_atomic, write_checkpoint,
@@ -95,6 +100,8 @@ pub struct SweepSpec {
     pub csv: bool,
     /// Only this replicate (replay).
     pub only_replicate: Option<u32>,
+    /// Only this machine's part of the jobs (`--shard I/N`).
+    pub shard: Option<Shard>,
 }
 
 impl SweepSpec {
@@ -117,6 +124,17 @@ impl SweepSpec {
             .filter(|(_, r)| self.only_replicate.is_none_or(|o| o == *r))
             .collect()
     }
+
+    /// The jobs `shard` runs: those whose position in [`Self::jobs`] is
+    /// ≡ its index mod its count (all of them without a shard).
+    pub fn shard_jobs(&self, shard: Option<Shard>) -> Vec<(u32, u32)> {
+        self.jobs()
+            .into_iter()
+            .enumerate()
+            .filter(|(g, _)| shard.is_none_or(|s| s.takes(*g)))
+            .map(|(_, j)| j)
+            .collect()
+    }
 }
 
 /// Identifies the run a checkpoint folder belongs to.
@@ -126,6 +144,8 @@ struct RunKey {
     seed: u64,
     only_point: Option<u32>,
     only_replicate: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shard: Option<Shard>,
 }
 
 /// What a finished sweep wrote.
@@ -238,6 +258,7 @@ pub fn run(spec: &SweepSpec, out: &Path, opts: RunOptions) -> Result<SweepOutcom
         seed: spec.seed,
         only_point: spec.only_point,
         only_replicate: spec.only_replicate,
+        shard: spec.shard,
     };
     let cp = out.join(CHECKPOINTS);
     let key_file = cp.join("run.json");
@@ -249,7 +270,7 @@ pub fn run(spec: &SweepSpec, out: &Path, opts: RunOptions) -> Result<SweepOutcom
     }
     let _lock = crate::lock::take(out)?;
     prepare(out, &cp, &key_file, &key, resume)?;
-    let jobs = spec.jobs();
+    let jobs = spec.shard_jobs(spec.shard);
     let done: Vec<(u32, u32)> = jobs
         .iter()
         .copied()
@@ -284,22 +305,58 @@ pub fn run(spec: &SweepSpec, out: &Path, opts: RunOptions) -> Result<SweepOutcom
         })
     })?;
     bar.finish_and_clear();
-    // Assemble from checkpoints in job order.
-    let mut results = Vec::with_capacity(jobs.len());
-    for (p, r) in &jobs {
-        results.push(read_checkpoint(&cp, *p, *r)?);
-    }
-    let mut outcome = write_outputs(spec, out, &results)?;
-    if let Some(spec_market) = &spec.loaded.base.market {
-        let names: Vec<String> = spec_market.models.iter().map(|m| m.name.clone()).collect();
-        outcome.market = Some(write_market_outputs(spec, out, &cp, &jobs, &names)?);
-        outcome.sessions = 0;
-    }
-    std::fs::remove_dir_all(&cp).map_err(io(&cp))?;
+    let outcome = match spec.shard {
+        // A shard keeps its checkpoints for `merge`.
+        Some(s) => {
+            shard::write_record(out, spec, s)?;
+            shard_outcome(&cp, &jobs)?
+        }
+        None => assemble(spec, out, &cp, &jobs)?,
+    };
     Ok(SweepOutcome {
         ran: todo.len(),
         resumed: done.len(),
         ..outcome
+    })
+}
+
+/// Writes the datasets from the checkpoints of `jobs` in `cp`, in job
+/// order, then removes the checkpoints.
+fn assemble(
+    spec: &SweepSpec,
+    out: &Path,
+    cp: &Path,
+    jobs: &[(u32, u32)],
+) -> Result<SweepOutcome, SweepError> {
+    let mut results = Vec::with_capacity(jobs.len());
+    for (p, r) in jobs {
+        results.push(read_checkpoint(cp, *p, *r)?);
+    }
+    let mut outcome = write_outputs(spec, out, &results)?;
+    if let Some(spec_market) = &spec.loaded.base.market {
+        let names: Vec<String> = spec_market.models.iter().map(|m| m.name.clone()).collect();
+        outcome.market = Some(write_market_outputs(spec, out, cp, jobs, &names)?);
+        outcome.sessions = 0;
+    }
+    std::fs::remove_dir_all(cp).map_err(io(cp))?;
+    Ok(outcome)
+}
+
+/// A shard's totals, from its checkpoints (no datasets: `merge` writes them).
+fn shard_outcome(cp: &Path, jobs: &[(u32, u32)]) -> Result<SweepOutcome, SweepError> {
+    let (mut events, mut sessions) = (0, 0);
+    for (p, r) in jobs {
+        let n = read_checkpoint(cp, *p, *r)?;
+        events += n.stats.events;
+        sessions += n.sessions.len() as u64;
+    }
+    Ok(SweepOutcome {
+        ran: 0,
+        resumed: 0,
+        summary: Vec::new(),
+        events,
+        sessions,
+        market: None,
     })
 }
 
@@ -364,6 +421,13 @@ fn prepare(
     resume: bool,
 ) -> Result<(), SweepError> {
     let earlier = key_file.exists();
+    if earlier && !resume && out.join(SHARD_FILE).exists() {
+        return Err(SweepError::Occupied {
+            path: out.to_owned(),
+            reason: "holds a finished shard; merge it with `p2psim merge`, or choose another --out"
+                .into(),
+        });
+    }
     if earlier && !resume {
         return Err(SweepError::Occupied {
             path: out.to_owned(),
