@@ -574,3 +574,27 @@ fn with_too_few_relays_for_any_route_a_request_fails_instead_of_waiting() {
         "{failures:?}"
     );
 }
+
+#[test]
+fn a_bounded_directory_refresh_runs_one_lookup_at_a_time_and_reads_the_same_adverts() {
+    // What the client's directory holds once the world has refreshed every
+    // directory, and the most directory lookups it ran at once.
+    let read = |directory_lookups| {
+        let spec = Spec {
+            directory_lookups,
+            ..Spec::default()
+        };
+        let w = World::new(&spec);
+        let d = w.nodes[w.index(Kind::Client, 0)].node.directory();
+        assert!(!d.is_refreshing() && d.ready_at.is_some());
+        let held = [Role::Relay, Role::Ghost, Role::Gpu, Role::Mint]
+            .map(|r| d.adverts(r).map(|a| a.node()).collect::<Vec<_>>());
+        (held, d.peak_lookups())
+    };
+    let (all, most_unbounded) = read(None);
+    let (bounded, most_bounded) = read(Some(1));
+    assert!(all.iter().all(|v| !v.is_empty()), "{all:?}");
+    assert_eq!(bounded, all, "a bounded refresh read other adverts");
+    assert_eq!(most_bounded, 1);
+    assert!(most_unbounded > 1, "{most_unbounded}");
+}

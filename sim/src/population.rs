@@ -187,6 +187,7 @@ fn base_config(s: &Scenario, net: Arc<dyn NetworkInfo>) -> NodeConfig {
         shards: s.protocol.shards,
         service_shards: s.protocol.service_shards,
         relay_shards_read: s.protocol.relay_shards_read,
+        directory_lookups: s.protocol.directory_lookups.map(|n| n as usize),
         advertise: None,
         client: None,
         service: None,
@@ -538,13 +539,16 @@ pub fn hosts(s: &Scenario, streams: &Streams, topo: &mut Topology) -> Vec<Host> 
     let net: Arc<dyn NetworkInfo> = Arc::new(topo.asn_table());
     let mut hosts = Vec::with_capacity(slots.len());
     let mut operator = None;
+    // One copy of each advert for the whole replicate (issue 21).
+    let adverts = peer2prompt::dht::AdvertInterner::shared();
     for slot in &slots {
         let mut r = streams.stream(slot.entity(), Purpose::Placement);
         let (region, asn, addr) = topo.place(&mut r);
         let latency = s.network.access_latency_ms.sample(&mut r);
         let mbps = s.network.access_bandwidth_mbps.sample(&mut r).max(0.1);
         let nat = slot.kind == Kind::Client && rng::unit(&mut r) < s.network.nat_clients.get();
-        let node = build_node(s, streams, *slot, addr, nat, net.clone(), operator.as_ref());
+        let mut node = build_node(s, streams, *slot, addr, nat, net.clone(), operator.as_ref());
+        node.share_adverts(adverts.clone());
         if slot.kind == Kind::Operator {
             operator = Some(baseline::OperatorInfo::of(&node));
         }

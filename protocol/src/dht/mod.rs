@@ -7,6 +7,7 @@
 //! - [`advert`]: signed, epoch-bound, short-lived adverts exposing only a
 //!   capability commitment; [`capability`]: the encrypted fetch of the details.
 //! - [`wire`]: the bounded binary codec.
+//! - [`intern`]: one shared copy of each advert for the nodes of a process.
 //! - [`node`]: the engine: RPCs, admission, storage, refresh, republish,
 //!   bootstrap from several seed lists, observations.
 
@@ -14,6 +15,7 @@ pub mod advert;
 pub mod capability;
 mod error;
 pub mod id;
+pub mod intern;
 pub mod lookup;
 pub mod node;
 pub mod table;
@@ -21,5 +23,6 @@ pub mod wire;
 
 pub use advert::{Advert, AdvertFields, AdvertPolicy, Role};
 pub use error::DhtError;
+pub use intern::AdvertInterner;
 pub use node::{Dht, DhtConfig, DhtEvent, DhtObservation, LookupId, QueryKind};
 pub use table::{Contact, RoutingTable};

@@ -2,13 +2,15 @@
 //! epoch, by role, turned into route candidates (whitepaper "Route
 //! Construction": relays and exits from the DHT).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use std::net::{IpAddr, SocketAddr};
 
 use crate::dht::advert::advert_key;
-use crate::dht::{Advert, Dht, LookupId, Role};
+use crate::dht::id::Key;
+use crate::dht::{Advert, AdvertInterner, Dht, LookupId, Role};
 use crate::identity::{Epoch, NodeId};
 use crate::onion::route::Candidate;
 use crate::time::Instant;
@@ -41,7 +43,15 @@ impl NetworkInfo for PrefixAsAsn {
 pub struct Directory {
     epoch: Option<Epoch>,
     pending: HashSet<LookupId>,
-    adverts: Vec<Advert>,
+    /// Keys of this refresh not yet looked up (with a bound on lookups).
+    queued: VecDeque<Key>,
+    /// Lookups a refresh runs at once (`None`: every key at once).
+    max_lookups: Option<usize>,
+    /// The most lookups this refresh ran at once.
+    peak_lookups: usize,
+    /// Where the adverts' shared copies come from.
+    interner: AdvertInterner,
+    adverts: Vec<Arc<Advert>>,
     /// Position of each (node, role) in `adverts`.
     index: HashMap<(NodeId, Role), usize>,
     suspects: BTreeMap<NodeId, Instant>,
@@ -52,12 +62,30 @@ pub struct Directory {
 impl Directory {
     /// True if a refresh for `epoch` finished.
     pub fn is_ready(&self, epoch: Epoch) -> bool {
-        self.epoch == Some(epoch) && self.pending.is_empty() && self.ready_at.is_some()
+        self.epoch == Some(epoch) && !self.is_refreshing() && self.ready_at.is_some()
     }
 
-    /// True while lookups are running.
+    /// True while lookups are running or waiting.
     pub fn is_refreshing(&self) -> bool {
-        !self.pending.is_empty()
+        !self.pending.is_empty() || !self.queued.is_empty()
+    }
+
+    /// The most lookups the current (or last) refresh ran at once.
+    pub fn peak_lookups(&self) -> usize {
+        self.peak_lookups
+    }
+
+    /// Bounds the lookups a refresh runs at once (`None`: all at once).
+    /// Each lookup holds its candidates and α queries in flight, so the
+    /// bound caps the DHT state a refresh costs; the refresh takes longer.
+    pub fn set_max_lookups(&mut self, max: Option<usize>) {
+        self.max_lookups = max.map(|m| m.max(1));
+    }
+
+    /// Holds adverts as `interner`'s shared copies (one per process
+    /// rather than one per reader).
+    pub fn share_adverts(&mut self, interner: AdvertInterner) {
+        self.interner = interner;
     }
 
     /// Starts FIND_VALUE lookups in `epoch` for the relay shards in `relays`
@@ -78,38 +106,62 @@ impl Directory {
         self.epoch = Some(epoch);
         self.ready_at = None;
         let all: Vec<u16> = (0..service_shards.max(1)).collect();
+        self.queued.clear();
+        self.peak_lookups = 0;
         for role in [Role::Relay, Role::Ghost, Role::Gpu, Role::Mint] {
             let read = if role == Role::Relay { relays } else { &all };
             for &shard in read {
-                if let Ok(id) = dht.find_value(now, advert_key(role.descriptor(), epoch, shard)) {
-                    self.pending.insert(id);
-                }
+                self.queued
+                    .push_back(advert_key(role.descriptor(), epoch, shard));
             }
         }
-        if self.pending.is_empty() {
+        self.start_queued(dht, now);
+        if !self.is_refreshing() {
             self.ready_at = Some(now);
         }
     }
 
-    /// Feeds a finished lookup; returns true when the refresh is complete.
-    pub fn on_lookup(&mut self, id: LookupId, adverts: Vec<Advert>, now: Instant) -> bool {
+    /// Starts queued lookups while the bound allows.
+    fn start_queued(&mut self, dht: &mut Dht, now: Instant) {
+        let room = |d: &Self| d.max_lookups.is_none_or(|m| d.pending.len() < m);
+        while room(self) {
+            let Some(key) = self.queued.pop_front() else {
+                break;
+            };
+            if let Ok(id) = dht.find_value(now, key) {
+                self.pending.insert(id);
+            }
+        }
+        self.peak_lookups = self.peak_lookups.max(self.pending.len());
+    }
+
+    /// Feeds a finished lookup (starting a queued one in its place);
+    /// returns true when the refresh is complete.
+    pub fn on_lookup(
+        &mut self,
+        id: LookupId,
+        adverts: Vec<Advert>,
+        dht: &mut Dht,
+        now: Instant,
+    ) -> bool {
         if !self.pending.remove(&id) {
             return false;
         }
+        self.start_queued(dht, now);
         for a in adverts {
             match self.index.get(&(a.node(), a.role)) {
                 Some(&i) => {
                     if a.expiry > self.adverts[i].expiry {
-                        self.adverts[i] = a;
+                        self.adverts[i] = self.interner.intern(a);
                     }
                 }
                 None => {
                     self.index.insert((a.node(), a.role), self.adverts.len());
-                    self.adverts.push(a);
+                    self.adverts.push(self.interner.intern(a));
                 }
             }
         }
-        if self.pending.is_empty() {
+        if !self.is_refreshing() {
             self.adverts.sort_by_key(|a| (a.role, a.node()));
             self.index = self
                 .adverts
@@ -125,7 +177,10 @@ impl Directory {
 
     /// Adverts of `role`, ordered by node id.
     pub fn adverts(&self, role: Role) -> impl Iterator<Item = &Advert> {
-        self.adverts.iter().filter(move |a| a.role == role)
+        self.adverts
+            .iter()
+            .map(|a| &**a)
+            .filter(move |a| a.role == role)
     }
 
     /// The advert of `node` in `role`.
@@ -133,6 +188,7 @@ impl Directory {
         self.index
             .get(&(*node, role))
             .and_then(|&i| self.adverts.get(i))
+            .map(|a| &**a)
     }
 
     /// Route candidates of `role`, ASNs from `net`; with `now`, leaving out

@@ -37,7 +37,7 @@ use rand_core::{Rng, SeedableRng};
 
 use crate::backend::InferenceBackend;
 use crate::dht::advert::commit_capabilities;
-use crate::dht::{Advert, AdvertFields, Dht, DhtConfig, DhtEvent, Role};
+use crate::dht::{Advert, AdvertFields, AdvertInterner, Dht, DhtConfig, DhtEvent, Role};
 use crate::ecash::{LightningPayment, Mint, PayoutOutcome, QuoteId as MintQuoteId, Wallet};
 use crate::error::Error;
 use crate::identity::{Epoch, Identity, OnionKeyring};
@@ -132,6 +132,12 @@ pub struct NodeConfig {
     /// checks (whitepaper "Route Construction": relays from the DHT). Exits
     /// and mints are always read in full.
     pub relay_shards_read: Option<u16>,
+    /// How many directory lookups run at once (`None`: every shard's at
+    /// once). A refresh reads one key per shard read; the bound caps the
+    /// lookup state and queries in flight a refresh holds, so a large
+    /// network's synchronized refreshes fit in memory, at the cost of a
+    /// slower refresh.
+    pub directory_lookups: Option<usize>,
     /// Publish an advert, if set.
     pub advertise: Option<Advertise>,
     /// Client role.
@@ -160,6 +166,7 @@ impl Default for NodeConfig {
             shards: 2,
             service_shards: 2,
             relay_shards_read: None,
+            directory_lookups: None,
             advertise: None,
             client: None,
             service: None,
@@ -485,6 +492,8 @@ impl Node {
             None => None,
         };
         let mint = cfg.mint.clone().map(|m| MintRole::new(m, &mut crypto));
+        let mut directory = Directory::default();
+        directory.set_max_lookups(cfg.directory_lookups);
         Ok(Node {
             selector: RouteSelector::new(cfg.route),
             identity,
@@ -492,7 +501,7 @@ impl Node {
             dht,
             relay,
             onion,
-            directory: Directory::default(),
+            directory,
             owners: HashMap::new(),
             client,
             service,
@@ -506,6 +515,13 @@ impl Node {
             decisions,
             cfg,
         })
+    }
+
+    /// Holds directory adverts as `interner`'s shared copies: the nodes of
+    /// one process that share an interner keep one copy of each advert.
+    /// Changes no decision (see [`crate::dht::intern`]).
+    pub fn share_adverts(&mut self, interner: AdvertInterner) {
+        self.directory.share_adverts(interner);
     }
 
     // ----- getters ------------------------------------------------------------
@@ -981,7 +997,10 @@ impl Node {
             }
             DhtEvent::LookupDone { id, outcome } => {
                 tracing::trace!(adverts = outcome.adverts.len(), "dht lookup done");
-                if self.directory.on_lookup(id, outcome.adverts, now) {
+                if self
+                    .directory
+                    .on_lookup(id, outcome.adverts, &mut self.dht, now)
+                {
                     if let Some(c) = self.client.as_mut() {
                         c.on_directory(&mut ctx!(self, now));
                     }

@@ -104,6 +104,8 @@ pub struct Spec {
     pub audit: Option<AuditPolicy>,
     /// Clients report each streamed piece of a reply.
     pub stream_text: bool,
+    /// Directory lookups a node runs at once.
+    pub directory_lookups: Option<usize>,
 }
 
 impl Default for Spec {
@@ -139,6 +141,7 @@ impl Default for Spec {
             p_diff: 0.3,
             audit: None,
             stream_text: false,
+            directory_lookups: None,
         }
     }
 }
@@ -364,6 +367,7 @@ impl World {
             // Every node in its own /16 (and so its own AS under PrefixAsAsn).
             let addr = SocketAddr::from(([10, i as u8 + 1, 0, 1], 9000));
             let mut cfg = base_config();
+            cfg.directory_lookups = spec.directory_lookups;
             let mut backend: Option<Box<dyn InferenceBackend>> = None;
             match kind {
                 Kind::Relay => {

@@ -303,6 +303,11 @@ pub struct ProtocolSpec {
     /// networks set it so a node fetches and verifies a few hundred relay
     /// adverts rather than every one.
     pub relay_shards_read: Option<u16>,
+    /// How many directory lookups a node runs at once (default: every
+    /// shard's at once). Large networks bound it so that every reader's
+    /// refresh at the start of an epoch does not hold all its lookups and
+    /// their queries in memory together (issue 21); refreshes take longer.
+    pub directory_lookups: Option<u32>,
     /// Disjoint paths per DHT lookup and store (S/Kademlia d; 1 = plain
     /// Kademlia): stores replicate to every path's closest nodes.
     pub disjoint_lookups: u32,
@@ -512,6 +517,7 @@ impl Default for ProtocolSpec {
             shards: 4,
             service_shards: 4,
             relay_shards_read: None,
+            directory_lookups: None,
             disjoint_lookups: 1,
             relay_weighting: RelayWeightingSpec::Uniform,
             chunk_msat: 2_000,

@@ -266,6 +266,12 @@ fn validate_adversary(s: &Scenario) -> Checked {
             );
         }
     }
+    if s.protocol.directory_lookups == Some(0) {
+        return err(
+            "protocol.directory_lookups",
+            "expected at least 1 lookup at once (leave it out for no bound)".into(),
+        );
+    }
     if !(1..=8).contains(&s.protocol.disjoint_lookups) {
         return err("protocol.disjoint_lookups", "expected 1 to 8 paths".into());
     }
