@@ -20,13 +20,13 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::Rng;
 use x25519_dalek::StaticSecret;
 
-use super::DhtError;
 use super::advert::{Advert, AdvertPolicy};
 use super::capability::{self, CapabilityFetch, CapabilityRequest};
 use super::id::{Key, distance, random_in_bucket, shared_prefix};
 use super::lookup::{Lookup, LookupOutcome, LookupParams};
 use super::table::{Contact, Insert, RoutingTable};
 use super::wire::{Body, Message, proof_bytes};
+use super::{AdvertInterner, DhtError};
 use crate::identity::{Identity, NodeId, verify_signature};
 use crate::net::Transmit;
 use crate::time::{Duration, Instant};
@@ -224,7 +224,9 @@ pub struct Dht {
     me: Contact,
     cfg: DhtConfig,
     table: RoutingTable,
-    store: HashMap<Key, Vec<Advert>>,
+    store: HashMap<Key, Vec<Arc<Advert>>>,
+    /// Where stored adverts' shared copies come from.
+    interner: AdvertInterner,
     rpcs: HashMap<u64, Rpc>,
     lookups: BTreeMap<LookupId, LookupEntry>,
     next_lookup: LookupId,
@@ -270,6 +272,7 @@ impl Dht {
             me,
             cfg,
             store: HashMap::new(),
+            interner: AdvertInterner::none(),
             rpcs: HashMap::new(),
             lookups: BTreeMap::new(),
             next_lookup: 1,
@@ -299,8 +302,14 @@ impl Dht {
     }
 
     /// Adverts stored here under `key`.
-    pub fn stored(&self, key: &Key) -> &[Advert] {
+    pub fn stored(&self, key: &Key) -> &[Arc<Advert>] {
         self.store.get(key).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Holds stored adverts as `interner`'s shared copies (the replicas a
+    /// process's nodes store of one advert are then one copy).
+    pub fn share_adverts(&mut self, interner: AdvertInterner) {
+        self.interner = interner;
     }
 
     /// Lookups in progress.
@@ -589,7 +598,7 @@ impl Dht {
                     .iter()
                     .filter(|a| a.expiry >= now)
                     .filter(|a| attack.is_none_or(|x| x.serve.contains(&a.node())))
-                    .cloned()
+                    .map(|a| Advert::clone(a))
                     .collect();
                 if adverts.is_empty() {
                     Body::Nodes {
@@ -709,7 +718,7 @@ impl Dht {
             list.sort_by_key(|a| core::cmp::Reverse(a.expiry));
             list.truncate(max - 1);
         }
-        list.push(advert);
+        list.push(self.interner.intern(advert));
         Ok(())
     }
 
@@ -931,7 +940,7 @@ impl Dht {
                 .stored(&key)
                 .iter()
                 .filter(|a| a.expiry >= now)
-                .cloned()
+                .map(|a| Advert::clone(a))
                 .collect();
             for advert in adverts {
                 self.request(

@@ -52,7 +52,8 @@ pub struct Directory {
     /// Where the adverts' shared copies come from.
     interner: AdvertInterner,
     adverts: Vec<Arc<Advert>>,
-    /// Position of each (node, role) in `adverts`.
+    /// Position of each (node, role) in `adverts` while a refresh runs;
+    /// empty once it is done (`adverts` is then sorted by (role, node)).
     index: HashMap<(NodeId, Role), usize>,
     suspects: BTreeMap<NodeId, Instant>,
     /// When the last refresh finished.
@@ -101,8 +102,13 @@ impl Directory {
     ) {
         if self.epoch != Some(epoch) {
             self.adverts.clear();
-            self.index.clear();
         }
+        self.index = self
+            .adverts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| ((a.node(), a.role), i))
+            .collect();
         self.epoch = Some(epoch);
         self.ready_at = None;
         let all: Vec<u16> = (0..service_shards.max(1)).collect();
@@ -117,6 +123,7 @@ impl Directory {
         }
         self.start_queued(dht, now);
         if !self.is_refreshing() {
+            self.index = HashMap::new();
             self.ready_at = Some(now);
         }
     }
@@ -163,12 +170,8 @@ impl Directory {
         }
         if !self.is_refreshing() {
             self.adverts.sort_by_key(|a| (a.role, a.node()));
-            self.index = self
-                .adverts
-                .iter()
-                .enumerate()
-                .map(|(i, a)| ((a.node(), a.role), i))
-                .collect();
+            // Sorted, the adverts are their own index.
+            self.index = HashMap::new();
             self.ready_at = Some(now);
             return true;
         }
@@ -185,10 +188,14 @@ impl Directory {
 
     /// The advert of `node` in `role`.
     pub fn advert(&self, node: &NodeId, role: Role) -> Option<&Advert> {
-        self.index
-            .get(&(*node, role))
-            .and_then(|&i| self.adverts.get(i))
-            .map(|a| &**a)
+        let at = if self.is_refreshing() {
+            self.index.get(&(*node, role)).copied()
+        } else {
+            self.adverts
+                .binary_search_by_key(&(role, *node), |a| (a.role, a.node()))
+                .ok()
+        };
+        at.and_then(|i| self.adverts.get(i)).map(|a| &**a)
     }
 
     /// Route candidates of `role`, ASNs from `net`; with `now`, leaving out

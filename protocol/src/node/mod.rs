@@ -517,10 +517,12 @@ impl Node {
         })
     }
 
-    /// Holds directory adverts as `interner`'s shared copies: the nodes of
-    /// one process that share an interner keep one copy of each advert.
+    /// Holds directory and DHT-stored adverts as `interner`'s shared
+    /// copies: the nodes of one process that share an interner keep one
+    /// copy of each advert.
     /// Changes no decision (see [`crate::dht::intern`]).
     pub fn share_adverts(&mut self, interner: AdvertInterner) {
+        self.dht.share_adverts(interner.clone());
         self.directory.share_adverts(interner);
     }
 
