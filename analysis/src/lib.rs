@@ -26,6 +26,7 @@ pub mod preflight;
 pub mod report;
 pub mod repro;
 pub mod roc;
+pub mod scale;
 pub mod summary;
 pub mod swarm;
 pub mod sweep;

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use peer2prompt_analysis::market::MarketSummary;
 use peer2prompt_analysis::sweep::{self, SweepSpec};
-use peer2prompt_analysis::{preflight, report, repro, swarm};
+use peer2prompt_analysis::{preflight, report, repro, scale, swarm};
 use peer2prompt_sim::scenario::{load_file, point_label, schema_json};
 
 /// Peer2Prompt testbed: the real protocol in a deterministic virtual-time network.
@@ -124,6 +124,23 @@ enum Command {
         out: PathBuf,
         /// Worker threads.
         #[arg(long, default_value_t = default_threads())]
+        threads: usize,
+    },
+    /// The scaling study: run every scenario of a folder (default
+    /// scenarios/scale) in its own process, fewest nodes first, and write
+    /// scale.csv and figures of peak memory per node, events/s, sessions/s
+    /// and wall time against the node count. A scenario that cannot fit in
+    /// the available memory is recorded as refused; an interrupted study
+    /// resumes.
+    Scale {
+        /// Scenario folder.
+        #[arg(default_value = "scenarios/scale")]
+        scenarios: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Worker threads per run.
+        #[arg(long, default_value_t = 1)]
         threads: usize,
     },
     /// A live network: the same protocol nodes on real sockets.
@@ -261,6 +278,25 @@ fn main() -> ExitCode {
         }
         Command::Validate { scenario } => validate_cmd(&scenario),
         Command::Merge { out, shards } => merge_cmd(&out, &shards),
+        Command::Scale {
+            scenarios,
+            out,
+            threads,
+        } => match scale::run(&scenarios, &out, threads) {
+            Ok(rows) => {
+                for r in &rows {
+                    print_line(&format!(
+                        "{:>8} nodes {}: {}",
+                        r.nodes,
+                        r.scenario,
+                        scale::describe(r)
+                    ));
+                }
+                print_line(&format!("wrote {}", out.display()));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e, 2),
+        },
         Command::Run {
             scenario,
             out,
@@ -467,6 +503,12 @@ fn run_cmd(spec: &SweepSpec, out: &Path, opts: sweep::RunOptions) -> ExitCode {
             print_market(m);
         }
         None => print_network(&o, secs),
+    }
+    if let Some(b) = scale::peak_rss_bytes() {
+        print_line(&format!(
+            "peak RSS {} ({b} bytes)",
+            preflight::human(b as f64)
+        ));
     }
     if let Some(s) = spec.shard {
         print_line(&format!(

@@ -1,0 +1,353 @@
+//! The scaling study (issue 21, item 6): `p2psim scale DIR --out OUT` runs
+//! every network scenario of `DIR` (`scenarios/scale/`), fewest nodes
+//! first, each in its own `p2psim run` process so that each peak RSS is its
+//! own, and writes `scale.csv` and figures of peak RSS per node, events/s,
+//! sessions/s and wall time against the node count.
+//!
+//! A scenario whose estimated peak memory exceeds what the machine has
+//! available is recorded as refused, not run. Rows are kept in
+//! `OUT/scale.json` as each scenario finishes, so an interrupted study
+//! resumes where it stopped.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use peer2prompt_sim::scenario::{load_file, memory};
+use serde::{Deserialize, Serialize};
+
+use crate::figure::{self, Figure, Point, Series, Style};
+use crate::manifest::sha256_hex;
+
+/// Why the study stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaleError {
+    /// A file or folder could not be used.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A scenario did not load.
+    #[error(transparent)]
+    Scenario(#[from] peer2prompt_sim::scenario::ScenarioError),
+    /// A run failed.
+    #[error("{scenario}: p2psim run failed ({status}):\n{stderr}")]
+    Run {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Its exit status.
+        status: String,
+        /// The end of what it printed on stderr.
+        stderr: String,
+    },
+    /// A figure could not be drawn.
+    #[error(transparent)]
+    Figure(#[from] figure::FigureError),
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> ScaleError + '_ {
+    move |e| ScaleError::Io {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// One scenario of the study.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScaleRow {
+    /// The scenario's name.
+    pub scenario: String,
+    /// SHA-256 of its text (a changed scenario runs again).
+    pub scenario_sha256: String,
+    /// Nodes in its network.
+    pub nodes: u64,
+    /// Cryptographic fidelity (`full`).
+    pub fidelity: String,
+    /// Worker threads.
+    pub threads: usize,
+    /// `ran`, or why it did not.
+    pub status: String,
+    /// Wall time of the run, s.
+    pub wall_s: f64,
+    /// Virtual time simulated (warm-up, measured period, drain), s.
+    pub virtual_s: f64,
+    /// Events processed.
+    pub events: u64,
+    /// Sessions recorded.
+    pub sessions: u64,
+    /// Peak resident memory of the run's process, bytes.
+    pub peak_rss_bytes: u64,
+}
+
+/// Runs the study over the scenarios in `dir` into `out` with `threads`.
+pub fn run(dir: &Path, out: &Path, threads: usize) -> Result<Vec<ScaleRow>, ScaleError> {
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let mut scenarios = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let loaded = load_file(&path)?;
+            scenarios.push((memory::nodes(&loaded.base), path, loaded));
+        }
+    }
+    scenarios.sort_by_key(|(n, p, _)| (*n, p.clone()));
+    let kept = out.join("scale.json");
+    let mut rows: Vec<ScaleRow> = match std::fs::read(&kept) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| ScaleError::Io {
+            path: kept.clone(),
+            reason: e.to_string(),
+        })?,
+        Err(_) => Vec::new(),
+    };
+    for (nodes, path, loaded) in &scenarios {
+        let sha = sha256_hex(&loaded.text);
+        if rows
+            .iter()
+            .any(|r| r.scenario_sha256 == sha && r.threads == threads)
+        {
+            eprintln!("scale: {}: kept from an earlier run", path.display());
+            continue;
+        }
+        eprintln!("scale: {} ({nodes} nodes)", path.display());
+        let w = &loaded.base.workload;
+        let row = run_one(path, out, threads)?;
+        let row = ScaleRow {
+            scenario: loaded.base.name.clone(),
+            scenario_sha256: sha,
+            nodes: *nodes,
+            virtual_s: w.warmup_s + w.duration_s + w.drain_s,
+            ..row
+        };
+        eprintln!("scale: {}: {}", row.scenario, describe(&row));
+        rows.push(row);
+        let bytes = serde_json::to_vec_pretty(&rows).map_err(|e| ScaleError::Io {
+            path: kept.clone(),
+            reason: e.to_string(),
+        })?;
+        write_atomic(&kept, &bytes)?;
+    }
+    rows.sort_by_key(|r| (r.nodes, r.threads));
+    write_atomic(&out.join("scale.csv"), csv(&rows).as_bytes())?;
+    for fig in figures(&rows) {
+        figure::write(&fig, out)?;
+    }
+    Ok(rows)
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ScaleError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// A row in words, for the progress line.
+pub fn describe(r: &ScaleRow) -> String {
+    if r.status != "ran" {
+        return r.status.clone();
+    }
+    format!(
+        "{:.0} s wall, {:.0} events/s, {:.2} sessions/s, peak RSS {} ({:.0} KB per node)",
+        r.wall_s,
+        r.events as f64 / r.wall_s.max(1e-9),
+        r.sessions as f64 / r.wall_s.max(1e-9),
+        crate::preflight::human(r.peak_rss_bytes as f64),
+        r.peak_rss_bytes as f64 / 1e3 / r.nodes.max(1) as f64
+    )
+}
+
+/// Runs `p2psim run` on `scenario` in a child process and reads what it
+/// printed; a run refused for memory is a row, not an error.
+fn run_one(scenario: &Path, out: &Path, threads: usize) -> Result<ScaleRow, ScaleError> {
+    let exe = std::env::current_exe().map_err(io(scenario))?;
+    let stem = scenario.file_stem().unwrap_or_default().to_string_lossy();
+    let dest = out.join("runs").join(stem.as_ref());
+    if dest.exists() {
+        std::fs::remove_dir_all(&dest).map_err(io(&dest))?;
+    }
+    let o = Command::new(exe)
+        .arg("run")
+        .arg(scenario)
+        .arg("--out")
+        .arg(&dest)
+        .args(["--threads", &threads.to_string()])
+        .output()
+        .map_err(io(scenario))?;
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let mut row = ScaleRow {
+        scenario: String::new(),
+        scenario_sha256: String::new(),
+        nodes: 0,
+        fidelity: "full".into(),
+        threads,
+        status: "ran".into(),
+        wall_s: 0.0,
+        virtual_s: 0.0,
+        events: 0,
+        sessions: 0,
+        peak_rss_bytes: 0,
+    };
+    if o.status.code() == Some(2) && stderr.contains("estimated") && stderr.contains("--force") {
+        row.status = format!("refused: {}", stderr.trim().trim_start_matches("error: "));
+        return Ok(row);
+    }
+    let parsed = o.status.success().then(|| parse_run(&stdout)).flatten();
+    let Some((sessions, events, wall_s, rss)) = parsed else {
+        let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
+        return Err(ScaleError::Run {
+            scenario: scenario.to_owned(),
+            status: o.status.to_string(),
+            stderr: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        });
+    };
+    Ok(ScaleRow {
+        sessions,
+        events,
+        wall_s,
+        peak_rss_bytes: rss,
+        ..row
+    })
+}
+
+/// (sessions, events, seconds, peak RSS bytes) from `p2psim run`'s output:
+/// "...; S sessions, E events in W s (...)" and "peak RSS ... (B bytes)".
+fn parse_run(stdout: &str) -> Option<(u64, u64, f64, u64)> {
+    let totals = stdout.lines().find(|l| l.contains(" events in "))?;
+    let after = totals.split("; ").nth(1)?;
+    let mut words = after.split_whitespace();
+    let sessions = words.next()?.parse().ok()?;
+    let events = words.nth(1)?.parse().ok()?;
+    let wall = words.nth(2)?.parse().ok()?;
+    let rss_line = stdout.lines().find(|l| l.starts_with("peak RSS "))?;
+    let rss = rss_line
+        .rsplit('(')
+        .next()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some((sessions, events, wall, rss))
+}
+
+fn csv(rows: &[ScaleRow]) -> String {
+    let mut s = String::from(
+        "scenario,nodes,fidelity,threads,status,wall_s,virtual_s,events,sessions,peak_rss_bytes,events_per_s,sessions_per_s,rss_per_node_bytes\n",
+    );
+    for r in rows {
+        let per = |x: f64| x / r.wall_s.max(1e-9);
+        s.push_str(&format!(
+            "{},{},{},{},\"{}\",{:.1},{:.0},{},{},{},{:.0},{:.3},{:.0}\n",
+            r.scenario,
+            r.nodes,
+            r.fidelity,
+            r.threads,
+            r.status.replace('"', "'"),
+            r.wall_s,
+            r.virtual_s,
+            r.events,
+            r.sessions,
+            r.peak_rss_bytes,
+            per(r.events as f64),
+            per(r.sessions as f64),
+            r.peak_rss_bytes as f64 / r.nodes.max(1) as f64
+        ));
+    }
+    s
+}
+
+/// Peak RSS per node, events/s, sessions/s and wall time against N, one
+/// series per (fidelity, threads).
+fn figures(rows: &[ScaleRow]) -> Vec<Figure> {
+    type Metric = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&ScaleRow) -> f64,
+    );
+    let metrics: [Metric; 4] = [
+        (
+            "scale_memory",
+            "Peak memory per node",
+            "peak RSS per node (KB)",
+            |r| r.peak_rss_bytes as f64 / 1e3 / r.nodes as f64,
+        ),
+        (
+            "scale_events",
+            "Events per wall second",
+            "events/s (thousands)",
+            |r| r.events as f64 / r.wall_s / 1e3,
+        ),
+        (
+            "scale_sessions",
+            "Sessions per wall second",
+            "sessions/s",
+            |r| r.sessions as f64 / r.wall_s,
+        ),
+        (
+            "scale_wall",
+            "Wall time per virtual second",
+            "wall s per virtual s",
+            |r| r.wall_s / r.virtual_s,
+        ),
+    ];
+    let ran: Vec<&ScaleRow> = rows.iter().filter(|r| r.status == "ran").collect();
+    let mut kinds: Vec<(String, usize)> = ran
+        .iter()
+        .map(|r| (r.fidelity.clone(), r.threads))
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    metrics
+        .iter()
+        .map(|(name, title, y, f)| Figure {
+            name: (*name).into(),
+            title: (*title).into(),
+            caption: format!(
+                "{title} against the number of nodes (scenarios/scale/, one replicate each, \
+                 one run per point: no intervals)."
+            ),
+            x_label: "nodes".into(),
+            y_label: (*y).into(),
+            series: kinds
+                .iter()
+                .map(|(fid, t)| Series {
+                    label: format!("{fid}, {t} thread(s)"),
+                    style: Style::Points,
+                    points: ran
+                        .iter()
+                        .filter(|r| r.fidelity == *fid && r.threads == *t)
+                        .map(|r| Point::at(r.nodes as f64, f(r)))
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The process's peak resident memory (Linux `VmHWM`), bytes.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_runs_output_is_read_back() {
+        let out = "1 replicate(s) run, 0 resumed; 472 sessions, 4259010 events in 265.2 s (16061 events/s)\n\
+                   peak RSS 495.2 MB (495160000 bytes)\nwrote x\n";
+        assert_eq!(parse_run(out), Some((472, 4_259_010, 265.2, 495_160_000)));
+        assert_eq!(parse_run("wrote x\n"), None);
+    }
+
+    #[test]
+    fn this_process_has_a_peak() {
+        assert!(peak_rss_bytes().is_some_and(|b| b > 1_000_000));
+    }
+}
