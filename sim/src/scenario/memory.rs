@@ -9,6 +9,16 @@
 //! node it is `PER_NODE_BYTES + PER_NODE_PER_NODE_BYTES × N`: the second
 //! term is the state every node keeps about every other (its directory
 //! copies of adverts), which makes the whole O(N²).
+//!
+//! Scenarios that bound directory refreshes (`protocol.directory_lookups`)
+//! use a second fit, measured after adverts became shared copies (same
+//! proportions and periods, 8 lookups at once): 147.8 MB at 1,000 nodes,
+//! 284.7 MB at 2,000 and 589.2 MB at 4,000. Less a 50 MB process (what a
+//! 27-node run peaks at), that is 97.8, 117.4 and 134.8 KB per node: about
+//! 18.5 KB more per doubling of N (the routing tables and lookups grow
+//! with log N), so per node `BOUNDED_PER_NODE_BYTES +
+//! BOUNDED_PER_DOUBLING_BYTES × log2(N / 1000)`. It is fitted on 1,000 to
+//! 4,000 nodes; beyond that it is an extrapolation.
 
 use super::{Loaded, Scenario};
 
@@ -18,6 +28,12 @@ pub const PER_NODE_BYTES: f64 = 252.8e3;
 pub const PER_NODE_PER_NODE_BYTES: f64 = 24.51;
 /// What the process needs before any node (binary, allocator, buffers).
 pub const PROCESS_BYTES: f64 = 64e6;
+/// Bounded refreshes: the fit's bytes per node at 1,000 nodes (98.2 KB).
+pub const BOUNDED_PER_NODE_BYTES: f64 = 98.2e3;
+/// Bounded refreshes: bytes per node added by each doubling of N (18.5 KB).
+pub const BOUNDED_PER_DOUBLING_BYTES: f64 = 18.5e3;
+/// Bounded refreshes: the process before any node (a 27-node run's peak).
+pub const BOUNDED_PROCESS_BYTES: f64 = 50e6;
 
 /// A run's estimated peak memory.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +68,13 @@ pub fn replicate_bytes(n: u64) -> f64 {
     n * (PER_NODE_BYTES + PER_NODE_PER_NODE_BYTES * n)
 }
 
+/// Peak bytes of one replicate of `n` nodes whose directory refreshes are
+/// bounded (`protocol.directory_lookups`).
+pub fn bounded_replicate_bytes(n: u64) -> f64 {
+    let doublings = (n.max(1) as f64 / 1_000.0).log2().max(0.0);
+    n as f64 * (BOUNDED_PER_NODE_BYTES + BOUNDED_PER_DOUBLING_BYTES * doublings)
+}
+
 /// The estimate for running `loaded` with `threads` worker threads;
 /// `None` for a market scenario (no network is built).
 pub fn estimate(loaded: &Loaded, threads: usize) -> Option<MemoryEstimate> {
@@ -67,9 +90,14 @@ pub fn estimate(loaded: &Loaded, threads: usize) -> Option<MemoryEstimate> {
     let n = nodes(largest);
     let jobs = loaded.points.len() as u64 * u64::from(loaded.base.replications);
     let parallel = (threads.max(1) as u64).min(jobs.max(1));
-    let per_replicate = replicate_bytes(n);
+    let bounded = largest.protocol.directory_lookups.is_some();
+    let (per_replicate, process) = if bounded {
+        (bounded_replicate_bytes(n), BOUNDED_PROCESS_BYTES)
+    } else {
+        (replicate_bytes(n), PROCESS_BYTES)
+    };
     let p = &largest.population;
-    let drivers = vec![
+    let mut drivers = vec![
         ("population.relays".to_owned(), u64::from(p.relays)),
         ("population.clients".to_owned(), u64::from(p.clients)),
         ("population.ghosts".to_owned(), u64::from(p.ghosts)),
@@ -77,11 +105,14 @@ pub fn estimate(loaded: &Loaded, threads: usize) -> Option<MemoryEstimate> {
         ("population.mints".to_owned(), u64::from(p.mints)),
         ("replicates at once (--threads)".to_owned(), parallel),
     ];
+    if let Some(l) = largest.protocol.directory_lookups {
+        drivers.push(("protocol.directory_lookups".to_owned(), u64::from(l)));
+    }
     Some(MemoryEstimate {
         nodes: n,
         per_replicate,
         parallel,
-        total: PROCESS_BYTES + parallel as f64 * per_replicate,
+        total: process + parallel as f64 * per_replicate,
         drivers,
     })
 }
@@ -104,6 +135,21 @@ mod tests {
                 "{n}: {kb} vs {measured_kb}"
             );
         }
+    }
+
+    #[test]
+    fn the_bounded_model_reproduces_its_measurements() {
+        for (n, measured_mb) in [(1_000u64, 147.8), (2_000, 284.7), (4_000, 589.2)] {
+            let mb = (BOUNDED_PROCESS_BYTES + bounded_replicate_bytes(n)) / 1e6;
+            assert!(
+                (mb - measured_mb).abs() / measured_mb < 0.02,
+                "{n}: {mb} vs {measured_mb}"
+            );
+        }
+        // Its extrapolation puts 100,000 nodes within a 24 GB machine, and
+        // far below the unbounded model.
+        let big = bounded_replicate_bytes(100_000);
+        assert!(big < 23e9 && big * 10.0 < replicate_bytes(100_000), "{big}");
     }
 
     #[test]
