@@ -299,7 +299,7 @@ fn figures(rows: &[ScaleRow]) -> Vec<Figure> {
         .collect();
     kinds.sort();
     kinds.dedup();
-    metrics
+    let mut figs: Vec<Figure> = metrics
         .iter()
         .map(|(name, title, y, f)| Figure {
             name: (*name).into(),
@@ -323,7 +323,41 @@ fn figures(rows: &[ScaleRow]) -> Vec<Figure> {
                 })
                 .collect(),
         })
-        .collect()
+        .collect();
+    if let Some(memory) = figs.first_mut() {
+        add_references(memory, &ran);
+    }
+    figs
+}
+
+/// The memory figure's references: what `p2psim validate` estimates for
+/// each size (the bounded-refresh model) and issue 21's target.
+fn add_references(fig: &mut Figure, ran: &[&ScaleRow]) {
+    let mut sizes: Vec<u64> = ran.iter().map(|r| r.nodes).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let (Some(&lo), Some(&hi)) = (sizes.first(), sizes.last()) else {
+        return;
+    };
+    let estimate = |n: u64| {
+        (memory::BOUNDED_PROCESS_BYTES + memory::bounded_replicate_bytes(n)) / 1e3 / n as f64
+    };
+    fig.series.push(Series {
+        label: "estimate (memory model, bounded refresh)".into(),
+        style: Style::Line,
+        points: sizes
+            .iter()
+            .map(|&n| Point::at(n as f64, estimate(n)))
+            .collect(),
+    });
+    fig.series.push(Series {
+        label: "target: 50 KB per node".into(),
+        style: Style::Dashed,
+        points: vec![Point::at(lo as f64, 50.0), Point::at(hi as f64, 50.0)],
+    });
+    fig.caption.push_str(
+        " The line is the preflight estimate (sim/src/scenario/memory.rs); the dashed line is issue 21's target.",
+    );
 }
 
 /// The process's peak resident memory (Linux `VmHWM`), bytes.
