@@ -9,8 +9,9 @@
 //! `OUT/scale.json` as each scenario finishes, so an interrupted study
 //! resumes where it stopped.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use peer2prompt_sim::scenario::{load_file, memory};
 use serde::{Deserialize, Serialize};
@@ -166,16 +167,38 @@ fn run_one(scenario: &Path, out: &Path, threads: usize) -> Result<ScaleRow, Scal
     if dest.exists() {
         std::fs::remove_dir_all(&dest).map_err(io(&dest))?;
     }
-    let o = Command::new(exe)
+    let mut child = Command::new(exe)
         .arg("run")
         .arg(scenario)
         .arg("--out")
         .arg(&dest)
         .args(["--threads", &threads.to_string()])
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(io(scenario))?;
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let stderr = String::from_utf8_lossy(&o.stderr);
+    // The run's progress lines pass through as they come, and are kept.
+    let err_pipe = child.stderr.take();
+    let echo = std::thread::spawn(move || {
+        let mut kept = String::new();
+        for line in err_pipe
+            .map(BufReader::new)
+            .into_iter()
+            .flat_map(|r| r.lines())
+        {
+            let Ok(line) = line else { break };
+            eprintln!("  {line}");
+            kept.push_str(&line);
+            kept.push('\n');
+        }
+        kept
+    });
+    let mut stdout = String::new();
+    if let Some(mut out_pipe) = child.stdout.take() {
+        out_pipe.read_to_string(&mut stdout).map_err(io(scenario))?;
+    }
+    let status = child.wait().map_err(io(scenario))?;
+    let stderr = echo.join().unwrap_or_default();
     let mut row = ScaleRow {
         scenario: String::new(),
         scenario_sha256: String::new(),
@@ -189,16 +212,16 @@ fn run_one(scenario: &Path, out: &Path, threads: usize) -> Result<ScaleRow, Scal
         sessions: 0,
         peak_rss_bytes: 0,
     };
-    if o.status.code() == Some(2) && stderr.contains("estimated") && stderr.contains("--force") {
+    if status.code() == Some(2) && stderr.contains("estimated") && stderr.contains("--force") {
         row.status = format!("refused: {}", stderr.trim().trim_start_matches("error: "));
         return Ok(row);
     }
-    let parsed = o.status.success().then(|| parse_run(&stdout)).flatten();
+    let parsed = status.success().then(|| parse_run(&stdout)).flatten();
     let Some((sessions, events, wall_s, rss)) = parsed else {
         let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
         return Err(ScaleError::Run {
             scenario: scenario.to_owned(),
-            status: o.status.to_string(),
+            status: status.to_string(),
             stderr: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
         });
     };
