@@ -367,13 +367,14 @@ impl Advert {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::identity::OnionKeyring;
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
-    fn setup() -> (Identity, OnionKeyring, AdvertPolicy) {
+    /// An identity, its onion keyring and the policy they satisfy.
+    pub(crate) fn setup() -> (Identity, OnionKeyring, AdvertPolicy) {
         let mut rng = ChaCha20Rng::seed_from_u64(1);
         let params = IdentityParams {
             puzzle_c1: 2,
@@ -401,7 +402,9 @@ mod tests {
         )
     }
 
-    fn advert(id: &Identity, ring: &OnionKeyring, expiry: Instant) -> Advert {
+    /// A Ghost advert of `id` expiring at `expiry` (so distinct expiries
+    /// give distinct adverts and signatures).
+    pub(crate) fn advert(id: &Identity, ring: &OnionKeyring, expiry: Instant) -> Advert {
         Advert::sign(
             id,
             AdvertFields {

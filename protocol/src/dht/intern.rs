@@ -83,43 +83,20 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dht::{AdvertFields, Role};
-    use crate::identity::{EpochClock, Identity, IdentityParams, OnionKeyring};
+    use crate::dht::advert::tests::setup;
+    use crate::identity::{Identity, OnionKeyring};
     use crate::time::{Duration, Instant};
-    use rand_chacha::ChaCha20Rng;
-    use rand_core::SeedableRng;
 
-    /// Distinct adverts of one identity: `bandwidth` tells them apart.
-    fn signer() -> (Identity, OnionKeyring) {
-        let mut rng = ChaCha20Rng::seed_from_u64(1);
-        let id = Identity::generate_with(&mut rng, IdentityParams::default());
-        let epochs = EpochClock {
-            length: Duration::from_secs(3600),
-        };
-        let ring = OnionKeyring::new(
-            &id,
-            epochs,
-            Duration::from_secs(300),
-            Instant::ZERO,
-            &mut rng,
-        );
+    type Signer = (Identity, OnionKeyring);
+
+    fn signer() -> Signer {
+        let (id, ring, _) = setup();
         (id, ring)
     }
 
-    fn advert((id, ring): &(Identity, OnionKeyring), bandwidth: u64) -> Advert {
-        Advert::sign(
-            id,
-            AdvertFields {
-                role: Role::Relay,
-                shards: 4,
-                addr: std::net::SocketAddr::from(([10, 0, 0, 1], 9000)),
-                family: None,
-                bandwidth,
-                onion: *ring.current_cert(),
-                capabilities: [0; 32],
-                expiry: Instant::ZERO + Duration::from_secs(60),
-            },
-        )
+    /// Distinct adverts of one identity: `n` sets the expiry.
+    fn advert((id, ring): &Signer, n: u64) -> Advert {
+        crate::dht::advert::tests::advert(id, ring, Instant::ZERO + Duration::from_secs(60 + n))
     }
 
     #[test]
@@ -135,7 +112,7 @@ mod tests {
         assert!(!Arc::ptr_eq(&a, &c));
         // Same signature, other content (a forgery): kept apart.
         let mut forged = advert(&s, 1);
-        forged.bandwidth = 99;
+        forged.bandwidth += 1;
         let f = i.intern(forged.clone());
         assert!(!Arc::ptr_eq(&a, &f));
         assert_eq!(*f, forged);

@@ -123,9 +123,16 @@ impl Directory {
         }
         self.start_queued(dht, now);
         if !self.is_refreshing() {
-            self.index = HashMap::new();
-            self.ready_at = Some(now);
+            self.finish(now);
         }
+    }
+
+    /// Ends a refresh: the adverts sorted by (role, node), which makes them
+    /// their own index.
+    fn finish(&mut self, now: Instant) {
+        self.adverts.sort_by_key(|a| (a.role, a.node()));
+        self.index = HashMap::new();
+        self.ready_at = Some(now);
     }
 
     /// Starts queued lookups while the bound allows.
@@ -169,10 +176,7 @@ impl Directory {
             }
         }
         if !self.is_refreshing() {
-            self.adverts.sort_by_key(|a| (a.role, a.node()));
-            // Sorted, the adverts are their own index.
-            self.index = HashMap::new();
-            self.ready_at = Some(now);
+            self.finish(now);
             return true;
         }
         false
