@@ -33,6 +33,11 @@ pub struct Manifest {
     /// when the scenario leaves it to the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub market_fidelity: Option<String>,
+    /// Network scenarios: the crypto fidelity that ran (`full` or
+    /// `elide_crypto`), stated even when the scenario leaves it to the
+    /// default. Absent from market scenarios and older manifests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crypto_fidelity: Option<String>,
 }
 
 /// SHA-256 of `text`, hex.

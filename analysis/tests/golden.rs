@@ -5,6 +5,10 @@
 //! below. A change that alters results on purpose regenerates the fixture
 //! (`python3 tools/repro_tiny.py`) and the digests, and says so in its
 //! commit; a refactor must leave both alone.
+//!
+//! Both hold at either crypto fidelity: the same scenarios run with
+//! `fidelity: elide_crypto` give the same bytes (issue 21: only wall time
+//! may differ).
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::path::{Path, PathBuf};
@@ -76,16 +80,35 @@ fn run(scenario: &Path, seed: Option<u64>, out: &Path) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// The scenario `text` at `fidelity` (a top-level key put first; `full` is
+/// the default and leaves the text as it is).
+fn at_fidelity(text: &str, fidelity: &str) -> String {
+    match fidelity {
+        "full" => text.to_owned(),
+        f => format!("fidelity: {f}\n{text}"),
+    }
+}
+
 #[test]
 fn the_tiny_reproductions_network_datasets_are_byte_identical() {
+    tiny_reproduction_at("full");
+}
+
+#[test]
+fn the_tiny_reproductions_network_datasets_are_byte_identical_under_elide_crypto() {
+    tiny_reproduction_at("elide_crypto");
+}
+
+fn tiny_reproduction_at(fidelity: &str) {
     for name in RERUN {
         let fixture = Path::new(TINY).join(name);
         let manifest: serde_json::Value =
             serde_json::from_slice(&std::fs::read(fixture.join("manifest.json")).unwrap()).unwrap();
-        let out = out_dir(name);
+        let out = out_dir(&format!("{name}-{fidelity}"));
         std::fs::create_dir_all(&out).unwrap();
         let yaml = out.join("scenario.yaml");
-        std::fs::write(&yaml, manifest["scenario"].as_str().unwrap()).unwrap();
+        let text = at_fidelity(manifest["scenario"].as_str().unwrap(), fidelity);
+        std::fs::write(&yaml, text).unwrap();
         let result = out.join("result");
         run(&yaml, manifest["seed"].as_u64(), &result);
         for f in DATASETS {
@@ -96,7 +119,7 @@ fn the_tiny_reproductions_network_datasets_are_byte_identical() {
             let got = std::fs::read(result.join(f)).unwrap();
             assert!(
                 got == std::fs::read(&want).unwrap(),
-                "{name}/{f} differs from the fixture: results changed"
+                "{name}/{f} at fidelity {fidelity} differs from the fixture: results changed"
             );
         }
         std::fs::remove_dir_all(&out).unwrap();
@@ -105,15 +128,35 @@ fn the_tiny_reproductions_network_datasets_are_byte_identical() {
 
 #[test]
 fn the_quickstarts_datasets_match_their_pinned_digests() {
-    let out = out_dir("quickstart");
-    run(Path::new("../scenarios/quickstart.yaml"), None, &out);
+    quickstart_at("full");
+}
+
+#[test]
+fn the_quickstarts_datasets_match_their_pinned_digests_under_elide_crypto() {
+    quickstart_at("elide_crypto");
+}
+
+fn quickstart_at(fidelity: &str) {
+    let dir = out_dir(&format!("quickstart-{fidelity}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let yaml = dir.join("quickstart.yaml");
+    let text = std::fs::read_to_string("../scenarios/quickstart.yaml").unwrap();
+    std::fs::write(&yaml, at_fidelity(&text, fidelity)).unwrap();
+    let out = dir.join("result");
+    run(&yaml, None, &out);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest["crypto_fidelity"], fidelity,
+        "the manifest records it"
+    );
     for (f, digest) in QUICKSTART {
         let bytes = std::fs::read(out.join(f)).unwrap();
         assert_eq!(
             hex::encode(Sha256::digest(&bytes)),
             digest,
-            "quickstart {f} changed"
+            "quickstart {f} at fidelity {fidelity} changed"
         );
     }
-    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }

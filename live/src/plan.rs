@@ -74,6 +74,14 @@ impl LiveSpec {
             Some(p) => load_file(p)?,
             None => load_str(Path::new("(built-in live scenario)"), DEFAULT_SCENARIO)?,
         };
+        if !loaded.base.fidelity.is_full() {
+            return Err(loaded.field_error(
+                "fidelity".into(),
+                "the live driver runs real cryptography only; \
+                 `elide_crypto` is for simulation"
+                    .into(),
+            ));
+        }
         let mut scenario = loaded.base;
         let p = &mut scenario.population;
         let mut c = Counts {

@@ -6,6 +6,7 @@ pub mod codec;
 pub mod dht;
 pub mod ecash;
 pub mod error;
+pub mod fidelity;
 pub mod identity;
 pub mod market;
 pub mod net;

@@ -5,6 +5,7 @@
 //! challenges and proofs are typed errors, never panics.
 #![allow(clippy::unwrap_used)]
 
+use peer2prompt::fidelity::CryptoFidelity;
 use peer2prompt::identity::{Identity, IdentityParams};
 use peer2prompt::verify::{
     AuditChallenge, AuditProof, Commitment, Fraud, Known, SimulatedModel, SimulatedReference,
@@ -17,6 +18,7 @@ use rand_core::SeedableRng;
 const PARAMS: IdentityParams = IdentityParams {
     puzzle_c1: 1,
     pow_difficulty: 4,
+    fidelity: CryptoFidelity::Full,
 };
 
 fn service() -> Identity {
@@ -41,7 +43,11 @@ fn audit(
 ) -> Result<(), Fraud> {
     let ch = challenge(rng, c.job, c.steps, k).unwrap();
     let proof = answer(t, &ch).unwrap();
-    let known = Known { prompt, streamed };
+    let known = Known {
+        prompt,
+        streamed,
+        fidelity: CryptoFidelity::Full,
+    };
     check(c, &ch, &proof, known, &SimulatedReference)
         .unwrap()
         .map_err(|f| f.fraud)
@@ -117,6 +123,7 @@ fn forged_truncated_and_repathed_outputs_are_fraud() {
     let known = Known {
         prompt: &prompt,
         streamed: &tokens,
+        fidelity: CryptoFidelity::Full,
     };
     let f = check(&c, &ch, &proof, known, &SimulatedReference)
         .unwrap()
@@ -141,6 +148,7 @@ fn a_fraud_proof_convinces_a_third_party() {
     let known = Known {
         prompt: &prompt,
         streamed: &tokens,
+        fidelity: CryptoFidelity::Full,
     };
     let fp = check(&c, &ch, &proof, known, &SimulatedReference)
         .unwrap()
@@ -166,6 +174,7 @@ fn malformed_challenges_proofs_and_commitments_are_typed_errors() {
     let known = Known {
         prompt: &prompt,
         streamed: &tokens,
+        fidelity: CryptoFidelity::Full,
     };
     let bad = |steps: Vec<u32>| AuditChallenge { job: 11, steps };
     assert_eq!(
@@ -233,7 +242,7 @@ proptest! {
             let (t, c, prompt) = job(&m, proof.job, 20);
             let tokens = t.tokens();
             let ch = AuditChallenge { job: proof.job, steps };
-            let known = Known { prompt: &prompt, streamed: &tokens };
+            let known = Known { prompt: &prompt, streamed: &tokens, fidelity: CryptoFidelity::Full };
             let _ = check(&c, &ch, &proof, known, &SimulatedReference);
         }
     }

@@ -103,6 +103,7 @@ pub fn identity_params(s: &Scenario) -> IdentityParams {
     IdentityParams {
         puzzle_c1: 1,
         pow_difficulty: u32::from(s.population.identity_pow_bits),
+        fidelity: s.fidelity.crypto(),
     }
 }
 

@@ -161,10 +161,16 @@ pub fn missing(
     }
 }
 
-/// The scenario(s) and seed behind a section.
+/// The scenario(s), seed and crypto fidelity behind a section.
 pub fn source(d: &ScenarioData) -> String {
+    let fidelity = d
+        .manifest
+        .crypto_fidelity
+        .as_ref()
+        .map(|f| format!(", crypto fidelity `{f}`"))
+        .unwrap_or_default();
     format!(
-        "`{}` (scenarios/whitepaper), seed {}, {} point(s) x {} replicate(s), git {}",
+        "`{}` (scenarios/whitepaper), seed {}, {} point(s) x {} replicate(s), git {}{fidelity}",
         d.name,
         d.manifest.seed,
         d.manifest.points,

@@ -281,6 +281,12 @@ pub(super) fn write_manifest(
             }
             .to_owned()
         }),
+        crypto_fidelity: spec
+            .loaded
+            .base
+            .market
+            .is_none()
+            .then(|| spec.loaded.base.fidelity.crypto().name().to_owned()),
     };
     write_atomic(&out.join("manifest.json"), &json_bytes(&m)?)
 }

@@ -354,8 +354,10 @@ impl Advert {
         if self.onion.identity_key != self.claim.identity_key {
             return Err(DhtError::ForgedAdvert);
         }
-        self.onion.verify(self.epoch(), false)?;
+        self.onion
+            .verify(self.epoch(), false, policy.identity.fidelity)?;
         verify_signature(
+            policy.identity.fidelity,
             &self.claim.identity_key,
             &self.signed_bytes(),
             &self.signature,
@@ -369,16 +371,23 @@ impl Advert {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::fidelity::CryptoFidelity;
     use crate::identity::OnionKeyring;
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
     /// An identity, its onion keyring and the policy they satisfy.
     pub(crate) fn setup() -> (Identity, OnionKeyring, AdvertPolicy) {
+        setup_at(CryptoFidelity::Full)
+    }
+
+    /// As [`setup`], signing and checking at `fidelity`.
+    fn setup_at(fidelity: CryptoFidelity) -> (Identity, OnionKeyring, AdvertPolicy) {
         let mut rng = ChaCha20Rng::seed_from_u64(1);
         let params = IdentityParams {
             puzzle_c1: 2,
             pow_difficulty: 4,
+            fidelity,
         };
         let id = Identity::generate_with(&mut rng, params);
         let epochs = EpochClock {
@@ -435,7 +444,34 @@ pub(crate) mod tests {
 
     #[test]
     fn forged_expired_and_wrong_epoch_adverts_are_refused() {
-        let (id, ring, policy) = setup();
+        refuses_forged_expired_and_wrong_epoch_adverts(CryptoFidelity::Full);
+    }
+
+    #[test]
+    fn forged_expired_and_wrong_epoch_adverts_are_refused_under_elide_crypto() {
+        refuses_forged_expired_and_wrong_epoch_adverts(CryptoFidelity::ElideCrypto);
+    }
+
+    #[test]
+    fn an_advert_signed_at_one_fidelity_is_refused_at_the_other() {
+        let at = |f| {
+            let (id, ring, policy) = setup_at(f);
+            (
+                advert(&id, &ring, Instant::ZERO + Duration::from_secs(3600)),
+                policy,
+            )
+        };
+        let (full, full_policy) = at(CryptoFidelity::Full);
+        let (elided, elided_policy) = at(CryptoFidelity::ElideCrypto);
+        assert_eq!(full.claim, elided.claim, "the same key either way");
+        assert!(full.validate(Instant::ZERO, &full_policy).is_ok());
+        assert!(elided.validate(Instant::ZERO, &elided_policy).is_ok());
+        assert!(full.validate(Instant::ZERO, &elided_policy).is_err());
+        assert!(elided.validate(Instant::ZERO, &full_policy).is_err());
+    }
+
+    fn refuses_forged_expired_and_wrong_epoch_adverts(fidelity: CryptoFidelity) {
+        let (id, ring, policy) = setup_at(fidelity);
         let a = advert(&id, &ring, Instant::ZERO + Duration::from_secs(3600));
         let mut forged = a;
         forged.bandwidth += 1;

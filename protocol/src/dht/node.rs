@@ -775,6 +775,7 @@ impl Dht {
         if rpc.want_proof {
             let good = msg.proof.is_some_and(|p| {
                 verify_signature(
+                    self.cfg.policy.identity.fidelity,
                     &msg.sender.identity_key,
                     &proof_bytes(msg.txid, &self.me.id, sender),
                     &p,

@@ -23,6 +23,7 @@ use zeroize::Zeroize;
 pub use error::IdentityError;
 pub use pow::IdentityProof;
 
+use crate::fidelity::{CryptoFidelity, elided_signature, elided_verify};
 use crate::time::{Duration, Instant};
 
 /// A node's identifier: SHA-256 of its Ed25519 identity public key.
@@ -73,15 +74,27 @@ impl IdentityClaim {
 
     /// Admission check: the key parses and the work reaches `difficulty`.
     pub fn verify(&self, difficulty: u32) -> Result<NodeId, IdentityError> {
-        VerifyingKey::from_bytes(&self.identity_key)
-            .map_err(|_| IdentityError::InvalidIdentityKey)?;
+        self.verify_at(difficulty, CryptoFidelity::Full)
+    }
+
+    /// As [`IdentityClaim::verify`]; under `ElideCrypto` the key is not
+    /// parsed (see [`crate::fidelity`]).
+    fn verify_at(
+        &self,
+        difficulty: u32,
+        fidelity: CryptoFidelity,
+    ) -> Result<NodeId, IdentityError> {
+        if fidelity.is_full() {
+            VerifyingKey::from_bytes(&self.identity_key)
+                .map_err(|_| IdentityError::InvalidIdentityKey)?;
+        }
         pow::verify(&self.identity_key, &self.proof, difficulty)?;
         Ok(self.node_id())
     }
 
     /// Admission check for both puzzles (cheap: two hashes and a key parse).
     pub fn verify_params(&self, params: &IdentityParams) -> Result<NodeId, IdentityError> {
-        let id = self.verify(params.pow_difficulty)?;
+        let id = self.verify_at(params.pow_difficulty, params.fidelity)?;
         let got = puzzle_bits(&id);
         if got < params.puzzle_c1 {
             return Err(IdentityError::PuzzleUnsolved {
@@ -109,7 +122,7 @@ pub struct IdentityCost {
     pub pow_hashes: u64,
 }
 
-/// How hard identities must be to mint.
+/// How hard identities must be to mint, and how their signatures are made.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityParams {
     /// Static puzzle: leading zero bits of `SHA-256(node id)` (S/Kademlia c1).
@@ -117,11 +130,16 @@ pub struct IdentityParams {
     /// Proof-of-work difficulty over the identity key (S/Kademlia's dynamic
     /// puzzle plays this role).
     pub pow_difficulty: u32,
+    /// Which implementation signs and checks identities (issue 21's
+    /// `fidelity`; omitted from serialized forms when `Full`).
+    #[serde(default, skip_serializing_if = "CryptoFidelity::is_full")]
+    pub fidelity: CryptoFidelity,
 }
 
 /// A node's long-term identity: signing key, node id and proof of work.
 pub struct Identity {
     signing: SigningKey,
+    fidelity: CryptoFidelity,
     id: NodeId,
     claim: IdentityClaim,
     /// What minting it cost.
@@ -145,6 +163,7 @@ impl Identity {
             IdentityParams {
                 puzzle_c1: 0,
                 pow_difficulty: difficulty,
+                fidelity: CryptoFidelity::Full,
             },
         )
     }
@@ -172,6 +191,7 @@ impl Identity {
                 proof,
             },
             signing,
+            fidelity: params.fidelity,
             cost: IdentityCost {
                 keygens,
                 pow_hashes,
@@ -231,19 +251,33 @@ impl Identity {
         self.claim
     }
 
-    /// Signs `message` with the identity key.
+    /// Signs `message` with the identity key (at the identity's fidelity).
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
-        self.signing.sign(message).to_bytes()
+        match self.fidelity {
+            CryptoFidelity::Full => self.signing.sign(message).to_bytes(),
+            CryptoFidelity::ElideCrypto => elided_signature(&self.claim.identity_key, message),
+        }
+    }
+
+    /// The fidelity its signatures are made at.
+    pub fn fidelity(&self) -> CryptoFidelity {
+        self.fidelity
     }
 }
 
-/// Verifies an identity signature.
+/// Verifies an identity signature at `fidelity`.
 pub fn verify_signature(
+    fidelity: CryptoFidelity,
     identity_key: &[u8; 32],
     message: &[u8],
     signature: &[u8; 64],
     what: &'static str,
 ) -> Result<(), IdentityError> {
+    if fidelity == CryptoFidelity::ElideCrypto {
+        return elided_verify(identity_key, message, signature)
+            .then_some(())
+            .ok_or(IdentityError::InvalidSignature { what });
+    }
     let key =
         VerifyingKey::from_bytes(identity_key).map_err(|_| IdentityError::InvalidIdentityKey)?;
     key.verify(message, &Signature::from_bytes(signature))
@@ -328,10 +362,16 @@ impl OnionKeyCert {
         m
     }
 
-    /// Checks the signature, and that the certificate is for `now_epoch` or,
-    /// if `accept_previous`, the epoch before.
-    pub fn verify(&self, now_epoch: Epoch, accept_previous: bool) -> Result<(), IdentityError> {
+    /// Checks the signature (at `fidelity`), and that the certificate is for
+    /// `now_epoch` or, if `accept_previous`, the epoch before.
+    pub fn verify(
+        &self,
+        now_epoch: Epoch,
+        accept_previous: bool,
+        fidelity: CryptoFidelity,
+    ) -> Result<(), IdentityError> {
         verify_signature(
+            fidelity,
             &self.identity_key,
             &Self::signed_bytes(&self.identity_key, self.epoch, &self.onion_key),
             &self.signature,
@@ -478,6 +518,7 @@ mod tests {
         let params = IdentityParams {
             puzzle_c1: 1,
             pow_difficulty: 4,
+            fidelity: CryptoFidelity::Full,
         };
         let target = [0xA5; 32];
         let mut rng = ChaCha20Rng::seed_from_u64(3);
@@ -515,6 +556,7 @@ mod tests {
         let params = IdentityParams {
             puzzle_c1: 6,
             pow_difficulty: 6,
+            fidelity: CryptoFidelity::Full,
         };
         let ids: Vec<Identity> = (0..40)
             .map(|_| Identity::generate_with(&mut r, params))
@@ -530,6 +572,7 @@ mod tests {
         let strict = IdentityParams {
             puzzle_c1: 40,
             pow_difficulty: 0,
+            fidelity: CryptoFidelity::Full,
         };
         assert!(matches!(
             plain.claim().verify_params(&strict),
@@ -546,20 +589,20 @@ mod tests {
         };
         let ring = OnionKeyring::new(&id, clock, Duration::from_secs(600), Instant::ZERO, &mut r);
         let cert = *ring.current_cert();
-        cert.verify(Epoch(0), false).unwrap();
+        cert.verify(Epoch(0), false, CryptoFidelity::Full).unwrap();
         let mut forged = cert;
         forged.onion_key[0] ^= 1;
         assert_eq!(
-            forged.verify(Epoch(0), false),
+            forged.verify(Epoch(0), false, CryptoFidelity::Full),
             Err(IdentityError::InvalidSignature {
                 what: "onion key certificate"
             })
         );
         assert!(matches!(
-            cert.verify(Epoch(2), true),
+            cert.verify(Epoch(2), true, CryptoFidelity::Full),
             Err(IdentityError::WrongEpoch { .. })
         ));
-        cert.verify(Epoch(1), true).unwrap();
+        cert.verify(Epoch(1), true, CryptoFidelity::Full).unwrap();
     }
 
     #[test]

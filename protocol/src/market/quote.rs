@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::MarketError;
 use super::price::Price;
 use crate::codec::Writer;
+use crate::fidelity::CryptoFidelity;
 use crate::identity::{Identity, NodeId, verify_signature};
 use crate::time::Instant;
 
@@ -120,8 +121,9 @@ impl SignedQuote {
         }
     }
 
-    /// Checks the signature, that the key is the service's, and validity at `now`.
-    pub fn verify(&self, now: Instant) -> Result<QuoteId, MarketError> {
+    /// Checks the signature (at `fidelity`), that the key is the service's,
+    /// and validity at `now`.
+    pub fn verify(&self, now: Instant, fidelity: CryptoFidelity) -> Result<QuoteId, MarketError> {
         if NodeId::from_identity_key(&self.identity_key) != self.quote.service {
             return Err(MarketError::ForgedQuote);
         }
@@ -130,8 +132,14 @@ impl SignedQuote {
             .as_slice()
             .try_into()
             .map_err(|_| MarketError::ForgedQuote)?;
-        verify_signature(&self.identity_key, &self.quote.canonical(), &sig, "quote")
-            .map_err(|_| MarketError::ForgedQuote)?;
+        verify_signature(
+            fidelity,
+            &self.identity_key,
+            &self.quote.canonical(),
+            &sig,
+            "quote",
+        )
+        .map_err(|_| MarketError::ForgedQuote)?;
         let q = &self.quote;
         if now < q.valid_from || now > q.valid_until {
             return Err(MarketError::QuoteNotValid {
@@ -175,20 +183,29 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(1);
         let id = Identity::generate(&mut rng, 0);
         let sq = SignedQuote::sign(&id, quote(id.node_id()));
-        assert_eq!(sq.verify(Instant::ZERO).unwrap(), sq.quote.id());
+        assert_eq!(
+            sq.verify(Instant::ZERO, CryptoFidelity::Full).unwrap(),
+            sq.quote.id()
+        );
         let mut cheaper = sq.clone();
         cheaper.quote.output.msat_per_mtok -= 1;
-        assert_eq!(cheaper.verify(Instant::ZERO), Err(MarketError::ForgedQuote));
+        assert_eq!(
+            cheaper.verify(Instant::ZERO, CryptoFidelity::Full),
+            Err(MarketError::ForgedQuote)
+        );
         let late = Instant::ZERO + Duration::from_secs(601);
         assert!(matches!(
-            sq.verify(late),
+            sq.verify(late, CryptoFidelity::Full),
             Err(MarketError::QuoteNotValid { .. })
         ));
         // Another node cannot pass off a quote as this service's.
         let other = Identity::generate(&mut rng, 0);
         let mut stolen = SignedQuote::sign(&other, quote(other.node_id()));
         stolen.quote.service = id.node_id();
-        assert_eq!(stolen.verify(Instant::ZERO), Err(MarketError::ForgedQuote));
+        assert_eq!(
+            stolen.verify(Instant::ZERO, CryptoFidelity::Full),
+            Err(MarketError::ForgedQuote)
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::MarketError;
 use super::quote::QuoteId;
 use crate::codec::Writer;
+use crate::fidelity::CryptoFidelity;
 use crate::identity::{Identity, NodeId, verify_signature};
 
 const DOMAIN: &[u8] = b"peer2prompt/receipt/v1";
@@ -74,6 +75,7 @@ impl SignedReceipt {
         input_tokens: u64,
         output_tokens: u64,
         response_hash: &[u8; 32],
+        fidelity: CryptoFidelity,
     ) -> Result<(), MarketError> {
         let sig: [u8; 64] =
             self.signature
@@ -82,11 +84,16 @@ impl SignedReceipt {
                 .map_err(|_| MarketError::BadReceipt {
                     reason: "signature length",
                 })?;
-        verify_signature(identity_key, &self.receipt.canonical(), &sig, "receipt").map_err(
-            |_| MarketError::BadReceipt {
-                reason: "signature",
-            },
-        )?;
+        verify_signature(
+            fidelity,
+            identity_key,
+            &self.receipt.canonical(),
+            &sig,
+            "receipt",
+        )
+        .map_err(|_| MarketError::BadReceipt {
+            reason: "signature",
+        })?;
         let r = &self.receipt;
         if r.service != NodeId::from_identity_key(identity_key) || r.quote != quote {
             return Err(MarketError::BadReceipt {
@@ -138,6 +145,7 @@ pub fn probe_passed(nonce: &[u8; 16], response: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fidelity::CryptoFidelity;
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
@@ -158,23 +166,51 @@ mod tests {
         };
         let s = SignedReceipt::sign(&id, r);
         let key = id.claim().identity_key;
-        s.verify(&key, QuoteId([1; 16]), 10, 3, &h.digest())
-            .unwrap();
+        s.verify(
+            &key,
+            QuoteId([1; 16]),
+            10,
+            3,
+            &h.digest(),
+            CryptoFidelity::Full,
+        )
+        .unwrap();
         assert!(
-            s.verify(&key, QuoteId([1; 16]), 10, 4, &h.digest())
-                .is_err()
+            s.verify(
+                &key,
+                QuoteId([1; 16]),
+                10,
+                4,
+                &h.digest(),
+                CryptoFidelity::Full
+            )
+            .is_err()
         );
         let mut other = ResponseHasher::default();
         other.update(b"hello world!");
         assert!(
-            s.verify(&key, QuoteId([1; 16]), 10, 3, &other.digest())
-                .is_err()
+            s.verify(
+                &key,
+                QuoteId([1; 16]),
+                10,
+                3,
+                &other.digest(),
+                CryptoFidelity::Full
+            )
+            .is_err()
         );
         let mut forged = s;
         forged.receipt.charged_msat = 1;
         assert!(
             forged
-                .verify(&key, QuoteId([1; 16]), 10, 3, &h.digest())
+                .verify(
+                    &key,
+                    QuoteId([1; 16]),
+                    10,
+                    3,
+                    &h.digest(),
+                    CryptoFidelity::Full
+                )
                 .is_err()
         );
     }

@@ -11,6 +11,7 @@
 //! simulated one ([`SimulatedReference`]); a client auditing a real model
 //! would rerun the model's weights, which this testbed does not ship.
 
+use crate::fidelity::CryptoFidelity;
 use serde::{Deserialize, Serialize};
 
 use crate::verify::model::parse;
@@ -62,6 +63,7 @@ pub(crate) fn verdict(
     proof: &AuditProof,
     prompt: &[u8],
     response: &[u8],
+    fidelity: CryptoFidelity,
 ) -> AuditOutcome {
     let Some(streamed) = parse(response) else {
         return AuditOutcome::Caught("malformed");
@@ -69,6 +71,7 @@ pub(crate) fn verdict(
     let known = Known {
         prompt,
         streamed: &streamed,
+        fidelity,
     };
     match check(
         &pending.commitment,

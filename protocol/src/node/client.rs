@@ -1219,7 +1219,7 @@ impl ClientRole {
             return;
         };
         let url = self.mint.as_ref().map(|m| m.url.clone());
-        let verdict = q.verify(ctx.now).and_then(|_| {
+        let verdict = q.verify(ctx.now, ctx.identity.fidelity()).and_then(|_| {
             if q.quote.service != s.exit.node || q.identity_key != s.identity_key {
                 Err(MarketError::ForgedQuote)
             } else if q.quote.model != self.cfg.model {
@@ -1256,6 +1256,7 @@ impl ClientRole {
                 turn.prompt_tokens,
                 turn.meter.output_tokens(),
                 &turn.hasher.digest(),
+                ctx.identity.fidelity(),
             )
             .and_then(|_| turn.meter.check_final(receipt.receipt.charged_msat));
         if let Err(e) = check {
@@ -1345,7 +1346,13 @@ impl ClientRole {
         let Some(pending) = turn.auditing.as_ref() else {
             return;
         };
-        let outcome = audits::verdict(pending, proof, &self.prompt_of(turn), &turn.response);
+        let outcome = audits::verdict(
+            pending,
+            proof,
+            &self.prompt_of(turn),
+            &turn.response,
+            ctx.identity.fidelity(),
+        );
         self.finish_audit(ctx, outcome);
     }
 

@@ -5,6 +5,7 @@
 //! commitment, the challenge and the offending opening, which anyone with
 //! the reference model can check again.
 
+use crate::fidelity::CryptoFidelity;
 use rand_core::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -187,6 +188,8 @@ pub struct Known<'a> {
     pub prompt: &'a [u8],
     /// The tokens it received, in order.
     pub streamed: &'a [u32],
+    /// The fidelity the commitment's signature is checked at.
+    pub fidelity: CryptoFidelity,
 }
 
 /// Checks `proof` against `commitment`, `challenge` and what the client
@@ -199,7 +202,7 @@ pub fn check(
     known: Known<'_>,
     reference: &dyn ReferenceModel,
 ) -> Result<Result<(), FraudProof>, VerifyError> {
-    commitment.verify()?;
+    commitment.verify(known.fidelity)?;
     validate(challenge, commitment.steps)?;
     if proof.job != challenge.job || commitment.job != challenge.job {
         return Err(VerifyError::WrongJob {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::VerifyError;
 use super::merkle::{self, Hash};
+use crate::fidelity::CryptoFidelity;
 use crate::identity::{Identity, verify_signature};
 
 /// Most quantized logits per step (a top-k slice of the distribution).
@@ -136,8 +137,9 @@ impl Commitment {
     }
 
     /// Checks the signature (a fraud proof is only as good as it).
-    pub fn verify(&self) -> Result<(), VerifyError> {
+    pub fn verify(&self, fidelity: CryptoFidelity) -> Result<(), VerifyError> {
         verify_signature(
+            fidelity,
             &self.service_key,
             &self.signed_bytes(),
             &self.signature,

@@ -7,6 +7,7 @@
 //! value, so the fuzzer finds parsers that accept what they cannot write.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use peer2prompt::fidelity::CryptoFidelity;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -243,12 +244,19 @@ pub fn app_message(data: &[u8]) {
 /// Signed quotes and receipts, decoded and verified.
 pub fn quote_receipt(data: &[u8]) {
     if let Ok(q) = postcard::from_bytes::<SignedQuote>(data) {
-        let _ = q.verify(Instant::ZERO);
+        let _ = q.verify(Instant::ZERO, CryptoFidelity::Full);
         let _ = q.quote.id();
         let _ = q.quote.cap_msat(u64::MAX);
     }
     if let Ok(r) = postcard::from_bytes::<SignedReceipt>(data) {
-        let _ = r.verify(&[3; 32], QuoteId([1; 16]), 10, 10, &[0; 32]);
+        let _ = r.verify(
+            &[3; 32],
+            QuoteId([1; 16]),
+            10,
+            10,
+            &[0; 32],
+            CryptoFidelity::Full,
+        );
     }
     let _ = postcard::from_bytes::<MintApiResponse>(data);
 }

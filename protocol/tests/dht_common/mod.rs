@@ -21,6 +21,7 @@ use super::vnet::{Step, VirtualNet};
 pub const PARAMS: IdentityParams = IdentityParams {
     puzzle_c1: 2,
     pow_difficulty: 6,
+    fidelity: peer2prompt::fidelity::CryptoFidelity::Full,
 };
 pub const EPOCH: Duration = Duration::from_secs(3600);
 

@@ -19,6 +19,7 @@ use peer2prompt::ecash::{
     Amount, LightningPayer, LightningPayment, MintConfig, PayerId, PayoutOutcome, Proof,
     WalletPolicy,
 };
+use peer2prompt::fidelity::CryptoFidelity;
 use peer2prompt::identity::{EpochClock, Identity, IdentityParams, NodeId};
 use peer2prompt::market::{CostModel, FxRate};
 use peer2prompt::node::baseline::{
@@ -43,6 +44,7 @@ use super::vnet::{Step, VirtualNet};
 pub const PARAMS: IdentityParams = IdentityParams {
     puzzle_c1: 1,
     pow_difficulty: 4,
+    fidelity: CryptoFidelity::Full,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -92,6 +92,20 @@ pub struct Loaded {
     pub points: Vec<Point>,
 }
 
+impl Loaded {
+    /// An error at field `path` of this document, with its line and column.
+    pub fn field_error(&self, path: String, message: String) -> ScenarioError {
+        let (line, column) = locate(&self.text, &path);
+        ScenarioError::Field {
+            file: self.file.clone(),
+            line,
+            column,
+            path,
+            message,
+        }
+    }
+}
+
 /// Loads and validates `path`.
 pub fn load_file(path: &Path) -> Result<Loaded, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {
@@ -183,16 +197,7 @@ pub fn quick_variant(loaded: &Loaded) -> Result<Loaded, ScenarioError> {
     let Some(quick) = &loaded.base.quick else {
         return Ok(loaded.clone());
     };
-    let field = |path: String, message: String| {
-        let (line, column) = locate(&loaded.text, &path);
-        ScenarioError::Field {
-            file: loaded.file.clone(),
-            line,
-            column,
-            path,
-            message,
-        }
-    };
+    let field = |path, message| loaded.field_error(path, message);
     let mut doc =
         serde_json::to_value(&loaded.base).map_err(|e| field(".".into(), e.to_string()))?;
     for (path, value) in quick {

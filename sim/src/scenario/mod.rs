@@ -42,6 +42,12 @@ pub struct Scenario {
     /// Independent replicates of every sweep point.
     #[serde(default = "one")]
     pub replications: u32,
+    /// Crypto fidelity of a network scenario: `full` (default) or
+    /// `elide_crypto`, which replaces Ed25519's curve arithmetic with SHA-256
+    /// tags of the same size and keeps every decision, so the datasets are
+    /// identical and only wall time differs (see `peer2prompt::fidelity`).
+    #[serde(default, skip_serializing_if = "FidelitySpec::is_full")]
+    pub fidelity: FidelitySpec,
     /// The system under test: `peer2prompt` (default), or a baseline,
     /// `llm_tor` or `direct` (sweepable, so one scenario compares them).
     #[serde(default)]
@@ -538,6 +544,33 @@ impl Default for ProtocolSpec {
             exit_pricing: None,
             llm_tor: LlmTorSpec::default(),
             verification: None,
+        }
+    }
+}
+
+/// The `fidelity` of a network scenario (issue 21).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FidelitySpec {
+    /// Real cryptography throughout.
+    #[default]
+    Full,
+    /// SHA-256 tags in place of Ed25519 signatures (simulation only).
+    ElideCrypto,
+}
+
+impl FidelitySpec {
+    /// True for `full` (serde's `skip_serializing_if`).
+    pub fn is_full(&self) -> bool {
+        *self == FidelitySpec::Full
+    }
+
+    /// The protocol's fidelity level.
+    pub fn crypto(self) -> peer2prompt::fidelity::CryptoFidelity {
+        use peer2prompt::fidelity::CryptoFidelity;
+        match self {
+            FidelitySpec::Full => CryptoFidelity::Full,
+            FidelitySpec::ElideCrypto => CryptoFidelity::ElideCrypto,
         }
     }
 }

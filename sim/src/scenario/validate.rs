@@ -15,6 +15,14 @@ pub(super) fn validate(s: &Scenario) -> Result<(), (String, String)> {
         ));
     }
     if let Some(m) = &s.market {
+        if !s.fidelity.is_full() {
+            return err(
+                "fidelity",
+                "`elide_crypto` is for network scenarios; a market scenario \
+                 sets `market.fidelity`"
+                    .into(),
+            );
+        }
         return m.validate();
     }
     validate_population(s)?;

@@ -236,7 +236,7 @@ impl LlmTorClient {
                 "certificate of another node".into(),
             ))
         } else {
-            cert.verify(ctx.epoch, false)
+            cert.verify(ctx.epoch, false, ctx.identity.fidelity())
                 .map_err(|e| LlmTorError::Descriptor(e.to_string()))
         };
         match checked {

@@ -15,6 +15,7 @@
 //! every message of every job as wire bytes over a real onion circuit and
 //! decodes it at the far end.
 
+use peer2prompt::fidelity::CryptoFidelity;
 use std::collections::VecDeque;
 
 use peer2prompt::ecash::nuts::Proof;
@@ -342,7 +343,9 @@ impl Rail {
         output: u64,
         step: u64,
     ) -> Result<JobPaid, RailError> {
-        quote.verify(self.now)?;
+        // Market identities sign at full fidelity (`fidelity` is a network
+        // scenario's setting).
+        quote.verify(self.now, CryptoFidelity::Full)?;
         let quote = &quote.quote;
         let step = step.max(1);
         let mut cm = ClientMeter::new(quote.clone(), input);

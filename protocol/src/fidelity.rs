@@ -1,0 +1,103 @@
+//! Crypto fidelity: which implementation of the identity signatures runs.
+//!
+//! - [`CryptoFidelity::Full`] (the default, and the only level the live
+//!   driver uses) runs Ed25519 as specified.
+//! - [`CryptoFidelity::ElideCrypto`] is for large simulations. It keeps every
+//!   size, layout and accept/reject decision of the protocol, and replaces the
+//!   curve arithmetic of Ed25519 signing, verification and key parsing with
+//!   SHA-256 over the signer's public key and the message. A signature still
+//!   fails under the wrong key, over a changed message, or when forged by
+//!   anyone who signs with their own key; it is not unforgeable against code
+//!   that computes the elided tag for another node's key, which no node in the
+//!   simulator does.
+//!
+//! What stays real under `ElideCrypto`: key generation (node ids derive from
+//! identity keys), the identity proof of work, onion-key certificates' layout,
+//! ntor, the onion layers, Cashu's BDHKE and DLEQ, and the LLM-Tor baseline's
+//! RSA blind signatures. Those are a small share of a simulation's CPU (see
+//! `docs/scale/README.md`); the signatures of the DHT dominate it.
+//!
+//! One decision differs by construction: under `ElideCrypto` a key is not
+//! checked to be a point of the curve. Every key in the simulator comes from
+//! real key generation, so none fails that check under `Full` either.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Which implementation of the identity signatures a node runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CryptoFidelity {
+    /// Ed25519, as specified.
+    #[default]
+    Full,
+    /// SHA-256 tags of the same size in place of Ed25519 (simulation only).
+    ElideCrypto,
+}
+
+impl CryptoFidelity {
+    /// True for [`CryptoFidelity::Full`] (serde's `skip_serializing_if`).
+    pub fn is_full(&self) -> bool {
+        *self == CryptoFidelity::Full
+    }
+
+    /// The name scenarios and manifests use.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CryptoFidelity::Full => "full",
+            CryptoFidelity::ElideCrypto => "elide_crypto",
+        }
+    }
+}
+
+/// Domain separator of the elided signature.
+const ELIDED_SIG_DOMAIN: &[u8] = b"peer2prompt/elided-ed25519/v1";
+
+/// The elided signature of `message` by the holder of `public_key`:
+/// `t || SHA-256(t)` with `t = SHA-256(domain || public_key || message)`,
+/// 64 bytes like an Ed25519 signature.
+pub(crate) fn elided_signature(public_key: &[u8; 32], message: &[u8]) -> [u8; 64] {
+    let tag: [u8; 32] = Sha256::new()
+        .chain_update(ELIDED_SIG_DOMAIN)
+        .chain_update(public_key)
+        .chain_update(message)
+        .finalize()
+        .into();
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(&tag);
+    sig[32..].copy_from_slice(&Sha256::digest(tag));
+    sig
+}
+
+/// Whether `signature` is the elided signature of `message` under `public_key`.
+pub(crate) fn elided_verify(public_key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
+    elided_signature(public_key, message) == *signature
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_elided_signature_fails_under_another_key_message_or_bit() {
+        let (k1, k2) = ([1u8; 32], [2u8; 32]);
+        let sig = elided_signature(&k1, b"advert");
+        assert!(elided_verify(&k1, b"advert", &sig));
+        assert!(!elided_verify(&k2, b"advert", &sig));
+        assert!(!elided_verify(&k1, b"advert!", &sig));
+        for bit in [0, 255, 256, 511] {
+            let mut bad = sig;
+            bad[bit / 8] ^= 1 << (bit % 8);
+            assert!(!elided_verify(&k1, b"advert", &bad), "bit {bit}");
+        }
+    }
+
+    #[test]
+    fn names_round_trip_through_serde() {
+        for f in [CryptoFidelity::Full, CryptoFidelity::ElideCrypto] {
+            let s = serde_json::to_string(&f).unwrap();
+            assert_eq!(s, format!("\"{}\"", f.name()));
+            assert_eq!(serde_json::from_str::<CryptoFidelity>(&s).unwrap(), f);
+        }
+    }
+}
