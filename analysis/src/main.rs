@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use peer2prompt_analysis::market::MarketSummary;
 use peer2prompt_analysis::sweep::{self, SweepSpec};
 use peer2prompt_analysis::{preflight, report, repro, scale, swarm};
-use peer2prompt_sim::scenario::{load_file, point_label, schema_json};
+use peer2prompt_sim::scenario::{FidelitySpec, load_file, point_label, schema_json};
 
 /// Peer2Prompt testbed: the real protocol in a deterministic virtual-time network.
 #[derive(Parser, Debug)]
@@ -142,6 +142,10 @@ enum Command {
         /// Worker threads per run.
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// Crypto fidelity levels to run each scenario at (`full`,
+        /// `elide_crypto`), comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "full", value_parser = parse_fidelity)]
+        fidelity: Vec<FidelitySpec>,
     },
     /// A live network: the same protocol nodes on real sockets.
     Live {
@@ -196,6 +200,17 @@ enum LiveCommand {
         #[arg(long, default_value = "live-out")]
         out: PathBuf,
     },
+}
+
+/// `full` or `elide_crypto` (the names scenarios use).
+fn parse_fidelity(s: &str) -> Result<FidelitySpec, String> {
+    match s {
+        "full" => Ok(FidelitySpec::Full),
+        "elide_crypto" => Ok(FidelitySpec::ElideCrypto),
+        other => Err(format!(
+            "unknown fidelity `{other}`: expected full or elide_crypto"
+        )),
+    }
 }
 
 fn default_threads() -> usize {
@@ -282,13 +297,16 @@ fn main() -> ExitCode {
             scenarios,
             out,
             threads,
-        } => match scale::run(&scenarios, &out, threads) {
+            fidelity,
+        } => match scale::run(&scenarios, &out, threads, &fidelity) {
             Ok(rows) => {
                 for r in &rows {
                     print_line(&format!(
-                        "{:>8} nodes {}: {}",
+                        "{:>8} nodes {} ({}, {} thread(s)): {}",
                         r.nodes,
                         r.scenario,
+                        r.fidelity,
+                        r.threads,
                         scale::describe(r)
                     ));
                 }

@@ -4,6 +4,10 @@
 //! own, and writes `scale.csv` and figures of peak RSS per node, events/s,
 //! sessions/s and wall time against the node count.
 //!
+//! Each scenario runs at every requested crypto fidelity (`--fidelity
+//! full,elide_crypto`): a scenario that leaves `fidelity` unset runs as a
+//! variant with the level put first (`OUT/variants/`).
+//!
 //! A scenario whose estimated peak memory exceeds what the machine has
 //! available is recorded as refused, not run. Rows are kept in
 //! `OUT/scale.json` as each scenario finishes, so an interrupted study
@@ -13,7 +17,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use peer2prompt_sim::scenario::{load_file, memory};
+use peer2prompt_sim::scenario::{FidelitySpec, Loaded, load_file, memory};
 use serde::{Deserialize, Serialize};
 
 use crate::figure::{self, Figure, Point, Series, Style};
@@ -64,7 +68,7 @@ pub struct ScaleRow {
     pub scenario_sha256: String,
     /// Nodes in its network.
     pub nodes: u64,
-    /// Cryptographic fidelity (`full`).
+    /// Cryptographic fidelity (`full` or `elide_crypto`).
     pub fidelity: String,
     /// Worker threads.
     pub threads: usize,
@@ -82,8 +86,14 @@ pub struct ScaleRow {
     pub peak_rss_bytes: u64,
 }
 
-/// Runs the study over the scenarios in `dir` into `out` with `threads`.
-pub fn run(dir: &Path, out: &Path, threads: usize) -> Result<Vec<ScaleRow>, ScaleError> {
+/// Runs the study over the scenarios in `dir` into `out`, at each of
+/// `fidelities`, with `threads`.
+pub fn run(
+    dir: &Path,
+    out: &Path,
+    threads: usize,
+    fidelities: &[FidelitySpec],
+) -> Result<Vec<ScaleRow>, ScaleError> {
     std::fs::create_dir_all(out).map_err(io(out))?;
     let mut scenarios = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io(dir))? {
@@ -103,38 +113,101 @@ pub fn run(dir: &Path, out: &Path, threads: usize) -> Result<Vec<ScaleRow>, Scal
         Err(_) => Vec::new(),
     };
     for (nodes, path, loaded) in &scenarios {
-        let sha = sha256_hex(&loaded.text);
-        if rows
-            .iter()
-            .any(|r| r.scenario_sha256 == sha && r.threads == threads)
-        {
-            eprintln!("scale: {}: kept from an earlier run", path.display());
-            continue;
+        for &fidelity in fidelities {
+            let Some(run) = variant(path, loaded, fidelity, out)? else {
+                eprintln!(
+                    "scale: {}: sets another fidelity; no {} variant",
+                    path.display(),
+                    fidelity.crypto().name()
+                );
+                continue;
+            };
+            if rows
+                .iter()
+                .any(|r| r.scenario_sha256 == run.sha && r.threads == threads)
+            {
+                eprintln!("scale: {}: kept from an earlier run", run.file.display());
+                continue;
+            }
+            eprintln!("scale: {} ({nodes} nodes)", run.file.display());
+            let w = &loaded.base.workload;
+            let row = ScaleRow {
+                scenario: loaded.base.name.clone(),
+                scenario_sha256: run.sha.clone(),
+                nodes: *nodes,
+                fidelity: fidelity.crypto().name().into(),
+                threads,
+                status: "ran".into(),
+                wall_s: 0.0,
+                virtual_s: w.warmup_s + w.duration_s + w.drain_s,
+                events: 0,
+                sessions: 0,
+                peak_rss_bytes: 0,
+            };
+            let row = run_one(&run, out, row)?;
+            eprintln!(
+                "scale: {} ({}): {}",
+                row.scenario,
+                row.fidelity,
+                describe(&row)
+            );
+            rows.push(row);
+            let bytes = serde_json::to_vec_pretty(&rows).map_err(|e| ScaleError::Io {
+                path: kept.clone(),
+                reason: e.to_string(),
+            })?;
+            write_atomic(&kept, &bytes)?;
         }
-        eprintln!("scale: {} ({nodes} nodes)", path.display());
-        let w = &loaded.base.workload;
-        let row = run_one(path, out, threads)?;
-        let row = ScaleRow {
-            scenario: loaded.base.name.clone(),
-            scenario_sha256: sha,
-            nodes: *nodes,
-            virtual_s: w.warmup_s + w.duration_s + w.drain_s,
-            ..row
-        };
-        eprintln!("scale: {}: {}", row.scenario, describe(&row));
-        rows.push(row);
-        let bytes = serde_json::to_vec_pretty(&rows).map_err(|e| ScaleError::Io {
-            path: kept.clone(),
-            reason: e.to_string(),
-        })?;
-        write_atomic(&kept, &bytes)?;
     }
-    rows.sort_by_key(|r| (r.nodes, r.threads));
+    rows.sort_by(|a, b| (a.nodes, &a.fidelity, a.threads).cmp(&(b.nodes, &b.fidelity, b.threads)));
     write_atomic(&out.join("scale.csv"), csv(&rows).as_bytes())?;
     for fig in figures(&rows) {
         figure::write(&fig, out)?;
     }
     Ok(rows)
+}
+
+/// One scenario file to run: the scenario itself, or its variant at
+/// another fidelity.
+struct Variant {
+    file: PathBuf,
+    /// Its name in `OUT/runs/`.
+    label: String,
+    sha: String,
+}
+
+/// The file that runs `loaded` at `fidelity`: the scenario itself when it
+/// already is at that level, a variant with `fidelity:` put first when it
+/// leaves the level unset, none when it sets another.
+fn variant(
+    path: &Path,
+    loaded: &Loaded,
+    fidelity: FidelitySpec,
+    out: &Path,
+) -> Result<Option<Variant>, ScaleError> {
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let name = fidelity.crypto().name();
+    let label = format!("{stem}-{name}");
+    if loaded.base.fidelity == fidelity {
+        return Ok(Some(Variant {
+            file: path.to_owned(),
+            label,
+            sha: sha256_hex(&loaded.text),
+        }));
+    }
+    if !loaded.base.fidelity.is_full() {
+        return Ok(None);
+    }
+    let text = format!("fidelity: {name}\n{}", loaded.text);
+    let dir = out.join("variants");
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let file = dir.join(format!("{label}.yaml"));
+    write_atomic(&file, text.as_bytes())?;
+    Ok(Some(Variant {
+        file,
+        label,
+        sha: sha256_hex(&text),
+    }))
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ScaleError> {
@@ -158,12 +231,13 @@ pub fn describe(r: &ScaleRow) -> String {
     )
 }
 
-/// Runs `p2psim run` on `scenario` in a child process and reads what it
-/// printed; a run refused for memory is a row, not an error.
-fn run_one(scenario: &Path, out: &Path, threads: usize) -> Result<ScaleRow, ScaleError> {
+/// Runs `p2psim run` on `run` in a child process and fills `row` from what
+/// it printed; a run refused for memory is a row, not an error.
+fn run_one(run: &Variant, out: &Path, mut row: ScaleRow) -> Result<ScaleRow, ScaleError> {
+    let scenario = run.file.as_path();
+    let threads = row.threads;
     let exe = std::env::current_exe().map_err(io(scenario))?;
-    let stem = scenario.file_stem().unwrap_or_default().to_string_lossy();
-    let dest = out.join("runs").join(stem.as_ref());
+    let dest = out.join("runs").join(format!("{}-{threads}t", run.label));
     if dest.exists() {
         std::fs::remove_dir_all(&dest).map_err(io(&dest))?;
     }
@@ -199,19 +273,6 @@ fn run_one(scenario: &Path, out: &Path, threads: usize) -> Result<ScaleRow, Scal
     }
     let status = child.wait().map_err(io(scenario))?;
     let stderr = echo.join().unwrap_or_default();
-    let mut row = ScaleRow {
-        scenario: String::new(),
-        scenario_sha256: String::new(),
-        nodes: 0,
-        fidelity: "full".into(),
-        threads,
-        status: "ran".into(),
-        wall_s: 0.0,
-        virtual_s: 0.0,
-        events: 0,
-        sessions: 0,
-        peak_rss_bytes: 0,
-    };
     if status.code() == Some(2) && stderr.contains("estimated") && stderr.contains("--force") {
         row.status = format!("refused: {}", stderr.trim().trim_start_matches("error: "));
         return Ok(row);

@@ -2,7 +2,9 @@
 //! one that cannot fit: a row per scenario from the fewest nodes up, with
 //! what each run printed (sessions, events, wall time, peak RSS), the
 //! refusal recorded as a row, the figures written, and a second call
-//! keeping the finished rows instead of running them again.
+//! keeping the finished rows instead of running them again. A third call
+//! adds the `elide_crypto` variants, which process the same events and
+//! sessions as `full`.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::process::Command;
@@ -22,13 +24,15 @@ fn the_scaling_study_runs_each_scenario_once_and_records_refusals() {
     std::fs::write(scenarios.join("a.yaml"), &tiny).unwrap();
     std::fs::write(scenarios.join("c.yaml"), variant("50000000", "huge")).unwrap();
     let out = dir.join("out");
-    let run = || {
+    let run_at = |fidelity: &str| {
         let o = Command::new(env!("CARGO_BIN_EXE_p2psim"))
             .args([
                 "scale",
                 scenarios.to_str().unwrap(),
                 "--out",
                 out.to_str().unwrap(),
+                "--fidelity",
+                fidelity,
             ])
             .output()
             .unwrap();
@@ -36,6 +40,7 @@ fn the_scaling_study_runs_each_scenario_once_and_records_refusals() {
         assert!(o.status.success(), "{err}");
         err
     };
+    let run = || run_at("full");
     run();
     let csv = std::fs::read_to_string(out.join("scale.csv")).unwrap();
     let rows: Vec<Vec<&str>> = csv
@@ -75,5 +80,25 @@ fn the_scaling_study_runs_each_scenario_once_and_records_refusals() {
         "{again}"
     );
     assert_eq!(std::fs::read_to_string(out.join("scale.csv")).unwrap(), csv);
+    let both = run_at("full,elide_crypto");
+    assert_eq!(
+        both.matches("kept from an earlier run").count(),
+        3,
+        "{both}"
+    );
+    let csv = std::fs::read_to_string(out.join("scale.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 6, "{csv}");
+    for pair in rows.chunks(2) {
+        let (elided, full) = (&pair[0], &pair[1]);
+        assert_eq!((elided[2], full[2]), ("elide_crypto", "full"), "{csv}");
+        assert_eq!(elided[0], full[0]);
+        // Same events and sessions; only wall time may differ.
+        assert_eq!(elided[7..9], full[7..9], "{csv}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
