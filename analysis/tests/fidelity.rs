@@ -54,3 +54,47 @@ fn swarm_cases_give_the_same_datasets_at_both_fidelities() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn p2psim(args: &[&str]) -> (bool, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_p2psim"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn elide_crypto_is_refused_where_it_does_not_belong() {
+    let dir = std::env::temp_dir().join(format!("p2psim-fidelity-no-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let elided = |from: &str, to: &str| {
+        let text = std::fs::read_to_string(from).unwrap();
+        let file = dir.join(to);
+        std::fs::write(&file, format!("fidelity: elide_crypto\n{text}")).unwrap();
+        file.to_str().unwrap().to_owned()
+    };
+    // A market scenario: the field, at its line.
+    let market = elided("../scenarios/market_90d.yaml", "market.yaml");
+    let (ok, err) = p2psim(&["validate", &market]);
+    assert!(!ok, "a market scenario took elide_crypto");
+    assert!(
+        err.contains("market.yaml:1:") && err.contains("fidelity"),
+        "{err}"
+    );
+    // The live driver: real sockets, real cryptography.
+    let live = elided("../scenarios/quickstart.yaml", "live.yaml");
+    let (ok, err) = p2psim(&["live", "up", "--config", &live, "--for", "1s"]);
+    assert!(!ok, "the live driver took elide_crypto");
+    assert!(
+        err.contains("live.yaml:1:") && err.contains("real cryptography only"),
+        "{err}"
+    );
+    // A level that does not exist.
+    let (ok, err) = p2psim(&["scale", ".", "--out", "x", "--fidelity", "fast"]);
+    assert!(!ok && err.contains("unknown fidelity `fast`"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
