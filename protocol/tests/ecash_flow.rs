@@ -451,6 +451,7 @@ fn swap_before_spend_never_hands_over_issued_proofs() {
     let mut b = bank();
     let policy = WalletPolicy {
         swap_before_spend: true,
+        ..WalletPolicy::default()
     };
     let mut w = b.wallet(policy);
     b.fund(&mut w, 8, 1).unwrap();

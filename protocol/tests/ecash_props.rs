@@ -162,6 +162,7 @@ impl World {
             bank.wallet(WalletPolicy::default()),
             bank.wallet(WalletPolicy {
                 swap_before_spend: true,
+                ..WalletPolicy::default()
             }),
         ];
         World {

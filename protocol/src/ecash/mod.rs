@@ -11,6 +11,7 @@
 //! - [`observe`]: what the mint operator sees.
 
 pub mod amount;
+mod bdhke;
 pub mod dhke;
 pub mod dleq;
 mod error;

@@ -448,11 +448,20 @@ impl Node {
     pub fn new(
         identity: Arc<Identity>,
         addr: SocketAddr,
-        cfg: NodeConfig,
+        mut cfg: NodeConfig,
         mut crypto: ChaCha20Rng,
         mut decisions: ChaCha20Rng,
         backend: Option<Box<dyn InferenceBackend>>,
     ) -> Result<Self, Error> {
+        // A node runs at one crypto fidelity: its identity's.
+        let fidelity = identity.fidelity();
+        cfg.dht.policy.identity.fidelity = fidelity;
+        if let Some(c) = cfg.client.as_mut() {
+            c.wallet.fidelity = fidelity;
+        }
+        if let Some(m) = cfg.mint.as_mut() {
+            m.mint.fidelity = fidelity;
+        }
         let epochs = cfg.dht.policy.epochs;
         let dht = Dht::new(
             identity.clone(),
@@ -481,7 +490,7 @@ impl Node {
             .clone()
             .map(|c| ClientRole::new(c, sub_stream(&mut decisions)));
         let (service, backend) = match (&cfg.service, backend) {
-            (Some(s), Some(b)) => (Some(ServiceRole::new(s.clone(), b)), None),
+            (Some(s), Some(b)) => (Some(ServiceRole::new(s.clone(), b, fidelity)), None),
             (Some(_), None) => {
                 return Err(Error::Config("a service role needs an inference backend"));
             }

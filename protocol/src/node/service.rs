@@ -256,11 +256,19 @@ pub(crate) struct ServiceRole {
 }
 
 impl ServiceRole {
-    pub fn new(cfg: ServiceConfig, backend: Box<dyn InferenceBackend>) -> Self {
+    pub fn new(
+        cfg: ServiceConfig,
+        backend: Box<dyn InferenceBackend>,
+        fidelity: crate::fidelity::CryptoFidelity,
+    ) -> Self {
+        let policy = WalletPolicy {
+            fidelity,
+            ..WalletPolicy::default()
+        };
         ServiceRole {
             cfg,
             backend,
-            payments: Payments::new(Wallet::new(WalletPolicy::default(), Box::new(NoHold))),
+            payments: Payments::new(Wallet::new(policy, Box::new(NoHold))),
             salt: [0; 16],
             mints: BTreeMap::new(),
             quotes: HashMap::new(),

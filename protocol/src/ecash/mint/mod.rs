@@ -33,9 +33,9 @@ use super::messages::{
 use super::observe::{MintObservation, RedeemedProof};
 use super::{
     Amount, BlindSignature, BlindedMessage, CurrencyUnit, EcashError, Invoice, KeysetId,
-    LightningPayment, MintKeySet, PayerId, PayoutOutcome, Proof, QuoteId, dhke, dleq,
-    keyset::input_fee,
+    LightningPayment, MintKeySet, PayerId, PayoutOutcome, Proof, QuoteId, bdhke, keyset::input_fee,
 };
+use crate::fidelity::CryptoFidelity;
 use crate::net::PeerAddr;
 use crate::time::{Duration, Instant};
 
@@ -58,6 +58,9 @@ pub struct MintConfig {
     pub melt_fee_reserve_ppk: u64,
     /// Minimum Lightning fee reserve for melts.
     pub melt_min_fee_reserve: Amount,
+    /// How blind signatures are made and checked (`Full`: NUT-00 and
+    /// NUT-12; see [`crate::fidelity`]).
+    pub fidelity: CryptoFidelity,
 }
 
 impl Default for MintConfig {
@@ -71,6 +74,7 @@ impl Default for MintConfig {
             max_outputs: 1000,
             melt_fee_reserve_ppk: 0,
             melt_min_fee_reserve: Amount::ZERO,
+            fidelity: CryptoFidelity::Full,
         }
     }
 }
@@ -425,8 +429,7 @@ impl Mint {
             let ks = self.keyset(id)?;
             let k = ks.secret_for(amount)?;
             let big_k = ks.keyset().key_for(amount)?;
-            let c = dhke::sign_message(k, &o.blinded_secret)?;
-            let proof = dleq::prove(k, big_k, &o.blinded_secret, &c)?;
+            let (c, proof) = bdhke::sign(self.config.fidelity, k, big_k, &o.blinded_secret)?;
             outputs.push(*o);
             signatures.push(BlindSignature {
                 amount,
@@ -731,7 +734,8 @@ impl Mint {
             if !seen.insert(y.serialize()) {
                 return Err(EcashError::DuplicateInput { y });
             }
-            if dhke::sign_message(k, &y)? != p.c {
+            let big_k = ks.keyset().key_for(p.amount)?;
+            if !bdhke::verify(self.config.fidelity, k, big_k, &y, &p.c)? {
                 return Err(EcashError::InvalidProofSignature { y });
             }
             self.spent.check_unspent(&y)?;
@@ -789,8 +793,7 @@ impl Mint {
             let ks = self.keyset(o.id)?;
             let k = ks.secret_for(o.amount)?;
             let big_k = ks.keyset().key_for(o.amount)?;
-            let c = dhke::sign_message(k, &o.blinded_secret)?;
-            let proof = dleq::prove(k, big_k, &o.blinded_secret, &c)?;
+            let (c, proof) = bdhke::sign(self.config.fidelity, k, big_k, &o.blinded_secret)?;
             signatures.push(BlindSignature {
                 amount: o.amount,
                 id: o.id,

@@ -33,7 +33,7 @@ use super::messages::{
 use super::nuts::{ProofDleq, ScalarHex};
 use super::{
     Amount, BlindSignature, BlindedMessage, EcashError, KeySet, KeysetId, Proof, QuoteId, Secret,
-    dhke, dleq, keyset::input_fee,
+    bdhke, keyset::input_fee,
 };
 use crate::time::Instant;
 
@@ -575,7 +575,7 @@ impl Wallet {
                 .dleq
                 .as_ref()
                 .ok_or(EcashError::DleqMissing { what: "proof" })?;
-            dleq::verify_proof(p.secret.as_bytes(), &p.c, d, key)?;
+            bdhke::verify_proof(self.policy.fidelity, p.secret.as_bytes(), &p.c, d, key)?;
         }
         Amount::try_sum(proofs.iter().map(|p| p.amount))
     }
@@ -899,7 +899,7 @@ impl Wallet {
         for amount in amounts {
             for part in select::split_for_keyset(*amount, keyset)? {
                 let secret = Secret::generate(rng);
-                let (b, r) = dhke::blind_message(secret.as_bytes(), None, rng)?;
+                let (b, r) = bdhke::blind(self.policy.fidelity, secret.as_bytes(), rng)?;
                 messages.push(BlindedMessage {
                     amount: part,
                     id: keyset.id,
@@ -945,8 +945,15 @@ impl Wallet {
             let d = sig.dleq.ok_or(EcashError::DleqMissing {
                 what: "blind signature",
             })?;
-            dleq::verify_blind_signature(&d, key, &msg.blinded_secret, &sig.c)?;
-            let c = dhke::unblind_message(&sig.c, &r, key)?;
+            let c = bdhke::unblind(
+                self.policy.fidelity,
+                &d,
+                key,
+                &msg.blinded_secret,
+                &sig.c,
+                &r,
+                secret.as_bytes(),
+            )?;
             proofs.push(Proof {
                 amount: sig.amount,
                 id: sig.id,

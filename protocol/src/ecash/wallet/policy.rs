@@ -11,6 +11,9 @@ pub struct WalletPolicy {
     /// Swap freshly minted proofs at the mint before their first spend, so the
     /// proofs a payee sees were not the ones issued against a funding event.
     pub swap_before_spend: bool,
+    /// How blind signatures are checked and unblinded, and outputs blinded
+    /// (`Full`: NUT-00 and NUT-12; see [`crate::fidelity`]).
+    pub fidelity: crate::fidelity::CryptoFidelity,
 }
 
 /// How long freshly minted proofs wait before their first spend.
