@@ -22,6 +22,7 @@ mod node_common;
 #[path = "../tests/vnet/mod.rs"]
 mod vnet;
 
+use peer2prompt::fidelity::CryptoFidelity;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -344,7 +345,11 @@ fn market(c: &mut Criterion) {
         b.iter(|| SignedQuote::sign(&id, black_box(quote.clone())))
     });
     g.bench_function("quote_verify", |b| {
-        b.iter(|| black_box(&signed).verify(Instant::ZERO).unwrap())
+        b.iter(|| {
+            black_box(&signed)
+                .verify(Instant::ZERO, CryptoFidelity::Full)
+                .unwrap()
+        })
     });
     g.bench_function("receipt_sign", |b| {
         b.iter(|| SignedReceipt::sign(&id, black_box(receipt.clone())))
@@ -352,7 +357,14 @@ fn market(c: &mut Criterion) {
     g.bench_function("receipt_verify", |b| {
         b.iter(|| {
             black_box(&signed_receipt)
-                .verify(&key, QuoteId([1; 16]), 100, 300, &[9; 32])
+                .verify(
+                    &key,
+                    QuoteId([1; 16]),
+                    100,
+                    300,
+                    &[9; 32],
+                    CryptoFidelity::Full,
+                )
                 .unwrap()
         })
     });

@@ -1,37 +1,42 @@
-//! Crypto fidelity: which implementation of the identity signatures runs.
+//! Crypto fidelity: which implementation of the expensive primitives runs.
 //!
 //! - [`CryptoFidelity::Full`] (the default, and the only level the live
-//!   driver uses) runs Ed25519 as specified.
+//!   driver accepts) runs Ed25519, BDHKE and DLEQ as specified.
 //! - [`CryptoFidelity::ElideCrypto`] is for large simulations. It keeps every
-//!   size, layout and accept/reject decision of the protocol, and replaces the
-//!   curve arithmetic of Ed25519 signing, verification and key parsing with
-//!   SHA-256 over the signer's public key and the message. A signature still
-//!   fails under the wrong key, over a changed message, or when forged by
-//!   anyone who signs with their own key; it is not unforgeable against code
-//!   that computes the elided tag for another node's key, which no node in the
-//!   simulator does.
+//!   size, layout, random draw and accept/reject decision of the protocol,
+//!   and replaces curve arithmetic with hashing:
+//!   - Ed25519 signing, verification and key parsing become SHA-256 over the
+//!     signer's public key and the message (here);
+//!   - Cashu's blind signatures and DLEQ proofs become points hashed onto
+//!     secp256k1 and SHA-256 tags (`ecash/bdhke.rs`).
+//!
+//!   A signature or proof still fails under the wrong key, over a changed
+//!   message, or when forged by anyone who signs with their own key. It is
+//!   not unforgeable against code that computes the elided tag for another
+//!   node's key, which no node in the simulator does.
 //!
 //! What stays real under `ElideCrypto`: key generation (node ids derive from
-//! identity keys), the identity proof of work, onion-key certificates' layout,
-//! ntor, the onion layers, Cashu's BDHKE and DLEQ, and the LLM-Tor baseline's
-//! RSA blind signatures. Those are a small share of a simulation's CPU (see
-//! `docs/scale/README.md`); the signatures of the DHT dominate it.
+//! identity keys), the identity proof of work, ntor's X25519, the onion
+//! layers (ChaCha20-Poly1305), and the LLM-Tor baseline's RSA blind
+//! signatures. In the scenarios profiled (README, "Crypto fidelity") they
+//! are a small share of the CPU; DHT signatures and ecash dominate it.
 //!
-//! One decision differs by construction: under `ElideCrypto` a key is not
-//! checked to be a point of the curve. Every key in the simulator comes from
-//! real key generation, so none fails that check under `Full` either.
+//! One decision differs by construction: under `ElideCrypto` an Ed25519 key
+//! is not checked to be a point of the curve. Every key in the simulator
+//! comes from real key generation, so none fails that check under `Full`
+//! either.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Which implementation of the identity signatures a node runs.
+/// Which implementation of signatures and blind signatures a node runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CryptoFidelity {
-    /// Ed25519, as specified.
+    /// Ed25519, BDHKE and DLEQ, as specified.
     #[default]
     Full,
-    /// SHA-256 tags of the same size in place of Ed25519 (simulation only).
+    /// Hashing of the same sizes in their place (simulation only).
     ElideCrypto,
 }
 

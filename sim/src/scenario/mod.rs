@@ -43,9 +43,10 @@ pub struct Scenario {
     #[serde(default = "one")]
     pub replications: u32,
     /// Crypto fidelity of a network scenario: `full` (default) or
-    /// `elide_crypto`, which replaces Ed25519's curve arithmetic with SHA-256
-    /// tags of the same size and keeps every decision, so the datasets are
-    /// identical and only wall time differs (see `peer2prompt::fidelity`).
+    /// `elide_crypto`, which replaces the curve arithmetic of Ed25519 and of
+    /// Cashu's blind signatures with hashing at the same sizes and keeps
+    /// every decision, so the datasets are identical and only wall time
+    /// differs (see `peer2prompt::fidelity`).
     #[serde(default, skip_serializing_if = "FidelitySpec::is_full")]
     pub fidelity: FidelitySpec,
     /// The system under test: `peer2prompt` (default), or a baseline,
@@ -555,7 +556,8 @@ pub enum FidelitySpec {
     /// Real cryptography throughout.
     #[default]
     Full,
-    /// SHA-256 tags in place of Ed25519 signatures (simulation only).
+    /// Hashing in place of Ed25519's and Cashu's curve arithmetic
+    /// (simulation only).
     ElideCrypto,
 }
 
