@@ -57,6 +57,12 @@ fn fresh(name: &str) -> PathBuf {
 #[test]
 fn report_rebuilds_figures_and_names_every_claim() {
     let d = fresh("ok");
+    // A section run under elide_crypto says so where it names its source.
+    let manifest = d.join("latency/manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    m["crypto_fidelity"] = "elide_crypto".into();
+    std::fs::write(&manifest, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
     let o = p2psim(&["report", d.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let md = std::fs::read_to_string(d.join("report.md")).unwrap();
@@ -128,6 +134,11 @@ fn report_rebuilds_figures_and_names_every_claim() {
     assert!(md.contains("Mint-exit collusion (the Mint-Exit Collusion paragraph"));
     assert!(md.contains("![Price index per model](figures/price_index.png)"));
     assert!(md.contains("figures/subsidized_link.png"));
+    assert_eq!(
+        md.matches("crypto fidelity `elide_crypto`").count(),
+        1,
+        "{md}"
+    );
     // The visibility matrix was measured, not asserted.
     assert!(md.contains("| Ingress hop | Client IP ("), "{md}");
     // Rebuilding gives the same bytes.
