@@ -9,6 +9,14 @@
 
 use std::process::Command;
 
+/// The CSV's data rows, split into fields.
+fn fields(csv: &str) -> Vec<Vec<&str>> {
+    csv.lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect()
+}
+
 #[test]
 fn the_scaling_study_runs_each_scenario_once_and_records_refusals() {
     let dir = std::env::temp_dir().join(format!("p2psim-scale-{}", std::process::id()));
@@ -43,11 +51,7 @@ fn the_scaling_study_runs_each_scenario_once_and_records_refusals() {
     let run = || run_at("full");
     run();
     let csv = std::fs::read_to_string(out.join("scale.csv")).unwrap();
-    let rows: Vec<Vec<&str>> = csv
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').collect())
-        .collect();
+    let rows = fields(&csv);
     let names: Vec<&str> = rows.iter().map(|r| r[0]).collect();
     assert_eq!(names, ["tiny", "bigger", "huge"], "{csv}");
     for r in &rows[..2] {
@@ -87,11 +91,7 @@ fn the_scaling_study_runs_each_scenario_once_and_records_refusals() {
         "{both}"
     );
     let csv = std::fs::read_to_string(out.join("scale.csv")).unwrap();
-    let rows: Vec<Vec<&str>> = csv
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').collect())
-        .collect();
+    let rows = fields(&csv);
     assert_eq!(rows.len(), 6, "{csv}");
     for pair in rows.chunks(2) {
         let (elided, full) = (&pair[0], &pair[1]);

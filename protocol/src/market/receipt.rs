@@ -166,53 +166,25 @@ mod tests {
         };
         let s = SignedReceipt::sign(&id, r);
         let key = id.claim().identity_key;
-        s.verify(
-            &key,
-            QuoteId([1; 16]),
-            10,
-            3,
-            &h.digest(),
-            CryptoFidelity::Full,
-        )
-        .unwrap();
-        assert!(
-            s.verify(
+        // Checked against quote 1, 10 input tokens, `output` and `digest`.
+        let check = |signed: &SignedReceipt, output: u64, digest: &[u8; 32]| {
+            signed.verify(
                 &key,
                 QuoteId([1; 16]),
                 10,
-                4,
-                &h.digest(),
-                CryptoFidelity::Full
+                output,
+                digest,
+                CryptoFidelity::Full,
             )
-            .is_err()
-        );
+        };
+        check(&s, 3, &h.digest()).unwrap();
+        assert!(check(&s, 4, &h.digest()).is_err());
         let mut other = ResponseHasher::default();
         other.update(b"hello world!");
-        assert!(
-            s.verify(
-                &key,
-                QuoteId([1; 16]),
-                10,
-                3,
-                &other.digest(),
-                CryptoFidelity::Full
-            )
-            .is_err()
-        );
+        assert!(check(&s, 3, &other.digest()).is_err());
         let mut forged = s;
         forged.receipt.charged_msat = 1;
-        assert!(
-            forged
-                .verify(
-                    &key,
-                    QuoteId([1; 16]),
-                    10,
-                    3,
-                    &h.digest(),
-                    CryptoFidelity::Full
-                )
-                .is_err()
-        );
+        assert!(check(&forged, 3, &h.digest()).is_err());
     }
 
     #[test]
