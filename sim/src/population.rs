@@ -351,7 +351,8 @@ fn client_config(s: &Scenario, nat: bool) -> ClientRoleConfig {
         mint_timeout: Duration::from_secs_f64(s.protocol.mint_timeout_s.unwrap_or(10.0)),
         wallet: WalletPolicy {
             swap_before_spend: s.protocol.wallet.swap_before_spend,
-            fidelity: s.fidelity.crypto(),
+            // The level is the node's own: Node::new sets it from its identity.
+            ..WalletPolicy::default()
         },
         hold: hold_config(&s.protocol.wallet.hold),
         audit_keysets: s.protocol.audit_keysets,
