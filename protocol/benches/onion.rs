@@ -18,6 +18,7 @@
 //!   back through three return hops.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+use peer2prompt::fidelity::CryptoFidelity::Full;
 use std::collections::VecDeque;
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -132,14 +133,19 @@ fn ntor_benches(c: &mut Criterion) {
     let b = StaticSecret::from([7u8; 32]);
     let big_b = PublicKey::from(&b).to_bytes();
     let id = [3u8; 20];
-    let (_, skin) = NtorClient::new(id, big_b, &mut rng);
+    let pair = || ntor::OnionKeyPair {
+        secret: &b,
+        public: &big_b,
+    };
+    let (_, skin) = NtorClient::new(id, big_b, Full, &mut rng);
     let mut g = c.benchmark_group("onion");
     g.bench_function("ntor_client", |bench| {
         bench.iter_batched(
             || {
-                let (client, skin) = NtorClient::new(id, big_b, &mut rng);
+                let (client, skin) = NtorClient::new(id, big_b, Full, &mut rng);
                 let (reply, _) =
-                    ntor::server_respond(&id, &b, &skin, KEY_MATERIAL_LEN, &mut rng).unwrap();
+                    ntor::server_respond(&id, pair(), &skin, KEY_MATERIAL_LEN, Full, &mut rng)
+                        .unwrap();
                 (client, reply)
             },
             |(client, reply)| client.finish(&reply, KEY_MATERIAL_LEN).unwrap(),
@@ -149,11 +155,19 @@ fn ntor_benches(c: &mut Criterion) {
     // The client's first half alone is part of the batched setup above; time
     // it too so ntor_client can be read as setup + finish.
     g.bench_function("ntor_client_create", |bench| {
-        bench.iter(|| NtorClient::new(id, big_b, &mut rng))
+        bench.iter(|| NtorClient::new(id, big_b, Full, &mut rng))
     });
     g.bench_function("ntor_server", |bench| {
         bench.iter(|| {
-            ntor::server_respond(&id, &b, black_box(&skin), KEY_MATERIAL_LEN, &mut rng).unwrap()
+            ntor::server_respond(
+                &id,
+                pair(),
+                black_box(&skin),
+                KEY_MATERIAL_LEN,
+                Full,
+                &mut rng,
+            )
+            .unwrap()
         })
     });
     g.finish();

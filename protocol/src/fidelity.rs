@@ -8,7 +8,9 @@
 //!   - Ed25519 signing, verification and key parsing become SHA-256 over the
 //!     signer's public key and the message (here);
 //!   - Cashu's blind signatures and DLEQ proofs become points hashed onto
-//!     secp256k1 and SHA-256 tags (`ecash/bdhke.rs`).
+//!     secp256k1 and SHA-256 tags (`ecash/bdhke.rs`);
+//!   - ntor's ephemeral keys and X25519 products become SHA-256 over the
+//!     secret and over the two public keys (`onion/ntor.rs`).
 //!
 //!   A signature or proof still fails under the wrong key, over a changed
 //!   message, or when forged by anyone who signs with their own key. It is
@@ -16,10 +18,11 @@
 //!   node's key, which no node in the simulator does.
 //!
 //! What stays real under `ElideCrypto`: key generation (node ids derive from
-//! identity keys), the identity proof of work, ntor's X25519, the onion
-//! layers (ChaCha20-Poly1305), and the LLM-Tor baseline's RSA blind
+//! identity keys; onion keys are real X25519 pairs), the identity proof of
+//! work, the onion layers (ChaCha20-Poly1305), the X25519 of the DHT's
+//! capability fetch (rare), and the LLM-Tor baseline's RSA blind
 //! signatures. In the scenarios profiled (README, "Crypto fidelity") they
-//! are a small share of the CPU; DHT signatures and ecash dominate it.
+//! are a small share of the CPU.
 //!
 //! One decision differs by construction: under `ElideCrypto` an Ed25519 key
 //! is not checked to be a point of the curve. Every key in the simulator

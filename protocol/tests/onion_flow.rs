@@ -6,6 +6,7 @@
 mod onion_common;
 mod vnet;
 
+use peer2prompt::fidelity::CryptoFidelity::Full;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
@@ -421,10 +422,15 @@ fn a_leaked_long_term_key_does_not_open_a_recorded_session() {
         .secret_for(&skin[20..52].try_into().unwrap(), n.now())
         .unwrap();
     let id = exit_node.identity.node_id().ntor_id();
+    let onion_key: [u8; 32] = skin[20..52].try_into().unwrap();
     for attempt in 0..16u64 {
+        let pair = ntor::OnionKeyPair {
+            secret: b,
+            public: &onion_key,
+        };
         let mut rng = ChaCha20Rng::seed_from_u64(attempt);
         let (reply, material) =
-            ntor::server_respond(&id, b, &skin, KEY_MATERIAL_LEN, &mut rng).unwrap();
+            ntor::server_respond(&id, pair, &skin, KEY_MATERIAL_LEN, Full, &mut rng).unwrap();
         assert_ne!(&reply[..32], original_y);
         let keys = HopKeys::from_material(&material).unwrap();
         let ad = layer_ad(keys.handle, Direction::Forward);

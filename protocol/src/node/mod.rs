@@ -462,6 +462,8 @@ impl Node {
         if let Some(m) = cfg.mint.as_mut() {
             m.mint.fidelity = fidelity;
         }
+        cfg.relay.fidelity = fidelity;
+        cfg.onion.fidelity = fidelity;
         let epochs = cfg.dht.policy.epochs;
         let dht = Dht::new(
             identity.clone(),

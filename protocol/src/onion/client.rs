@@ -29,6 +29,7 @@ use super::messages::{
 use super::ntor::{NtorClient, REPLY_LEN};
 use super::relay::Transmit;
 use super::surb::{self, Delivery, REPLY_CAPACITY, ReturnHop, Surb, SurbSecrets};
+use crate::fidelity::CryptoFidelity;
 use crate::identity::NodeId;
 use crate::time::{Duration, Instant};
 
@@ -56,6 +57,9 @@ pub struct ClientConfig {
     pub build_timeout: Duration,
     /// Reassembly limits for replies.
     pub reassembly: ReassemblyLimits,
+    /// The ntor handshake's crypto fidelity (set by `Node::new` from the
+    /// node's identity).
+    pub fidelity: CryptoFidelity,
 }
 
 impl Default for ClientConfig {
@@ -66,6 +70,7 @@ impl Default for ClientConfig {
             surb_batch: 8,
             build_timeout: Duration::from_secs(10),
             reassembly: ReassemblyLimits::default(),
+            fidelity: CryptoFidelity::Full,
         }
     }
 }
@@ -267,7 +272,12 @@ impl OnionClient {
             }
         };
         let first = path[0];
-        let (ntor, skin) = NtorClient::new(first.node.ntor_id(), first.onion_key, &mut self.crypto);
+        let (ntor, skin) = NtorClient::new(
+            first.node.ntor_id(),
+            first.onion_key,
+            self.config.fidelity,
+            &mut self.crypto,
+        );
         self.stats.handshakes += 1;
         self.circuits.insert(
             id,
@@ -524,7 +534,12 @@ impl OnionClient {
         let k = c.hops.len();
         let next = c.path[k];
         let sealer = k - 1;
-        let (ntor, skin) = NtorClient::new(next.node.ntor_id(), next.onion_key, &mut self.crypto);
+        let (ntor, skin) = NtorClient::new(
+            next.node.ntor_id(),
+            next.onion_key,
+            self.config.fidelity,
+            &mut self.crypto,
+        );
         self.stats.handshakes += 1;
         // The answer comes back through the hops before the sealer, reversed.
         let ret: Vec<ReturnHop<'_>> = (0..sealer)

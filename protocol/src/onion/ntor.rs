@@ -8,17 +8,26 @@
 //! `x` or `y` too (the forward secrecy the whitepaper's security note asks for).
 //!
 //! Key exchange only; the layer crypto that uses the keys is in `layer`.
+//!
+//! Under [`CryptoFidelity::ElideCrypto`] (simulation only, `crate::fidelity`)
+//! the ephemeral public keys and the two X25519 products are hashes:
+//! `X = SHA-256(d_pub || x)`, and `EXP(a, B) = SHA-256(d_dh || min(A, B) ||
+//! max(A, B))` over the two public keys. Every size, random draw, check and
+//! the whole key schedule stay; a wrong onion key is still refused and a
+//! changed `Y` or `AUTH` still fails the MAC. The product is computable from
+//! the two public keys by code that knows the scheme, which no node does.
 
 use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
 use rand_core::CryptoRng;
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::OnionError;
+use crate::fidelity::CryptoFidelity;
 
 /// The protocol id.
 pub const PROTOID: &[u8] = b"ntor-curve25519-sha256-1";
@@ -59,6 +68,41 @@ fn x25519_on(u: &[u8; 32], scalars: &[&StaticSecret]) -> Vec<[u8; 32]> {
     }
 }
 
+/// Domain separators of the elided public key and product.
+const ELIDED_PUBLIC: &[u8] = b"peer2prompt/elided-x25519/public/v1";
+const ELIDED_EXP: &[u8] = b"peer2prompt/elided-x25519/exp/v1";
+
+/// An ephemeral public key: `k·G`, or under `ElideCrypto` `SHA-256(d || k)`.
+fn public_of(k: &StaticSecret, fidelity: CryptoFidelity) -> PublicKey {
+    match fidelity {
+        CryptoFidelity::Full => PublicKey::from(k),
+        CryptoFidelity::ElideCrypto => {
+            let h: [u8; 32] = Sha256::new()
+                .chain_update(ELIDED_PUBLIC)
+                .chain_update(k.as_bytes())
+                .finalize()
+                .into();
+            PublicKey::from(h)
+        }
+    }
+}
+
+/// The elided `EXP` of the holders of `a` and `b`: the same from either
+/// side, distinct for every pair of keys, never all zero in practice.
+fn elided_exp(a: &PublicKey, b: &PublicKey) -> [u8; 32] {
+    let (lo, hi) = if a.as_bytes() <= b.as_bytes() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    Sha256::new()
+        .chain_update(ELIDED_EXP)
+        .chain_update(lo.as_bytes())
+        .chain_update(hi.as_bytes())
+        .finalize()
+        .into()
+}
+
 /// Refuses an all-zero shared secret (a small-order peer key).
 fn contributory(shared: &[u8; 32]) -> Result<(), OnionError> {
     if shared.iter().all(|b| *b == 0) {
@@ -85,6 +129,7 @@ pub struct NtorClient {
     b: PublicKey,
     x: StaticSecret,
     big_x: PublicKey,
+    fidelity: CryptoFidelity,
 }
 
 impl core::fmt::Debug for NtorClient {
@@ -94,13 +139,19 @@ impl core::fmt::Debug for NtorClient {
 }
 
 impl NtorClient {
-    /// Starts a handshake with the relay whose ntor id is `id` and onion key is `b`.
-    pub fn new(id: [u8; 20], b: [u8; 32], rng: &mut impl CryptoRng) -> (Self, [u8; ONIONSKIN_LEN]) {
+    /// Starts a handshake with the relay whose ntor id is `id` and onion key
+    /// is `b`, at `fidelity`.
+    pub fn new(
+        id: [u8; 20],
+        b: [u8; 32],
+        fidelity: CryptoFidelity,
+        rng: &mut impl CryptoRng,
+    ) -> (Self, [u8; ONIONSKIN_LEN]) {
         let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);
         let x = StaticSecret::from(seed);
         seed.zeroize();
-        Self::with_ephemeral(id, b, x)
+        Self::with_ephemeral(id, b, x, fidelity)
     }
 
     /// As [`NtorClient::new`] with a given ephemeral secret (test vectors).
@@ -108,8 +159,9 @@ impl NtorClient {
         id: [u8; 20],
         b: [u8; 32],
         x: StaticSecret,
+        fidelity: CryptoFidelity,
     ) -> (Self, [u8; ONIONSKIN_LEN]) {
-        let big_x = PublicKey::from(&x);
+        let big_x = public_of(&x, fidelity);
         let mut skin = [0u8; ONIONSKIN_LEN];
         skin[..20].copy_from_slice(&id);
         skin[20..52].copy_from_slice(&b);
@@ -119,8 +171,17 @@ impl NtorClient {
             b: PublicKey::from(b),
             x,
             big_x,
+            fidelity,
         };
         (state, skin)
+    }
+
+    /// `EXP(x, u)` at this handshake's fidelity.
+    fn exp(&self, u: &PublicKey) -> [u8; 32] {
+        match self.fidelity {
+            CryptoFidelity::Full => x25519_on(u.as_bytes(), &[&self.x])[0],
+            CryptoFidelity::ElideCrypto => elided_exp(&self.big_x, u),
+        }
     }
 
     /// Checks the server's `AUTH` and derives `key_len` bytes of key material.
@@ -133,11 +194,11 @@ impl NtorClient {
         let mut y = [0u8; 32];
         y.copy_from_slice(&reply[..32]);
         let big_y = PublicKey::from(y);
-        let mut xy = Zeroizing::new(x25519_on(big_y.as_bytes(), &[&self.x]));
-        let mut xb = Zeroizing::new(x25519_on(self.b.as_bytes(), &[&self.x]));
-        contributory(&xy[0])?;
-        contributory(&xb[0])?;
-        let secret_input = secret_input(&xy[0], &xb[0], &self.id, &self.b, &self.big_x, &big_y);
+        let mut xy = Zeroizing::new(self.exp(&big_y));
+        let mut xb = Zeroizing::new(self.exp(&self.b));
+        contributory(&xy)?;
+        contributory(&xb)?;
+        let secret_input = secret_input(&xy, &xb, &self.id, &self.b, &self.big_x, &big_y);
         let verify = h(T_VERIFY, &[&secret_input])?;
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(T_MAC)
             .map_err(|_| OnionError::HandshakeFailed { reason: "hmac key" })?;
@@ -162,46 +223,66 @@ impl NtorClient {
     }
 }
 
+/// A relay's onion key pair as the server side of ntor uses it.
+pub struct OnionKeyPair<'a> {
+    /// The secret `b`.
+    pub secret: &'a StaticSecret,
+    /// Its public key `B`, as the keyring holds it.
+    pub public: &'a [u8; 32],
+}
+
 /// The server side: answers an onionskin addressed to `my_id` with onion
-/// secret `b`. Returns the reply and `key_len` bytes of key material; the
-/// ephemeral `y` is dropped (erased) before returning.
+/// key pair `b`, at `fidelity`. Returns the reply and `key_len` bytes of
+/// key material; the ephemeral `y` is dropped (erased) before returning.
 pub fn server_respond(
     my_id: &[u8; 20],
-    b: &StaticSecret,
+    b: OnionKeyPair<'_>,
     skin: &[u8; ONIONSKIN_LEN],
     key_len: usize,
+    fidelity: CryptoFidelity,
     rng: &mut impl CryptoRng,
 ) -> Result<([u8; REPLY_LEN], Zeroizing<Vec<u8>>), OnionError> {
     let mut seed = [0u8; 32];
     rng.fill_bytes(&mut seed);
     let y = StaticSecret::from(seed);
     seed.zeroize();
-    server_respond_with(my_id, b, skin, key_len, y)
+    server_respond_with(my_id, b, skin, key_len, y, fidelity)
 }
 
 /// As [`server_respond`] with a given ephemeral secret (test vectors).
 pub fn server_respond_with(
     my_id: &[u8; 20],
-    b: &StaticSecret,
+    b: OnionKeyPair<'_>,
     skin: &[u8; ONIONSKIN_LEN],
     key_len: usize,
     y: StaticSecret,
+    fidelity: CryptoFidelity,
 ) -> Result<([u8; REPLY_LEN], Zeroizing<Vec<u8>>), OnionError> {
     if skin[..20] != my_id[..] {
         return Err(OnionError::HandshakeFailed {
             reason: "onionskin is for another relay",
         });
     }
-    let big_b = PublicKey::from(b);
+    // Full fidelity derives `B` from `b` as it always has; the elided level
+    // takes the keyring's copy (the keyring found `b` by it).
+    let big_b = match fidelity {
+        CryptoFidelity::Full => PublicKey::from(b.secret),
+        CryptoFidelity::ElideCrypto => PublicKey::from(*b.public),
+    };
     if skin[20..52] != big_b.as_bytes()[..] {
         return Err(OnionError::UnknownOnionKey);
     }
     let mut xb = [0u8; 32];
     xb.copy_from_slice(&skin[52..]);
     let big_x = PublicKey::from(xb);
-    let big_y = PublicKey::from(&y);
-    // One Edwards lift of X serves both multiplications.
-    let shared = Zeroizing::new(x25519_on(big_x.as_bytes(), &[&y, b]));
+    let big_y = public_of(&y, fidelity);
+    let shared = Zeroizing::new(match fidelity {
+        // One Edwards lift of X serves both multiplications.
+        CryptoFidelity::Full => x25519_on(big_x.as_bytes(), &[&y, b.secret]),
+        CryptoFidelity::ElideCrypto => {
+            vec![elided_exp(&big_y, &big_x), elided_exp(&big_b, &big_x)]
+        }
+    });
     drop(y);
     contributory(&shared[0])?;
     contributory(&shared[1])?;

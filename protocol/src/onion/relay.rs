@@ -29,6 +29,7 @@ use super::observe::{HopObservation, ObservedCell, ObservedNext};
 use super::replay::{ReplayWindow, SurbTags};
 use super::shaping::{DownstreamShaping, Due, Shaper};
 use super::surb::{REPLY_CAPACITY, Surb, seal_reply};
+use crate::fidelity::CryptoFidelity;
 use crate::identity::{Identity, OnionKeyring};
 use crate::time::{Duration, Instant};
 
@@ -58,6 +59,9 @@ pub struct RelayConfig {
     /// Downstream padding and constant-rate streaming for sessions this
     /// node is the endpoint of (off by default).
     pub downstream: DownstreamShaping,
+    /// The ntor handshake's crypto fidelity (set by `Node::new` from the
+    /// node's identity).
+    pub fidelity: CryptoFidelity,
     /// **Adversarial** behaviour (off by default; the `adversary` feature).
     #[cfg(feature = "adversary")]
     pub dangerous_behaviour: RelayAdversary,
@@ -87,6 +91,7 @@ impl Default for RelayConfig {
             surb_max_age: Duration::from_secs(540),
             idle_timeout: Duration::from_secs(600),
             downstream: DownstreamShaping::default(),
+            fidelity: CryptoFidelity::Full,
             #[cfg(feature = "adversary")]
             dangerous_behaviour: RelayAdversary::default(),
         }
@@ -420,11 +425,13 @@ impl OnionRelay {
             .keyring
             .secret_for(&b, now)
             .ok_or(OnionError::UnknownOnionKey)?;
+        let pair = ntor::OnionKeyPair { secret, public: &b };
         let (reply, material) = ntor::server_respond(
             &self.ntor_id,
-            secret,
+            pair,
             &skin,
             KEY_MATERIAL_LEN,
+            self.config.fidelity,
             &mut self.crypto,
         )?;
         let keys = HopKeys::from_material(&material)?;
