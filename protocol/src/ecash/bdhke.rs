@@ -8,7 +8,8 @@
 //! message or a forged proof as the real one does:
 //!
 //! - `B_ = H2C("B_" || x || r)` (hiding `x` from the mint without `r`);
-//! - `C_ = H2C("C_" || K || B_)`, `C = H2C("C" || K || Y)`, `Y = hash_to_curve(x)`;
+//! - `C_ = H2C("C_" || K || B_)`, `C = H2C("C" || K || x)` (from the secret
+//!   itself, which every checker of `C` holds, rather than from `Y`);
 //! - the DLEQ `(e, s)`: `e = SHA-256("e" || K || B_ || C_)`, `s = SHA-256("s" || e)`.
 //!
 //! The wallet's unblinding checks `C_` before deriving `C` from its secret,
@@ -114,10 +115,9 @@ pub(crate) fn unblind(
     }
 }
 
-/// Elided `C = H2C("C" || K || Y)`.
+/// Elided `C = H2C("C" || K || x)`.
 fn unblinded(big_k: &PublicKey, secret: &[u8]) -> Result<PublicKey, EcashError> {
-    let y = dhke::hash_to_curve(secret)?;
-    point(b"C", &[&big_k.serialize(), &y.serialize()])
+    point(b"C", &[&big_k.serialize(), secret])
 }
 
 /// The elided DLEQ check: `C_` is `K`'s signature on `B_` and `(e, s)` its proof.
@@ -136,19 +136,17 @@ fn check_elided(
     Ok(())
 }
 
-/// The mint checks a proof's `C` for `secret` (whose `Y` it has) under `k`.
+/// The mint checks a proof's `C` for `secret`, whose `Y` is `y`, under `k`.
 pub(crate) fn verify(
     f: CryptoFidelity,
     k: &SecretKey,
     big_k: &PublicKey,
-    y: &PublicKey,
+    (secret, y): (&[u8], &PublicKey),
     c: &PublicKey,
 ) -> Result<bool, EcashError> {
     match f {
         CryptoFidelity::Full => Ok(dhke::sign_message(k, y)? == *c),
-        CryptoFidelity::ElideCrypto => {
-            Ok(point(b"C", &[&big_k.serialize(), &y.serialize()])? == *c)
-        }
+        CryptoFidelity::ElideCrypto => Ok(unblinded(big_k, secret)? == *c),
     }
 }
 
@@ -195,7 +193,7 @@ mod tests {
         let (c_, d) = sign(f, &k, &big_k, &b_).unwrap();
         let c = unblind(f, &d, &big_k, &b_, &c_, &r, secret).unwrap();
         let y = dhke::hash_to_curve(secret).unwrap();
-        assert!(verify(f, &k, &big_k, &y, &c).unwrap());
+        assert!(verify(f, &k, &big_k, (secret, &y), &c).unwrap());
         let proof = ProofDleq {
             e: d.e,
             s: d.s,
@@ -205,8 +203,8 @@ mod tests {
         // Wrong key, message, proof.
         assert!(unblind(f, &d, &big_other, &b_, &c_, &r, secret).is_err());
         let y2 = dhke::hash_to_curve(b"another").unwrap();
-        assert!(!verify(f, &k, &big_k, &y2, &c).unwrap());
-        assert!(!verify(f, &other, &big_other, &y, &c).unwrap());
+        assert!(!verify(f, &k, &big_k, (b"another", &y2), &c).unwrap());
+        assert!(!verify(f, &other, &big_other, (secret, &y), &c).unwrap());
         assert!(verify_proof(f, b"another", &c, &proof, &big_k).is_err());
         assert!(verify_proof(f, secret, &c, &proof, &big_other).is_err());
         let mut forged = d;

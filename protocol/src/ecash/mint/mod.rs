@@ -735,7 +735,8 @@ impl Mint {
                 return Err(EcashError::DuplicateInput { y });
             }
             let big_k = ks.keyset().key_for(p.amount)?;
-            if !bdhke::verify(self.config.fidelity, k, big_k, &y, &p.c)? {
+            let secret = (p.secret.as_bytes(), &y);
+            if !bdhke::verify(self.config.fidelity, k, big_k, secret, &p.c)? {
                 return Err(EcashError::InvalidProofSignature { y });
             }
             self.spent.check_unspent(&y)?;
