@@ -207,6 +207,13 @@ impl Advert {
         self.claim.node_id()
     }
 
+    /// Whether `other` is by the same node in the same role. Compares the
+    /// identity keys, which is the same as comparing node ids (their SHA-256)
+    /// without hashing.
+    pub fn same_advertiser(&self, other: &Advert) -> bool {
+        self.claim.identity_key == other.claim.identity_key && self.role == other.role
+    }
+
     /// The epoch of its onion key.
     pub fn epoch(&self) -> Epoch {
         self.onion.epoch

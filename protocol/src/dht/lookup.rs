@@ -204,11 +204,7 @@ impl Lookup {
             self.add(p, *c, depth + 1);
         }
         for a in adverts {
-            match self
-                .adverts
-                .iter_mut()
-                .find(|o| o.node() == a.node() && o.role == a.role)
-            {
+            match self.adverts.iter_mut().find(|o| o.same_advertiser(&a)) {
                 Some(o) if a.expiry > o.expiry => *o = a,
                 Some(_) => {}
                 None => self.adverts.push(a),

@@ -130,7 +130,7 @@ impl Directory {
     /// Ends a refresh: the adverts sorted by (role, node), which makes them
     /// their own index.
     fn finish(&mut self, now: Instant) {
-        self.adverts.sort_by_key(|a| (a.role, a.node()));
+        self.adverts.sort_by_cached_key(|a| (a.role, a.node()));
         self.index = HashMap::new();
         self.ready_at = Some(now);
     }

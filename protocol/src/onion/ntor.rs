@@ -224,6 +224,7 @@ impl NtorClient {
 }
 
 /// A relay's onion key pair as the server side of ntor uses it.
+#[derive(Clone, Copy)]
 pub struct OnionKeyPair<'a> {
     /// The secret `b`.
     pub secret: &'a StaticSecret,
