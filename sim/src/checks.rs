@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use peer2prompt::ecash::messages::{CheckStateRequest, ProofState};
-use peer2prompt::ecash::{BlindedMessage, Proof, QuoteId};
+use peer2prompt::ecash::{Amount, BlindedMessage, KeysetId, Proof, QuoteId};
 use peer2prompt::node::{Node, Observation};
 use peer2prompt::onion::observe::ObservedNext;
 use secp256k1::PublicKey;
@@ -133,18 +133,18 @@ pub fn conservation_of(nodes: &[&Node], ln: Lightning, at_ns: u64) -> Result<(),
             .sum::<u64>();
         // Every keyset the mint signed with, private (tagging) ones too.
         let ids: HashSet<_> = mint.keyset_ids().into_iter().collect();
-        let mine: Vec<&(PublicKey, Proof)> = held
+        let mine: Vec<&HeldProof> = held
             .proofs
             .iter()
-            .filter(|(_, p)| ids.contains(&p.id))
+            .filter(|p| ids.contains(&p.keyset))
             .collect();
-        let ys = mine.iter().map(|(y, _)| *y).collect();
+        let ys = mine.iter().map(|p| p.y).collect();
         let states = mint.check_state(&CheckStateRequest { ys });
         unspent += mine
             .iter()
             .zip(&states.states)
             .filter(|(_, s)| s.state == ProofState::Unspent)
-            .map(|((_, p), _)| p.amount.value())
+            .map(|(p, _)| p.amount.value())
             .sum::<u64>();
     }
     let fail = |what: String| Err(Violation { at_ns, what });
@@ -175,10 +175,28 @@ pub fn conservation_of(nodes: &[&Node], ln: Lightning, at_ns: u64) -> Result<(),
     Ok(())
 }
 
+/// A proof as the conservation check counts it: its `Y`, keyset and
+/// amount (not the proof itself, so a check copies no secrets).
+struct HeldProof {
+    y: PublicKey,
+    keyset: KeysetId,
+    amount: Amount,
+}
+
+impl HeldProof {
+    fn new(y: PublicKey, p: &Proof) -> Self {
+        HeldProof {
+            y,
+            keyset: p.id,
+            amount: p.amount,
+        }
+    }
+}
+
 /// What every wallet holds or is owed.
 struct Held {
-    /// Every proof held, outstanding or in flight, counted once, with its Y.
-    proofs: Vec<(PublicKey, Proof)>,
+    /// Every proof held, outstanding or in flight, counted once.
+    proofs: Vec<HeldProof>,
     /// Outputs of swaps and issuances whose answer is awaited.
     pending: HashMap<[u8; 33], BlindedMessage>,
     /// Paid quotes someone is still claiming.
@@ -186,7 +204,7 @@ struct Held {
 }
 
 fn held(nodes: &[&Node]) -> Held {
-    let mut by_y: HashMap<[u8; 33], (PublicKey, Proof)> = HashMap::new();
+    let mut by_y: HashMap<[u8; 33], HeldProof> = HashMap::new();
     let mut pending = HashMap::new();
     let mut claimed = HashSet::new();
     for n in nodes {
@@ -202,7 +220,7 @@ fn held(nodes: &[&Node]) -> Held {
         {
             for url in w.mints() {
                 for h in w.proofs(url) {
-                    by_y.insert(h.y.serialize(), (h.y, h.proof.clone()));
+                    by_y.insert(h.y.serialize(), HeldProof::new(h.y, &h.proof));
                 }
             }
         }
@@ -212,7 +230,7 @@ fn held(nodes: &[&Node]) -> Held {
             .chain(n.in_flight_proofs())
         {
             if let Ok(y) = p.y() {
-                by_y.insert(y.serialize(), (y, p));
+                by_y.insert(y.serialize(), HeldProof::new(y, &p));
             }
         }
     }
