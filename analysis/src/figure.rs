@@ -265,9 +265,36 @@ fn ranges(fig: &Figure) -> Option<((f64, f64), (f64, f64))> {
     Some((xr, yr))
 }
 
-/// The corner of the plot the legend covers fewest points (and labels) in:
-/// each corner is a box of 40% of the width and 30% of the height; ties go
-/// to the upper left.
+/// Samples along each drawn segment of a line series, so that a legend
+/// is not placed over a line that has no point under it.
+const SEGMENT_SAMPLES: usize = 16;
+
+/// What a legend box would cover, as weighted positions: a point weighs
+/// [`SEGMENT_SAMPLES`] (a noted one three times that), each sample along a
+/// line or dashed segment one.
+fn covered_positions(fig: &Figure) -> Vec<(f64, f64, usize)> {
+    let mut out = Vec::new();
+    for s in &fig.series {
+        for p in &s.points {
+            let weight = if p.note.is_some() { 3 } else { 1 };
+            out.push((p.x, p.y, weight * SEGMENT_SAMPLES));
+        }
+        if matches!(s.style, Style::Line | Style::Dashed) {
+            for pair in s.points.windows(2) {
+                let (a, b) = (&pair[0], &pair[1]);
+                for k in 0..SEGMENT_SAMPLES {
+                    let t = (k as f64 + 0.5) / SEGMENT_SAMPLES as f64;
+                    out.push((a.x + t * (b.x - a.x), a.y + t * (b.y - a.y), 1));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The place the legend covers fewest points, labels and line segments
+/// in: a corner, or the middle of a side, each a box of 40% of the width
+/// and 30% of the height; ties go to the earlier (upper left first).
 fn legend_corner(fig: &Figure, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> SeriesLabelPosition {
     let (w, h) = (x1 - x0, y1 - y0);
     let corners = [
@@ -275,16 +302,22 @@ fn legend_corner(fig: &Figure, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> Se
         (SeriesLabelPosition::UpperRight, x1 - 0.4 * w, y1 - 0.3 * h),
         (SeriesLabelPosition::LowerRight, x1 - 0.4 * w, y0),
         (SeriesLabelPosition::LowerLeft, x0, y0),
+        (
+            SeriesLabelPosition::MiddleRight,
+            x1 - 0.4 * w,
+            y0 + 0.35 * h,
+        ),
+        (SeriesLabelPosition::MiddleLeft, x0, y0 + 0.35 * h),
     ];
     let inside = |bx: f64, by: f64, x: f64, y: f64| {
         x >= bx && x <= bx + 0.4 * w && y >= by && y <= by + 0.3 * h
     };
+    let positions = covered_positions(fig);
     let covered = |bx: f64, by: f64| {
-        fig.series
+        positions
             .iter()
-            .flat_map(|s| s.points.iter())
-            .filter(|p| inside(bx, by, p.x, p.y))
-            .map(|p| if p.note.is_some() { 3 } else { 1 })
+            .filter(|(x, y, _)| inside(bx, by, *x, *y))
+            .map(|(_, _, weight)| weight)
             .sum::<usize>()
     };
     let mut best = (usize::MAX, SeriesLabelPosition::UpperLeft);
@@ -432,6 +465,38 @@ mod tests {
         assert_eq!(lines.len(), 5);
         assert_eq!(lines[1], "\"measured\",0.1,0.12,0.08,0.15,\"a\"");
         assert_eq!(lines[2], "\"measured\",0.2,0.2,,,");
+    }
+
+    #[test]
+    fn the_legend_avoids_lines_that_have_no_point_under_it() {
+        // A line across the top and a dashed target along the bottom, as in
+        // the scaling study's memory figure: every corner holds a segment.
+        let line = |label: &str, style, y0: f64, y1: f64| Series {
+            label: label.into(),
+            style,
+            points: vec![Point::at(0.0, y0), Point::at(10.0, y1)],
+        };
+        let fig = Figure {
+            series: vec![
+                line("measured", Style::Line, 170.0, 185.0),
+                line("target", Style::Dashed, 50.0, 50.0),
+            ],
+            ..sample()
+        };
+        let pos = legend_corner(&fig, (-0.5, 10.5), (40.0, 190.0));
+        assert!(
+            matches!(
+                pos,
+                SeriesLabelPosition::MiddleLeft | SeriesLabelPosition::MiddleRight
+            ),
+            "{pos:?}"
+        );
+        // With the middle band taken, a free corner still wins.
+        let mut busy = fig.clone();
+        busy.series.push(line("middle", Style::Line, 110.0, 110.0));
+        busy.series[0].points = vec![Point::at(0.0, 170.0), Point::at(5.0, 175.0)];
+        let pos = legend_corner(&busy, (-0.5, 10.5), (40.0, 190.0));
+        assert!(matches!(pos, SeriesLabelPosition::UpperRight), "{pos:?}");
     }
 
     #[test]
