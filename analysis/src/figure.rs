@@ -492,7 +492,7 @@ mod tests {
             "{pos:?}"
         );
         // With the middle band taken, a free corner still wins.
-        let mut busy = fig.clone();
+        let mut busy = fig;
         busy.series.push(line("middle", Style::Line, 110.0, 110.0));
         busy.series[0].points = vec![Point::at(0.0, 170.0), Point::at(5.0, 175.0)];
         let pos = legend_corner(&busy, (-0.5, 10.5), (40.0, 190.0));

@@ -4,26 +4,17 @@
 //! byte-identical Parquet files).
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use common::{p2psim, stderr};
 
 const TINY: &str = "tests/data/tiny.yaml";
 
-fn p2psim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_p2psim"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("p2psim-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    common::tmp("test", name)
 }
 
 fn write_scenario(dir: &Path, name: &str, text: &str) -> PathBuf {

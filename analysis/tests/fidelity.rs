@@ -5,8 +5,11 @@
 //! against their pinned bytes in `golden.rs`.)
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use common::at_fidelity;
 
 use peer2prompt_sim::swarm;
 
@@ -17,23 +20,19 @@ fn run(dir: &Path, name: &str, yaml: &str) -> PathBuf {
     let file = dir.join(format!("{name}.yaml"));
     std::fs::write(&file, yaml).unwrap();
     let out = dir.join(name);
-    let o = Command::new(env!("CARGO_BIN_EXE_p2psim"))
-        .args([
-            "run",
-            file.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let o = common::p2psim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     out
 }
 
 #[test]
 fn swarm_cases_give_the_same_datasets_at_both_fidelities() {
-    let dir = std::env::temp_dir().join(format!("p2psim-fidelity-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::tmp("fidelity", "swarm");
     std::fs::create_dir_all(&dir).unwrap();
     for i in 0..4 {
         let case = swarm::case(swarm::seed_of(20_261_207, i));
@@ -41,7 +40,7 @@ fn swarm_cases_give_the_same_datasets_at_both_fidelities() {
         let elided = run(
             &dir,
             &format!("{i}-elided"),
-            &format!("fidelity: elide_crypto\n{}", case.yaml),
+            &at_fidelity(&case.yaml, "elide_crypto"),
         );
         for f in DATASETS {
             let (a, b) = (
@@ -56,25 +55,18 @@ fn swarm_cases_give_the_same_datasets_at_both_fidelities() {
 }
 
 fn p2psim(args: &[&str]) -> (bool, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_p2psim"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    let o = common::p2psim(args);
+    (o.status.success(), common::stderr(&o))
 }
 
 #[test]
 fn elide_crypto_is_refused_where_it_does_not_belong() {
-    let dir = std::env::temp_dir().join(format!("p2psim-fidelity-no-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::tmp("fidelity", "refused");
     std::fs::create_dir_all(&dir).unwrap();
     let elided = |from: &str, to: &str| {
         let text = std::fs::read_to_string(from).unwrap();
         let file = dir.join(to);
-        std::fs::write(&file, format!("fidelity: elide_crypto\n{text}")).unwrap();
+        std::fs::write(&file, at_fidelity(&text, "elide_crypto")).unwrap();
         file.to_str().unwrap().to_owned()
     };
     // A market scenario: the field, at its line.

@@ -11,9 +11,12 @@
 //! may differ).
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::at_fidelity;
 use sha2::{Digest, Sha256};
 
 const TINY: &str = "tests/data/repro_tiny";
@@ -60,9 +63,7 @@ const QUICKSTART: [(&str, &str); 3] = [
 ];
 
 fn out_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("p2psim-golden-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    common::tmp("golden", name)
 }
 
 fn run(scenario: &Path, seed: Option<u64>, out: &Path) {
@@ -78,15 +79,6 @@ fn run(scenario: &Path, seed: Option<u64>, out: &Path) {
     }
     let o = cmd.output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
-/// The scenario `text` at `fidelity` (a top-level key put first; `full` is
-/// the default and leaves the text as it is).
-fn at_fidelity(text: &str, fidelity: &str) -> String {
-    match fidelity {
-        "full" => text.to_owned(),
-        f => format!("fidelity: {f}\n{text}"),
-    }
 }
 
 #[test]

@@ -4,34 +4,17 @@
 //! when rebuilt; missing or foreign folders exit 2.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+use common::{copy_dir, p2psim};
 
 use peer2prompt_analysis::dataset::read_parquet;
 use peer2prompt_analysis::report;
 
 const TINY: &str = "tests/data/repro_tiny";
-
-fn p2psim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_p2psim"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
 
 /// Per point of a sessions table: (linked, sessions), counted here.
 fn linked_per_point(file: &Path) -> Vec<(u64, u64)> {
@@ -48,8 +31,7 @@ fn linked_per_point(file: &Path) -> Vec<(u64, u64)> {
 }
 
 fn fresh(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("p2psim-report-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
+    let d = common::tmp("report", name);
     copy_dir(Path::new(TINY), &d);
     d
 }

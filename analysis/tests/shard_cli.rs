@@ -5,23 +5,18 @@
 //! or missing shards, whole runs, and an occupied output folder.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use common::{copy_dir, p2psim};
 
 const TINY: &str = "tests/data/tiny.yaml";
 
-fn p2psim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_p2psim"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("p2psim-shard-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    common::tmp("shard", name)
 }
 
 fn ok(o: &Output) -> String {
@@ -101,10 +96,8 @@ fn merged_shards_are_byte_identical_to_a_whole_run() {
     let merge = |out: &str, from: &[&Path]| {
         let mut args = vec!["merge".to_owned(), "--out".into(), other(out)];
         args.extend(from.iter().map(|p| s(p).to_owned()));
-        Command::new(env!("CARGO_BIN_EXE_p2psim"))
-            .args(&args)
-            .output()
-            .unwrap()
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        p2psim(&args)
     };
     let (s0, s1, s2) = (&shards[0], &shards[1], &shards[2]);
     let whole = dir.join("whole");
@@ -205,16 +198,4 @@ fn merged_market_shards_are_byte_identical_to_a_whole_run() {
     std::fs::write(&scenario, text).unwrap();
     whole_equals_merged(s(&scenario), 2, &dir, &[]);
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }
