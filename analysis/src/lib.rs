@@ -14,6 +14,7 @@
 //! - [`roc`]: the passive observers' ROC, `correlation.parquet` and
 //!   `roc.parquet`.
 
+pub mod atomic;
 pub mod dataset;
 pub mod dos_model;
 pub mod estimate;

@@ -215,9 +215,7 @@ fn write_json(path: &Path, v: &impl Serialize) -> Result<(), LiveCmdError> {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LiveCmdError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| write_err(&tmp, &e))?;
-    std::fs::rename(&tmp, path).map_err(|e| write_err(path, &e))
+    crate::atomic::write(path, bytes).map_err(|(p, e)| write_err(&p, &e))
 }
 
 fn write_err(path: &Path, e: &dyn std::fmt::Display) -> LiveCmdError {

@@ -211,9 +211,7 @@ fn variant(
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ScaleError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    crate::atomic::write(path, bytes).map_err(|(p, e)| io(&p)(e))
 }
 
 /// A row in words, for the progress line.

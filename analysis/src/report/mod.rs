@@ -386,13 +386,7 @@ pub fn build(dir: &Path) -> Result<Built, ReportError> {
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|source| ReportError::Io {
-            file: path.to_owned(),
-            source,
-        })
+    crate::atomic::write(path, bytes).map_err(|(file, source)| ReportError::Io { file, source })
 }
 
 #[cfg(test)]

@@ -21,9 +21,7 @@ pub(super) fn json_bytes(value: &impl Serialize) -> Result<Vec<u8>, SweepError> 
 }
 
 pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    crate::atomic::write(path, bytes).map_err(|(p, e)| io(&p)(e))
 }
 
 pub(super) fn write_checkpoint(cp: &Path, r: &NetworkReplicate) -> Result<(), SweepError> {
