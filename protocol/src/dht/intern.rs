@@ -57,8 +57,10 @@ impl AdvertInterner {
         a
     }
 
-    /// Adverts currently interned and alive (for memory accounting).
-    pub fn live(&self) -> usize {
+    /// Adverts currently interned and alive (the tests' check that dropped
+    /// adverts leave the table).
+    #[cfg(test)]
+    fn live(&self) -> usize {
         self.shared.as_ref().map_or(0, |s| {
             let t = s.lock().unwrap_or_else(|e| e.into_inner());
             t.by_signature
