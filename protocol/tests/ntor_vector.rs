@@ -14,6 +14,16 @@ use x25519_dalek::{PublicKey, StaticSecret};
 const FULL: CryptoFidelity = CryptoFidelity::Full;
 const ELIDED: CryptoFidelity = CryptoFidelity::ElideCrypto;
 
+/// The vector's relay: its onion secret `b`, public key `B` and ntor id.
+fn relay() -> (StaticSecret, [u8; 32], [u8; 20]) {
+    let v = v();
+    (
+        StaticSecret::from(bytes::<32>(&v, "b_sk")),
+        bytes(&v, "b_pk"),
+        bytes(&v, "id"),
+    )
+}
+
 fn pair<'a>(secret: &'a StaticSecret, public: &'a [u8; 32]) -> OnionKeyPair<'a> {
     OnionKeyPair { secret, public }
 }
@@ -54,10 +64,7 @@ fn ntor_matches_the_tor_vector() {
 
 #[test]
 fn a_forged_server_reply_is_refused() {
-    let v = v();
-    let b = StaticSecret::from(bytes::<32>(&v, "b_sk"));
-    let b_pk: [u8; 32] = bytes(&v, "b_pk");
-    let id: [u8; 20] = bytes(&v, "id");
+    let (b, b_pk, id) = relay();
     let (client, skin) = NtorClient::with_ephemeral(id, b_pk, StaticSecret::from([1u8; 32]), FULL);
     let (mut reply, _) = server_respond_with(
         &id,
@@ -89,10 +96,7 @@ fn a_forged_server_reply_is_refused() {
 /// One handshake at `fidelity` from `seed`: the onionskin, the reply, both
 /// sides' keys, and the next draw of the shared stream afterwards.
 fn handshake(fidelity: CryptoFidelity, seed: u64) -> ([u8; 84], [u8; 64], Vec<u8>, Vec<u8>, u64) {
-    let v = v();
-    let b = StaticSecret::from(bytes::<32>(&v, "b_sk"));
-    let b_pk: [u8; 32] = bytes(&v, "b_pk");
-    let id: [u8; 20] = bytes(&v, "id");
+    let (b, b_pk, id) = relay();
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let (client, skin) = NtorClient::new(id, b_pk, fidelity, &mut rng);
     let (reply, server) =
@@ -116,10 +120,7 @@ fn the_elided_handshake_keeps_layout_draws_and_agreement() {
 
 #[test]
 fn the_elided_handshake_still_fails_where_ntor_fails() {
-    let v = v();
-    let b = StaticSecret::from(bytes::<32>(&v, "b_sk"));
-    let b_pk: [u8; 32] = bytes(&v, "b_pk");
-    let id: [u8; 20] = bytes(&v, "id");
+    let (b, b_pk, id) = relay();
     let y = || StaticSecret::from([2u8; 32]);
     let x = || StaticSecret::from([1u8; 32]);
     let (client, skin) = NtorClient::with_ephemeral(id, b_pk, x(), ELIDED);
