@@ -34,7 +34,7 @@ enum Command {
         /// Master seed (default: the scenario's `seed`).
         #[arg(long)]
         seed: Option<u64>,
-        /// Worker threads (replicates run in parallel; each is single-threaded).
+        /// Worker threads, one budget shared by replicates and the parallel windows inside each.
         #[arg(long, default_value_t = default_threads())]
         threads: usize,
         /// Complete an interrupted run in --out.

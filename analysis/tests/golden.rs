@@ -50,15 +50,15 @@ const DATASETS: [&str; 4] = [
 const QUICKSTART: [(&str, &str); 3] = [
     (
         "sessions.parquet",
-        "56bc994c1351aec884ab260985252b6c77fab47c60b6eaeed7cd3eab98877c29",
+        "963a943e3db6ee02386e516b1f115349ee9cc91b118f25e839feb8d65ac42c5d",
     ),
     (
         "points.parquet",
-        "08bc04552b0bdd93a1a866e8c4324bb05a4572b3c54724c2ae417b11d9ec6152",
+        "25f32458c28820b73ec07525e0036a4314ee6b777c2fae10ae9e55788beb582c",
     ),
     (
         "summary.json",
-        "1b1bd2ccf8d03068c8f28622ffd962eb619fb277d7fe90b5c28e8513af81823b",
+        "20085abafc5c3a73e7f632e66f2ba3d1c2847bbf4d769d9fcf0113ecd0dad1f2",
     ),
 ];
 

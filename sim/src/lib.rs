@@ -26,6 +26,7 @@
 pub mod adversary;
 pub mod audit;
 pub mod baseline;
+pub mod calendar;
 pub mod checks;
 pub mod drivers;
 pub mod economics;
@@ -49,5 +50,6 @@ pub mod truth;
 pub mod vantage;
 pub mod views;
 pub mod watchers;
+pub mod window;
 pub mod workload;
 pub mod world;

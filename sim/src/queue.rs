@@ -1,8 +1,12 @@
 //! The discrete-event queue (ARCHITECTURE.md, invariant "the event queue has a total order").
 //!
-//! Events are ordered by (virtual time in ns, sequence number); the sequence
-//! number breaks ties in insertion order, so the order is total and the run
-//! deterministic. Time never moves backwards: popping asserts it.
+//! Events are ordered by (virtual time in ns, tie); the order is total and
+//! the run deterministic. Time never moves backwards: popping asserts it.
+//! A queue uses one kind of tie for all its events: [`EventQueue::push`]
+//! breaks ties in insertion order (the world's queue), and
+//! [`EventQueue::push_tied`] takes a tie the caller derives from the event's
+//! source, so that the order does not depend on when it was inserted (the
+//! hosts' queue, which parallel windows fill in any order).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -77,19 +81,40 @@ impl<E> EventQueue<E> {
         self.heap.is_empty()
     }
 
-    /// Schedules `event` at `at`; a time in the past is an engine bug.
+    /// Schedules `event` at `at`, after every event already at `at`; a
+    /// time in the past is an engine bug.
     pub fn push(&mut self, at: Instant, event: E) {
+        self.seq += 1;
+        self.push_tied(at, self.seq, event);
+    }
+
+    /// Schedules `event` at `at`, ordered among the events at `at` by
+    /// `tie`; a time in the past is an engine bug.
+    pub fn push_tied(&mut self, at: Instant, tie: u64, event: E) {
         assert!(
             at >= self.now,
             "event scheduled in the past: {at:?} < {:?}",
             self.now
         );
-        self.seq += 1;
         self.heap.push(Reverse(Entry {
             at: at.as_nanos(),
-            seq: self.seq,
+            seq: tie,
             event,
         }));
+    }
+
+    /// Pops the next event if it is due before `limit`, with its tie, and
+    /// moves the clock to it.
+    pub fn pop_before(&mut self, limit: Instant) -> Option<(Instant, u64, E)> {
+        if self.peek_time()? >= limit {
+            return None;
+        }
+        let Reverse(e) = self.heap.pop()?;
+        let at = Instant::from_nanos(e.at);
+        assert!(at >= self.now, "virtual time moved backwards");
+        self.now = at;
+        self.popped += 1;
+        Some((at, e.seq, e.event))
     }
 
     /// The time of the next event, if any.
@@ -125,6 +150,19 @@ mod tests {
         assert_eq!(order, ["a", "b", "c", "d"]);
         assert_eq!(q.now(), t(5));
         assert_eq!(q.popped(), 4);
+    }
+
+    #[test]
+    fn ties_order_events_at_one_instant_whatever_the_insertion_order() {
+        let mut q = EventQueue::new();
+        let t = |ms| Instant::ZERO + Duration::from_millis(ms);
+        q.push_tied(t(5), 9, "d");
+        q.push_tied(t(5), 2, "c");
+        q.push_tied(t(1), 7, "b");
+        q.push_tied(t(1), 3, "a");
+        assert_eq!(q.pop_before(t(1)), None, "the limit is exclusive");
+        let order: Vec<_> = std::iter::from_fn(|| q.pop_before(t(6)).map(|(_, _, e)| e)).collect();
+        assert_eq!(order, ["a", "b", "c", "d"]);
     }
 
     #[test]

@@ -209,7 +209,7 @@ fn records(
         }),
         stats: ReplicateStats {
             nodes: hosts.len() as u64,
-            events: w.engine.queue.popped(),
+            events: w.events(),
             datagrams: traffic.delivered,
             lost: traffic.lost,
             virtual_ns: w.now().as_nanos(),

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use peer2prompt::dht::Role;
-use peer2prompt::ecash::{Amount, LightningPayment, PayoutOutcome};
+use peer2prompt::ecash::{Amount, LightningPayment, PayoutOutcome, QuoteId as MintQuoteId};
 use peer2prompt::node::service::ServiceEvent;
 use peer2prompt::node::{
     AuditOutcome, BaselineEvent, ClientEvent, MintEvent, NodeEvent, Observation, TurnFailure,
@@ -27,10 +27,11 @@ use crate::checks::{self, CONSERVATION_EVERY_S, HonestViews, Violation};
 use crate::drivers::churn::Churn;
 use crate::drivers::conversations::Conversations;
 use crate::drivers::lightning::Lightning;
-use crate::engine::{Engine, Event, Host};
+use crate::engine::{Engine, Host};
 use crate::ledger::ServiceLedger;
 use crate::network::LinkModel;
 use crate::population::{self, Kind, addrs_of};
+use crate::queue::EventQueue;
 use crate::record::TurnRecord;
 use crate::rng::{self, Purpose, Streams, entity};
 use crate::scenario::{Scenario, System};
@@ -38,6 +39,63 @@ use crate::sessions::{Route, SessionBook};
 use crate::topology::Topology;
 use crate::truth::GroundTruth;
 use crate::watchers::Watcher;
+use crate::window;
+
+/// How long after a node reports something the world acts on it (pays an
+/// invoice, settles a payout, starts the next conversation or turn, lets a
+/// selective-DoS verdict fall due): the world never touches a host inside a
+/// parallel window, so windows are no longer than this ([`crate::window`]).
+pub const REACTION: Duration = Duration::from_millis(20);
+
+/// What happens in the world at a point in virtual time: drivers' events,
+/// which touch hosts with every host at that instant. The hosts' own
+/// events ([`crate::engine::HostEvent`]) run in parallel windows between
+/// them; at one instant the world's run first.
+#[derive(Clone, Copy, Debug)]
+pub enum Event {
+    /// A node joins the DHT.
+    Bootstrap(u32),
+    /// A node refreshes its directory.
+    Directory(u32),
+    /// A client funds its wallet.
+    Fund(u32),
+    /// A conversation arrives at a client.
+    Arrival(u32),
+    /// A client's next turn.
+    NextTurn(u32),
+    /// A client starts its next waiting conversation.
+    Start(u32),
+    /// A relay flips between online and offline.
+    Flip(u32),
+    /// A scheduled churn step.
+    ChurnStep(usize),
+    /// The online invariant checks run.
+    Check,
+    /// A mint goes down (`false`) or comes back (`true`): an injected fault.
+    MintAvailable(u32, bool),
+    /// A selective-DoS verdict falls due at an adversarial hop.
+    Verdict(Pending),
+    /// A client's Lightning payment of a mint quote settles.
+    Settle {
+        /// The client host.
+        client: u32,
+        /// The mint host.
+        mint: u32,
+        /// The mint quote.
+        quote: MintQuoteId,
+        /// Amount, sat.
+        amount: u64,
+    },
+    /// A mint's Lightning payout settles.
+    Payout {
+        /// The mint host.
+        mint: u32,
+        /// The melt quote.
+        quote: MintQuoteId,
+        /// Amount, sat.
+        amount: u64,
+    },
+}
 
 /// An answered turn as the client reported it (for [`TurnRecord`]).
 struct Answered {
@@ -57,7 +115,12 @@ pub struct World {
     /// The scenario.
     pub scenario: Scenario,
     streams: Streams,
-    /// Queue, hosts, delivery.
+    /// The world's events, in (time, insertion) order.
+    queue: EventQueue<Event>,
+    /// The instant the world is at: its last event's, or the report's it
+    /// is handling.
+    clock: Instant,
+    /// Host queue, hosts, delivery.
     pub engine: Engine,
     /// The adversary's pooled observations.
     pub pool: Pool,
@@ -191,7 +254,9 @@ impl World {
                 s.churn.clone(),
                 streams.stream(entity::WORLD, Purpose::Churn),
             ),
-            engine: Engine::new(hosts, link, observer),
+            engine: Engine::new(hosts, link, observer, REACTION),
+            queue: EventQueue::new(),
+            clock: Instant::ZERO,
             pool,
             truth: GroundTruth::default(),
             sessions: SessionBook::default(),
@@ -239,7 +304,7 @@ impl World {
                 Kind::DhtSybil => (0.0, 5.0),
                 _ => (0.0, 20.0),
             };
-            let q = &mut self.engine.queue;
+            let q = &mut self.queue;
             q.push(
                 Instant::ZERO + secs(lo + span * rng::unit(&mut r)),
                 Event::Bootstrap(i),
@@ -259,7 +324,7 @@ impl World {
                 let stream = self.streams.stream(entity, Purpose::Workload);
                 let first = self.conversations.add(i, stream, &w, self.measure_from);
                 if first < self.arrivals_until {
-                    self.engine.queue.push(first, Event::Arrival(i));
+                    self.queue.push(first, Event::Arrival(i));
                 }
             }
         }
@@ -267,15 +332,13 @@ impl World {
             .churn
             .first_flips(&self.engine.hosts, self.measure_from)
         {
-            self.engine.queue.push(at, Event::Flip(i));
+            self.queue.push(at, Event::Flip(i));
         }
         for (k, at) in self.churn.steps(self.measure_from) {
-            self.engine.queue.push(at, Event::ChurnStep(k));
+            self.queue.push(at, Event::ChurnStep(k));
         }
         let every = Duration::from_secs(CONSERVATION_EVERY_S);
-        self.engine
-            .queue
-            .push(self.measure_from + every, Event::Check);
+        self.queue.push(self.measure_from + every, Event::Check);
         self.schedule_outages();
     }
 
@@ -289,7 +352,7 @@ impl World {
                 .position(|h| h.slot.kind == Kind::Mint && h.slot.nth == o.mint);
             if let Some(h) = host {
                 let down = self.measure_from + secs(o.at_s);
-                let q = &mut self.engine.queue;
+                let q = &mut self.queue;
                 q.push(down, Event::MintAvailable(h as u32, false));
                 q.push(down + secs(o.for_s), Event::MintAvailable(h as u32, true));
             }
@@ -298,7 +361,18 @@ impl World {
 
     /// The clock.
     pub fn now(&self) -> Instant {
-        self.engine.now()
+        self.clock
+    }
+
+    /// Events run so far: the world's and the hosts' (stale timers too).
+    pub fn events(&self) -> u64 {
+        self.queue.popped() + self.engine.ran
+    }
+
+    /// Schedules `ev` at `at`, but no sooner than [`REACTION`] after now:
+    /// how the world acts on what a node reported.
+    fn react(&mut self, at: Instant, ev: Event) {
+        self.queue.push(at.max(self.clock + REACTION), ev);
     }
 
     /// The hosts.
@@ -306,17 +380,36 @@ impl World {
         &self.engine.hosts
     }
 
-    /// Runs until `end` or until the queue is empty; stops at the first
-    /// invariant violation.
+    /// Runs until `end` or until both queues are empty; stops at the
+    /// first invariant violation. The world's events run one at a time;
+    /// between them the hosts' run in windows ([`crate::window`]), on the
+    /// current rayon pool when it has more than one thread.
     pub fn run_until(&mut self, end: Instant) -> Result<(), Violation> {
-        while let Some(t) = self.engine.queue.peek_time() {
-            if t > end {
-                break;
+        let parallel = rayon::current_num_threads() > 1;
+        loop {
+            let world = self.queue.peek_time().filter(|&t| t <= end);
+            let hosts = self.engine.queue.peek_time().filter(|&t| t <= end);
+            match (world, hosts) {
+                (None, None) => break,
+                (Some(w), h) if h.is_none_or(|h| w <= h) => {
+                    let Some((at, ev)) = self.queue.pop() else {
+                        break;
+                    };
+                    self.clock = at;
+                    self.step(at, ev);
+                }
+                (w, Some(h)) => {
+                    let until = (h + self.engine.window())
+                        .min(end + Duration::from_nanos(1))
+                        .min(w.unwrap_or(Instant::MAX));
+                    for r in window::run(&mut self.engine, until, parallel) {
+                        self.clock = r.at;
+                        self.on_event(r.host, r.event);
+                    }
+                    self.clock = self.clock.max(self.engine.latest);
+                }
+                (Some(_), None) => unreachable!("matched above"),
             }
-            let Some((at, ev)) = self.engine.queue.pop() else {
-                break;
-            };
-            self.step(at, ev);
             if let Some(v) = self.violation.take().or_else(|| self.engine.stalled.take()) {
                 return Err(v);
             }
@@ -326,15 +419,21 @@ impl World {
 
     fn step(&mut self, at: Instant, ev: Event) {
         match ev {
-            Event::Deliver { to, from, bytes } => {
-                if self.engine.deliver(at, to, from, &bytes) {
-                    self.collect(to);
-                }
-            }
-            Event::Timer(i, deadline) => {
-                if self.engine.timer(at, i, deadline) {
-                    self.collect(i);
-                }
+            Event::Settle {
+                client,
+                mint,
+                quote,
+                amount,
+            } => self.settle(client, mint, quote, amount),
+            Event::Payout {
+                mint,
+                quote,
+                amount,
+            } => {
+                self.lightning.totals.paid_out += amount;
+                let node = &mut self.engine.hosts[mint as usize].node;
+                let _ = node.lightning_payout(at, quote, PayoutOutcome::Paid);
+                self.collect(mint);
             }
             Event::Bootstrap(i) => {
                 let lists = self.seed_lists();
@@ -351,7 +450,7 @@ impl World {
                 if let Some(next) = self.conversations.arrive(c, w, at)
                     && next < self.arrivals_until
                 {
-                    self.engine.queue.push(next, Event::Arrival(c));
+                    self.queue.push(next, Event::Arrival(c));
                 }
                 self.start_conversation(c);
             }
@@ -364,7 +463,7 @@ impl World {
                 let online = !self.engine.hosts[i as usize].online;
                 self.set_online(i, online);
                 if let Some(next) = self.churn.next_flip(online, at) {
-                    self.engine.queue.push(next, Event::Flip(i));
+                    self.queue.push(next, Event::Flip(i));
                 }
             }
             Event::ChurnStep(k) => {
@@ -384,7 +483,7 @@ impl World {
                 self.check_conservation_now();
                 let every = Duration::from_secs(CONSERVATION_EVERY_S);
                 if self.conversations.started > 0 || at < self.arrivals_until {
-                    self.engine.queue.push(at + every, Event::Check);
+                    self.queue.push(at + every, Event::Check);
                 }
             }
         }
@@ -490,23 +589,21 @@ impl World {
         }
     }
 
-    /// A conversation ended: the next waiting one starts as its own event
-    /// at the same instant, never inside the handling of the node's events
+    /// A conversation ended: the next waiting one starts as its own event,
+    /// [`REACTION`] later, never inside the handling of the node's events
     /// (which would interleave the new session's events with the old one's).
     fn conversation_over(&mut self, c: u32) {
         if self.conversations.end(c) {
-            let now = self.now();
-            self.engine.queue.push(now, Event::Start(c));
+            self.react(self.clock, Event::Start(c));
         }
     }
 
-    /// Sends node `i`'s datagrams, hands its events to the world, and
-    /// re-arms its timer.
+    /// Sends node `i`'s datagrams, re-arms its timer, and hands what it
+    /// reported to the world (a world event's doing, at its instant).
     fn collect(&mut self, i: u32) {
-        for e in self.engine.flush(i) {
+        for e in self.engine.collect(self.clock, i) {
             self.on_event(i, e);
         }
-        self.engine.rearm(i);
     }
 
     fn on_event(&mut self, i: u32, e: NodeEvent) {
@@ -517,10 +614,13 @@ impl World {
             NodeEvent::Baseline(be) => self.on_baseline(i, be),
             NodeEvent::Service(se) => self.on_service(i, &se),
             NodeEvent::Mint(MintEvent::PayoutRequested { quote, invoice }) => {
-                self.lightning.totals.paid_out += invoice.amount.value();
-                let node = &mut self.engine.hosts[i as usize].node;
-                let _ = node.lightning_payout(now, quote, PayoutOutcome::Paid);
-                self.collect(i);
+                let amount = invoice.amount.value();
+                let payout = Event::Payout {
+                    mint: i,
+                    quote,
+                    amount,
+                };
+                self.react(now, payout);
             }
             NodeEvent::PeerError(why) => {
                 *self
@@ -566,12 +666,12 @@ impl World {
             if let (Some(judge), Observation::Hop(h)) = (self.judge.as_mut(), o) {
                 judge.sighted(&self.pool, i, h);
                 for p in judge.take_due() {
-                    self.engine.queue.push(p.at, Event::Verdict(p));
+                    self.react(p.at, Event::Verdict(p));
                 }
             }
             return;
         }
-        if let Some(v) = self.honest.check(i, o, self.engine.now().as_nanos())
+        if let Some(v) = self.honest.check(i, o, self.clock.as_nanos())
             && self.violation.is_none()
         {
             self.violation = Some(v);
@@ -612,7 +712,7 @@ impl World {
                     .conversations
                     .turn_done(c, &self.scenario.workload, now)
                 {
-                    Some(t) => self.engine.queue.push(t, Event::NextTurn(c)),
+                    Some(t) => self.react(t, Event::NextTurn(c)),
                     None => self.conversation_over(c),
                 }
             }
@@ -705,24 +805,15 @@ impl World {
                 quote,
                 amount,
             } => {
-                let Some(m) = self.engine.index_of_id(&mint) else {
-                    return;
-                };
-                let payer = self.lightning.payer(c);
-                let paid = self.engine.hosts[m as usize].node.lightning_payment(
-                    now,
-                    LightningPayment {
+                if let Some(mint) = self.engine.index_of_id(&mint) {
+                    let settle = Event::Settle {
+                        client: c,
+                        mint,
                         quote,
-                        amount: Amount::new(amount),
-                        payer,
-                    },
-                );
-                if paid.is_ok() {
-                    self.lightning.totals.funded += amount;
-                    let _ = self.engine.hosts[c as usize].node.invoice_paid(now, quote);
+                        amount,
+                    };
+                    self.react(now, settle);
                 }
-                self.collect(m);
-                self.collect(c);
             }
             ClientEvent::SessionOpened {
                 session,
@@ -784,7 +875,7 @@ impl World {
                     .conversations
                     .turn_done(c, &self.scenario.workload, now)
                 {
-                    Some(t) => self.engine.queue.push(t, Event::NextTurn(c)),
+                    Some(t) => self.react(t, Event::NextTurn(c)),
                     None => self.conversation_over(c),
                 }
             }
@@ -807,6 +898,26 @@ impl World {
             }
             _ => {}
         }
+    }
+
+    /// Client `c` pays mint `m`'s quote over Lightning.
+    fn settle(&mut self, c: u32, m: u32, quote: MintQuoteId, amount: u64) {
+        let now = self.now();
+        let payer = self.lightning.payer(c);
+        let paid = self.engine.hosts[m as usize].node.lightning_payment(
+            now,
+            LightningPayment {
+                quote,
+                amount: Amount::new(amount),
+                payer,
+            },
+        );
+        if paid.is_ok() {
+            self.lightning.totals.funded += amount;
+            let _ = self.engine.hosts[c as usize].node.invoice_paid(now, quote);
+        }
+        self.collect(m);
+        self.collect(c);
     }
 
     /// The node with this address.

@@ -1,5 +1,6 @@
-//! Running a sweep: every (point, replicate) on a rayon pool, each replicate
-//! single-threaded and deterministic. Every finished replicate is written to
+//! Running a sweep: every (point, replicate) on a rayon pool, whose threads
+//! also run each replicate's parallel windows; a replicate's bytes do not
+//! depend on how many there are. Every finished replicate is written to
 //! `DIR/checkpoints/` at once (atomically), so an interrupted sweep loses no
 //! finished replicate and `--resume` completes it; the datasets are
 //! assembled from the checkpoints in (point, replicate) order, so the bytes
