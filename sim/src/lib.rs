@@ -1,7 +1,8 @@
 //! The Peer2Prompt testbed's simulator: real protocol nodes on a simulated
 //! Internet in virtual time, under a configurable adversary.
 //!
-//! - [`queue`]: the discrete-event queue, totally ordered by (time, sequence).
+//! - [`queue`]: the discrete-event queue, totally ordered by (time, tie);
+//!   [`calendar`]: the hosts' queue in buckets one window wide.
 //! - [`rng`]: random streams derived from (seed, entity, purpose).
 //! - [`topology`], [`network`]: regions, ASes and prefixes; delay and loss.
 //! - [`population`], [`workload`]: who takes part and what clients ask;
@@ -12,7 +13,8 @@
 //!   observers' pairs with ground truth.
 //! - [`economics`]: the Ghost market's building blocks (calibrated output
 //!   lengths, logit choice, pricing).
-//! - [`engine`]: queue, hosts, delivery and timers; [`world`]: the engine
+//! - [`engine`]: host queue, hosts, delivery and timers; [`window`]: the
+//!   hosts' events of one lookahead window, in parallel; [`world`]: the engine
 //!   with the [`drivers`] (conversations, Lightning, churn), the watchers
 //!   and the [`checks`]; [`sessions`], [`truth`]: ground truth for scoring
 //!   only; [`scoring`]: attackers' decisions joined to it; [`run`]: one
