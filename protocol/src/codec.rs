@@ -19,6 +19,16 @@ impl Writer {
     pub fn into_inner(self) -> Vec<u8> {
         self.0
     }
+    /// The bytes written, in an allocation of exactly their length (a
+    /// grown buffer can hold up to twice that, and allocators may keep a
+    /// shrunk block at its old size).
+    pub fn into_exact(self) -> Vec<u8> {
+        if self.0.capacity() == self.0.len() {
+            self.0
+        } else {
+            self.0.as_slice().to_vec()
+        }
+    }
     /// A byte.
     pub fn u8(&mut self, v: u8) {
         self.0.push(v);

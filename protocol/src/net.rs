@@ -17,6 +17,19 @@ pub struct Transmit {
     pub bytes: Vec<u8>,
 }
 
+/// Pops an engine's output queue, and frees it once a burst has drained:
+/// an idle node then holds no queue room (issue 21: memory per node).
+pub(crate) fn pop_drained<T>(queue: &mut std::collections::VecDeque<T>) -> Option<T> {
+    let item = queue.pop_front();
+    if queue.is_empty() && queue.capacity() > DRAINED_ROOM {
+        *queue = std::collections::VecDeque::new();
+    }
+    item
+}
+
+/// Queue room kept when a queue drains (more is freed).
+const DRAINED_ROOM: usize = 16;
+
 /// Bytes of an encoded socket address: family (4 or 6), 16-byte IP (IPv4 in
 /// the first four), port. Used by every wire format that names a peer.
 pub const ADDR_LEN: usize = 19;
@@ -58,6 +71,21 @@ pub fn decode_addr(b: &[u8]) -> Option<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_drained_burst_gives_its_room_back() {
+        let mut q: std::collections::VecDeque<u32> = (0..100).collect();
+        assert!(q.capacity() >= 100);
+        for i in 0..100 {
+            assert_eq!(pop_drained(&mut q), Some(i));
+        }
+        assert_eq!(q.capacity(), 0);
+        assert_eq!(pop_drained(&mut q), None);
+        let mut small: std::collections::VecDeque<u32> = (0..4).collect();
+        let room = small.capacity();
+        while pop_drained(&mut small).is_some() {}
+        assert_eq!(small.capacity(), room);
+    }
     use proptest::prelude::*;
 
     #[test]

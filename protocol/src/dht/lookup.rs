@@ -12,6 +12,7 @@
 //! same order: contacts are ordered by distance, ties by id.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use super::advert::Advert;
 use super::id::{Key, distance};
@@ -86,8 +87,8 @@ impl Path {
 pub struct LookupOutcome {
     /// The k closest contacts that answered, closest first.
     pub closest: Vec<Contact>,
-    /// Adverts found (FIND_VALUE).
-    pub adverts: Vec<Advert>,
+    /// Adverts found (FIND_VALUE), as shared copies (issue 21).
+    pub adverts: Vec<Arc<Advert>>,
     /// Sequential query rounds needed to reach the closest contacts.
     pub hops: u32,
     /// Queries sent.
@@ -101,7 +102,7 @@ pub struct Lookup {
     params: LookupParams,
     paths: Vec<Path>,
     seen: HashSet<NodeId>,
-    adverts: Vec<Advert>,
+    adverts: Vec<Arc<Advert>>,
     queried: usize,
 }
 
@@ -190,11 +191,11 @@ impl Lookup {
     /// Whether this lookup already holds exactly `a` (validated when it was
     /// first received, so a replica's identical copy need not be checked again).
     pub fn holds(&self, a: &Advert) -> bool {
-        self.adverts.iter().any(|o| o == a)
+        self.adverts.iter().any(|o| **o == *a)
     }
 
     /// `from` answered with closer `contacts` (and, for FIND_VALUE, adverts).
-    pub fn on_response(&mut self, from: &NodeId, contacts: &[Contact], adverts: Vec<Advert>) {
+    pub fn on_response(&mut self, from: &NodeId, contacts: &[Contact], adverts: Vec<Arc<Advert>>) {
         let Some((p, i)) = self.find(from) else {
             return;
         };

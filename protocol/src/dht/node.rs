@@ -167,20 +167,30 @@ enum Purpose {
     Lookup(LookupId),
     Store(LookupId),
     Admission,
-    Eviction {
-        lrs: Contact,
-        newcomer: Contact,
-    },
+    Eviction(Box<Eviction>),
     Seed,
     /// Adverts handed to a newly learned contact that is among the k
     /// closest to their key (answered by `Stored`; nothing waits on it).
     HandOver,
-    Capabilities {
-        fetch: CapabilityFetch,
-        request: CapabilityRequest,
-        commitment: [u8; 32],
-        node: NodeId,
-    },
+    Capabilities(Box<CapabilityWait>),
+}
+
+/// A ping to the least recently seen contact, which stays if it answers
+/// and otherwise makes room for `newcomer`. Boxed in [`Purpose`], like
+/// [`CapabilityWait`], so that every query in flight stays small (issue 21).
+#[derive(Debug)]
+struct Eviction {
+    lrs: Contact,
+    newcomer: Contact,
+}
+
+/// An encrypted capability request awaiting its answer.
+#[derive(Debug)]
+struct CapabilityWait {
+    fetch: CapabilityFetch,
+    request: CapabilityRequest,
+    commitment: [u8; 32],
+    node: NodeId,
 }
 
 #[derive(Debug)]
@@ -228,7 +238,9 @@ pub struct Dht {
     /// Where stored adverts' shared copies come from.
     interner: AdvertInterner,
     rpcs: HashMap<u64, Rpc>,
-    lookups: BTreeMap<LookupId, LookupEntry>,
+    /// Boxed: a B-tree leaf holds eleven values, so one lookup alive
+    /// would otherwise cost eleven entries' room (issue 21).
+    lookups: BTreeMap<LookupId, Box<LookupEntry>>,
     next_lookup: LookupId,
     admitting: HashSet<NodeId>,
     bootstrap: Option<Bootstrap>,
@@ -377,12 +389,12 @@ impl Dht {
     /// an encrypted request to the advertiser.
     pub fn fetch_capabilities(&mut self, now: Instant, advert: &Advert) -> Result<(), DhtError> {
         let (request, fetch) = capability::request(&advert.onion.onion_key, &mut self.crypto)?;
-        let purpose = Purpose::Capabilities {
+        let purpose = Purpose::Capabilities(Box::new(CapabilityWait {
             fetch,
             request,
             commitment: advert.capabilities,
             node: advert.node(),
-        };
+        }));
         self.request(
             now,
             advert.addr,
@@ -468,7 +480,7 @@ impl Dht {
         // Map order is random per process; outputs must not depend on it.
         expired.sort_unstable();
         for txid in expired {
-            if let Some(rpc) = self.rpcs.remove(&txid) {
+            if let Some(rpc) = self.remove_rpc(txid) {
                 self.fail(now, rpc);
             }
         }
@@ -511,7 +523,7 @@ impl Dht {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.outbox.pop_front()
+        crate::net::pop_drained(&mut self.outbox)
     }
 
     /// When [`Dht::handle_timeout`] next has work.
@@ -530,7 +542,7 @@ impl Dht {
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<DhtEvent> {
-        self.events.pop_front()
+        crate::net::pop_drained(&mut self.events)
     }
 
     // ----- requests we receive ------------------------------------------------
@@ -765,7 +777,7 @@ impl Dht {
                 reason: "from a peer we did not ask",
             });
         }
-        let Some(rpc) = self.rpcs.remove(&msg.txid) else {
+        let Some(rpc) = self.remove_rpc(msg.txid) else {
             return Ok(None);
         };
         if rpc.expect.is_some_and(|e| e != *sender) {
@@ -793,10 +805,10 @@ impl Dht {
             (Purpose::Lookup(_), Body::Nodes { .. } | Body::Value { .. })
                 | (Purpose::Store(_) | Purpose::HandOver, Body::Stored { .. })
                 | (
-                    Purpose::Admission | Purpose::Eviction { .. } | Purpose::Seed,
+                    Purpose::Admission | Purpose::Eviction(_) | Purpose::Seed,
                     Body::Pong
                 )
-                | (Purpose::Capabilities { .. }, Body::CapabilityResponse(_))
+                | (Purpose::Capabilities(_), Body::CapabilityResponse(_))
         );
         if !matches {
             self.fail(now, rpc);
@@ -836,8 +848,8 @@ impl Dht {
                 self.admitting.remove(sender);
             }
             Purpose::HandOver => {}
-            Purpose::Eviction { lrs, .. } => {
-                self.table.ping_answered(&lrs, now);
+            Purpose::Eviction(e) => {
+                self.table.ping_answered(&e.lrs, now);
             }
             Purpose::Seed => {
                 if let Some(b) = self.bootstrap.as_mut() {
@@ -845,12 +857,13 @@ impl Dht {
                 }
                 self.advance_bootstrap(now);
             }
-            Purpose::Capabilities {
-                fetch,
-                request,
-                commitment,
-                node,
-            } => {
+            Purpose::Capabilities(wait) => {
+                let CapabilityWait {
+                    fetch,
+                    request,
+                    commitment,
+                    node,
+                } = *wait;
                 let result = match &msg.body {
                     Body::CapabilityResponse(resp) => {
                         capability::open(&fetch, &request, resp, &commitment)
@@ -880,11 +893,13 @@ impl Dht {
             // A fetching client validates every advert it is given,
             // once: the k replicas answer with identical copies.
             let lookup = &entry.lookup;
-            let adverts: Vec<Advert> = adverts
+            let interner = &self.interner;
+            let adverts: Vec<Arc<Advert>> = adverts
                 .into_iter()
                 .filter(|a| {
                     a.key() == target && !lookup.holds(a) && a.validate(now, &policy).is_ok()
                 })
+                .map(|a| interner.intern(a))
                 .collect();
             entry.lookup.on_response(sender, &contacts, adverts);
         }
@@ -907,7 +922,7 @@ impl Dht {
                     lrs.addr,
                     Some(lrs.id),
                     Body::Ping,
-                    Purpose::Eviction { lrs, newcomer: c },
+                    Purpose::Eviction(Box::new(Eviction { lrs, newcomer: c })),
                     want_proof,
                 );
             }
@@ -987,9 +1002,9 @@ impl Dht {
                 }
             }
             Purpose::HandOver => {}
-            Purpose::Eviction { lrs, newcomer } => {
-                self.table.evict(&lrs);
-                self.admit(now, newcomer);
+            Purpose::Eviction(e) => {
+                self.table.evict(&e.lrs);
+                self.admit(now, e.newcomer);
             }
             Purpose::Seed => {
                 if let Some(b) = self.bootstrap.as_mut() {
@@ -997,15 +1012,27 @@ impl Dht {
                 }
                 self.advance_bootstrap(now);
             }
-            Purpose::Capabilities { node, .. } => {
+            Purpose::Capabilities(wait) => {
                 self.events.push_back(DhtEvent::Capabilities {
-                    node,
+                    node: wait.node,
                     result: Err(DhtError::CapabilityFetch {
                         reason: "no answer",
                     }),
                 });
             }
         }
+    }
+
+    /// Removes a query in flight. A burst (bootstrap, a directory refresh)
+    /// can leave the map's table far larger than what stays in flight, so
+    /// it is shrunk once it is mostly empty (issue 21): map order is never
+    /// observed, so this changes no decision.
+    fn remove_rpc(&mut self, txid: u64) -> Option<Rpc> {
+        let rpc = self.rpcs.remove(&txid)?;
+        if self.rpcs.capacity() > 4 * self.rpcs.len() + 16 {
+            self.rpcs.shrink_to(2 * self.rpcs.len());
+        }
+        Some(rpc)
     }
 
     fn request(
@@ -1066,12 +1093,12 @@ impl Dht {
         self.next_lookup += 1;
         self.lookups.insert(
             id,
-            LookupEntry {
+            Box::new(LookupEntry {
                 lookup: Lookup::new(target, params, &initial),
                 goal,
                 storing: None,
                 bootstrap,
-            },
+            }),
         );
         self.advance(now, id);
         Ok(id)

@@ -154,7 +154,9 @@ impl Message {
                 w.bytes(&r.sealed);
             }
         }
-        w.into_inner()
+        // A datagram may wait in flight (and a FIND_VALUE answer carries up
+        // to 64 adverts): hold it in exactly its size (issue 21).
+        w.into_exact()
     }
 
     /// Parses a message; anything malformed, oversized or trailing is an error.

@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::dht::advert::advert_key;
 use crate::dht::id::Key;
-use crate::dht::{Advert, AdvertInterner, Dht, LookupId, Role};
+use crate::dht::{Advert, Dht, LookupId, Role};
 use crate::identity::{Epoch, NodeId};
 use crate::onion::route::Candidate;
 use crate::time::Instant;
@@ -49,8 +49,6 @@ pub struct Directory {
     max_lookups: Option<usize>,
     /// The most lookups this refresh ran at once.
     peak_lookups: usize,
-    /// Where the adverts' shared copies come from.
-    interner: AdvertInterner,
     adverts: Vec<Arc<Advert>>,
     /// Position of each (node, role) in `adverts` while a refresh runs;
     /// empty once it is done (`adverts` is then sorted by (role, node)).
@@ -81,12 +79,6 @@ impl Directory {
     /// bound caps the DHT state a refresh costs; the refresh takes longer.
     pub fn set_max_lookups(&mut self, max: Option<usize>) {
         self.max_lookups = max.map(|m| m.max(1));
-    }
-
-    /// Holds adverts as `interner`'s shared copies (one per process
-    /// rather than one per reader).
-    pub fn share_adverts(&mut self, interner: AdvertInterner) {
-        self.interner = interner;
     }
 
     /// Starts FIND_VALUE lookups in `epoch` for the relay shards in `relays`
@@ -154,7 +146,7 @@ impl Directory {
     pub fn on_lookup(
         &mut self,
         id: LookupId,
-        adverts: Vec<Advert>,
+        adverts: Vec<Arc<Advert>>,
         dht: &mut Dht,
         now: Instant,
     ) -> bool {
@@ -166,12 +158,12 @@ impl Directory {
             match self.index.get(&(a.node(), a.role)) {
                 Some(&i) => {
                     if a.expiry > self.adverts[i].expiry {
-                        self.adverts[i] = self.interner.intern(a);
+                        self.adverts[i] = a;
                     }
                 }
                 None => {
                     self.index.insert((a.node(), a.role), self.adverts.len());
-                    self.adverts.push(self.interner.intern(a));
+                    self.adverts.push(a);
                 }
             }
         }

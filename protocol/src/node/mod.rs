@@ -412,10 +412,12 @@ pub struct Node {
     directory: Directory,
     selector: RouteSelector,
     owners: HashMap<u32, Owner>,
-    client: Option<ClientRole>,
-    service: Option<ServiceRole>,
-    mint: Option<MintRole>,
-    baseline: Option<Baseline>,
+    // Roles are boxed: most nodes are relays and hold none, and an
+    // inline role would cost every node its size (issue 21).
+    client: Option<Box<ClientRole>>,
+    service: Option<Box<ServiceRole>>,
+    mint: Option<Box<MintRole>>,
+    baseline: Option<Box<Baseline>>,
     advertised: Option<Epoch>,
     direct_out: VecDeque<Transmit>,
     outbox: VecDeque<Transmit>,
@@ -490,19 +492,25 @@ impl Node {
         let client = cfg
             .client
             .clone()
-            .map(|c| ClientRole::new(c, sub_stream(&mut decisions)));
+            .map(|c| Box::new(ClientRole::new(c, sub_stream(&mut decisions))));
         let (service, backend) = match (&cfg.service, backend) {
-            (Some(s), Some(b)) => (Some(ServiceRole::new(s.clone(), b, fidelity)), None),
+            (Some(s), Some(b)) => (
+                Some(Box::new(ServiceRole::new(s.clone(), b, fidelity))),
+                None,
+            ),
             (Some(_), None) => {
                 return Err(Error::Config("a service role needs an inference backend"));
             }
             (None, b) => (None, b),
         };
         let baseline = match cfg.baseline.clone() {
-            Some(role) => Some(Baseline::new(role, backend)?),
+            Some(role) => Some(Box::new(Baseline::new(role, backend)?)),
             None => None,
         };
-        let mint = cfg.mint.clone().map(|m| MintRole::new(m, &mut crypto));
+        let mint = cfg
+            .mint
+            .clone()
+            .map(|m| Box::new(MintRole::new(m, &mut crypto)));
         let mut directory = Directory::default();
         directory.set_max_lookups(cfg.directory_lookups);
         Ok(Node {
@@ -530,11 +538,10 @@ impl Node {
 
     /// Holds directory and DHT-stored adverts as `interner`'s shared
     /// copies: the nodes of one process that share an interner keep one
-    /// copy of each advert.
-    /// Changes no decision (see [`crate::dht::intern`]).
+    /// copy of each advert (the directory holds what the DHT's lookups
+    /// found). Changes no decision (see [`crate::dht::intern`]).
     pub fn share_adverts(&mut self, interner: AdvertInterner) {
-        self.dht.share_adverts(interner.clone());
-        self.directory.share_adverts(interner);
+        self.dht.share_adverts(interner);
     }
 
     // ----- getters ------------------------------------------------------------
@@ -578,13 +585,13 @@ impl Node {
 
     /// The client's wallet, if a client.
     pub fn client_wallet(&self) -> Option<&Wallet> {
-        self.client.as_ref().map(ClientRole::wallet)
+        self.client.as_deref().map(ClientRole::wallet)
     }
 
     /// Payments sent by the client and not yet acknowledged (their proofs).
     pub fn client_outstanding(&self) -> Vec<crate::ecash::Proof> {
         self.client
-            .as_ref()
+            .as_deref()
             .map(ClientRole::outstanding)
             .unwrap_or_default()
     }
@@ -595,12 +602,12 @@ impl Node {
     pub fn pending_outputs(&self) -> Vec<crate::ecash::BlindedMessage> {
         let mut v = self
             .client
-            .as_ref()
+            .as_deref()
             .map(ClientRole::pending_outputs)
             .unwrap_or_default();
         v.extend(
             self.service
-                .as_ref()
+                .as_deref()
                 .map(ServiceRole::pending_outputs)
                 .unwrap_or_default(),
         );
@@ -611,7 +618,7 @@ impl Node {
     /// or being recovered).
     pub fn pending_issues(&self) -> Vec<crate::ecash::QuoteId> {
         self.client
-            .as_ref()
+            .as_deref()
             .map(ClientRole::pending_issues)
             .unwrap_or_default()
     }
@@ -621,12 +628,12 @@ impl Node {
     pub fn in_flight_proofs(&self) -> Vec<crate::ecash::Proof> {
         let mut v = self
             .client
-            .as_ref()
+            .as_deref()
             .map(ClientRole::in_flight)
             .unwrap_or_default();
         v.extend(
             self.service
-                .as_ref()
+                .as_deref()
                 .map(ServiceRole::in_flight)
                 .unwrap_or_default(),
         );
@@ -635,12 +642,12 @@ impl Node {
 
     /// The LLM-Tor operator, if this node is the proxy.
     pub fn llm_tor_operator(&self) -> Option<&crate::baselines::llm_tor::Operator> {
-        self.baseline.as_ref().and_then(Baseline::operator)
+        self.baseline.as_deref().and_then(Baseline::operator)
     }
 
     /// LLM-Tor tokens ready, if this node is an LLM-Tor client.
     pub fn llm_tor_tokens(&self) -> Option<usize> {
-        self.baseline.as_ref().and_then(Baseline::tokens)
+        self.baseline.as_deref().and_then(Baseline::tokens)
     }
 
     /// Client: the models the services of this epoch offer, from their
@@ -648,26 +655,26 @@ impl Node {
     /// price, [`ClientRoleConfig::price_choice`], which fetches them).
     pub fn offered_models(&self) -> std::collections::BTreeSet<String> {
         self.client
-            .as_ref()
+            .as_deref()
             .map(ClientRole::offered_models)
             .unwrap_or_default()
     }
 
     /// The service's wallet, if a service.
     pub fn service_wallet(&self) -> Option<&Wallet> {
-        self.service.as_ref().map(ServiceRole::wallet)
+        self.service.as_deref().map(ServiceRole::wallet)
     }
 
     /// **Adversarial.** Prompts kept by a harvesting service (empty unless
     /// [`ServiceAdversary::harvest_prompts`]).
     #[cfg(feature = "adversary")]
     pub fn harvested(&self) -> &[HarvestedPrompt] {
-        self.service.as_ref().map_or(&[], ServiceRole::harvested)
+        self.service.as_deref().map_or(&[], ServiceRole::harvested)
     }
 
     /// The mint, if a mint node.
     pub fn mint(&self) -> Option<&Mint> {
-        self.mint.as_ref().map(MintRole::mint)
+        self.mint.as_deref().map(MintRole::mint)
     }
 
     /// This node's advert for the current epoch, as it would publish it.
@@ -720,7 +727,7 @@ impl Node {
     /// new one; `probe` makes it a challenge probe. Returns the request id.
     pub fn ask(&mut self, now: Instant, text: Vec<u8>, probe: bool) -> Result<u64, Error> {
         if self.client.is_none()
-            && let Some(b) = self.baseline.as_mut()
+            && let Some(b) = self.baseline.as_deref_mut()
         {
             let id = b
                 .ask(&mut ctx!(self, now), text)
@@ -728,7 +735,10 @@ impl Node {
             self.pump(now);
             return Ok(id);
         }
-        let c = self.client.as_mut().ok_or(Error::Config("not a client"))?;
+        let c = self
+            .client
+            .as_deref_mut()
+            .ok_or(Error::Config("not a client"))?;
         let id = c.ask(&mut ctx!(self, now), text, probe);
         self.pump(now);
         Ok(id)
@@ -740,12 +750,15 @@ impl Node {
     /// funds (a Lightning invoice follows as [`ClientEvent::PayInvoice`]).
     pub fn conversation_starting(&mut self, now: Instant) -> Result<bool, Error> {
         if self.client.is_none()
-            && let Some(b) = self.baseline.as_mut()
+            && let Some(b) = self.baseline.as_deref_mut()
         {
             b.restart();
             return Ok(false);
         }
-        let c = self.client.as_mut().ok_or(Error::Config("not a client"))?;
+        let c = self
+            .client
+            .as_deref_mut()
+            .ok_or(Error::Config("not a client"))?;
         let funding = c.top_up_if_low(&mut ctx!(self, now));
         self.pump(now);
         Ok(funding)
@@ -754,7 +767,10 @@ impl Node {
     /// Client: funds the wallet with `amount` sat at its mint (a Lightning
     /// invoice follows as [`ClientEvent::PayInvoice`]).
     pub fn fund(&mut self, now: Instant, amount: u64) -> Result<(), Error> {
-        let c = self.client.as_mut().ok_or(Error::Config("not a client"))?;
+        let c = self
+            .client
+            .as_deref_mut()
+            .ok_or(Error::Config("not a client"))?;
         c.fund(&mut ctx!(self, now), amount);
         self.pump(now);
         Ok(())
@@ -762,7 +778,10 @@ impl Node {
 
     /// Client: the invoice of mint quote `quote` was paid; collect the ecash.
     pub fn invoice_paid(&mut self, now: Instant, quote: MintQuoteId) -> Result<(), Error> {
-        let c = self.client.as_mut().ok_or(Error::Config("not a client"))?;
+        let c = self
+            .client
+            .as_deref_mut()
+            .ok_or(Error::Config("not a client"))?;
         c.invoice_paid(&mut ctx!(self, now), quote)?;
         self.pump(now);
         Ok(())
@@ -771,7 +790,10 @@ impl Node {
     /// Client: ends the current session; the next request opens a new one
     /// with a fresh route and service.
     pub fn rotate_session(&mut self, now: Instant) -> Result<(), Error> {
-        let c = self.client.as_mut().ok_or(Error::Config("not a client"))?;
+        let c = self
+            .client
+            .as_deref_mut()
+            .ok_or(Error::Config("not a client"))?;
         c.rotate(&mut ctx!(self, now), "rotation requested");
         self.pump(now);
         Ok(())
@@ -783,7 +805,10 @@ impl Node {
         now: Instant,
         payment: LightningPayment,
     ) -> Result<(), Error> {
-        let m = self.mint.as_mut().ok_or(Error::Config("not a mint"))?;
+        let m = self
+            .mint
+            .as_deref_mut()
+            .ok_or(Error::Config("not a mint"))?;
         m.lightning_payment(&mut ctx!(self, now), payment)?;
         self.pump(now);
         Ok(())
@@ -796,7 +821,10 @@ impl Node {
         quote: MintQuoteId,
         outcome: PayoutOutcome,
     ) -> Result<(), Error> {
-        let m = self.mint.as_mut().ok_or(Error::Config("not a mint"))?;
+        let m = self
+            .mint
+            .as_deref_mut()
+            .ok_or(Error::Config("not a mint"))?;
         m.lightning_payout(&mut ctx!(self, now), quote, outcome)?;
         self.pump(now);
         Ok(())
@@ -804,7 +832,10 @@ impl Node {
 
     /// Mint: starts or ends an outage (requests go unanswered meanwhile).
     pub fn set_mint_available(&mut self, available: bool) -> Result<(), Error> {
-        let m = self.mint.as_mut().ok_or(Error::Config("not a mint"))?;
+        let m = self
+            .mint
+            .as_deref_mut()
+            .ok_or(Error::Config("not a mint"))?;
         m.set_available(available);
         Ok(())
     }
@@ -856,7 +887,7 @@ impl Node {
 
     /// A direct message: only baseline roles take them.
     fn handle_direct(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        let refused = match (AppMessage::decode(bytes), self.baseline.as_mut()) {
+        let refused = match (AppMessage::decode(bytes), self.baseline.as_deref_mut()) {
             (Ok(msg), Some(b)) => b.on_direct(&mut ctx!(self, now), from, msg).err(),
             _ => Some(AppRefusal::UnexpectedDirectMessage),
         };
@@ -892,16 +923,16 @@ impl Node {
         if self.advertised.is_some_and(|e| e != epoch) {
             self.publish(now);
         }
-        if let Some(c) = self.client.as_mut() {
+        if let Some(c) = self.client.as_deref_mut() {
             c.on_timeout(&mut ctx!(self, now));
         }
-        if let Some(s) = self.service.as_mut() {
+        if let Some(s) = self.service.as_deref_mut() {
             s.on_timeout(&mut ctx!(self, now));
         }
-        if let Some(m) = self.mint.as_mut() {
+        if let Some(m) = self.mint.as_deref_mut() {
             m.on_timeout(&mut ctx!(self, now));
         }
-        if let Some(b) = self.baseline.as_mut() {
+        if let Some(b) = self.baseline.as_deref_mut() {
             b.on_timeout(&mut ctx!(self, now));
         }
         self.pump(now);
@@ -911,7 +942,7 @@ impl Node {
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.outbox.pop_front()
+        crate::net::pop_drained(&mut self.outbox)
     }
 
     /// When [`Node::handle_timeout`] next has work.
@@ -922,10 +953,10 @@ impl Node {
             self.dht.poll_timeout(),
             self.relay.poll_timeout(),
             self.onion.poll_timeout(),
-            self.client.as_ref().and_then(ClientRole::poll_timeout),
-            self.service.as_ref().and_then(ServiceRole::poll_timeout),
-            self.mint.as_ref().and_then(MintRole::poll_timeout),
-            self.baseline.as_ref().and_then(Baseline::poll_timeout),
+            self.client.as_deref().and_then(ClientRole::poll_timeout),
+            self.service.as_deref().and_then(ServiceRole::poll_timeout),
+            self.mint.as_deref().and_then(MintRole::poll_timeout),
+            self.baseline.as_deref().and_then(Baseline::poll_timeout),
             next_epoch,
         ]
         .into_iter()
@@ -935,7 +966,7 @@ impl Node {
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<NodeEvent> {
-        self.events.pop_front()
+        crate::net::pop_drained(&mut self.events)
     }
 
     // ----- internals ----------------------------------------------------------
@@ -974,10 +1005,10 @@ impl Node {
                 progress = true;
                 self.on_circuit(now, &e);
             }
-            if let Some(s) = self.service.as_mut() {
+            if let Some(s) = self.service.as_deref_mut() {
                 progress |= s.poll_backend(&mut ctx!(self, now));
             }
-            if let Some(b) = self.baseline.as_mut() {
+            if let Some(b) = self.baseline.as_deref_mut() {
                 progress |= b.poll(&mut ctx!(self, now));
             }
             if !progress {
@@ -1014,10 +1045,10 @@ impl Node {
                     .directory
                     .on_lookup(id, outcome.adverts, &mut self.dht, now)
                 {
-                    if let Some(c) = self.client.as_mut() {
+                    if let Some(c) = self.client.as_deref_mut() {
                         c.on_directory(&mut ctx!(self, now));
                     }
-                    if let Some(s) = self.service.as_mut() {
+                    if let Some(s) = self.service.as_deref_mut() {
                         s.on_directory(&mut ctx!(self, now));
                     }
                 }
@@ -1026,7 +1057,7 @@ impl Node {
                 if let Err(e) = &result {
                     tracing::debug!("capability fetch failed: {e}");
                 }
-                if let Some(c) = self.client.as_mut() {
+                if let Some(c) = self.client.as_deref_mut() {
                     c.on_capabilities(&mut ctx!(self, now), node, result.as_deref().ok());
                 }
             }
@@ -1040,10 +1071,10 @@ impl Node {
                 .events
                 .push_back(NodeEvent::Observed(Observation::Hop(o))),
             RelayEvent::SessionClosed { session } => {
-                if let Some(s) = self.service.as_mut() {
+                if let Some(s) = self.service.as_deref_mut() {
                     s.on_session_closed(&mut ctx!(self, now), session);
                 }
-                if let Some(b) = self.baseline.as_mut() {
+                if let Some(b) = self.baseline.as_deref_mut() {
                     b.on_session_closed(session);
                 }
             }
@@ -1057,16 +1088,16 @@ impl Node {
                     return;
                 };
                 match msg {
-                    AppMessage::Service(req) => match self.service.as_mut() {
+                    AppMessage::Service(req) => match self.service.as_deref_mut() {
                         Some(s) => s.on_request(&mut ctx!(self, now), session, prev, req),
                         None => self.peer_error(AppRefusal::ServiceRequestAtNonService),
                     },
-                    AppMessage::Mint { seq, request } => match self.mint.as_mut() {
+                    AppMessage::Mint { seq, request } => match self.mint.as_deref_mut() {
                         Some(m) => m.on_request(&mut ctx!(self, now), session, prev, seq, request),
                         None => self.peer_error(AppRefusal::MintRequestAtNonMint),
                     },
                     m @ AppMessage::LlmTor { .. } => {
-                        let refused = match self.baseline.as_mut() {
+                        let refused = match self.baseline.as_deref_mut() {
                             Some(b) => b.on_delivered(&mut ctx!(self, now), session, prev, m).err(),
                             None => Some(AppRefusal::LlmTorRequestAtNonProxy),
                         };
@@ -1116,17 +1147,17 @@ impl Node {
         };
         match owner {
             Owner::Session(_) | Owner::ClientMint(_) => {
-                if let Some(c) = self.client.as_mut() {
+                if let Some(c) = self.client.as_deref_mut() {
                     c.on_circuit(&mut ctx!(self, now), circuit, &owner, e, msg);
                 }
             }
             Owner::ServiceMint(_) => {
-                if let Some(s) = self.service.as_mut() {
+                if let Some(s) = self.service.as_deref_mut() {
                     s.on_circuit(&mut ctx!(self, now), circuit, &owner, e, msg);
                 }
             }
             Owner::Baseline(_) => {
-                if let Some(b) = self.baseline.as_mut() {
+                if let Some(b) = self.baseline.as_deref_mut() {
                     b.on_circuit(&mut ctx!(self, now), circuit, e, msg);
                 }
             }

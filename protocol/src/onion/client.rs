@@ -447,7 +447,7 @@ impl OnionClient {
 
     /// The next cell to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.outbox.pop_front()
+        crate::net::pop_drained(&mut self.outbox)
     }
 
     /// Work done so far.
@@ -471,7 +471,7 @@ impl OnionClient {
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
-        self.events.pop_front()
+        crate::net::pop_drained(&mut self.events)
     }
 
     // ----- handlers -----------------------------------------------------------

@@ -157,7 +157,9 @@ pub struct OnionRelay {
     ntor_id: [u8; 20],
     keyring: OnionKeyring,
     config: RelayConfig,
-    sessions: HashMap<u32, Session>,
+    /// Boxed: a session is large, and the map keeps its table after a
+    /// burst of circuits closes (issue 21).
+    sessions: HashMap<u32, Box<Session>>,
     inbound: HashMap<Link, u32>,
     outbound: HashMap<Link, u32>,
     mailboxes: HashMap<[u8; 16], VecDeque<Cell>>,
@@ -397,7 +399,7 @@ impl OnionRelay {
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<RelayEvent> {
-        self.events.pop_front()
+        crate::net::pop_drained(&mut self.events)
     }
 
     // ----- handlers -----------------------------------------------------------
@@ -443,7 +445,7 @@ impl OnionRelay {
         }
         self.sessions.insert(
             handle,
-            Session {
+            Box::new(Session {
                 keys,
                 prev: link,
                 next: None,
@@ -457,7 +459,7 @@ impl OnionRelay {
                 cells: 1,
                 last_active: now,
                 shaper: Shaper::default(),
-            },
+            }),
         );
         self.inbound.insert(link, handle);
         self.send_now(from, &Cell::with_data(cell.id, Command::Created, &reply)?);
@@ -780,6 +782,7 @@ impl OnionRelay {
     fn session_mut(&mut self, handle: u32) -> Result<&mut Session, OnionError> {
         self.sessions
             .get_mut(&handle)
+            .map(|s| &mut **s)
             .ok_or(OnionError::UnknownSession {
                 what: "handle",
                 id: handle,
@@ -963,6 +966,9 @@ impl OnionRelay {
             if let Some(n) = s.next {
                 self.outbound.remove(&n);
             }
+            shrink_if_sparse(&mut self.sessions);
+            shrink_if_sparse(&mut self.inbound);
+            shrink_if_sparse(&mut self.outbound);
             self.events
                 .push_back(RelayEvent::SessionClosed { session: handle });
         }
@@ -1038,6 +1044,14 @@ impl OnionRelay {
 }
 
 /// The session behind a link circuit, or [`OnionError::UnknownSession`].
+/// Gives back most of a map's table once a burst has left it mostly empty
+/// (issue 21). Map order is never observed, so this changes no decision.
+fn shrink_if_sparse<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
+    if map.capacity() > 4 * map.len() + 16 {
+        map.shrink_to(2 * map.len());
+    }
+}
+
 fn session_on(map: &HashMap<Link, u32>, link: Link) -> Result<u32, OnionError> {
     map.get(&link).copied().ok_or(OnionError::UnknownSession {
         what: "circuit",
