@@ -23,6 +23,7 @@ pub mod live;
 pub mod lock;
 pub mod manifest;
 pub mod market;
+pub mod memory;
 pub mod preflight;
 pub mod report;
 pub mod repro;

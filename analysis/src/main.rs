@@ -528,6 +528,7 @@ fn run_cmd(spec: &SweepSpec, out: &Path, opts: sweep::RunOptions) -> ExitCode {
             preflight::human(b as f64)
         ));
     }
+    print_steady_memory(spec);
     if let Some(s) = spec.shard {
         print_line(&format!(
             "shard {s}: kept its checkpoints and {} for `p2psim merge --out DIR SHARD_DIR...`",
@@ -539,6 +540,29 @@ fn run_cmd(spec: &SweepSpec, out: &Path, opts: sweep::RunOptions) -> ExitCode {
 }
 
 /// One line per point of a network run.
+/// Resident memory at steady state (the measured phase: after warm-up,
+/// before the drain), from samples at each hundredth of virtual time.
+fn print_steady_memory(spec: &SweepSpec) {
+    let Some(p) = spec.loaded.points.first() else {
+        return;
+    };
+    let w = &p.scenario.workload;
+    let total = w.warmup_s + w.duration_s + w.drain_s;
+    if p.scenario.market.is_some() || total <= 0.0 {
+        return;
+    }
+    let (from, to) = (w.warmup_s / total, (w.warmup_s + w.duration_s) / total);
+    if let Some(m) = peer2prompt_analysis::memory::summary(from, to) {
+        print_line(&format!(
+            "steady RSS {} ({} bytes; mean of {} samples after warm-up, largest {})",
+            preflight::human(m.mean_bytes as f64),
+            m.mean_bytes,
+            m.samples,
+            preflight::human(m.max_bytes as f64),
+        ));
+    }
+}
+
 fn print_network(o: &sweep::SweepOutcome, secs: f64) {
     print_line(&format!(
         "{} replicate(s) run, {} resumed; {} sessions, {} events in {secs:.1} s ({:.0} events/s)",

@@ -84,6 +84,10 @@ pub struct ScaleRow {
     pub sessions: u64,
     /// Peak resident memory of the run's process, bytes.
     pub peak_rss_bytes: u64,
+    /// Mean resident memory in the measured phase (after warm-up, before
+    /// the drain), bytes; 0 for rows measured before it was recorded.
+    #[serde(default)]
+    pub steady_rss_bytes: u64,
 }
 
 /// Runs the study over the scenarios in `dir` into `out`, at each of
@@ -143,6 +147,7 @@ pub fn run(
                 events: 0,
                 sessions: 0,
                 peak_rss_bytes: 0,
+                steady_rss_bytes: 0,
             };
             let row = run_one(&run, out, row)?;
             eprintln!(
@@ -276,7 +281,14 @@ fn run_one(run: &Variant, out: &Path, mut row: ScaleRow) -> Result<ScaleRow, Sca
         return Ok(row);
     }
     let parsed = status.success().then(|| parse_run(&stdout)).flatten();
-    let Some((sessions, events, wall_s, rss)) = parsed else {
+    let Some(RunTotals {
+        sessions,
+        events,
+        wall_s,
+        peak_rss,
+        steady_rss,
+    }) = parsed
+    else {
         let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
         return Err(ScaleError::Run {
             scenario: scenario.to_owned(),
@@ -288,39 +300,54 @@ fn run_one(run: &Variant, out: &Path, mut row: ScaleRow) -> Result<ScaleRow, Sca
         sessions,
         events,
         wall_s,
-        peak_rss_bytes: rss,
+        peak_rss_bytes: peak_rss,
+        steady_rss_bytes: steady_rss.unwrap_or(0),
         ..row
     })
 }
 
-/// (sessions, events, seconds, peak RSS bytes) from `p2psim run`'s output:
-/// "...; S sessions, E events in W s (...)" and "peak RSS ... (B bytes)".
-fn parse_run(stdout: &str) -> Option<(u64, u64, f64, u64)> {
+/// What a `p2psim run` printed about itself.
+#[derive(Debug, PartialEq)]
+struct RunTotals {
+    sessions: u64,
+    events: u64,
+    wall_s: f64,
+    peak_rss: u64,
+    steady_rss: Option<u64>,
+}
+
+/// A run's totals from `p2psim run`'s output: "...; S sessions, E events
+/// in W s (...)", "peak RSS ... (B bytes)" and, when printed, "steady RSS
+/// ... (B bytes; ...)".
+fn parse_run(stdout: &str) -> Option<RunTotals> {
     let totals = stdout.lines().find(|l| l.contains(" events in "))?;
     let after = totals.split("; ").nth(1)?;
     let mut words = after.split_whitespace();
     let sessions = words.next()?.parse().ok()?;
     let events = words.nth(1)?.parse().ok()?;
-    let wall = words.nth(2)?.parse().ok()?;
-    let rss_line = stdout.lines().find(|l| l.starts_with("peak RSS "))?;
-    let rss = rss_line
-        .rsplit('(')
-        .next()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some((sessions, events, wall, rss))
+    let wall_s = words.nth(2)?.parse().ok()?;
+    let bytes_in = |prefix: &str| -> Option<u64> {
+        let line = stdout.lines().find(|l| l.starts_with(prefix))?;
+        let (_, paren) = line.split_once('(')?;
+        paren.split_whitespace().next()?.parse().ok()
+    };
+    Some(RunTotals {
+        sessions,
+        events,
+        wall_s,
+        peak_rss: bytes_in("peak RSS ")?,
+        steady_rss: bytes_in("steady RSS "),
+    })
 }
 
 fn csv(rows: &[ScaleRow]) -> String {
     let mut s = String::from(
-        "scenario,nodes,fidelity,threads,status,wall_s,virtual_s,events,sessions,peak_rss_bytes,events_per_s,sessions_per_s,rss_per_node_bytes\n",
+        "scenario,nodes,fidelity,threads,status,wall_s,virtual_s,events,sessions,peak_rss_bytes,events_per_s,sessions_per_s,rss_per_node_bytes,steady_rss_bytes\n",
     );
     for r in rows {
         let per = |x: f64| x / r.wall_s.max(1e-9);
         s.push_str(&format!(
-            "{},{},{},{},\"{}\",{:.1},{:.0},{},{},{},{:.0},{:.3},{:.0}\n",
+            "{},{},{},{},\"{}\",{:.1},{:.0},{},{},{},{:.0},{:.3},{:.0},{}\n",
             r.scenario,
             r.nodes,
             r.fidelity,
@@ -333,7 +360,8 @@ fn csv(rows: &[ScaleRow]) -> String {
             r.peak_rss_bytes,
             per(r.events as f64),
             per(r.sessions as f64),
-            r.peak_rss_bytes as f64 / r.nodes.max(1) as f64
+            r.peak_rss_bytes as f64 / r.nodes.max(1) as f64,
+            r.steady_rss_bytes
         ));
     }
     s
@@ -351,8 +379,8 @@ fn figures(rows: &[ScaleRow]) -> Vec<Figure> {
     let metrics: [Metric; 4] = [
         (
             "scale_memory",
-            "Peak memory per node",
-            "peak RSS per node (KB)",
+            "Memory per node",
+            "RSS per node (KB)",
             |r| r.peak_rss_bytes as f64 / 1e3 / r.nodes as f64,
         ),
         (
@@ -407,9 +435,37 @@ fn figures(rows: &[ScaleRow]) -> Vec<Figure> {
         })
         .collect();
     if let Some(memory) = figs.first_mut() {
+        add_steady(memory, &ran, &kinds);
         add_references(memory, &ran);
     }
     figs
+}
+
+/// The memory figure's steady-state series: mean RSS after warm-up per
+/// node, for the rows that recorded it.
+fn add_steady(fig: &mut Figure, ran: &[&ScaleRow], kinds: &[(String, usize)]) {
+    for (fid, t) in kinds {
+        let points: Vec<Point> = ran
+            .iter()
+            .filter(|r| r.fidelity == *fid && r.threads == *t && r.steady_rss_bytes > 0)
+            .map(|r| {
+                Point::at(
+                    r.nodes as f64,
+                    r.steady_rss_bytes as f64 / 1e3 / r.nodes as f64,
+                )
+            })
+            .collect();
+        if !points.is_empty() {
+            fig.series.push(Series {
+                label: format!("steady state, {fid}, {t} thread(s)"),
+                style: Style::Points,
+                points,
+            });
+        }
+    }
+    fig.caption.push_str(
+        " Steady state is the mean RSS sampled after warm-up, before the drain; the other points are each run's peak.",
+    );
 }
 
 /// The memory figure's references: what `p2psim validate` estimates for
@@ -444,10 +500,7 @@ fn add_references(fig: &mut Figure, ran: &[&ScaleRow]) {
 
 /// The process's peak resident memory (Linux `VmHWM`), bytes.
 pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    crate::memory::status_kb("VmHWM:").map(|kb| kb * 1024)
 }
 
 #[cfg(test)]
@@ -458,8 +511,21 @@ mod tests {
     fn a_runs_output_is_read_back() {
         let out = "1 replicate(s) run, 0 resumed; 472 sessions, 4259010 events in 265.2 s (16061 events/s)\n\
                    peak RSS 495.2 MB (495160000 bytes)\nwrote x\n";
-        assert_eq!(parse_run(out), Some((472, 4_259_010, 265.2, 495_160_000)));
+        let totals = RunTotals {
+            sessions: 472,
+            events: 4_259_010,
+            wall_s: 265.2,
+            peak_rss: 495_160_000,
+            steady_rss: None,
+        };
+        assert_eq!(parse_run(out), Some(totals));
         assert_eq!(parse_run("wrote x\n"), None);
+        let with_steady = format!(
+            "{out}steady RSS 85.2 MB (85153410 bytes; mean of 59 samples after warm-up, largest 105.3 MB)\n"
+        );
+        let parsed = parse_run(&with_steady).expect("parsed");
+        assert_eq!(parsed.steady_rss, Some(85_153_410));
+        assert_eq!(parsed.peak_rss, 495_160_000);
     }
 
     #[test]

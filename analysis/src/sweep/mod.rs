@@ -199,6 +199,7 @@ impl LogProgress {
 
 impl Progress for Bar<'_> {
     fn advance(&self, done: f64) {
+        crate::memory::sample(done);
         let now = (done * 100.0) as u64;
         let before = self.shown.replace(now);
         self.bar.inc(now.saturating_sub(before));
