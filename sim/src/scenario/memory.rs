@@ -11,15 +11,17 @@
 //! copies of adverts), which makes the whole O(N²).
 //!
 //! Scenarios that bound directory refreshes (`protocol.directory_lookups`)
-//! use a second fit, measured after adverts became shared copies, on the
-//! scaling study's scenarios (`scenarios/scale/`: the same proportions,
-//! 300 s warm-up plus 600 s, 8 lookups at once): 171.5 MB at 1,000 nodes,
-//! 310.2 MB at 2,000, 667.4 MB at 4,000 and 1,865.8 MB at 10,000. Less a
-//! 50 MB process (what a 27-node run peaks at), that is 121.5, 130.1,
-//! 154.4 and 181.6 KB per node, growing with log N (routing tables, lookup
+//! use a second fit, on the scaling study's scenarios (`scenarios/scale/`:
+//! the same proportions, 300 s warm-up plus 600 s, 8 lookups at once),
+//! measured after adverts became shared copies and lookups, queries in
+//! flight, roles and drained queues were made compact (issue 21; one
+//! thread, `elide_crypto`, which peaks like `full`): 137.6 MB at 1,000
+//! nodes, 238.2 MB at 2,000, 496.9 MB at 4,000 and 1,336.3 MB at 10,000.
+//! Less a 50 MB process (what a 27-node run peaks at), that is 87.6, 94.1,
+//! 111.7 and 128.6 KB per node, growing with log N (routing tables, lookup
 //! depth) rather than with N: per node `BOUNDED_PER_NODE_BYTES +
-//! BOUNDED_PER_DOUBLING_BYTES × log2(N / 1000)` (least squares), within 4%
-//! of each measurement. Beyond 10,000 nodes it is an extrapolation.
+//! BOUNDED_PER_DOUBLING_BYTES × log2(N / 1000)` (least squares), within
+//! 3.3% of each measurement. Beyond 10,000 nodes it is an extrapolation.
 
 use super::{Loaded, Scenario};
 
@@ -29,10 +31,10 @@ pub const PER_NODE_BYTES: f64 = 252.8e3;
 pub const PER_NODE_PER_NODE_BYTES: f64 = 24.51;
 /// What the process needs before any node (binary, allocator, buffers).
 pub const PROCESS_BYTES: f64 = 64e6;
-/// Bounded refreshes: the fit's bytes per node at 1,000 nodes (117.2 KB).
-pub const BOUNDED_PER_NODE_BYTES: f64 = 117.2e3;
-/// Bounded refreshes: bytes per node added by each doubling of N (18.76 KB).
-pub const BOUNDED_PER_DOUBLING_BYTES: f64 = 18.76e3;
+/// Bounded refreshes: the fit's bytes per node at 1,000 nodes (85.1 KB).
+pub const BOUNDED_PER_NODE_BYTES: f64 = 85.13e3;
+/// Bounded refreshes: bytes per node added by each doubling of N (12.9 KB).
+pub const BOUNDED_PER_DOUBLING_BYTES: f64 = 12.88e3;
 /// Bounded refreshes: the process before any node (a 27-node run's peak).
 pub const BOUNDED_PROCESS_BYTES: f64 = 50e6;
 
@@ -141,10 +143,10 @@ mod tests {
     #[test]
     fn the_bounded_model_reproduces_its_measurements() {
         for (n, measured_mb) in [
-            (1_000u64, 171.5),
-            (2_000, 310.2),
-            (4_000, 667.4),
-            (10_000, 1_865.8),
+            (1_000u64, 137.6),
+            (2_000, 238.2),
+            (4_000, 496.9),
+            (10_000, 1_336.3),
         ] {
             let mb = (BOUNDED_PROCESS_BYTES + bounded_replicate_bytes(n)) / 1e6;
             assert!(
