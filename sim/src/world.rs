@@ -389,26 +389,27 @@ impl World {
         loop {
             let world = self.queue.peek_time().filter(|&t| t <= end);
             let hosts = self.engine.queue.peek_time().filter(|&t| t <= end);
-            match (world, hosts) {
+            // At one instant the world's events run before the hosts'.
+            let world_first = match (world, hosts) {
                 (None, None) => break,
-                (Some(w), h) if h.is_none_or(|h| w <= h) => {
-                    let Some((at, ev)) = self.queue.pop() else {
-                        break;
-                    };
-                    self.clock = at;
-                    self.step(at, ev);
+                (Some(w), h) => h.is_none_or(|h| w <= h),
+                (None, Some(_)) => false,
+            };
+            if world_first {
+                let Some((at, ev)) = self.queue.pop() else {
+                    break;
+                };
+                self.clock = at;
+                self.step(at, ev);
+            } else if let Some(h) = hosts {
+                let until = (h + self.engine.window())
+                    .min(end + Duration::from_nanos(1))
+                    .min(world.unwrap_or(Instant::MAX));
+                for r in window::run(&mut self.engine, until, parallel) {
+                    self.clock = r.at;
+                    self.on_event(r.host, r.event);
                 }
-                (w, Some(h)) => {
-                    let until = (h + self.engine.window())
-                        .min(end + Duration::from_nanos(1))
-                        .min(w.unwrap_or(Instant::MAX));
-                    for r in window::run(&mut self.engine, until, parallel) {
-                        self.clock = r.at;
-                        self.on_event(r.host, r.event);
-                    }
-                    self.clock = self.clock.max(self.engine.latest);
-                }
-                (Some(_), None) => unreachable!("matched above"),
+                self.clock = self.clock.max(self.engine.latest);
             }
             if let Some(v) = self.violation.take().or_else(|| self.engine.stalled.take()) {
                 return Err(v);
