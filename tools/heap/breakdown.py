@@ -24,7 +24,7 @@ COMPONENTS = [
     ("DHT messages encoded (in flight)", ["(wire.rs)", "(advert.rs)"]),
     ("onion circuits and cells", ["(relay.rs)", "(client.rs)", "(circuit.rs)", "(cell.rs)", "(surb.rs)"]),
     ("ecash: wallets and mints", ["(wallet", "(mint", "(nuts.rs)", "(keyset.rs)"]),
-    ("event queue and in-flight packets", ["(engine.rs)", "(queue.rs)", "run_until (world.rs)"]),
+    ("event queue and in-flight packets", ["(engine.rs)", "(queue.rs)", "(calendar.rs)", "(window.rs)", "run_until (world.rs)"]),
     ("hosts (per-host network state, nodes)", ["(population.rs)", "new (world.rs)"]),
     ("records", ["(record.rs)", "(sessions.rs)", "(scoring.rs)"]),
 ]
