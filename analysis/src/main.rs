@@ -539,7 +539,6 @@ fn run_cmd(spec: &SweepSpec, out: &Path, opts: sweep::RunOptions) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// One line per point of a network run.
 /// Resident memory at steady state (the measured phase: after warm-up,
 /// before the drain), from samples at each hundredth of virtual time.
 fn print_steady_memory(spec: &SweepSpec) {
@@ -563,6 +562,7 @@ fn print_steady_memory(spec: &SweepSpec) {
     }
 }
 
+/// One line per point of a network run.
 fn print_network(o: &sweep::SweepOutcome, secs: f64) {
     print_line(&format!(
         "{} replicate(s) run, {} resumed; {} sessions, {} events in {secs:.1} s ({:.0} events/s)",

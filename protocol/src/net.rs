@@ -30,6 +30,14 @@ pub(crate) fn pop_drained<T>(queue: &mut std::collections::VecDeque<T>) -> Optio
 /// Queue room kept when a queue drains (more is freed).
 const DRAINED_ROOM: usize = 16;
 
+/// Gives back most of a map's table once a burst has left it mostly empty
+/// (issue 21). Map order is never observed, so this changes no decision.
+pub(crate) fn shrink_sparse<K: Eq + std::hash::Hash, V>(map: &mut std::collections::HashMap<K, V>) {
+    if map.capacity() > 4 * map.len() + 16 {
+        map.shrink_to(2 * map.len());
+    }
+}
+
 /// Bytes of an encoded socket address: family (4 or 6), 16-byte IP (IPv4 in
 /// the first four), port. Used by every wire format that names a peer.
 pub const ADDR_LEN: usize = 19;
@@ -71,6 +79,7 @@ pub fn decode_addr(b: &[u8]) -> Option<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn a_drained_burst_gives_its_room_back() {
@@ -86,7 +95,6 @@ mod tests {
         while pop_drained(&mut small).is_some() {}
         assert_eq!(small.capacity(), room);
     }
-    use proptest::prelude::*;
 
     #[test]
     fn an_ipv4_address_has_one_encoding() {

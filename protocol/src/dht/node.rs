@@ -1029,9 +1029,7 @@ impl Dht {
     /// observed, so this changes no decision.
     fn remove_rpc(&mut self, txid: u64) -> Option<Rpc> {
         let rpc = self.rpcs.remove(&txid)?;
-        if self.rpcs.capacity() > 4 * self.rpcs.len() + 16 {
-            self.rpcs.shrink_to(2 * self.rpcs.len());
-        }
+        crate::net::shrink_sparse(&mut self.rpcs);
         Some(rpc)
     }
 

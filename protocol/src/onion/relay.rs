@@ -966,9 +966,9 @@ impl OnionRelay {
             if let Some(n) = s.next {
                 self.outbound.remove(&n);
             }
-            shrink_if_sparse(&mut self.sessions);
-            shrink_if_sparse(&mut self.inbound);
-            shrink_if_sparse(&mut self.outbound);
+            crate::net::shrink_sparse(&mut self.sessions);
+            crate::net::shrink_sparse(&mut self.inbound);
+            crate::net::shrink_sparse(&mut self.outbound);
             self.events
                 .push_back(RelayEvent::SessionClosed { session: handle });
         }
@@ -1044,14 +1044,6 @@ impl OnionRelay {
 }
 
 /// The session behind a link circuit, or [`OnionError::UnknownSession`].
-/// Gives back most of a map's table once a burst has left it mostly empty
-/// (issue 21). Map order is never observed, so this changes no decision.
-fn shrink_if_sparse<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
-    if map.capacity() > 4 * map.len() + 16 {
-        map.shrink_to(2 * map.len());
-    }
-}
-
 fn session_on(map: &HashMap<Link, u32>, link: Link) -> Result<u32, OnionError> {
     map.get(&link).copied().ok_or(OnionError::UnknownSession {
         what: "circuit",
