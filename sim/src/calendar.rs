@@ -66,6 +66,16 @@ impl<E> Calendar<E> {
         b.items.push((at, tie, event));
     }
 
+    /// Moves every event of `other` into this calendar (another width).
+    pub fn take_all_of(&mut self, other: Calendar<E>) {
+        self.frontier = self.frontier.max(other.frontier);
+        for b in other.buckets.into_values() {
+            for (at, tie, e) in b.items {
+                self.push(at, tie, e);
+            }
+        }
+    }
+
     /// The time of the earliest event, if any.
     pub fn peek_time(&self) -> Option<Instant> {
         let (_, b) = self.buckets.first_key_value()?;
@@ -135,6 +145,22 @@ mod tests {
         assert_eq!(take(&mut c, 24), [14]);
         assert_eq!(take(&mut c, 30), [25]);
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn rebucketing_keeps_every_event_and_what_was_taken() {
+        let mut c = Calendar::new(Duration::from_millis(10));
+        for (at, tie) in [(25, 1), (3, 2), (7, 3), (12, 4)] {
+            c.push(ms(at), tie, at);
+        }
+        assert_eq!(take(&mut c, 5), [3]);
+        let mut narrow = Calendar::new(Duration::from_millis(3));
+        narrow.take_all_of(c);
+        assert_eq!(narrow.width(), Duration::from_millis(3));
+        assert_eq!(narrow.peek_time(), Some(ms(7)));
+        assert_eq!(take(&mut narrow, 13), [7, 12]);
+        assert_eq!(take(&mut narrow, 30), [25]);
+        assert!(narrow.is_empty());
     }
 
     #[test]

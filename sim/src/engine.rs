@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use peer2prompt::identity::NodeId;
 use peer2prompt::node::{Node, NodeEvent};
@@ -52,11 +53,14 @@ pub struct Host {
 impl Host {
     /// The tie of the next event host `i` causes: (source host, source
     /// sequence), which orders events at one instant the same way whatever
-    /// the window or thread that produced them.
+    /// the window or thread that produced them. Sources count from 1: ties
+    /// below `1 << 40` are the world's calls ([`Engine::call`]), which run
+    /// first at their instant.
     fn next_tie(&mut self, i: u32) -> u64 {
         self.caused += 1;
         assert!(self.caused < 1 << 40, "host {i} caused 2^40 events");
-        (u64::from(i) << 40) | self.caused
+        assert!(i < (1 << 23), "host indices fit in 23 bits");
+        ((u64::from(i) + 1) << 40) | self.caused
     }
 
     /// A host for `node`, online, with no timer armed.
@@ -98,6 +102,8 @@ pub enum HostEvent {
     /// A node's timer: the node and the deadline it asked for (stale when
     /// the node has asked for another since).
     Timer(u32, Instant),
+    /// The world's call on one node, scheduled ahead ([`Engine::call`]).
+    Call(u32, HostCall),
 }
 
 impl HostEvent {
@@ -105,9 +111,24 @@ impl HostEvent {
     pub fn host(&self) -> u32 {
         match self {
             HostEvent::Deliver { to, .. } => *to,
-            HostEvent::Timer(i, _) => *i,
+            HostEvent::Timer(i, _) | HostEvent::Call(i, _) => *i,
         }
     }
+}
+
+/// What the world asks of one node at a time it fixed in advance, with
+/// nothing of the world's state at that time: such a call runs inside a
+/// window, on the host's thread, in the host's own event order (first at
+/// its instant), instead of cutting the window short. The world's
+/// warm-up ([`crate::world`]) is made of them.
+#[derive(Clone, Debug)]
+pub enum HostCall {
+    /// Join the DHT through these seed lists.
+    Bootstrap(Arc<[Vec<SocketAddr>]>),
+    /// Refresh the directory.
+    RefreshDirectory,
+    /// Fund the wallet with this many sat.
+    Fund(u64),
 }
 
 /// Datagram counts.
@@ -245,6 +266,18 @@ impl Station<'_> {
         true
     }
 
+    /// Makes the world's `call` on the node; true when the node took it
+    /// (and has output to collect).
+    pub fn call(&mut self, at: Instant, call: HostCall) -> bool {
+        let node = &mut self.host.node;
+        match call {
+            HostCall::Bootstrap(seeds) => node.bootstrap(at, &seeds),
+            HostCall::RefreshDirectory => node.refresh_directory(at),
+            HostCall::Fund(sat) => return node.fund(at, sat).is_ok(),
+        }
+        true
+    }
+
     /// Sends the node's datagrams after the modelled delay, takes its
     /// reports, and re-arms its timer.
     pub fn collect(&mut self, now: Instant) {
@@ -338,6 +371,8 @@ pub struct Engine {
     pub ran: u64,
     /// The latest instant a host event ran at.
     pub latest: Instant,
+    /// Calls the world has scheduled: the tie of the next one.
+    called: u64,
 }
 
 /// How many times in a row a node may fire its timer at one instant and
@@ -417,7 +452,17 @@ impl Engine {
             stalled: None,
             ran: 0,
             latest: Instant::ZERO,
+            called: 0,
         }
+    }
+
+    /// Schedules the world's `call` on host `i` at `at`. Its tie is below
+    /// every host-caused tie, so at one instant it runs before the host's
+    /// other events, as the world's own events do.
+    pub fn call(&mut self, at: Instant, i: u32, call: HostCall) {
+        self.called += 1;
+        assert!(self.called < 1 << 40, "the world made 2^40 calls");
+        self.queue.push(at, self.called, HostEvent::Call(i, call));
     }
 
     /// The longest window ([`crate::window`]).
@@ -426,15 +471,15 @@ impl Engine {
     }
 
     /// Runs windows no longer than `d` (positive, no longer than now), set
-    /// before any host event is queued. The run is the same whatever the
-    /// window; the tests show it.
+    /// before the run starts. The run is the same whatever the window; the
+    /// tests show it.
     pub fn shorten_window(&mut self, d: Duration) {
         assert!(
             d > Duration::ZERO && d <= self.window(),
             "windows may only shrink"
         );
-        assert!(self.queue.is_empty(), "windows are set before the run");
-        self.queue = Calendar::new(d);
+        let queue = std::mem::replace(&mut self.queue, Calendar::new(d));
+        self.queue.take_all_of(queue);
     }
 
     /// The host at `addr`.

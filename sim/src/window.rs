@@ -13,7 +13,11 @@
 //!   and the observers see sightings in (time, host, order);
 //! - the world never touches a host from inside a window: its reactions to
 //!   reports are events at least [`crate::world::REACTION`] later, and its
-//!   own events end the window before them.
+//!   own events end the window before them;
+//! - the world's calls on one node that it fixes in advance (the warm-up's
+//!   joins, directory refreshes and funding, [`crate::engine::HostCall`])
+//!   are host events with ties below every host's, so they run in windows,
+//!   first at their instant, without ending one.
 //!
 //! Cost: one synchronization per window. With `L` ≈ 17 ms under the
 //! default topology and the world's events cutting windows short, a window
@@ -75,6 +79,12 @@ impl Job<'_> {
                     false
                 }
                 HostEvent::Timer(_, deadline) => st.timer(at, deadline),
+                HostEvent::Call(_, call) => {
+                    if st.call(at, call) {
+                        st.collect(at);
+                    }
+                    false
+                }
             };
             if fired {
                 st.collect(at);

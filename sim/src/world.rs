@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use peer2prompt::dht::Role;
 use peer2prompt::ecash::{Amount, LightningPayment, PayoutOutcome, QuoteId as MintQuoteId};
@@ -27,7 +28,7 @@ use crate::checks::{self, CONSERVATION_EVERY_S, HonestViews, Violation};
 use crate::drivers::churn::Churn;
 use crate::drivers::conversations::Conversations;
 use crate::drivers::lightning::Lightning;
-use crate::engine::{Engine, Host};
+use crate::engine::{Engine, Host, HostCall};
 use crate::ledger::ServiceLedger;
 use crate::network::LinkModel;
 use crate::population::{self, Kind, addrs_of};
@@ -53,12 +54,6 @@ pub const REACTION: Duration = Duration::from_millis(20);
 /// them; at one instant the world's run first.
 #[derive(Clone, Copy, Debug)]
 pub enum Event {
-    /// A node joins the DHT.
-    Bootstrap(u32),
-    /// A node refreshes its directory.
-    Directory(u32),
-    /// A client funds its wallet.
-    Fund(u32),
     /// A conversation arrives at a client.
     Arrival(u32),
     /// A client's next turn.
@@ -296,6 +291,7 @@ impl World {
     fn schedule_start(&mut self) {
         let mut r = self.streams.stream(entity::WORLD, Purpose::Workload);
         let w = self.scenario.workload.clone();
+        let seeds: Arc<[Vec<SocketAddr>]> = self.seed_lists().into();
         for i in 0..self.engine.hosts.len() as u32 {
             let kind = self.engine.hosts[i as usize].slot.kind;
             // The adversary's DHT Sybils are in place before the directory fills.
@@ -304,22 +300,17 @@ impl World {
                 Kind::DhtSybil => (0.0, 5.0),
                 _ => (0.0, 20.0),
             };
-            let q = &mut self.queue;
-            q.push(
-                Instant::ZERO + secs(lo + span * rng::unit(&mut r)),
-                Event::Bootstrap(i),
-            );
+            // Calls on one node each: they run inside windows (engine.rs).
+            let e = &mut self.engine;
+            let at = Instant::ZERO + secs(lo + span * rng::unit(&mut r));
+            e.call(at, i, HostCall::Bootstrap(seeds.clone()));
             if !matches!(kind, Kind::Relay | Kind::DhtSybil) {
-                q.push(
-                    Instant::ZERO + secs(35.0 + 5.0 * rng::unit(&mut r)),
-                    Event::Directory(i),
-                );
+                let at = Instant::ZERO + secs(35.0 + 5.0 * rng::unit(&mut r));
+                e.call(at, i, HostCall::RefreshDirectory);
             }
             if kind == Kind::Client {
-                q.push(
-                    Instant::ZERO + secs(45.0 + 5.0 * rng::unit(&mut r)),
-                    Event::Fund(i),
-                );
+                let at = Instant::ZERO + secs(45.0 + 5.0 * rng::unit(&mut r));
+                e.call(at, i, HostCall::Fund(w.funding_sat));
                 let entity = self.engine.hosts[i as usize].slot.entity();
                 let stream = self.streams.stream(entity, Purpose::Workload);
                 let first = self.conversations.add(i, stream, &w, self.measure_from);
@@ -436,16 +427,6 @@ impl World {
                 let _ = node.lightning_payout(at, quote, PayoutOutcome::Paid);
                 self.collect(mint);
             }
-            Event::Bootstrap(i) => {
-                let lists = self.seed_lists();
-                self.engine.hosts[i as usize].node.bootstrap(at, &lists);
-                self.collect(i);
-            }
-            Event::Directory(i) => {
-                self.engine.hosts[i as usize].node.refresh_directory(at);
-                self.collect(i);
-            }
-            Event::Fund(i) => self.fund(i),
             Event::Arrival(c) => {
                 let w = &self.scenario.workload;
                 if let Some(next) = self.conversations.arrive(c, w, at)
@@ -533,14 +514,6 @@ impl World {
             .into_iter()
             .filter(|l| !l.is_empty())
             .collect()
-    }
-
-    fn fund(&mut self, c: u32) {
-        let now = self.now();
-        let sat = self.scenario.workload.funding_sat;
-        if self.engine.hosts[c as usize].node.fund(now, sat).is_ok() {
-            self.collect(c);
-        }
     }
 
     fn start_conversation(&mut self, c: u32) {
