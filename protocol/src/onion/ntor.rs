@@ -228,7 +228,9 @@ impl NtorClient {
 pub struct OnionKeyPair<'a> {
     /// The secret `b`.
     pub secret: &'a StaticSecret,
-    /// Its public key `B`, as the keyring holds it.
+    /// Its public key `B`, as the keyring holds it: derived from `b` when
+    /// the key was made (`identity::OnionKeyring`), so it is not derived
+    /// again per handshake.
     pub public: &'a [u8; 32],
 }
 
@@ -264,12 +266,8 @@ pub fn server_respond_with(
             reason: "onionskin is for another relay",
         });
     }
-    // Full fidelity derives `B` from `b` as it always has; the elided level
-    // takes the keyring's copy (the keyring found `b` by it).
-    let big_b = match fidelity {
-        CryptoFidelity::Full => PublicKey::from(b.secret),
-        CryptoFidelity::ElideCrypto => PublicKey::from(*b.public),
-    };
+    // The keyring's copy of `B` (it found `b` by it).
+    let big_b = PublicKey::from(*b.public);
     if skin[20..52] != big_b.as_bytes()[..] {
         return Err(OnionError::UnknownOnionKey);
     }
