@@ -11,7 +11,8 @@
 //! A scenario whose estimated peak memory exceeds what the machine has
 //! available is recorded as refused, not run. Rows are kept in
 //! `OUT/scale.json` as each scenario finishes, so an interrupted study
-//! resumes where it stopped.
+//! resumes where it stopped; each row keeps the commit of the binary that
+//! measured it, and rows of another build run again.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -88,6 +89,14 @@ pub struct ScaleRow {
     /// the drain), bytes; 0 for rows measured before it was recorded.
     #[serde(default)]
     pub steady_rss_bytes: u64,
+    /// Git commit of the binary that measured it (`unknown` for rows
+    /// recorded before it was kept).
+    #[serde(default = "unknown_commit")]
+    pub commit: String,
+}
+
+fn unknown_commit() -> String {
+    "unknown".into()
 }
 
 /// Runs the study over the scenarios in `dir` into `out`, at each of
@@ -99,6 +108,7 @@ pub fn run(
     fidelities: &[FidelitySpec],
 ) -> Result<Vec<ScaleRow>, ScaleError> {
     std::fs::create_dir_all(out).map_err(io(out))?;
+    let commit = crate::manifest::git_commit();
     let mut scenarios = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io(dir))? {
         let path = entry.map_err(io(dir))?.path();
@@ -126,10 +136,7 @@ pub fn run(
                 );
                 continue;
             };
-            if rows
-                .iter()
-                .any(|r| r.scenario_sha256 == run.sha && r.threads == threads)
-            {
+            if keep_earlier(&mut rows, &run.sha, threads, &commit) {
                 eprintln!("scale: {}: kept from an earlier run", run.file.display());
                 continue;
             }
@@ -148,6 +155,7 @@ pub fn run(
                 sessions: 0,
                 peak_rss_bytes: 0,
                 steady_rss_bytes: 0,
+                commit: commit.clone(),
             };
             let row = run_one(&run, out, row)?;
             eprintln!(
@@ -170,6 +178,18 @@ pub fn run(
         figure::write(&fig, out)?;
     }
     Ok(rows)
+}
+
+/// True when `rows` hold a run of scenario text `sha` on `threads` by the
+/// binary of `commit`; otherwise drops the runs of it by other builds,
+/// which run again.
+fn keep_earlier(rows: &mut Vec<ScaleRow>, sha: &str, threads: usize, commit: &str) -> bool {
+    let same = |r: &ScaleRow| r.scenario_sha256 == sha && r.threads == threads;
+    if rows.iter().any(|r| same(r) && r.commit == commit) {
+        return true;
+    }
+    rows.retain(|r| !same(r));
+    false
 }
 
 /// One scenario file to run: the scenario itself, or its variant at
@@ -342,12 +362,12 @@ fn parse_run(stdout: &str) -> Option<RunTotals> {
 
 fn csv(rows: &[ScaleRow]) -> String {
     let mut s = String::from(
-        "scenario,nodes,fidelity,threads,status,wall_s,virtual_s,events,sessions,peak_rss_bytes,events_per_s,sessions_per_s,rss_per_node_bytes,steady_rss_bytes\n",
+        "scenario,nodes,fidelity,threads,status,wall_s,virtual_s,events,sessions,peak_rss_bytes,events_per_s,sessions_per_s,rss_per_node_bytes,steady_rss_bytes,commit\n",
     );
     for r in rows {
         let per = |x: f64| x / r.wall_s.max(1e-9);
         s.push_str(&format!(
-            "{},{},{},{},\"{}\",{:.1},{:.0},{},{},{},{:.0},{:.3},{:.0},{}\n",
+            "{},{},{},{},\"{}\",{:.1},{:.0},{},{},{},{:.0},{:.3},{:.0},{},{}\n",
             r.scenario,
             r.nodes,
             r.fidelity,
@@ -361,7 +381,8 @@ fn csv(rows: &[ScaleRow]) -> String {
             per(r.events as f64),
             per(r.sessions as f64),
             r.peak_rss_bytes as f64 / r.nodes.max(1) as f64,
-            r.steady_rss_bytes
+            r.steady_rss_bytes,
+            crate::manifest::short_commit(&r.commit)
         ));
     }
     s
@@ -526,6 +547,46 @@ mod tests {
         let parsed = parse_run(&with_steady).expect("parsed");
         assert_eq!(parsed.steady_rss, Some(85_153_410));
         assert_eq!(parsed.peak_rss, 495_160_000);
+    }
+
+    fn row(sha: &str, threads: usize, commit: &str) -> ScaleRow {
+        ScaleRow {
+            scenario: "s".into(),
+            scenario_sha256: sha.into(),
+            nodes: 1000,
+            fidelity: "full".into(),
+            threads,
+            status: "ran".into(),
+            wall_s: 1.0,
+            virtual_s: 1.0,
+            events: 1,
+            sessions: 1,
+            peak_rss_bytes: 1,
+            steady_rss_bytes: 1,
+            commit: commit.into(),
+        }
+    }
+
+    #[test]
+    fn only_rows_of_this_build_are_kept() {
+        let mut rows = vec![row("a", 1, "old"), row("a", 2, "new"), row("b", 1, "new")];
+        assert!(
+            !keep_earlier(&mut rows, "a", 1, "new"),
+            "another build's row runs again"
+        );
+        assert_eq!(rows.len(), 2, "and is dropped");
+        assert!(keep_earlier(&mut rows, "a", 2, "new"));
+        assert!(keep_earlier(&mut rows, "b", 1, "new"));
+        assert!(!keep_earlier(&mut rows, "c", 1, "new"));
+        assert_eq!(rows.len(), 2);
+    }
+
+    #[test]
+    fn a_row_recorded_before_commits_were_kept_reads_as_unknown() {
+        let mut v = serde_json::to_value(row("a", 1, "x")).unwrap();
+        v.as_object_mut().unwrap().remove("commit");
+        let r: ScaleRow = serde_json::from_value(v).unwrap();
+        assert_eq!(r.commit, "unknown");
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub struct Directory {
     adverts: Vec<Arc<Advert>>,
     /// Position of each (node, role) in `adverts` while a refresh runs;
     /// empty once it is done (`adverts` is then sorted by (role, node)).
-    index: HashMap<(NodeId, Role), usize>,
+    index: Positions,
     suspects: BTreeMap<NodeId, Instant>,
     /// When the last refresh finished.
     pub ready_at: Option<Instant>,
@@ -95,12 +95,11 @@ impl Directory {
         if self.epoch != Some(epoch) {
             self.adverts.clear();
         }
-        self.index = self
-            .adverts
-            .iter()
-            .enumerate()
-            .map(|(i, a)| ((a.node(), a.role), i))
-            .collect();
+        self.index = Positions::default();
+        for (i, a) in self.adverts.iter().enumerate() {
+            self.index
+                .insert(held(&self.adverts), (a.node(), a.role), i);
+        }
         self.epoch = Some(epoch);
         self.ready_at = None;
         let all: Vec<u16> = (0..service_shards.max(1)).collect();
@@ -123,7 +122,8 @@ impl Directory {
     /// their own index.
     fn finish(&mut self, now: Instant) {
         self.adverts.sort_by_cached_key(|a| (a.role, a.node()));
-        self.index = HashMap::new();
+        self.adverts.shrink_to_fit();
+        self.index = Positions::default();
         self.ready_at = Some(now);
     }
 
@@ -155,14 +155,16 @@ impl Directory {
         }
         self.start_queued(dht, now);
         for a in adverts {
-            match self.index.get(&(a.node(), a.role)) {
-                Some(&i) => {
+            let key = (a.node(), a.role);
+            match self.index.get(held(&self.adverts), &key) {
+                Some(i) => {
                     if a.expiry > self.adverts[i].expiry {
                         self.adverts[i] = a;
                     }
                 }
                 None => {
-                    self.index.insert((a.node(), a.role), self.adverts.len());
+                    self.index
+                        .insert(held(&self.adverts), key, self.adverts.len());
                     self.adverts.push(a);
                 }
             }
@@ -185,7 +187,7 @@ impl Directory {
     /// The advert of `node` in `role`.
     pub fn advert(&self, node: &NodeId, role: Role) -> Option<&Advert> {
         let at = if self.is_refreshing() {
-            self.index.get(&(*node, role)).copied()
+            self.index.get(held(&self.adverts), &(*node, role))
         } else {
             self.adverts
                 .binary_search_by_key(&(role, *node), |a| (a.role, a.node()))
@@ -218,6 +220,58 @@ impl Directory {
     /// True if `node` is avoided at `now`.
     pub fn is_suspect(&self, node: &NodeId, now: Instant) -> bool {
         self.suspects.get(node).is_some_and(|t| *t > now)
+    }
+}
+
+/// Where each (node, role) sits in a refreshing directory's `adverts`, in a
+/// third of the room of a map keyed by the whole pair: each reader indexes
+/// every Ghost, GPU and mint advert while it refreshes, and every reader
+/// refreshes at once in the warm-up (issue 21). Keys are 64 bits of the
+/// node id with the role; the advert found is compared in full, and a pair
+/// whose 64 bits another already holds goes to an exact overflow map (an
+/// honest id never lands there; an adversary can grind one, and is still
+/// found). Lookups answer exactly as a map keyed by the pair.
+#[derive(Debug, Default)]
+struct Positions {
+    short: HashMap<u64, u32>,
+    overflow: HashMap<(NodeId, Role), u32>,
+}
+
+impl Positions {
+    fn short_key((node, role): &(NodeId, Role)) -> u64 {
+        let b = &node.0;
+        let tail = u64::from_be_bytes([b[24], b[25], b[26], b[27], b[28], b[29], b[30], b[31]]);
+        tail ^ (*role as u64)
+    }
+
+    /// The position of `key`, `held(i)` telling what position `i` holds.
+    fn get(&self, held: impl Fn(u32) -> (NodeId, Role), key: &(NodeId, Role)) -> Option<usize> {
+        match self.short.get(&Self::short_key(key)) {
+            Some(&i) if held(i) == *key => Some(i as usize),
+            Some(_) => self.overflow.get(key).map(|&i| i as usize),
+            None => None,
+        }
+    }
+
+    /// Records `key` (not yet recorded) at position `at`.
+    fn insert(&mut self, held: impl Fn(u32) -> (NodeId, Role), key: (NodeId, Role), at: usize) {
+        let at = u32::try_from(at).expect("a directory holds fewer than 2^32 adverts");
+        match self.short.get(&Self::short_key(&key)) {
+            Some(&i) if held(i) != key => {
+                self.overflow.insert(key, at);
+            }
+            _ => {
+                self.short.insert(Self::short_key(&key), at);
+            }
+        }
+    }
+}
+
+/// What position `i` of `adverts` holds.
+fn held(adverts: &[Arc<Advert>]) -> impl Fn(u32) -> (NodeId, Role) + '_ {
+    |i| {
+        let a = &adverts[i as usize];
+        (a.node(), a.role)
     }
 }
 
@@ -257,6 +311,38 @@ pub fn mint_url(node: &NodeId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_answer_exactly_when_short_keys_collide() {
+        // Ids equal in their last 8 bytes share a short key.
+        let id = |head: u8| {
+            let mut b = [7u8; 32];
+            b[0] = head;
+            NodeId(b)
+        };
+        let keys = [
+            (id(1), Role::Ghost),
+            (id(2), Role::Ghost),
+            (id(1), Role::Gpu),
+            (id(3), Role::Ghost),
+        ];
+        assert_eq!(
+            Positions::short_key(&keys[0]),
+            Positions::short_key(&keys[1])
+        );
+        let mut p = Positions::default();
+        let held = |i: u32| keys[i as usize];
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(p.get(held, k), None, "{i} is not held yet");
+            p.insert(held, *k, i);
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(p.get(held, k), Some(i));
+        }
+        assert_eq!(p.overflow.len(), 2, "two collided");
+        assert_eq!(p.get(held, &(id(4), Role::Ghost)), None);
+        assert_eq!(p.get(held, &(id(1), Role::Relay)), None);
+    }
 
     #[test]
     fn relay_shard_sample_is_a_wrapping_run_that_moves_with_the_epoch() {
