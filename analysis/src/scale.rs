@@ -174,7 +174,16 @@ pub fn run(
     }
     rows.sort_by(|a, b| (a.nodes, &a.fidelity, a.threads).cmp(&(b.nodes, &b.fidelity, b.threads)));
     write_atomic(&out.join("scale.csv"), csv(&rows).as_bytes())?;
-    for fig in figures(&rows) {
+    // The preflight's estimate for each size, per node (bounded refreshes).
+    let estimates: Vec<(u64, f64)> = scenarios
+        .iter()
+        .filter(|(_, _, l)| l.base.protocol.directory_lookups.is_some())
+        .map(|(n, _, l)| {
+            let bytes = memory::BOUNDED_PROCESS_BYTES + memory::bounded_replicate_bytes(&l.base);
+            (*n, bytes / 1e3 / (*n).max(1) as f64)
+        })
+        .collect();
+    for fig in figures(&rows, &estimates) {
         figure::write(&fig, out)?;
     }
     Ok(rows)
@@ -390,7 +399,7 @@ fn csv(rows: &[ScaleRow]) -> String {
 
 /// Peak RSS per node, events/s, sessions/s and wall time against N, one
 /// series per (fidelity, threads).
-fn figures(rows: &[ScaleRow]) -> Vec<Figure> {
+fn figures(rows: &[ScaleRow], estimates: &[(u64, f64)]) -> Vec<Figure> {
     type Metric = (
         &'static str,
         &'static str,
@@ -457,7 +466,7 @@ fn figures(rows: &[ScaleRow]) -> Vec<Figure> {
         .collect();
     if let Some(memory) = figs.first_mut() {
         add_steady(memory, &ran, &kinds);
-        add_references(memory, &ran);
+        add_references(memory, &ran, estimates);
     }
     figs
 }
@@ -490,23 +499,28 @@ fn add_steady(fig: &mut Figure, ran: &[&ScaleRow], kinds: &[(String, usize)]) {
 }
 
 /// The memory figure's references: what `p2psim validate` estimates for
-/// each size (the bounded-refresh model) and issue 21's target.
-fn add_references(fig: &mut Figure, ran: &[&ScaleRow]) {
+/// each size of the study (the bounded-refresh model, KB per node, from
+/// `estimates`) and issue 21's target.
+fn add_references(fig: &mut Figure, ran: &[&ScaleRow], estimates: &[(u64, f64)]) {
     let mut sizes: Vec<u64> = ran.iter().map(|r| r.nodes).collect();
     sizes.sort_unstable();
     sizes.dedup();
     let (Some(&lo), Some(&hi)) = (sizes.first(), sizes.last()) else {
         return;
     };
-    let estimate = |n: u64| {
-        (memory::BOUNDED_PROCESS_BYTES + memory::bounded_replicate_bytes(n)) / 1e3 / n as f64
-    };
+    let mut line: Vec<(u64, f64)> = estimates
+        .iter()
+        .filter(|(n, _)| sizes.contains(n))
+        .copied()
+        .collect();
+    line.sort_by_key(|(n, _)| *n);
+    line.dedup_by_key(|(n, _)| *n);
     fig.series.push(Series {
         label: "estimate (memory model, bounded refresh)".into(),
         style: Style::Line,
-        points: sizes
+        points: line
             .iter()
-            .map(|&n| Point::at(n as f64, estimate(n)))
+            .map(|&(n, kb)| Point::at(n as f64, kb))
             .collect(),
     });
     fig.series.push(Series {
