@@ -174,14 +174,13 @@ pub fn run(
     }
     rows.sort_by(|a, b| (a.nodes, &a.fidelity, a.threads).cmp(&(b.nodes, &b.fidelity, b.threads)));
     write_atomic(&out.join("scale.csv"), csv(&rows).as_bytes())?;
-    // The preflight's estimate for each size, per node (bounded refreshes).
+    // The preflight's own estimate for each size on one thread, per node
+    // (bounded refreshes).
     let estimates: Vec<(u64, f64)> = scenarios
         .iter()
         .filter(|(_, _, l)| l.base.protocol.directory_lookups.is_some())
-        .map(|(n, _, l)| {
-            let bytes = memory::BOUNDED_PROCESS_BYTES + memory::bounded_replicate_bytes(&l.base);
-            (*n, bytes / 1e3 / (*n).max(1) as f64)
-        })
+        .filter_map(|(n, _, l)| memory::estimate(l, 1).map(|e| (*n, e.total)))
+        .map(|(n, bytes)| (n, bytes / 1e3 / n.max(1) as f64))
         .collect();
     for fig in figures(&rows, &estimates) {
         figure::write(&fig, out)?;

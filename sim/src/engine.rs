@@ -28,6 +28,9 @@ use crate::population::Slot;
 
 pub use crate::window::Report;
 
+/// Bits of a tie below its source: a host's sequence, or the world's.
+const SEQUENCE_BITS: u32 = 40;
+
 /// One simulated machine.
 pub struct Host {
     /// Its plan.
@@ -54,13 +57,16 @@ impl Host {
     /// The tie of the next event host `i` causes: (source host, source
     /// sequence), which orders events at one instant the same way whatever
     /// the window or thread that produced them. Sources count from 1: ties
-    /// below `1 << 40` are the world's calls ([`Engine::call`]), which run
-    /// first at their instant.
+    /// below `1 << SEQUENCE_BITS` are the world's calls ([`Engine::call`]),
+    /// which run first at their instant.
     fn next_tie(&mut self, i: u32) -> u64 {
         self.caused += 1;
-        assert!(self.caused < 1 << 40, "host {i} caused 2^40 events");
+        assert!(
+            self.caused < 1 << SEQUENCE_BITS,
+            "host {i} caused 2^40 events"
+        );
         assert!(i < (1 << 23), "host indices fit in 23 bits");
-        ((u64::from(i) + 1) << 40) | self.caused
+        ((u64::from(i) + 1) << SEQUENCE_BITS) | self.caused
     }
 
     /// A host for `node`, online, with no timer armed.
@@ -461,7 +467,10 @@ impl Engine {
     /// other events, as the world's own events do.
     pub fn call(&mut self, at: Instant, i: u32, call: HostCall) {
         self.called += 1;
-        assert!(self.called < 1 << 40, "the world made 2^40 calls");
+        assert!(
+            self.called < 1 << SEQUENCE_BITS,
+            "the world made 2^40 calls"
+        );
         self.queue.push(at, self.called, HostEvent::Call(i, call));
     }
 
