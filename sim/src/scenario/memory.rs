@@ -45,8 +45,9 @@ pub const BOUNDED_PER_DOUBLING_BYTES: f64 = 7.04e3;
 /// Bytes a refreshing reader's directory spends per advert it holds: the
 /// shared copy's pointer in a vector grown by doubling, and the index
 /// slot (49 B in a table of a power of two at most 7/8 full) of the
-/// measured runs. The index is now 17 B a slot (`node/directory.rs`), so
-/// this errs high until the peaks are measured again.
+/// measured runs. The index is now a table of bare 4 B positions, about
+/// 5 B a slot (`node/directory.rs`), so this errs high until the peaks are
+/// measured again.
 pub const DIRECTORY_ENTRY_BYTES: f64 = 86.0;
 /// Bounded refreshes: the process before any node (a 27-node run's peak).
 pub const BOUNDED_PROCESS_BYTES: f64 = 50e6;
