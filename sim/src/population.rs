@@ -188,6 +188,7 @@ fn base_config(s: &Scenario, net: Arc<dyn NetworkInfo>) -> NodeConfig {
         shards: s.protocol.shards,
         service_shards: s.protocol.service_shards,
         relay_shards_read: s.protocol.relay_shards_read,
+        exit_shards_read: s.protocol.exit_shards_read,
         directory_lookups: s.protocol.directory_lookups.map(|n| n as usize),
         advertise: None,
         client: None,

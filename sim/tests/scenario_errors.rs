@@ -181,6 +181,18 @@ const RANGE_CASES: &[Case] = &[
     ("population.relays", "3", &[], "population.relays"),
     ("protocol.shards", "0", &[], "protocol.shards"),
     (
+        "protocol.relay_shards_read",
+        "0",
+        &[],
+        "protocol.relay_shards_read",
+    ),
+    (
+        "protocol.exit_shards_read",
+        "0",
+        &[],
+        "protocol.exit_shards_read",
+    ),
+    (
         "protocol.hop_delay_ms",
         "[5.0, 1.0]",
         &[],

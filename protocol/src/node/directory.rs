@@ -82,17 +82,10 @@ impl Directory {
         self.max_lookups = max.map(|m| m.max(1));
     }
 
-    /// Starts FIND_VALUE lookups in `epoch` for the relay shards in `relays`
-    /// (see [`relay_shard_sample`]) and every one of the `service_shards`
-    /// of the Ghost, GPU and mint descriptors.
-    pub fn refresh(
-        &mut self,
-        dht: &mut Dht,
-        now: Instant,
-        epoch: Epoch,
-        service_shards: u16,
-        relays: &[u16],
-    ) {
+    /// Starts FIND_VALUE lookups in `epoch` for the shards in `reads`: the
+    /// relay shards and exit (Ghost and GPU) shards sampled, and every mint
+    /// shard.
+    pub fn refresh(&mut self, dht: &mut Dht, now: Instant, epoch: Epoch, reads: &ShardReads) {
         if self.epoch != Some(epoch) {
             self.adverts.clear();
         }
@@ -103,11 +96,15 @@ impl Directory {
         }
         self.epoch = Some(epoch);
         self.ready_at = None;
-        let all: Vec<u16> = (0..service_shards.max(1)).collect();
+        let mints: Vec<u16> = (0..reads.mints.max(1)).collect();
         self.queued.clear();
         self.peak_lookups = 0;
         for role in [Role::Relay, Role::Ghost, Role::Gpu, Role::Mint] {
-            let read = if role == Role::Relay { relays } else { &all };
+            let read = match role {
+                Role::Relay => &reads.relays,
+                Role::Ghost | Role::Gpu => &reads.exits,
+                Role::Mint => &mints,
+            };
             for &shard in read {
                 self.queued
                     .push_back(advert_key(role.descriptor(), epoch, shard));
@@ -268,15 +265,48 @@ fn held(adverts: &[Arc<Advert>]) -> impl Fn(u32) -> (NodeId, Role) + '_ {
     }
 }
 
+/// The shards a refresh reads (whitepaper "Route Construction": relays and
+/// an exit service node, Ghost or GPU, chosen from the DHT).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardReads {
+    /// Relay shards ([`relay_shard_sample`]).
+    pub relays: Vec<u16>,
+    /// Shards of the Ghost and of the GPU descriptor ([`exit_shard_sample`]).
+    pub exits: Vec<u16>,
+    /// Mint shards: every one of `0..mints` (a wallet needs its own mint).
+    pub mints: u16,
+}
+
 /// The relay shards `node` reads in `epoch`: `read` consecutive shards
 /// (wrapping) from a start drawn from SHA-256(node id, epoch), or all of them.
 /// Adverts land in shards by their node id, so the sample is uniform over
 /// relays, and it changes every epoch.
 pub fn relay_shard_sample(node: &NodeId, epoch: Epoch, shards: u16, read: Option<u16>) -> Vec<u16> {
+    shard_sample(b"peer2prompt relay shard sample", node, epoch, shards, read)
+}
+
+/// The Ghost and GPU shards `node` reads in `epoch`, drawn as the relay
+/// shards are but from a start of its own (issue 21: at 100,000 nodes every
+/// reader holding every exit is readers x exits adverts). With `read` unset,
+/// all of them, in order.
+pub fn exit_shard_sample(node: &NodeId, epoch: Epoch, shards: u16, read: Option<u16>) -> Vec<u16> {
+    match read {
+        None => (0..shards.max(1)).collect(),
+        Some(_) => shard_sample(b"peer2prompt exit shard sample", node, epoch, shards, read),
+    }
+}
+
+fn shard_sample(
+    domain: &[u8],
+    node: &NodeId,
+    epoch: Epoch,
+    shards: u16,
+    read: Option<u16>,
+) -> Vec<u16> {
     let shards = shards.max(1);
     let read = read.unwrap_or(shards).clamp(1, shards);
     let mut h = Sha256::new();
-    h.update(b"peer2prompt relay shard sample");
+    h.update(domain);
     h.update(node.0);
     h.update(epoch.0.to_be_bytes());
     let d = h.finalize();
@@ -328,6 +358,31 @@ mod tests {
         }
         assert_eq!(p.get(held, &(id(5_000), Role::Ghost)), None);
         assert_eq!(p.get(held, &(id(1), Role::Relay)), None);
+    }
+
+    #[test]
+    fn exit_shard_sample_reads_all_in_order_unless_bounded() {
+        let node = NodeId([4; 32]);
+        assert_eq!(
+            exit_shard_sample(&node, Epoch(2), 5, None),
+            vec![0, 1, 2, 3, 4]
+        );
+        let some = exit_shard_sample(&node, Epoch(2), 120, Some(12));
+        assert_eq!(some.len(), 12);
+        for w in some.windows(2) {
+            assert_eq!(w[1], (w[0] + 1) % 120);
+        }
+        // Its own start: not the relay sample's run over the same shards.
+        let starts: HashSet<(u16, u16)> = (0..20)
+            .map(|e| {
+                (
+                    exit_shard_sample(&node, Epoch(e), 120, Some(12))[0],
+                    relay_shard_sample(&node, Epoch(e), 120, Some(12))[0],
+                )
+            })
+            .collect();
+        assert!(starts.iter().filter(|(a, b)| a != b).count() > 15);
+        assert_eq!(exit_shard_sample(&node, Epoch(2), 4, Some(9)).len(), 4);
     }
 
     #[test]

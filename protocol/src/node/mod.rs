@@ -129,9 +129,14 @@ pub struct NodeConfig {
     /// A node reads a run of consecutive shards starting at a point drawn
     /// from its id and the epoch, so its view is a fresh uniform sample of
     /// the relays each epoch, at a fraction of the lookups and signature
-    /// checks (whitepaper "Route Construction": relays from the DHT). Exits
-    /// and mints are always read in full.
+    /// checks (whitepaper "Route Construction": relays from the DHT). Mints
+    /// are always read in full.
     pub relay_shards_read: Option<u16>,
+    /// How many shards of the Ghost and of the GPU descriptor the directory
+    /// reads each epoch (`None`: all), a run drawn as the relay shards' is:
+    /// a fresh uniform sample of the exits (whitepaper "Route
+    /// Construction": "One exit service node (Ghost or GPU)").
+    pub exit_shards_read: Option<u16>,
     /// How many directory lookups run at once (`None`: every shard's at
     /// once). A refresh reads one key per shard read; the bound caps the
     /// lookup state and queries in flight a refresh holds, so a large
@@ -166,6 +171,7 @@ impl Default for NodeConfig {
             shards: 2,
             service_shards: 2,
             relay_shards_read: None,
+            exit_shards_read: None,
             directory_lookups: None,
             advertise: None,
             client: None,
@@ -275,6 +281,7 @@ pub(crate) struct Ctx<'a> {
     pub shards: u16,
     pub service_shards: u16,
     pub relay_shards_read: Option<u16>,
+    pub exit_shards_read: Option<u16>,
     pub suspect_for: Duration,
 }
 
@@ -364,8 +371,19 @@ impl Ctx<'_> {
                 self.shards,
                 self.relay_shards_read,
             );
+            let exits = directory::exit_shard_sample(
+                &self.identity.node_id(),
+                self.epoch,
+                self.service_shards,
+                self.exit_shards_read,
+            );
+            let reads = directory::ShardReads {
+                relays,
+                exits,
+                mints: self.service_shards,
+            };
             self.directory
-                .refresh(self.dht, self.now, self.epoch, self.service_shards, &relays);
+                .refresh(self.dht, self.now, self.epoch, &reads);
         }
     }
 
@@ -396,6 +414,7 @@ macro_rules! ctx {
             shards: $n.cfg.shards,
             service_shards: $n.cfg.service_shards,
             relay_shards_read: $n.cfg.relay_shards_read,
+            exit_shards_read: $n.cfg.exit_shards_read,
             suspect_for: $n.cfg.suspect_for,
         }
     };

@@ -25,10 +25,12 @@
 //! once, `DIRECTORY_ENTRY_BYTES` each, which grows as readers × adverts,
 //! O(N²) ([`directory_entries`]). Least squares with that term fixed is
 //! within 4.2% of each measurement. The term is a twentieth of the peak
-//! at 10,000 nodes but most of it at 100,000: runs of 100,000 nodes
-//! passed 19.4 GB (and 16.0 GB after the index was made smaller) while
-//! their refreshes still grew, where a fit on the per-node terms alone
-//! said 17.1 GB. Beyond 10,000 nodes it is an extrapolation.
+//! at 10,000 nodes but most of it at 100,000 when every reader reads every
+//! exit: such runs passed 19.4 GB (and 20.3 GB with the index a tenth of
+//! its first size) while their refreshes still grew, where a fit on the
+//! per-node terms alone said 17.1 GB. Readers that sample the exits
+//! (`protocol.exit_shards_read`, as `scale_100k` does) hold as many as a
+//! 10,000-node reader. Beyond 10,000 nodes it is an extrapolation.
 
 use super::{Loaded, Scenario};
 
@@ -86,7 +88,8 @@ pub fn replicate_bytes(n: u64) -> f64 {
 }
 
 /// Directory readers of `s` and the adverts each holds after a refresh:
-/// its relay shards' share of the relays and every Ghost, GPU and mint.
+/// its relay shards' share of the relays, its exit shards' share of the
+/// Ghosts and GPU nodes, and every mint.
 pub fn directory_entries(s: &Scenario) -> (f64, f64) {
     let p = &s.population;
     let readers = [p.ghosts, p.gpus, p.mints, p.clients]
@@ -96,8 +99,15 @@ pub fn directory_entries(s: &Scenario) -> (f64, f64) {
     let shards = s.protocol.shards.max(1);
     let read = s.protocol.relay_shards_read.unwrap_or(shards).min(shards);
     let relays = f64::from(p.relays) * f64::from(read) / f64::from(shards);
-    let services = f64::from(p.ghosts) + f64::from(p.gpus) + f64::from(p.mints);
-    (readers, relays + services)
+    let service_shards = s.protocol.service_shards.max(1);
+    let exit_read = s
+        .protocol
+        .exit_shards_read
+        .unwrap_or(service_shards)
+        .clamp(1, service_shards);
+    let exits = (f64::from(p.ghosts) + f64::from(p.gpus)) * f64::from(exit_read)
+        / f64::from(service_shards);
+    (readers, relays + exits + f64::from(p.mints))
 }
 
 /// Peak bytes of one replicate of `s`, whose directory refreshes are
@@ -212,16 +222,25 @@ mod tests {
     }
 
     #[test]
-    fn the_bounded_model_is_above_what_100k_runs_were_seen_to_reach() {
-        let s = scale(
+    fn the_bounded_model_is_above_what_100k_runs_reading_every_exit_reached() {
+        let mut s = scale(
             "100k",
             include_str!("../../../scenarios/scale/scale_100k.yaml"),
         );
         assert_eq!(nodes(&s), 100_000);
+        assert_eq!(s.protocol.exit_shards_read, Some(12));
+        // Each reader holds about 800 relays, 1,000 of the 10,000 exits and
+        // every mint.
         let (readers, entries) = directory_entries(&s);
         assert_eq!(readers, 20_040.0);
-        assert!((entries - 10_840.0).abs() < 1.0, "{entries}");
-        // Runs passed 19.4 GB, still growing, when they were stopped.
+        assert!((entries - 1_840.0).abs() < 1.0, "{entries}");
+        let sampled = BOUNDED_PROCESS_BYTES + bounded_replicate_bytes(&s);
+        assert!(sampled < 20e9, "{sampled}");
+        // Reading every exit, runs passed 19.4 GB, still growing, when
+        // they were stopped.
+        s.protocol.exit_shards_read = None;
+        let (_, every) = directory_entries(&s);
+        assert!((every - 10_840.0).abs() < 1.0, "{every}");
         let total = BOUNDED_PROCESS_BYTES + bounded_replicate_bytes(&s);
         assert!(total > 19.4e9, "{total}");
         // Still far below the unbounded model.

@@ -310,6 +310,14 @@ pub struct ProtocolSpec {
     /// networks set it so a node fetches and verifies a few hundred relay
     /// adverts rather than every one.
     pub relay_shards_read: Option<u16>,
+    /// Shards of the Ghost and of the GPU descriptor each client and
+    /// service reads per epoch (all if unset): a uniform sample of the
+    /// exits, drawn afresh each epoch (whitepaper "Route Construction":
+    /// "One exit service node (Ghost or GPU)"). Mints are always read in
+    /// full. Without it every reader holds every exit, readers x exits
+    /// adverts in all, which is what keeps 100,000 nodes from fitting in
+    /// 24 GB (issue 21).
+    pub exit_shards_read: Option<u16>,
     /// How many directory lookups a node runs at once (default: every
     /// shard's at once). Large networks bound it so that every reader's
     /// refresh at the start of an epoch does not hold all its lookups and
@@ -524,6 +532,7 @@ impl Default for ProtocolSpec {
             shards: 4,
             service_shards: 4,
             relay_shards_read: None,
+            exit_shards_read: None,
             directory_lookups: None,
             disjoint_lookups: 1,
             relay_weighting: RelayWeightingSpec::Uniform,

@@ -280,6 +280,17 @@ fn validate_adversary(s: &Scenario) -> Checked {
             "expected at least 1 lookup at once (leave it out for no bound)".into(),
         );
     }
+    for (field, read) in [
+        ("protocol.relay_shards_read", s.protocol.relay_shards_read),
+        ("protocol.exit_shards_read", s.protocol.exit_shards_read),
+    ] {
+        if read == Some(0) {
+            return err(
+                field,
+                "expected at least 1 shard read (leave it out to read all)".into(),
+            );
+        }
+    }
     if !(1..=8).contains(&s.protocol.disjoint_lookups) {
         return err("protocol.disjoint_lookups", "expected 1 to 8 paths".into());
     }
