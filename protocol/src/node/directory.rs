@@ -225,8 +225,8 @@ impl Directory {
 /// table of bare positions, hashed and compared through the advert each
 /// one points at (about 5 B a slot, against 17 B for a map keyed by 64 bits
 /// of the pair and 49 B for one keyed by the whole pair). Each reader
-/// indexes every Ghost, GPU and mint advert while it refreshes, and every
-/// reader refreshes at once in the warm-up (issue 21). The hash is keyed per
+/// indexes every advert it reads while it refreshes, and every reader
+/// refreshes at once in the warm-up (issue 21). The hash is keyed per
 /// directory, so an adversary that grinds node ids cannot aim them at one
 /// probe sequence. Lookups answer exactly as a map keyed by the pair.
 #[derive(Debug, Default)]
