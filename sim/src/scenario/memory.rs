@@ -96,18 +96,17 @@ pub fn directory_entries(s: &Scenario) -> (f64, f64) {
         .iter()
         .map(|&n| f64::from(n))
         .sum::<f64>();
-    let shards = s.protocol.shards.max(1);
-    let read = s.protocol.relay_shards_read.unwrap_or(shards).min(shards);
-    let relays = f64::from(p.relays) * f64::from(read) / f64::from(shards);
-    let service_shards = s.protocol.service_shards.max(1);
-    let exit_read = s
-        .protocol
-        .exit_shards_read
-        .unwrap_or(service_shards)
-        .clamp(1, service_shards);
-    let exits = (f64::from(p.ghosts) + f64::from(p.gpus)) * f64::from(exit_read)
-        / f64::from(service_shards);
+    let relays = f64::from(p.relays) * share_read(s.protocol.relay_shards_read, s.protocol.shards);
+    let exits = (f64::from(p.ghosts) + f64::from(p.gpus))
+        * share_read(s.protocol.exit_shards_read, s.protocol.service_shards);
     (readers, relays + exits + f64::from(p.mints))
+}
+
+/// The share of `shards` a reader reads, `read` of them (all if unset),
+/// bounded as the directory's shard samples are.
+fn share_read(read: Option<u16>, shards: u16) -> f64 {
+    let shards = shards.max(1);
+    f64::from(read.unwrap_or(shards).clamp(1, shards)) / f64::from(shards)
 }
 
 /// Peak bytes of one replicate of `s`, whose directory refreshes are
